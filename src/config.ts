@@ -1,0 +1,162 @@
+import Joi from 'joi';
+import defaults from '../config/default.json';
+
+/**
+ * Configuration: environment variables over `config/default.json`, validated with joi at
+ * start-up. A wrong or missing value throws a ConfigError naming the variable.
+ */
+export type NhsMode = 'fhir-rest' | 'bars';
+
+export interface DataKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface BridgeConfig {
+  redis: { url: string; prefix: string };
+  http: { host: string; port: number };
+  logLevel: string;
+  force: { name: string; orgName: string; orgCode: string };
+  police: {
+    feedUrl: string;
+    feedToken: string;
+    pollCron: string;
+    pageLimit: number;
+    maxDocumentBytes: number;
+    crimeRefPattern?: RegExp;
+    pushToken: string;
+    timeoutMs: number;
+  };
+  nhs: {
+    mode: NhsMode;
+    baseUrl: string;
+    trustOdsCode: string;
+    trustName: string;
+    timeoutMs: number;
+    serviceSnomedCode?: string;
+    referralIdSystem: string;
+    crimeReferenceSystem: string;
+  };
+  charity: { baseUrl: string; apiKey: string; referrerOrganisation: string; timeoutMs: number };
+  delivery: { attempts: number; backoffMs: number; concurrency: number };
+  statusPollCron: string;
+  /** First key encrypts; all keys decrypt (rotation). */
+  dataKeys: DataKey[];
+  retention: { days: number; quarantineDays: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`configuration error: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const cron = Joi.string().pattern(/^(\S+\s+){4,5}\S+$/).message('must be a cron expression of 5 or 6 fields');
+const url = Joi.string().uri({ scheme: ['http', 'https'] });
+const redisUrl = Joi.string().uri({ scheme: ['redis', 'rediss'] });
+const positiveInt = Joi.number().integer().min(1);
+
+const schema = Joi.object({
+  REDIS_URL: redisUrl.required(),
+  REDIS_PREFIX: Joi.string().pattern(/^[^:\s]+$/).required(),
+  HTTP_HOST: Joi.string().hostname().required(),
+  HTTP_PORT: Joi.number().integer().min(0).max(65535).required(),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').required(),
+  FORCE_NAME: Joi.string().pattern(/^[A-Z0-9_-]{2,40}$/).required(),
+  POLICE_ORG_NAME: Joi.string().required(),
+  POLICE_ORG_CODE: Joi.string().required(),
+  POLICE_FEED_URL: url.required(),
+  POLICE_FEED_TOKEN: Joi.string().allow(''),
+  POLICE_POLL_CRON: cron.required(),
+  POLICE_PAGE_LIMIT: Joi.number().integer().min(1).max(1000).required(),
+  POLICE_MAX_DOCUMENT_BYTES: positiveInt.max(1024 * 1024 * 1024).required(),
+  POLICE_CRIME_REF_PATTERN: Joi.string().allow('').custom((v: string) => {
+    if (v) new RegExp(v);
+    return v;
+  }, 'regular expression'),
+  POLICE_PUSH_TOKEN: Joi.string().allow(''),
+  POLICE_TIMEOUT_MS: positiveInt.required(),
+  NHS_MODE: Joi.string().valid('fhir-rest', 'bars').required(),
+  NHS_FHIR_BASE_URL: url.required(),
+  NHS_TRUST_ODS_CODE: Joi.string().pattern(/^[A-Z0-9]{3,10}$/).required(),
+  NHS_TRUST_NAME: Joi.string().required(),
+  NHS_TIMEOUT_MS: positiveInt.required(),
+  NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
+  REFERRAL_ID_SYSTEM: Joi.string().uri().required(),
+  CRIME_REFERENCE_SYSTEM: Joi.string().uri().required(),
+  CHARITY_API_URL: url.required(),
+  CHARITY_API_KEY: Joi.string().allow(''),
+  CHARITY_REFERRER_ORGANISATION: Joi.string().required(),
+  CHARITY_TIMEOUT_MS: positiveInt.required(),
+  DELIVERY_ATTEMPTS: positiveInt.max(100).required(),
+  DELIVERY_BACKOFF_MS: positiveInt.required(),
+  WORKER_CONCURRENCY: positiveInt.max(1000).required(),
+  STATUS_POLL_CRON: cron.required(),
+  DATA_KEYS: Joi.string()
+    .required()
+    .pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]+:[A-Za-z0-9+/]{43}=)*$/)
+    .message('must be a comma-separated list of keyId:base64(32 random bytes), newest first'),
+  RETENTION_DAYS: positiveInt.max(3650).required(),
+  QUARANTINE_RETENTION_DAYS: positiveInt.max(3650).required(),
+}).unknown(true);
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): BridgeConfig {
+  const merged: Record<string, string> = { ...(defaults as Record<string, string>) };
+  for (const key of Object.keys(defaults)) {
+    const value = env[key];
+    if (value !== undefined) merged[key] = value;
+  }
+  const { error, value: v } = schema.validate(merged, { abortEarly: true, convert: true });
+  if (error) {
+    const detail = error.details[0];
+    const variable = String(detail?.path[0] ?? 'unknown');
+    const message = (detail?.message ?? error.message).replace(/^"[^"]+" /, '');
+    throw new ConfigError(variable, message === 'is not allowed to be empty' ? 'is required' : message);
+  }
+  return {
+    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
+    http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    logLevel: v.LOG_LEVEL,
+    force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },
+    police: {
+      feedUrl: v.POLICE_FEED_URL.replace(/\/$/, ''),
+      feedToken: v.POLICE_FEED_TOKEN,
+      pollCron: v.POLICE_POLL_CRON,
+      pageLimit: v.POLICE_PAGE_LIMIT,
+      maxDocumentBytes: v.POLICE_MAX_DOCUMENT_BYTES,
+      crimeRefPattern: v.POLICE_CRIME_REF_PATTERN ? new RegExp(v.POLICE_CRIME_REF_PATTERN) : undefined,
+      pushToken: v.POLICE_PUSH_TOKEN,
+      timeoutMs: v.POLICE_TIMEOUT_MS,
+    },
+    nhs: {
+      mode: v.NHS_MODE,
+      baseUrl: v.NHS_FHIR_BASE_URL.replace(/\/$/, ''),
+      trustOdsCode: v.NHS_TRUST_ODS_CODE,
+      trustName: v.NHS_TRUST_NAME,
+      timeoutMs: v.NHS_TIMEOUT_MS,
+      serviceSnomedCode: v.NHS_SERVICE_SNOMED_CODE || undefined,
+      referralIdSystem: v.REFERRAL_ID_SYSTEM,
+      crimeReferenceSystem: v.CRIME_REFERENCE_SYSTEM,
+    },
+    charity: {
+      baseUrl: v.CHARITY_API_URL.replace(/\/$/, ''),
+      apiKey: v.CHARITY_API_KEY,
+      referrerOrganisation: v.CHARITY_REFERRER_ORGANISATION,
+      timeoutMs: v.CHARITY_TIMEOUT_MS,
+    },
+    delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY },
+    statusPollCron: v.STATUS_POLL_CRON,
+    dataKeys: parseDataKeys(v.DATA_KEYS),
+    retention: { days: v.RETENTION_DAYS, quarantineDays: v.QUARANTINE_RETENTION_DAYS },
+  };
+}
+
+function parseDataKeys(spec: string): DataKey[] {
+  return spec.split(',').map((entry) => {
+    const [id, b64] = entry.split(':') as [string, string];
+    return { id, key: Buffer.from(b64, 'base64') };
+  });
+}

@@ -1,0 +1,60 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * Personal-data keys that must never reach a log line. Code should not log payloads at all;
+ * this list is the second line of defence, applied at every nesting depth up to 4.
+ */
+export const PERSONAL_KEYS = [
+  'forename',
+  'surname',
+  'name',
+  'given',
+  'family',
+  'dateOfBirth',
+  'birthDate',
+  'nhsNumber',
+  'address',
+  'postcode',
+  'postcodeDistrict',
+  'safeContact',
+  'telecom',
+  'phone',
+  'email',
+  'summary',
+  'clinicalIndicators',
+  'mdtReason',
+  'reasonCode',
+  'note',
+  'text',
+  'client',
+  'perpetrator',
+  'subject',
+  'referral',
+  'record',
+  'payload',
+  'body',
+  'xml',
+];
+
+function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const key of PERSONAL_KEYS) {
+    paths.push(key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`);
+  }
+  return paths;
+}
+
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'iasu-bridge' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactPaths(), censor: '[REDACTED]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+export type { Logger };
