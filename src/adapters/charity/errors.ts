@@ -1,0 +1,106 @@
+import { PartnerError, parseRetryAfter } from '../partner-error';
+
+/** What the classifier needs of response headers; the fetch `Headers` class fits. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/** The longest `detail` kept from a charity error body (dead-letter records stay small). */
+export const MAX_DETAIL_CHARS = 500;
+
+/**
+ * Pure. The charity's response table (charity-api.md "Responses") as a PartnerError, or
+ * undefined for a 2xx. Calls with their own meaning for a status (404 on GET, 409 on cancel)
+ * handle it before asking here.
+ */
+export function classifyCharityResponse(status: number, headers: HeaderReader, body: unknown, now: number = Date.now()): PartnerError | undefined {
+  if (status >= 200 && status < 300) return undefined;
+
+  if (status === 401 || status === 403) {
+    return new PartnerError('CHARITY', 'auth', `charity refused the credentials (${status})`, {
+      status,
+      code: status === 401 ? 'unauthorized' : 'forbidden',
+    });
+  }
+  if (status === 409 && errorCodeOf(body) === 'idempotency_conflict') {
+    return new PartnerError('CHARITY', 'permanent', 'charity reported an idempotency conflict (409)', {
+      status,
+      code: 'idempotency_conflict',
+      detail: 'idempotency conflict: the same Idempotency-Key was sent with a different body',
+    });
+  }
+  if (status === 422) {
+    return new PartnerError('CHARITY', 'permanent', 'charity rejected the referral as invalid (422)', {
+      status,
+      code: 'validation',
+      detail: validationDetail(body),
+    });
+  }
+  if (status === 429) {
+    return new PartnerError('CHARITY', 'transient', 'charity throttled the request (429)', {
+      status,
+      code: 'throttled',
+      retryAfterMs: parseRetryAfter(headers.get('retry-after'), now),
+    });
+  }
+  if (status >= 500) {
+    // A 503 may also carry Retry-After; honouring it costs nothing.
+    return new PartnerError('CHARITY', 'transient', `charity server error (${status})`, {
+      status,
+      code: 'server_error',
+      retryAfterMs: parseRetryAfter(headers.get('retry-after'), now),
+    });
+  }
+  const code = errorCodeOf(body);
+  return new PartnerError('CHARITY', 'permanent', `charity answered an unexpected status (${status})`, {
+    status,
+    code: 'unexpected_status',
+    detail: code ? `error: ${safeToken(code)}` : undefined,
+  });
+}
+
+function errorCodeOf(body: unknown): string | undefined {
+  const error = (body as { error?: unknown } | null | undefined)?.error;
+  return typeof error === 'string' ? error : undefined;
+}
+
+/**
+ * "path: message; …" from a 422 body. Validators quote offending values in their messages
+ * (joi: `with value "…"`), so any quoted text other than the field's own name is redacted:
+ * dead-letter details must carry no personal data.
+ */
+function validationDetail(body: unknown): string {
+  const errors = (body as { errors?: unknown } | null | undefined)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return 'validation failed (no error list in the response)';
+  const parts = errors.map((e: unknown) => {
+    const item = (e ?? {}) as { path?: unknown; message?: unknown };
+    const path = pathText(item.path);
+    const message = typeof item.message === 'string' ? redactQuoted(item.message, path) : 'invalid';
+    return `${path}: ${message}`;
+  });
+  return truncate(parts.join('; '), MAX_DETAIL_CHARS);
+}
+
+function pathText(path: unknown): string {
+  const raw = Array.isArray(path) ? path.map(String).join('.') : typeof path === 'string' ? path : '?';
+  return safeToken(raw) || '?';
+}
+
+/** Field names and error codes: keep only characters a path or code can have. */
+function safeToken(text: string): string {
+  return text.replace(/[^A-Za-z0-9_.\[\]-]/g, '').slice(0, 100);
+}
+
+function redactQuoted(message: string, path: string): string {
+  const tail = path.split('.').pop();
+  return message
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/"([^"]*)"|'([^']*)'/g, (whole, dq: string | undefined, sq: string | undefined) => {
+      const inner = dq ?? sq ?? '';
+      return inner === path || inner === tail ? whole : '"[redacted]"';
+    });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
