@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { validate as validCron } from 'node-cron';
 import defaults from '../config/default.json';
 
 /**
@@ -52,7 +53,9 @@ export class ConfigError extends Error {
   }
 }
 
-const cron = Joi.string().pattern(/^(\S+\s+){4,5}\S+$/).message('must be a cron expression of 5 or 6 fields');
+const cron = Joi.string().custom((value: string, helpers) => (validCron(value) ? value : helpers.error('any.invalid')), 'cron expression').messages({
+  'any.invalid': 'must be a cron expression of 5 or 6 fields',
+});
 const url = Joi.string().uri({ scheme: ['http', 'https'] });
 const redisUrl = Joi.string().uri({ scheme: ['redis', 'rediss'] });
 const positiveInt = Joi.number().integer().min(1);

@@ -39,14 +39,16 @@ export type TransitionVerdict =
   | { apply: false; why: 'same' | 'terminal' | 'backwards' };
 
 /**
- * Forward-only, terminal states final. Two exceptions the spec implies:
- * FAILED → QUEUED (redrive) and FAILED → CANCELLED (nothing reached the partner, and a
- * withdrawal must still end the referral).
+ * Forward-only, terminal states final. Three exceptions, each so that nothing leaves without
+ * a basis and a withdrawal always ends a referral:
+ * - FAILED → QUEUED (redrive, as the spec says) and FAILED → CANCELLED (nothing reached the partner);
+ * - QUEUED → HELD: a later record version removed the basis before delivery, so it must not go.
  */
 export function canTransition(from: ReferralStatus | undefined, to: ReferralStatus): TransitionVerdict {
   if (from === undefined) return { apply: true };
   if (from === to) return { apply: false, why: 'same' };
   if (isTerminal(from)) return { apply: false, why: 'terminal' };
+  if (from === 'QUEUED' && to === 'HELD') return { apply: true };
   if (from === 'FAILED') return to === 'QUEUED' || to === 'CANCELLED' ? { apply: true } : { apply: false, why: 'backwards' };
   return STATUS_ORDER.indexOf(to) > STATUS_ORDER.indexOf(from) ? { apply: true } : { apply: false, why: 'backwards' };
 }

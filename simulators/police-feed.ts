@@ -1,0 +1,101 @@
+import Hapi from '@hapi/hapi';
+import { parseStringPromise } from 'xml2js';
+import { feedDocument } from './feed-generator';
+
+/**
+ * The police RMS as police-feed.md describes it: a paged `GET /flags?cursor=&limit=` feed and
+ * `POST /referral-outcomes`, idempotent by `Idempotency-Key`. Records can be appended while it
+ * runs (new versions arrive), and it counts everything so a run can check for loss or duplicates.
+ */
+export interface PoliceSimulatorOptions {
+  port?: number;
+  token?: string;
+  force?: string;
+  records?: string[];
+}
+
+export interface StoredOutcome {
+  key: string;
+  referralId: string;
+  status: string;
+  partner: string;
+  crimeReference: string;
+}
+
+export interface PoliceSimulator {
+  url: string;
+  append(records: string[]): void;
+  stop(): Promise<void>;
+  /** Records served at least once (the feed position). */
+  served(): number;
+  outcomes(): StoredOutcome[];
+  stats(): { pagesServed: number; outcomePosts: number; distinctOutcomeKeys: number; outcomeReplays: number };
+}
+
+export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}): Promise<PoliceSimulator> {
+  const records: string[] = [...(opts.records ?? [])];
+  const outcomes = new Map<string, StoredOutcome>();
+  let highWater = 0;
+  let pagesServed = 0;
+  let outcomePosts = 0;
+  let outcomeReplays = 0;
+
+  const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1' });
+  const authorised = (header: unknown) => !opts.token || header === `Bearer ${opts.token}`;
+
+  server.route({
+    method: 'GET',
+    path: '/flags',
+    handler: (request, h) => {
+      if (!authorised(request.headers.authorization)) return h.response().code(401);
+      const query = request.query as { cursor?: string; limit?: string };
+      const start = query.cursor ? Number(query.cursor) : 0;
+      const limit = Math.min(1000, Math.max(1, Number(query.limit ?? 500)));
+      if (!Number.isInteger(start) || start < 0) return h.response('bad cursor').code(400);
+      const end = Math.min(records.length, start + limit);
+      highWater = Math.max(highWater, end);
+      pagesServed++;
+      const body = feedDocument(records.slice(start, end), {
+        force: opts.force,
+        cursor: { next: String(end).padStart(16, '0'), more: end < records.length },
+      });
+      return h.response(body).type('application/xml');
+    },
+  });
+
+  server.route({
+    method: 'POST',
+    path: '/referral-outcomes',
+    options: { payload: { parse: false, output: 'data', maxBytes: 64 * 1024 } },
+    handler: async (request, h) => {
+      if (!authorised(request.headers.authorization)) return h.response().code(401);
+      outcomePosts++;
+      const key = request.headers['idempotency-key'];
+      if (typeof key !== 'string' || !key) return h.response('Idempotency-Key required').code(400);
+      if (outcomes.has(key)) {
+        outcomeReplays++;
+        return h.response().code(200);
+      }
+      let doc: { ReferralOutcome?: Record<string, string[]> };
+      try {
+        doc = await parseStringPromise(String(request.payload));
+      } catch {
+        return h.response('malformed XML').code(400);
+      }
+      const o = doc.ReferralOutcome;
+      if (!o?.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete ReferralOutcome').code(400);
+      outcomes.set(key, { key, referralId: o.ReferralId[0], status: o.Status[0], partner: o.Partner?.[0] ?? '', crimeReference: o.CrimeReference[0] });
+      return h.response().code(201);
+    },
+  });
+
+  await server.start();
+  return {
+    url: server.info.uri,
+    append: (more) => void records.push(...more),
+    stop: async () => void (await server.stop({ timeout: 1000 })),
+    served: () => highWater,
+    outcomes: () => [...outcomes.values()],
+    stats: () => ({ pagesServed, outcomePosts, distinctOutcomeKeys: outcomes.size, outcomeReplays }),
+  };
+}

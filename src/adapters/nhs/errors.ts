@@ -1,0 +1,99 @@
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
+
+/**
+ * nhs-fhir.md "Errors": what an NHS answer means for delivery. Pure, so every row of the
+ * spec's table is unit-testable without HTTP.
+ */
+export const BARS_ERROR_CODE_SYSTEM = 'https://fhir.nhs.uk/Codesystem/http-error-codes';
+export const DETAIL_MAX_CHARS = 500;
+
+const PERMANENT = new Set([400, 404, 422]);
+const AUTH = new Set([401, 403]);
+const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
+
+/** A 409 on the referral id means the trust already holds the referral: not a failure. */
+export type NhsVerdict = { verdict: 'duplicate'; status: 409 } | { verdict: 'failed'; error: PartnerError };
+
+export type HeaderSource = { get(name: string): string | null } | Record<string, string | string[] | undefined> | undefined;
+
+export function classifyNhsResponse(status: number, headers: HeaderSource, body: unknown, now: number = Date.now()): NhsVerdict {
+  if (status === 409) return { verdict: 'duplicate', status: 409 };
+  const { detail, code } = summariseOutcome(body);
+  const options = { status, ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
+  const label = `NHS FHIR server answered ${status}${code ? ` (${code})` : ''}`;
+
+  if (AUTH.has(status)) return failed(new PartnerError('NHS', 'auth', label, options));
+  if (PERMANENT.has(status) || (status >= 400 && status < 500 && !TRANSIENT.has(status))) {
+    return failed(new PartnerError('NHS', 'permanent', label, options));
+  }
+  // 408/429/5xx, and anything else odd (a 2xx whose body was not JSON): retrying is safe because
+  // every create is conditional on the referral id.
+  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
+  return failed(new PartnerError('NHS', 'transient', label, { ...options, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
+}
+
+/**
+ * Any failure of a fhir-kit-client call as a verdict. fhir-kit-client 2.x rejects HTTP errors with
+ * `{ response: { status, data }, config: { headers } }` (config.headers is the fetch Response's
+ * Headers, so Retry-After is readable); network failures surface as fetch's TypeError
+ * ('fetch failed', cause with the socket code) and timeouts as our AbortSignal's TimeoutError.
+ * Its own message contains the request URL, which may carry a search on an identifier, so it is
+ * never copied.
+ */
+export function nhsVerdictFor(err: unknown, now: number = Date.now()): NhsVerdict {
+  if (err instanceof PartnerError) return failed(err);
+  const e = err as { response?: { status?: unknown; data?: unknown }; config?: { headers?: HeaderSource }; name?: string } | undefined;
+  if (typeof e?.response?.status === 'number') return classifyNhsResponse(e.response.status, e.config?.headers, e.response.data, now);
+  if (isTimeout(err)) return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request timed out', { detail: 'timeout' }));
+  if (isNetworkError(err) || isFetchFailure(err)) {
+    const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed on the network', { detail: code ?? 'network' }));
+  }
+  // Unknown failure inside the client: retry (bounded by the queue), but report only its type.
+  return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed', { detail: typeof e?.name === 'string' ? e.name : 'unknown' }));
+}
+
+/** BaRS error code and the issues' text, reduced to DETAIL_MAX_CHARS. */
+export function summariseOutcome(body: unknown): { detail?: string; code?: string } {
+  const outcome = body as Partial<OperationOutcome> | undefined;
+  if (!outcome || typeof outcome !== 'object' || outcome.resourceType !== 'OperationOutcome' || !Array.isArray(outcome.issue)) return {};
+  let code: string | undefined;
+  const parts: string[] = [];
+  for (const issue of outcome.issue) {
+    const barsCode = issue.details?.coding?.find((c) => c.system === BARS_ERROR_CODE_SYSTEM)?.code;
+    code ??= barsCode;
+    const text = issue.diagnostics ?? issue.details?.text ?? issue.code;
+    const part = [barsCode, text].filter(Boolean).join(': ');
+    if (part) parts.push(part);
+  }
+  const detail = parts.join('; ').slice(0, DETAIL_MAX_CHARS);
+  return { ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
+}
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  const record = headers as Record<string, string | string[] | undefined>;
+  const key = Object.keys(record).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : record[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: string } | undefined)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+/**
+ * Node's fetch rejects every transport failure with this TypeError (the cause may be absent).
+ * Checked by name, not instanceof: fetch's TypeError may come from another realm (jest's vm).
+ */
+function isFetchFailure(err: unknown): boolean {
+  const e = err as { name?: string; message?: string } | undefined;
+  return e?.name === 'TypeError' && e.message === 'fetch failed';
+}
+
+function failed(error: PartnerError): NhsVerdict {
+  return { verdict: 'failed', error };
+}

@@ -1,0 +1,182 @@
+import type { Bundle, BundleEntry, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Client as FhirKitClient, FhirResource, RequestOptions } from 'fhir-kit-client';
+import { v4 as uuidv4 } from 'uuid';
+import { PartnerError } from '../partner-error';
+import { nhsVerdictFor } from './errors';
+
+/**
+ * nhs-fhir.md Mode A (`fhir-rest`) over fhir-kit-client: I/O only. Every failure leaves here as
+ * a PartnerError('NHS'); the queues decide what to do with it.
+ */
+export interface NhsFhirClientOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  referralIdSystem: string;
+  bearerToken?: string;
+}
+
+export interface RequestContext {
+  correlationId: string;
+}
+
+type FhirKitModule = typeof import('fhir-kit-client');
+
+/** Task and ServiceRequest statuses the trust has settled: a cancel leaves them alone. */
+const SETTLED_TASK = new Set<Task['status']>(['cancelled', 'completed', 'rejected', 'failed', 'entered-in-error']);
+const SETTLED_SERVICE_REQUEST = new Set<ServiceRequest['status']>(['revoked', 'completed', 'entered-in-error']);
+
+export class NhsFhirClient {
+  private client?: Promise<FhirKitClient>;
+
+  constructor(private readonly opts: NhsFhirClientOptions) {}
+
+  /**
+   * POSTs the transaction Bundle. A 409 means the trust already holds the referral, so it
+   * counts as delivered and the refs are looked up by the referral id.
+   */
+  async sendTransaction(bundle: Bundle, ctx: RequestContext): Promise<{ serviceRequestRef: string; taskRef?: string }> {
+    const referralId = this.referralIdOf(bundle);
+    let response: Bundle;
+    try {
+      response = (await this.request(ctx, (client, options) => client.transaction({ body: bundle as unknown as FhirResource, options }))) as unknown as Bundle;
+    } catch (err) {
+      if (err instanceof PartnerError && err.status === 409) return this.lookUpDelivered(referralId, ctx);
+      throw err;
+    }
+    const serviceRequestRef = refFromResponse(bundle, response, 'ServiceRequest');
+    // A server may answer without locations (Prefer: return=minimal); ask instead of guessing.
+    if (!serviceRequestRef) return this.lookUpDelivered(referralId, ctx);
+    const taskRef = refFromResponse(bundle, response, 'Task');
+    return { serviceRequestRef, ...(taskRef ? { taskRef } : {}) };
+  }
+
+  /** The trust's Task for the referral, or undefined if it has none (yet). */
+  async getTaskStatus(referralId: string, ctx: RequestContext): Promise<{ taskStatus: string; taskRef: string } | undefined> {
+    const task = await this.findByReferralId<Task>('Task', referralId, ctx);
+    return task ? { taskStatus: task.status, taskRef: `Task/${task.id}` } : undefined;
+  }
+
+  /**
+   * Consent or record withdrawn: Task → cancelled, ServiceRequest → revoked. Idempotent, and
+   * an outcome the trust already settled (completed, rejected…) is never overwritten.
+   */
+  async cancel(referralId: string, ctx: RequestContext): Promise<void> {
+    const task = await this.findByReferralId<Task>('Task', referralId, ctx);
+    if (task && !SETTLED_TASK.has(task.status)) {
+      await this.update({ ...task, status: 'cancelled', statusReason: { text: 'Withdrawn by the referrer' } }, ctx);
+    }
+    const serviceRequest = await this.findByReferralId<ServiceRequest>('ServiceRequest', referralId, ctx);
+    if (serviceRequest && !SETTLED_SERVICE_REQUEST.has(serviceRequest.status)) {
+      await this.update({ ...serviceRequest, status: 'revoked' }, ctx);
+    }
+  }
+
+  private async lookUpDelivered(referralId: string, ctx: RequestContext): Promise<{ serviceRequestRef: string; taskRef?: string }> {
+    const serviceRequest = await this.findByReferralId<ServiceRequest>('ServiceRequest', referralId, ctx);
+    if (!serviceRequest) {
+      // The trust said it has the referral but cannot show it: try again later.
+      throw new PartnerError('NHS', 'transient', 'NHS FHIR server reported the referral delivered but has no ServiceRequest for it', { detail: 'service-request-not-found' });
+    }
+    const task = await this.findByReferralId<Task>('Task', referralId, ctx);
+    return { serviceRequestRef: `ServiceRequest/${serviceRequest.id}`, ...(task ? { taskRef: `Task/${task.id}` } : {}) };
+  }
+
+  private async findByReferralId<T extends ServiceRequest | Task>(resourceType: T['resourceType'], referralId: string, ctx: RequestContext): Promise<(T & { id: string }) | undefined> {
+    const bundle = (await this.request(ctx, (client, options) =>
+      client.resourceSearch({ resourceType, searchParams: { identifier: `${this.opts.referralIdSystem}|${referralId}` }, options }),
+    )) as unknown as Bundle;
+    const found = (bundle.entry ?? []).map((e) => e.resource).find((r): r is T => r?.resourceType === resourceType && typeof r.id === 'string');
+    return found as (T & { id: string }) | undefined;
+  }
+
+  /** Update guarded by If-Match, so a concurrent change by the trust is not overwritten blind. */
+  private async update(resource: (ServiceRequest | Task) & { id?: string }, ctx: RequestContext): Promise<void> {
+    const versionId = resource.meta?.versionId;
+    try {
+      await this.request(ctx, (client, options) =>
+        client.update({
+          resourceType: resource.resourceType,
+          id: resource.id as string,
+          body: resource as unknown as FhirResource,
+          options: versionId ? { ...options, headers: { ...options.headers, 'If-Match': `W/"${versionId}"` } } : options,
+        }),
+      );
+    } catch (err) {
+      // 409/412 here is a version race with the trust, not a duplicate: re-read and try again.
+      if (err instanceof PartnerError && (err.status === 409 || err.status === 412)) {
+        throw new PartnerError('NHS', 'transient', `NHS FHIR update conflicted (${err.status})`, { ...err.options });
+      }
+      throw err;
+    }
+  }
+
+  /** One call: correlation headers, timeout, and every failure as a PartnerError. */
+  private async request<T>(ctx: RequestContext, call: (client: FhirKitClient, options: RequestOptions & { headers: Record<string, string> }) => Promise<T>): Promise<T> {
+    const client = await this.fhirKit();
+    const options = {
+      headers: { 'X-Correlation-Id': ctx.correlationId, 'X-Request-Id': uuidv4() },
+      signal: AbortSignal.timeout(this.opts.timeoutMs),
+    };
+    try {
+      return await call(client, options);
+    } catch (err) {
+      const verdict = nhsVerdictFor(err);
+      if (verdict.verdict === 'failed') throw verdict.error;
+      // 409: the caller decides whether that means "already delivered".
+      throw new PartnerError('NHS', 'transient', 'NHS FHIR server answered 409', { status: 409 });
+    }
+  }
+
+  private fhirKit(): Promise<FhirKitClient> {
+    this.client ??= loadFhirKit().then(
+      ({ Client }) => new Client({ baseUrl: this.opts.baseUrl, ...(this.opts.bearerToken ? { bearerToken: this.opts.bearerToken } : {}) }),
+    );
+    return this.client;
+  }
+
+  private referralIdOf(bundle: Bundle): string {
+    const serviceRequest = bundle.entry?.map((e) => e.resource).find((r): r is ServiceRequest => r?.resourceType === 'ServiceRequest');
+    const id = serviceRequest?.identifier?.find((i) => i.system === this.opts.referralIdSystem)?.value;
+    if (!id) throw new Error('transaction bundle has no ServiceRequest with a referral id');
+    return id;
+  }
+}
+
+/** `ServiceRequest/123` from the transaction-response entry matching the request entry. */
+function refFromResponse(request: Bundle, response: Bundle, resourceType: 'ServiceRequest' | 'Task'): string | undefined {
+  const index = (request.entry ?? []).findIndex((e: BundleEntry) => e.resource?.resourceType === resourceType);
+  const entry = index < 0 ? undefined : response.entry?.[index];
+  const location = entry?.response?.location;
+  const match = location ? new RegExp(`(?:^|/)${resourceType}/([A-Za-z0-9\\-.]{1,64})(?:/_history/|$)`).exec(location) : null;
+  if (match?.[1]) return `${resourceType}/${match[1]}`;
+  const resource: Resource | undefined = entry?.resource;
+  return resource?.resourceType === resourceType && resource.id ? `${resourceType}/${resource.id}` : undefined;
+}
+
+let fhirKitModule: Promise<FhirKitModule> | undefined;
+
+/**
+ * fhir-kit-client 2.x is ESM-only and its package.json exports only an "import" condition, so
+ * the `require('fhir-kit-client')` that TypeScript's CommonJS output emits for a static import
+ * fails with ERR_PACKAGE_PATH_NOT_EXPORTED under node, tsx and jest alike. Load it with a real
+ * dynamic import (hidden in a Function so the CJS emit cannot rewrite it to require), after
+ * first trying require() for runners that map or transpile the package (jest: see
+ * test/helpers/fhir-kit-client-jest.ts) and for a future dual-format release.
+ */
+export function loadFhirKit(): Promise<FhirKitModule> {
+  fhirKitModule ??= (async () => {
+    try {
+      return require('fhir-kit-client') as FhirKitModule;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'MODULE_NOT_FOUND' && code !== 'ERR_REQUIRE_ESM') throw err;
+      return nativeImport('fhir-kit-client');
+    }
+  })().catch((err: unknown) => {
+    fhirKitModule = undefined;
+    throw err;
+  });
+  return fhirKitModule;
+}
+
+const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<FhirKitModule>;

@@ -1,0 +1,112 @@
+import { Parser } from 'xml2js';
+import { parseCrimeRecord, type RecordParseResult } from './record-validator';
+
+/**
+ * Reads a `CrimeFlagFeed` document (police-feed.md) defensively: size checked before parsing,
+ * strict UTF-8, no DOCTYPE (so no external entities and no entity expansion), namespace checked.
+ * A document that cannot be read at all throws FeedError; bad records inside a readable
+ * document come back as `{ ok: false }` one by one so the good ones can go on.
+ */
+export const FEED_NAMESPACE = 'urn:iasu:police-feed:1';
+
+export class FeedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FeedError';
+  }
+}
+
+export interface FeedCursor {
+  next: string;
+  more: boolean;
+}
+
+export interface ParsedFeed {
+  force?: string;
+  generatedAt?: string;
+  cursor?: FeedCursor;
+  records: RecordParseResult[];
+}
+
+export interface FeedParseOptions {
+  maxBytes: number;
+  crimeRefPattern?: RegExp;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export async function parseFeed(input: Buffer | string, opts: FeedParseOptions): Promise<ParsedFeed> {
+  const text = decode(input, opts.maxBytes);
+  const root = await parseXml(text);
+  const feed = root['CrimeFlagFeed'];
+  if (!feed || typeof feed !== 'object') {
+    throw new FeedError(`root element must be CrimeFlagFeed, found ${Object.keys(root)[0] ?? 'nothing'}`);
+  }
+  const attrs = (feed.$ ?? {}) as Record<string, string>;
+  if (attrs.xmlns !== FEED_NAMESPACE) throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
+
+  const cursorNode = firstObject(feed.Cursor);
+  let cursor: FeedCursor | undefined;
+  if (cursorNode) {
+    const c = (cursorNode.$ ?? {}) as Record<string, string>;
+    if (typeof c.next !== 'string' || c.next.length === 0 || c.next.length > 200) throw new FeedError('Cursor/@next is missing or invalid');
+    if (c.more !== undefined && c.more !== 'true' && c.more !== 'false') throw new FeedError('Cursor/@more must be true or false');
+    cursor = { next: c.next, more: c.more === 'true' };
+  }
+
+  const rawRecords: unknown[] = Array.isArray(feed.CrimeRecord) ? feed.CrimeRecord : [];
+  const records = rawRecords.map((raw, index) => parseCrimeRecord(raw, index, opts.crimeRefPattern));
+  return { force: attrs.force || undefined, generatedAt: attrs.generatedAt || undefined, cursor, records };
+}
+
+function decode(input: Buffer | string, maxBytes: number): string {
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  if (size > maxBytes) throw new FeedError(`document is ${size} bytes, over the limit of ${maxBytes}`);
+  if (size === 0) throw new FeedError('document is empty');
+  let text: string;
+  if (typeof input === 'string') {
+    text = input;
+  } else {
+    try {
+      text = utf8.decode(input);
+    } catch {
+      throw new FeedError('document is not valid UTF-8');
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const declared = /^<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(text);
+  if (declared && declared[1]!.toUpperCase() !== 'UTF-8') {
+    throw new FeedError(`document declares encoding ${declared[1]!.slice(0, 20)}; only UTF-8 is accepted`);
+  }
+  // No DOCTYPE at all: that rules out external entities (XXE) and entity expansion bombs.
+  if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) throw new FeedError('DOCTYPE and ENTITY declarations are not allowed');
+  return text;
+}
+
+async function parseXml(text: string): Promise<Record<string, any>> {
+  const parser = new Parser({
+    explicitArray: true,
+    explicitRoot: true,
+    trim: true,
+    strict: true,
+    async: false,
+    attrkey: '$',
+    charkey: '_',
+    emptyTag: () => '',
+  });
+  try {
+    const result = await parser.parseStringPromise(text);
+    if (!result || typeof result !== 'object') throw new FeedError('document has no root element');
+    return result as Record<string, any>;
+  } catch (err) {
+    if (err instanceof FeedError) throw err;
+    // sax messages carry line/column but never document content beyond a character.
+    const message = String((err as Error).message ?? err).split('\n').slice(0, 3).join(' ').slice(0, 200);
+    throw new FeedError(`XML is malformed: ${message}`);
+  }
+}
+
+function firstObject(value: unknown): Record<string, any> | undefined {
+  if (Array.isArray(value) && value[0] && typeof value[0] === 'object') return value[0] as Record<string, any>;
+  return undefined;
+}

@@ -1,0 +1,50 @@
+import Boom from '@hapi/boom';
+import type { Plugin, Request } from '@hapi/hapi';
+import { timingSafeEqual } from 'node:crypto';
+import { FeedError } from '../adapters/police/feed-parser';
+import type { BridgeContext } from '../context';
+import { ingestDocument } from '../ingest/feed-ingest';
+
+/**
+ * `POST /v1/police/flags` (police-feed.md §2): the RMS pushes a CrimeFlagFeed document.
+ * 202 with a summary; 400 only when the document as a whole is unreadable; 413 over the size
+ * limit (hapi refuses it before anything is parsed).
+ */
+export const policePushPlugin: Plugin<{ ctx: BridgeContext }> = {
+  name: 'iasu-police-push',
+  register(server, { ctx }) {
+    server.route({
+      method: 'POST',
+      path: '/v1/police/flags',
+      options: {
+        payload: {
+          parse: false,
+          output: 'data',
+          maxBytes: ctx.config.police.maxDocumentBytes,
+          allow: ['application/xml', 'text/xml'],
+        },
+      },
+      handler: async (request, h) => {
+        authorisePush(ctx, request);
+        const body = request.payload as Buffer;
+        try {
+          const summary = await ingestDocument(ctx, body, 'push');
+          return h.response({ accepted: summary.accepted, held: summary.held, quarantined: summary.quarantined }).code(202);
+        } catch (err) {
+          if (err instanceof FeedError) throw Boom.badRequest(err.message);
+          throw err;
+        }
+      },
+    });
+  },
+};
+
+function authorisePush(ctx: BridgeContext, request: Request): void {
+  const expected = ctx.config.police.pushToken;
+  if (!expected) throw Boom.serverUnavailable('police push is not configured (set POLICE_PUSH_TOKEN)');
+  const header = String(request.headers.authorization ?? '');
+  const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw Boom.unauthorized('a valid bearer token is required', 'Bearer');
+}

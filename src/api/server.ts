@@ -1,0 +1,37 @@
+import Hapi from '@hapi/hapi';
+import { randomUUID } from 'node:crypto';
+import type { BridgeContext } from '../context';
+import { healthPlugin } from './health';
+import { policePushPlugin } from './police-push';
+import { referralsPlugin } from './referrals';
+
+/** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
+export async function createServer(ctx: BridgeContext, overrides: { port?: number; host?: string } = {}): Promise<Hapi.Server> {
+  const server = Hapi.server({
+    port: overrides.port ?? ctx.config.http.port,
+    host: overrides.host ?? ctx.config.http.host,
+    routes: { response: { emptyStatusCode: 204 } },
+  });
+  // Every request gets a correlation id (the caller's, if it sent one) on the log line and the response.
+  server.ext('onRequest', (request, h) => {
+    const given = request.headers['x-correlation-id'];
+    const correlationId = typeof given === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(given) ? given : randomUUID();
+    (request.app as { correlationId?: string }).correlationId = correlationId;
+    return h.continue;
+  });
+  server.ext('onPreResponse', (request, h) => {
+    const correlationId = (request.app as { correlationId?: string }).correlationId;
+    const response = request.response;
+    const status = 'isBoom' in response && response.isBoom ? response.output.statusCode : (response as { statusCode?: number }).statusCode;
+    ctx.logger.info({ correlationId, method: request.method, path: request.route.path, status }, 'http request');
+    if (correlationId && 'isBoom' in response && response.isBoom) response.output.headers['X-Correlation-Id'] = correlationId;
+    else if (correlationId) (response as Hapi.ResponseObject).header('X-Correlation-Id', correlationId);
+    return h.continue;
+  });
+  await server.register([
+    { plugin: healthPlugin, options: { ctx } },
+    { plugin: policePushPlugin, options: { ctx } },
+    { plugin: referralsPlugin, options: { ctx } },
+  ]);
+  return server;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config';
+import { generateDataKeySpec } from '../store/crypto';
+import { formatMapReport, mapFeed, readDocument } from './map-command';
+
+const USAGE = `usage: iasu-bridge <command>
+
+  start                         run the HTTP API, workers and schedulers (config from the environment)
+  demo [--records N]            run the whole pipeline against built-in partner simulators
+  map <feed.xml> [--json] [--nhs-mode fhir-rest|bars]
+                                dry run: show what a feed document would become; touches no queue or partner`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start();
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { records: { type: 'string' } } });
+      const { runDemo } = await import('../../simulators/demo');
+      return runDemo({ records: values.records ? Number(values.records) : undefined });
+    }
+    case 'map':
+      return map(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`iasu-bridge: unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function map(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false }, 'nhs-mode': { type: 'string', default: 'fhir-rest' } },
+  });
+  const file = positionals[0];
+  const mode = values['nhs-mode'];
+  if (!file) throw new UsageError('map needs a feed document: iasu-bridge map <feed.xml>');
+  if (mode !== 'fhir-rest' && mode !== 'bars') throw new UsageError('--nhs-mode must be fhir-rest or bars');
+  // A dry run needs no secrets: a throwaway key satisfies the config check.
+  const config = loadConfig({ ...process.env, DATA_KEYS: process.env.DATA_KEYS || generateDataKeySpec('dry-run') });
+  let document: Buffer;
+  try {
+    document = readDocument(file);
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const report = await mapFeed(document, config, mode);
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatMapReport(report)}\n`);
+  return 0;
+}
+
+async function start(): Promise<number> {
+  const config = loadConfig();
+  const { startBridge } = await import('../runtime');
+  const bridge = await startBridge(config);
+  const shutdown = (signal: string) => {
+    bridge.ctx.logger.info({ signal }, 'shutdown requested');
+    bridge.stop().then(
+      () => process.exit(0),
+      (err) => {
+        bridge.ctx.logger.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return new Promise<number>(() => undefined);
+}
+
+class UsageError extends Error {}
+
+export function run(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      // One line, no stack: operators read this; the reason never contains record content.
+      const message = err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
+      process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}
+
+if (require.main === module) run();
+
+export { main };

@@ -1,0 +1,63 @@
+import type { BridgeContext } from '../context';
+import { parseFeed, type ParsedFeed } from '../adapters/police/feed-parser';
+import { mapCrimeRecord } from '../mappings/police-to-referral';
+import { intakeJobId } from '../queues/topology';
+import { correlationIdFor } from './correlation';
+
+/**
+ * A feed document (pulled or pushed) → every record durably queued for intake or quarantined
+ * with its reason. Resolves only when all of that is in Redis; throws FeedError when the
+ * document as a whole is unreadable.
+ */
+export interface IngestSummary {
+  accepted: number;
+  /** Referrals that will wait for consent or a lawful basis (known now, since mapping is pure). */
+  held: number;
+  quarantined: { crimeReference?: string; reason: string }[];
+  cursor?: ParsedFeed['cursor'];
+}
+
+export async function ingestDocument(ctx: BridgeContext, document: Buffer, source: 'pull' | 'push'): Promise<IngestSummary> {
+  const { config, queues, quarantine, cipher, counters, logger } = ctx;
+  let feed: ParsedFeed;
+  try {
+    feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
+  } catch (err) {
+    await counters.add('documentsRejected');
+    throw err;
+  }
+  const force = feed.force ?? config.force.name;
+  const summary: IngestSummary = { accepted: 0, held: 0, quarantined: [], cursor: feed.cursor };
+
+  const jobs = [];
+  for (const result of feed.records) {
+    if (!result.ok) {
+      await quarantine.add({ crimeReference: result.crimeReference, recordVersion: result.recordVersion, reason: result.reason, source }, result.raw);
+      summary.quarantined.push({ crimeReference: result.crimeReference, reason: result.reason });
+      logger.warn({ crimeReference: result.crimeReference, reason: result.reason, source }, 'record quarantined');
+      continue;
+    }
+    const { record } = result;
+    summary.held += mapCrimeRecord(record, force).referrals.filter((r) => r.decision === 'HELD').length;
+    const correlationId = correlationIdFor(force, record.crimeReference, record.recordVersion);
+    const jobId = intakeJobId(record.crimeReference, record.recordVersion);
+    jobs.push({
+      name: 'record',
+      data: {
+        sealed: cipher.sealJson(record, jobId),
+        crimeReference: record.crimeReference,
+        recordVersion: record.recordVersion,
+        force,
+        correlationId,
+        source,
+      },
+      opts: { jobId },
+    });
+  }
+  // One round trip for the page; the deterministic job id makes a re-read page a no-op.
+  if (jobs.length > 0) await queues.intake.addBulk(jobs);
+  summary.accepted = jobs.length;
+  await counters.add('recordsRead', feed.records.length);
+  await counters.add('recordsQuarantined', summary.quarantined.length);
+  return summary;
+}

@@ -1,0 +1,76 @@
+import { schedule, type ScheduledTask } from 'node-cron';
+import { randomUUID } from 'node:crypto';
+import { FeedError } from '../adapters/police/feed-parser';
+import type { BridgeContext } from '../context';
+import { ingestDocument } from './feed-ingest';
+
+/**
+ * Pulls the RMS feed page by page. The cursor moves only after a page's records are all
+ * queued or quarantined; an unreadable page stops the run (and is quarantined as a document)
+ * so nothing behind it is skipped. One poller at a time across all bridge processes.
+ */
+export interface PollRun {
+  pages: number;
+  records: number;
+  quarantined: number;
+  skipped?: 'locked' | 'busy';
+  error?: string;
+}
+
+const LOCK = 'police-poll';
+
+export class FeedPoller {
+  private task?: ScheduledTask;
+  private running = false;
+
+  constructor(private readonly ctx: BridgeContext, private readonly maxPagesPerRun = 200) {}
+
+  start(): void {
+    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollOnce(), { name: 'police-feed-poll', noOverlap: true });
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.stop();
+    await this.task?.destroy();
+    this.task = undefined;
+  }
+
+  async pollOnce(): Promise<PollRun> {
+    const run: PollRun = { pages: 0, records: 0, quarantined: 0 };
+    if (this.running) return { ...run, skipped: 'busy' };
+    const { lock, cursor, partners, logger } = this.ctx;
+    const token = await lock.acquire(LOCK, 10 * 60_000);
+    if (!token) return { ...run, skipped: 'locked' };
+    this.running = true;
+    const correlationId = randomUUID();
+    const log = logger.child({ correlationId, poll: 'police-feed' });
+    try {
+      for (let page = 0; page < this.maxPagesPerRun; page++) {
+        const from = await cursor.get();
+        const document = await partners.policeFeed.fetchPage(from, { correlationId });
+        let summary;
+        try {
+          summary = await ingestDocument(this.ctx, document, 'pull');
+        } catch (err) {
+          if (!(err instanceof FeedError)) throw err;
+          await this.ctx.quarantine.add({ reason: `feed page unreadable: ${err.message}`, source: 'pull' }, { cursor: from ?? null, bytes: document.length });
+          log.error({ alert: true, cursor: from, reason: err.message }, 'feed page unreadable; cursor held until the RMS fixes it');
+          return { ...run, error: err.message };
+        }
+        run.pages++;
+        run.records += summary.accepted + summary.quarantined.length;
+        run.quarantined += summary.quarantined.length;
+        if (summary.cursor) await cursor.set(summary.cursor.next);
+        if (!summary.cursor?.more) break;
+      }
+      if (run.pages > 0) log.info(run, 'feed poll done');
+      return run;
+    } catch (err) {
+      log.warn({ reason: (err as Error).message }, 'feed poll failed; will try again next tick');
+      return { ...run, error: (err as Error).message };
+    } finally {
+      this.running = false;
+      await lock.release(LOCK, token);
+    }
+  }
+}

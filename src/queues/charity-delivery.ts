@@ -1,0 +1,24 @@
+import type { BridgeContext } from '../context';
+import { charityView } from '../mappings/allow-lists';
+import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
+import { PermanentError } from './dead-letter';
+import type { PartnerDelivery } from './delivery';
+import { QUEUE } from './topology';
+
+/** Advocacy referrals to the charity (charity-api.md), Idempotency-Key = referral id. */
+export function charityDelivery(ctx: BridgeContext): PartnerDelivery<CharityReferralPayload> {
+  const referrerOrganisation = ctx.config.charity.referrerOrganisation;
+  return {
+    partner: 'CHARITY',
+    queue: QUEUE.charityDelivery,
+    build: (referral) => referralToCharityPayload(charityView(referral), { referrerOrganisation }),
+    send: async (payload, call) => {
+      const created = await ctx.partners.charity.createReferral(payload, { idempotencyKey: call.referralId, correlationId: call.correlationId });
+      return { partnerRef: created.id, partnerStatus: created.status };
+    },
+    cancel: async (meta, reason, call) => {
+      if (!meta.partnerRef) throw new PermanentError('charity reference unknown; cannot cancel');
+      await ctx.partners.charity.cancelReferral(meta.partnerRef, reason, { correlationId: call.correlationId });
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Job } from 'bullmq';
+import { PartnerError, type PartnerErrorKind } from '../adapters/partner-error';
+import type { BridgeQueues, DeadLetterJob, QueueName } from './topology';
+
+/** An error that retrying cannot fix (e.g. a referral that cannot be mapped). */
+export class PermanentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
+
+export interface FailureVerdict {
+  kind: PartnerErrorKind;
+  final: boolean;
+  reason: string;
+  partner: DeadLetterJob['partner'];
+}
+
+/** Permanent and auth errors go straight to the dead-letter queue; transient ones once attempts run out. */
+export function judgeFailure(job: Job, err: unknown): FailureVerdict {
+  const attempts = job.opts.attempts ?? 1;
+  const lastAttempt = job.attemptsMade + 1 >= attempts;
+  if (err instanceof PartnerError) {
+    const detail = err.options.detail ? `: ${err.options.detail}` : '';
+    return { kind: err.kind, final: err.kind !== 'transient' || lastAttempt, reason: `${err.message}${detail}`.slice(0, 1000), partner: err.partner };
+  }
+  if (err instanceof PermanentError) return { kind: 'permanent', final: true, reason: err.message, partner: 'BRIDGE' };
+  return { kind: 'transient', final: lastAttempt, reason: `internal error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), partner: 'BRIDGE' };
+}
+
+export async function deadLetter(
+  queues: BridgeQueues,
+  queue: QueueName,
+  job: Job,
+  verdict: FailureVerdict,
+  extra: Pick<DeadLetterJob, 'referralId' | 'crimeReference' | 'correlationId'>,
+): Promise<void> {
+  const entry: DeadLetterJob = {
+    queue,
+    jobId: String(job.id),
+    jobName: job.name,
+    data: job.data,
+    partner: verdict.partner,
+    errorKind: verdict.kind,
+    reason: verdict.reason,
+    attempts: job.attemptsMade + 1,
+    failedAt: new Date().toISOString(),
+    ...extra,
+  };
+  // One dead letter per failed job: a crash after this line and a rerun do not add a second.
+  await queues.deadLetter.add(`${queue}:${job.name}`, entry, { jobId: `${queue}-${job.id}-${job.attemptsMade}` });
+}

@@ -1,0 +1,127 @@
+import { Worker, type Job } from 'bullmq';
+import type { BridgeContext } from '../context';
+import { AT_PARTNER_STATUSES } from '../domain/lifecycle';
+import type { Referral } from '../domain/referral';
+import type { PartnerCode, ReferralMeta } from '../store/referral-store';
+import { partnerBackoff } from './backoff';
+import { PermanentError, deadLetter, judgeFailure } from './dead-letter';
+import { enqueueCancel } from './delivery-jobs';
+import { changeStatus } from './status-change';
+import { PARTNER_BACKOFF, type DeliveryJob, type QueueName } from './topology';
+
+/**
+ * What differs between partners; everything else about delivery (status checks, frozen
+ * payloads, retries, dead letters, races with cancellation) is the same and lives here.
+ */
+export interface PartnerDelivery<Payload> {
+  partner: PartnerCode;
+  queue: QueueName;
+  /** Pure: the exact payload for the partner, through its allow-list. */
+  build(referral: Referral): Payload;
+  send(payload: Payload, call: { referralId: string; correlationId: string }): Promise<{ partnerRef: string; partnerStatus?: string }>;
+  cancel(meta: ReferralMeta, reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN', call: { correlationId: string }): Promise<void>;
+}
+
+export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: Job<DeliveryJob>): Promise<string> {
+  const { referralId, correlationId } = job.data;
+  const log = ctx.logger.child({ correlationId, referralId, partner: ops.partner, jobId: job.id });
+  const meta = await ctx.referrals.get(referralId);
+  if (!meta) throw new PermanentError('unknown referral');
+  if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);
+
+  if (meta.status !== 'QUEUED') {
+    log.info({ status: meta.status }, 'delivery skipped: referral no longer queued');
+    return `skipped:${meta.status}`;
+  }
+  const payload = await outboundPayload(ctx, ops, referralId);
+  const result = await ops.send(payload, { referralId, correlationId });
+  const sent = await changeStatus(ctx, referralId, {
+    to: 'SENT',
+    source: ops.partner,
+    expectFrom: ['QUEUED'],
+    detail: 'partner confirmed receipt',
+    patch: { partnerRef: result.partnerRef, partnerStatus: result.partnerStatus },
+  });
+  if (!sent.applied) {
+    // Withdrawn or held while we were sending: the partner has it, so it must cancel it.
+    await ctx.referrals.patch(referralId, { partnerRef: result.partnerRef });
+    const now = await ctx.referrals.get(referralId);
+    if (now && (now.status === 'CANCELLED' || now.status === 'HELD')) {
+      await enqueueCancel(ctx, referralId, ops.partner, correlationId, now.cancelReason === 'RECORD_WITHDRAWN' ? 'RECORD_WITHDRAWN' : 'CONSENT_WITHDRAWN');
+    }
+    return `sent-but-${now?.status}`;
+  }
+  log.info({ partnerRef: result.partnerRef }, 'referral delivered');
+  return 'sent';
+}
+
+/** The payload is built once and frozen, so every retry sends byte-identical content. */
+async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, referralId: string): Promise<P> {
+  const frozen = await ctx.referrals.loadOutbound<P>(referralId);
+  if (frozen !== undefined) return frozen;
+  const referral = await ctx.referrals.loadData(referralId);
+  if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');
+  let payload: P;
+  try {
+    payload = ops.build(referral);
+  } catch (err) {
+    throw new PermanentError(`referral cannot be mapped for ${ops.partner}: ${(err as Error).message}`);
+  }
+  await ctx.referrals.saveOutbound(referralId, payload);
+  return payload;
+}
+
+async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
+  const reason = job.cancelReason ?? 'CONSENT_WITHDRAWN';
+  const reachedPartner = AT_PARTNER_STATUSES.has(meta.status) || (meta.partnerRef !== undefined && meta.status !== 'COMPLETED' && meta.status !== 'REJECTED');
+  if (!reachedPartner) return `cancel-skipped:${meta.status}`;
+  await ops.cancel(meta, reason, { correlationId: job.correlationId });
+  await changeStatus(ctx, meta.referralId, { to: 'CANCELLED', source: ops.partner, detail: reason, patch: { cancelReason: reason } });
+  return 'cancelled';
+}
+
+export function startDeliveryWorker<P>(ctx: BridgeContext, ops: PartnerDelivery<P>): Worker<DeliveryJob> {
+  const worker = new Worker<DeliveryJob>(
+    ops.queue,
+    async (job) => {
+      try {
+        return await processDelivery(ctx, ops, job);
+      } catch (err) {
+        const verdict = judgeFailure(job, err);
+        const log = ctx.logger.child({ correlationId: job.data.correlationId, referralId: job.data.referralId, partner: ops.partner });
+        if (!verdict.final) {
+          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason }, 'delivery attempt failed; will retry');
+          throw err;
+        }
+        const meta = await ctx.referrals.get(job.data.referralId);
+        await deadLetter(ctx.queues, ops.queue, job, verdict, {
+          referralId: job.data.referralId,
+          crimeReference: meta?.crimeReference,
+          correlationId: job.data.correlationId,
+        });
+        if (job.data.action === 'deliver') {
+          await changeStatus(ctx, job.data.referralId, {
+            to: 'FAILED',
+            source: 'bridge',
+            expectFrom: ['QUEUED'],
+            detail: verdict.reason.slice(0, 200),
+            patch: { lastError: verdict.reason },
+          });
+        }
+        // Credentials refused: operators must act; retrying would only hammer the partner.
+        log.error({ alert: verdict.kind === 'auth', kind: verdict.kind, reason: verdict.reason, action: job.data.action }, 'delivery dead-lettered');
+        return 'dead-lettered';
+      }
+    },
+    {
+      connection: ctx.redis,
+      prefix: ctx.config.redis.prefix,
+      concurrency: ctx.config.delivery.concurrency,
+      settings: { backoffStrategy: partnerBackoff(ctx.config.delivery.backoffMs) },
+    },
+  );
+  worker.on('error', (err) => ctx.logger.error({ err: err.message, queue: ops.queue }, 'delivery worker error'));
+  return worker;
+}
+
+export { PARTNER_BACKOFF };

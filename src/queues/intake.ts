@@ -1,0 +1,138 @@
+import { Worker, type Job } from 'bullmq';
+import type { BridgeContext } from '../context';
+import type { CrimeRecord } from '../domain/crime-record';
+import { AT_PARTNER_STATUSES, isTerminal } from '../domain/lifecycle';
+import type { DecidedReferral } from '../domain/referral';
+import { mapCrimeRecord } from '../mappings/police-to-referral';
+import { deadLetter, judgeFailure } from './dead-letter';
+import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
+import { changeStatus } from './status-change';
+import { QUEUE, type IntakeJob } from './topology';
+
+/**
+ * Intake: one police record version → referral states. Versions of one crime are applied in
+ * order under a per-crime lock; an older version never overwrites a newer one, and the same
+ * version applied twice changes nothing.
+ */
+export class CrimeBusyError extends Error {}
+
+export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Promise<{ outcome: string }> {
+  const { referrals, lock, logger, cipher, counters } = ctx;
+  const { crimeReference, recordVersion, force, correlationId } = job.data;
+  const log = logger.child({ correlationId, crimeReference, recordVersion, jobId: job.id });
+
+  const token = await lock.acquire(`crime:${crimeReference}`, 30_000);
+  if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
+  try {
+    const latest = await referrals.crimeVersion(crimeReference);
+    if (recordVersion < latest) {
+      await counters.add('recordsStale');
+      log.info({ latestVersion: latest }, 'older record version ignored');
+      return { outcome: 'stale' };
+    }
+    const record = cipher.openJson<CrimeRecord>(job.data.sealed, String(job.id));
+    const mapping = mapCrimeRecord(record, force);
+    if (!mapping.inScope) {
+      if (recordVersion > latest) await counters.add('recordsOutOfScope');
+      log.info('record out of scope (no STALKING flag, class not 8Q)');
+      await referrals.setCrimeVersion(crimeReference, recordVersion);
+      return { outcome: 'out-of-scope' };
+    }
+    for (const decided of mapping.referrals) await applyDecision(ctx, decided, correlationId);
+    if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
+    await referrals.setCrimeVersion(crimeReference, recordVersion);
+    if (recordVersion > latest) await counters.add('recordsQueued');
+    log.info({ referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) }, 'record applied');
+    return { outcome: 'applied' };
+  } finally {
+    await lock.release(`crime:${crimeReference}`, token);
+  }
+}
+
+async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, correlationId: string): Promise<void> {
+  const { referrals } = ctx;
+  const { referral, decision, reason } = decided;
+  const id = referral.referralId;
+  const create = { referralId: id, type: referral.type, crimeReference: referral.crimeReference, recordVersion: referral.recordVersion, correlationId };
+  const meta = await referrals.get(id);
+  if (meta && isTerminal(meta.status)) return;
+  // Keep the newest details for a referral not yet sent; the outbound payload is frozen at send time.
+  await referrals.saveData(referral);
+  const patch = { recordVersion: referral.recordVersion, correlationId };
+
+  switch (decision) {
+    case 'QUEUED': {
+      if (!meta || meta.status === 'HELD') {
+        const t = await changeStatus(ctx, id, { to: 'QUEUED', source: 'police', detail: `record v${referral.recordVersion}`, create, patch: { ...patch, heldReason: '' } });
+        if (t.applied) await enqueueDelivery(ctx, id, correlationId, t.seq);
+      } else if (meta.status === 'QUEUED') {
+        // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.
+        await referrals.patch(id, patch);
+        await enqueueDelivery(ctx, id, meta.correlationId, await queuedSeq(ctx, id));
+      }
+      return;
+    }
+    case 'HELD': {
+      if (!meta || meta.status === 'QUEUED') {
+        await changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, patch: { ...patch, heldReason: reason } });
+      } else if (meta.status === 'HELD') {
+        await referrals.patch(id, { ...patch, heldReason: reason });
+      }
+      return;
+    }
+    case 'CANCELLED': {
+      await cancelReferral(ctx, id, reason === 'RECORD_WITHDRAWN' ? 'RECORD_WITHDRAWN' : 'CONSENT_WITHDRAWN', correlationId, create);
+      return;
+    }
+  }
+}
+
+/** Not yet at the partner: cancel here. At the partner: ask the partner to cancel first. */
+export async function cancelReferral(
+  ctx: BridgeContext,
+  id: string,
+  reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN',
+  correlationId: string,
+  create?: Parameters<BridgeContext['referrals']['transition']>[1]['create'],
+): Promise<void> {
+  const meta = await ctx.referrals.get(id);
+  if (meta && isTerminal(meta.status)) return;
+  if (meta && AT_PARTNER_STATUSES.has(meta.status)) {
+    await ctx.referrals.patch(id, { cancelReason: reason });
+    await enqueueCancel(ctx, id, meta.partner, correlationId, reason);
+    return;
+  }
+  if (!meta && !create) return;
+  const t = await changeStatus(ctx, id, { to: 'CANCELLED', source: 'police', detail: reason, create, patch: { cancelReason: reason } });
+  // Lost a race with delivery (it just went SENT): the partner has it, so cancel there.
+  if (!t.applied && t.from && AT_PARTNER_STATUSES.has(t.from)) await cancelReferral(ctx, id, reason, correlationId);
+}
+
+async function cancelAllForCrime(ctx: BridgeContext, crimeReference: string, correlationId: string): Promise<void> {
+  for (const id of await ctx.referrals.idsForCrime(crimeReference)) await cancelReferral(ctx, id, 'RECORD_WITHDRAWN', correlationId);
+}
+
+async function queuedSeq(ctx: BridgeContext, id: string): Promise<number> {
+  const timeline = await ctx.referrals.timeline(id);
+  return [...timeline].reverse().find((e) => e.status === 'QUEUED')?.seq ?? 0;
+}
+
+export function startIntakeWorker(ctx: BridgeContext): Worker<IntakeJob> {
+  const worker = new Worker<IntakeJob>(
+    QUEUE.intake,
+    async (job) => {
+      try {
+        return await processIntake(ctx, job);
+      } catch (err) {
+        const verdict = judgeFailure(job, err);
+        if (!verdict.final) throw err;
+        await deadLetter(ctx.queues, QUEUE.intake, job, verdict, { crimeReference: job.data.crimeReference, correlationId: job.data.correlationId });
+        ctx.logger.error({ correlationId: job.data.correlationId, crimeReference: job.data.crimeReference, reason: verdict.reason }, 'intake dead-lettered');
+        return { outcome: 'dead-lettered' };
+      }
+    },
+    { connection: ctx.redis, prefix: ctx.config.redis.prefix, concurrency: ctx.config.delivery.concurrency },
+  );
+  worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'intake worker error'));
+  return worker;
+}

@@ -1,0 +1,21 @@
+import type { BridgeContext } from '../context';
+import type { TransitionRequest, TransitionResult } from '../store/referral-store';
+import { enqueueOutcome } from './delivery-jobs';
+
+/**
+ * The one door for status changes: the state machine decides (in the store's atomic commit),
+ * and every applied change is queued for write-back to the police. The store's outbox keeps
+ * the change pending until the RMS has it, so a crash between commit and enqueue loses nothing.
+ */
+export async function changeStatus(ctx: BridgeContext, referralId: string, req: TransitionRequest): Promise<TransitionResult> {
+  const result = await ctx.referrals.transition(referralId, req);
+  if (result.applied) {
+    const meta = await ctx.referrals.get(referralId);
+    ctx.logger.info(
+      { correlationId: meta?.correlationId, referralId, crimeReference: meta?.crimeReference, from: result.from, to: req.to, source: req.source },
+      'referral status changed',
+    );
+    await enqueueOutcome(ctx, referralId, result.seq, meta?.correlationId ?? referralId);
+  }
+  return result;
+}

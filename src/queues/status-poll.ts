@@ -1,0 +1,97 @@
+import { Worker } from 'bullmq';
+import type { BridgeContext } from '../context';
+import { charityStatusToBridgeStatus } from '../mappings/charity-status';
+import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
+import type { ReferralStatus } from '../domain/lifecycle';
+import { enqueueOutcome } from './delivery-jobs';
+import { changeStatus } from './status-change';
+import { QUEUE, type ReconcileJob } from './topology';
+
+/**
+ * Pulls partner status for every referral the partners hold, and re-queues police write-backs
+ * still pending in the outbox (the crash-safety net for status changes). Deeper reconciliation
+ * (orphans, stuck referrals, SLA) builds on this in src/reconcile.
+ */
+export interface PollSummary {
+  checked: number;
+  changed: number;
+  errors: number;
+  outcomesRequeued: number;
+}
+
+const POLL_CONCURRENCY = 8;
+
+export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSummary> {
+  const summary: PollSummary = { checked: 0, changed: 0, errors: 0, outcomesRequeued: 0 };
+  const work: (() => Promise<void>)[] = [];
+  for (const id of await ctx.referrals.activeIds('NHS')) work.push(() => pollOne(ctx, id, 'NHS', summary));
+  for (const id of await ctx.referrals.activeIds('CHARITY')) work.push(() => pollOne(ctx, id, 'CHARITY', summary));
+  await runLimited(work, POLL_CONCURRENCY);
+
+  for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
+    const meta = await ctx.referrals.get(pending.referralId);
+    await enqueueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
+    summary.outcomesRequeued++;
+  }
+  return summary;
+}
+
+async function pollOne(ctx: BridgeContext, id: string, partner: 'NHS' | 'CHARITY', summary: PollSummary): Promise<void> {
+  const meta = await ctx.referrals.get(id);
+  if (!meta) return;
+  const log = ctx.logger.child({ correlationId: meta.correlationId, referralId: id, partner });
+  summary.checked++;
+  try {
+    let partnerStatus: string | undefined;
+    let status: ReferralStatus | undefined;
+    if (partner === 'NHS') {
+      const task = await ctx.partners.nhs.getTaskStatus(id, { correlationId: meta.correlationId });
+      partnerStatus = task?.taskStatus;
+      status = partnerStatus ? taskStatusToBridgeStatus(partnerStatus) : undefined;
+    } else {
+      if (!meta.partnerRef) return;
+      const state = await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId });
+      partnerStatus = state?.status;
+      status = partnerStatus ? charityStatusToBridgeStatus(partnerStatus) : undefined;
+    }
+    if (!partnerStatus || !status) {
+      log.warn({ partnerStatus: partnerStatus ?? 'missing' }, 'partner has no usable status for a referral it should hold');
+      return;
+    }
+    if (partnerStatus === meta.partnerStatus && status === meta.status) return;
+    const result = await changeStatus(ctx, id, {
+      to: status,
+      source: partner === 'NHS' ? 'nhs-poll' : 'charity-poll',
+      detail: `${partner === 'NHS' ? 'Task' : 'charity'} status ${partnerStatus}`,
+      patch: { partnerStatus },
+    });
+    if (result.applied) summary.changed++;
+    else await ctx.referrals.patch(id, { partnerStatus });
+  } catch (err) {
+    summary.errors++;
+    log.warn({ err: (err as Error).message }, 'status poll failed; will try again next round');
+  }
+}
+
+async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  });
+  await Promise.all(lanes);
+}
+
+export function startReconcileWorker(ctx: BridgeContext): Worker<ReconcileJob> {
+  const worker = new Worker<ReconcileJob>(
+    QUEUE.reconcile,
+    async () => {
+      const summary = await pollPartnerStatuses(ctx);
+      ctx.logger.info(summary, 'partner status poll done');
+      return summary;
+    },
+    // One poll at a time per process; the job id per tick keeps it to one per tick across processes.
+    { connection: ctx.redis, prefix: ctx.config.redis.prefix, concurrency: 1 },
+  );
+  worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'reconcile worker error'));
+  return worker;
+}

@@ -1,0 +1,100 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BridgeConfig } from '../config';
+
+/** Queue names, job payloads and default options: the one place that says how work flows. */
+export const QUEUE = {
+  intake: 'intake',
+  nhsDelivery: 'nhs-delivery',
+  charityDelivery: 'charity-delivery',
+  policeOutcomes: 'police-outcomes',
+  reconcile: 'reconcile',
+  deadLetter: 'dead-letter',
+} as const;
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+/** A police record version; the record itself is sealed (personal data at rest is encrypted). */
+export interface IntakeJob {
+  sealed: string;
+  crimeReference: string;
+  recordVersion: number;
+  force: string;
+  correlationId: string;
+  source: 'pull' | 'push' | 'redrive';
+}
+
+export interface DeliveryJob {
+  referralId: string;
+  correlationId: string;
+  action: 'deliver' | 'cancel';
+  cancelReason?: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN';
+}
+
+export interface OutcomeJob {
+  referralId: string;
+  seq: number;
+  correlationId: string;
+}
+
+export interface ReconcileJob {
+  kind: 'status-poll';
+}
+
+export interface DeadLetterJob {
+  queue: QueueName;
+  jobId: string;
+  jobName: string;
+  data: unknown;
+  partner: 'POLICE' | 'NHS' | 'CHARITY' | 'BRIDGE';
+  errorKind: 'transient' | 'permanent' | 'auth';
+  reason: string;
+  attempts: number;
+  failedAt: string;
+  correlationId?: string;
+  referralId?: string;
+  crimeReference?: string;
+}
+
+export interface BridgeQueues {
+  intake: Queue<IntakeJob>;
+  nhsDelivery: Queue<DeliveryJob>;
+  charityDelivery: Queue<DeliveryJob>;
+  policeOutcomes: Queue<OutcomeJob>;
+  reconcile: Queue<ReconcileJob>;
+  deadLetter: Queue<DeadLetterJob>;
+  all(): Queue[];
+  close(): Promise<void>;
+}
+
+/** Custom backoff type: exponential with jitter, never sooner than a partner's Retry-After. */
+export const PARTNER_BACKOFF = 'partner';
+
+export function defaultJobOptions(config: BridgeConfig, queue: QueueName): JobsOptions {
+  // Completed jobs are kept a day (so a replayed page finds its job id and is de-duplicated
+  // by BullMQ too) and then pruned, so Redis does not grow without bound.
+  const retention = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 50_000 } };
+  if (queue === QUEUE.deadLetter) return { attempts: 1, removeOnComplete: false, removeOnFail: false };
+  if (queue === QUEUE.reconcile) return { attempts: 1, ...retention, removeOnComplete: { age: 3600, count: 100 } };
+  if (queue === QUEUE.intake) return { attempts: 5, backoff: { type: 'exponential', delay: 500, jitter: 0.5 }, ...retention };
+  return { attempts: config.delivery.attempts, backoff: { type: PARTNER_BACKOFF, delay: config.delivery.backoffMs }, ...retention };
+}
+
+export function createQueues(connection: Redis, config: BridgeConfig): BridgeQueues {
+  const make = <T>(name: QueueName) =>
+    new Queue<T>(name, { connection, prefix: config.redis.prefix, defaultJobOptions: defaultJobOptions(config, name) });
+  const queues = {
+    intake: make<IntakeJob>(QUEUE.intake),
+    nhsDelivery: make<DeliveryJob>(QUEUE.nhsDelivery),
+    charityDelivery: make<DeliveryJob>(QUEUE.charityDelivery),
+    policeOutcomes: make<OutcomeJob>(QUEUE.policeOutcomes),
+    reconcile: make<ReconcileJob>(QUEUE.reconcile),
+    deadLetter: make<DeadLetterJob>(QUEUE.deadLetter),
+  };
+  const all = () => Object.values(queues) as Queue[];
+  return { ...queues, all, close: async () => void (await Promise.all(all().map((q) => q.close()))) };
+}
+
+/** BullMQ forbids ':' in custom job ids; crime references cannot contain one (police-feed.md). */
+export function intakeJobId(crimeReference: string, recordVersion: number): string {
+  return `${crimeReference}@v${recordVersion}`;
+}

@@ -1,0 +1,87 @@
+import type { Server } from '@hapi/hapi';
+import type { Worker } from 'bullmq';
+import { schedule, type ScheduledTask } from 'node-cron';
+import { createServer } from './api/server';
+import type { BridgeConfig } from './config';
+import { createContext, type BridgeContext } from './context';
+import { FeedPoller } from './ingest/feed-poller';
+import type { Logger } from './logger';
+import { charityDelivery } from './queues/charity-delivery';
+import { startDeliveryWorker } from './queues/delivery';
+import { startIntakeWorker } from './queues/intake';
+import { nhsDelivery } from './queues/nhs-delivery';
+import { startOutcomeWorker } from './queues/police-outcomes';
+import { startReconcileWorker } from './queues/status-poll';
+import { checkEvictionPolicy } from './store/redis';
+
+/** A running bridge process: API, workers and schedulers, with one graceful stop. */
+export interface RunningBridge {
+  ctx: BridgeContext;
+  server?: Server;
+  workers: Worker[];
+  poller?: FeedPoller;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  api?: boolean;
+  workers?: boolean;
+  schedulers?: boolean;
+  logger?: Logger;
+  port?: number;
+}
+
+export async function startBridge(config: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
+  const { api = true, workers: withWorkers = true, schedulers = true } = opts;
+  const ctx = createContext(config, opts.logger);
+  await ctx.redis.ping();
+  await checkEvictionPolicy(ctx.redis, ctx.logger);
+
+  const workers: Worker[] = [];
+  if (withWorkers) {
+    workers.push(
+      startIntakeWorker(ctx),
+      startDeliveryWorker(ctx, nhsDelivery(ctx)),
+      startDeliveryWorker(ctx, charityDelivery(ctx)),
+      startOutcomeWorker(ctx),
+      startReconcileWorker(ctx),
+    );
+  }
+
+  let poller: FeedPoller | undefined;
+  const tasks: ScheduledTask[] = [];
+  if (schedulers) {
+    poller = new FeedPoller(ctx);
+    poller.start();
+    tasks.push(
+      schedule(config.statusPollCron, () => requestStatusPoll(ctx), { name: 'partner-status-poll', noOverlap: true }),
+    );
+  }
+
+  let server: Server | undefined;
+  if (api) {
+    server = await createServer(ctx, { port: opts.port });
+    await server.start();
+    ctx.logger.info({ uri: server.info.uri }, 'HTTP API listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      ctx.logger.info('stopping: no new work taken, in-flight jobs finish');
+      await poller?.stop();
+      for (const task of tasks) await task.destroy();
+      await server?.stop({ timeout: 10_000 });
+      // Worker.close waits for active jobs; a job cut off by a hard kill is retried as stalled.
+      await Promise.all(workers.map((w) => w.close()));
+      await ctx.close();
+    })());
+
+  return { ctx, server, workers, poller, stop };
+}
+
+/** One status-poll job per tick across every process: the tick's second is the job id. */
+export async function requestStatusPoll(ctx: BridgeContext): Promise<void> {
+  const tick = Math.floor(Date.now() / 1000);
+  await ctx.queues.reconcile.add('status-poll', { kind: 'status-poll' }, { jobId: `status-poll-${tick}` });
+}

@@ -1,0 +1,21 @@
+/**
+ * Every key the bridge writes, under one prefix. The default prefix `{iasu}` is a Redis
+ * Cluster hash tag, so multi-key scripts stay in one slot.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+  referral(id: string) { return `${this.prefix}:referral:${id}`; }
+  timeline(id: string) { return `${this.prefix}:referral:${id}:timeline`; }
+  data(id: string) { return `${this.prefix}:referral:${id}:data`; }
+  outbound(id: string) { return `${this.prefix}:referral:${id}:outbound`; }
+  allReferrals() { return `${this.prefix}:referrals`; }
+  crime(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}`; }
+  crimeReferrals(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}:referrals`; }
+  active(partner: string) { return `${this.prefix}:active:${partner}`; }
+  outbox() { return `${this.prefix}:outbox`; }
+  quarantineIndex() { return `${this.prefix}:quarantine`; }
+  quarantine(id: string) { return `${this.prefix}:quarantine:${id}`; }
+  cursor() { return `${this.prefix}:police:cursor`; }
+  lock(name: string) { return `${this.prefix}:lock:${name}`; }
+  counters() { return `${this.prefix}:counters`; }
+}

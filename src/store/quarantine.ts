@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { DataCipher } from './crypto';
+import type { Keys } from './keys';
+
+/**
+ * Records the bridge could not accept, each with its reason and crime reference. The raw
+ * record is kept encrypted (operators may need it to fix the source) and expires. The id is
+ * a hash of the content, so reading the same page twice does not quarantine a record twice.
+ */
+export interface QuarantineEntry {
+  id: string;
+  crimeReference?: string;
+  recordVersion?: number;
+  reason: string;
+  source: string;
+  at: string;
+}
+
+export class QuarantineStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly cipher: DataCipher,
+    private readonly retentionSeconds: number,
+  ) {}
+
+  async add(entry: Omit<QuarantineEntry, 'id' | 'at'>, raw: unknown, now = new Date()): Promise<QuarantineEntry> {
+    const id = createHash('sha256')
+      .update(JSON.stringify([entry.crimeReference ?? null, entry.recordVersion ?? null, entry.reason, raw ?? null]))
+      .digest('hex')
+      .slice(0, 32);
+    const full: QuarantineEntry = { ...entry, id, at: now.toISOString() };
+    const key = this.keys.quarantine(id);
+    const fields: Record<string, string> = { id, reason: full.reason, source: full.source, at: full.at };
+    if (full.crimeReference) fields.crimeReference = full.crimeReference;
+    if (full.recordVersion !== undefined) fields.recordVersion = String(full.recordVersion);
+    fields.raw = this.cipher.sealJson(raw ?? null, id);
+    const created = await this.redis
+      .multi()
+      .hsetnx(key, 'id', id)
+      .hset(key, fields)
+      .expire(key, this.retentionSeconds)
+      .zadd(this.keys.quarantineIndex(), now.getTime(), id)
+      .exec();
+    if (!created) throw new Error('quarantine write failed');
+    return full;
+  }
+
+  async list(limit = 100): Promise<QuarantineEntry[]> {
+    await this.prune();
+    const ids = await this.redis.zrevrange(this.keys.quarantineIndex(), 0, limit - 1);
+    const entries = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.quarantine(id))));
+    return entries
+      .filter((e) => e.id)
+      .map((e) => ({
+        id: e.id!,
+        crimeReference: e.crimeReference,
+        recordVersion: e.recordVersion ? Number(e.recordVersion) : undefined,
+        reason: e.reason!,
+        source: e.source!,
+        at: e.at!,
+      }));
+  }
+
+  async count(): Promise<number> {
+    await this.prune();
+    return this.redis.zcard(this.keys.quarantineIndex());
+  }
+
+  /** The index outlives nothing: entries whose hash expired are dropped from it. */
+  private async prune(): Promise<void> {
+    const cutoff = Date.now() - this.retentionSeconds * 1000;
+    await this.redis.zremrangebyscore(this.keys.quarantineIndex(), 0, cutoff);
+  }
+}

@@ -1,0 +1,30 @@
+import IORedis, { type Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * Redis connections per BullMQ's production guide: workers need `maxRetriesPerRequest: null`
+ * (blocking commands must wait through reconnects); producers answering HTTP fail fast instead.
+ */
+export function createRedis(url: string, role: 'worker' | 'client', extra: RedisOptions = {}): Redis {
+  return new IORedis(url, {
+    maxRetriesPerRequest: role === 'worker' ? null : 3,
+    enableOfflineQueue: role === 'worker',
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+    ...extra,
+  });
+}
+
+/** BullMQ loses jobs if Redis evicts keys; warn loudly when the policy allows it. */
+export async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<string | undefined> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy !== 'noeviction') {
+      logger.warn({ maxmemoryPolicy: policy }, 'Redis maxmemory-policy is not noeviction: queued referrals could be evicted and lost');
+    }
+    return policy;
+  } catch {
+    logger.warn('could not read Redis maxmemory-policy (CONFIG may be disabled); make sure it is noeviction');
+    return undefined;
+  }
+}

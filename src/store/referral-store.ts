@@ -1,0 +1,225 @@
+import type { Redis } from 'ioredis';
+import type { ReferralType } from '../domain/crime-record';
+import { AT_PARTNER_STATUSES, canTransition, isTerminal, type ReferralStatus } from '../domain/lifecycle';
+import type { Referral } from '../domain/referral';
+import type { DataCipher } from './crypto';
+import type { Keys } from './keys';
+
+/**
+ * Referral state in Redis. Metadata (ids, status, timeline) is plain and holds no personal
+ * data; the referral message itself and the frozen outbound payload are encrypted and expire.
+ * Every status change goes through `transition`, which asks the one state machine and commits
+ * status, timeline entry, partner index and police write-back outbox in one atomic script.
+ */
+export type PartnerCode = 'NHS' | 'CHARITY';
+
+export interface ReferralMeta {
+  referralId: string;
+  type: ReferralType;
+  partner: PartnerCode;
+  crimeReference: string;
+  recordVersion: number;
+  status: ReferralStatus;
+  statusSeq: number;
+  correlationId: string;
+  createdAt: string;
+  updatedAt: string;
+  heldReason?: string;
+  partnerRef?: string;
+  partnerStatus?: string;
+  cancelReason?: string;
+  lastError?: string;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  at: string;
+  status: ReferralStatus;
+  from?: ReferralStatus;
+  source: string;
+  detail?: string;
+}
+
+export interface TransitionRequest {
+  to: ReferralStatus;
+  source: string;
+  detail?: string;
+  /** Only apply if the current status is one of these. */
+  expectFrom?: ReferralStatus[];
+  /** Metadata written with the change (never personal data). */
+  patch?: Partial<Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>>;
+  /** Required when the referral does not exist yet. */
+  create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;
+  now?: Date;
+}
+
+export type TransitionResult =
+  | { applied: true; from?: ReferralStatus; seq: number }
+  | { applied: false; from?: ReferralStatus; why: string };
+
+const COMMIT_SCRIPT = `
+local seq = redis.call('HGET', KEYS[1], 'statusSeq') or '0'
+if seq ~= ARGV[1] then return 0 end
+local fields = cjson.decode(ARGV[2])
+for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[7]) else redis.call('SREM', KEYS[4], ARGV[7]) end
+if ARGV[8] ~= '0' then
+  redis.call('EXPIRE', KEYS[5], ARGV[8])
+  redis.call('EXPIRE', KEYS[6], ARGV[8])
+end
+return 1
+`;
+
+export class ReferralStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly cipher: DataCipher,
+    private readonly retentionSeconds: number,
+  ) {}
+
+  async get(id: string): Promise<ReferralMeta | undefined> {
+    const raw = await this.redis.hgetall(this.keys.referral(id));
+    if (!raw.status) return undefined;
+    return {
+      ...(raw as unknown as ReferralMeta),
+      recordVersion: Number(raw.recordVersion),
+      statusSeq: Number(raw.statusSeq),
+    };
+  }
+
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    const entries = await this.redis.lrange(this.keys.timeline(id), 0, -1);
+    return entries.map((e) => JSON.parse(e) as TimelineEntry);
+  }
+
+  async timelineEntry(id: string, seq: number): Promise<TimelineEntry | undefined> {
+    const entry = await this.redis.lindex(this.keys.timeline(id), seq - 1);
+    return entry ? (JSON.parse(entry) as TimelineEntry) : undefined;
+  }
+
+  /** The latest referral message (personal data): encrypted, expires after the retention period. */
+  async saveData(referral: Referral): Promise<void> {
+    const id = referral.referralId;
+    await this.redis.set(this.keys.data(id), this.cipher.sealJson(referral, id), 'EX', this.retentionSeconds);
+  }
+
+  async loadData(id: string): Promise<Referral | undefined> {
+    const sealed = await this.redis.get(this.keys.data(id));
+    return sealed ? this.cipher.openJson<Referral>(sealed, id) : undefined;
+  }
+
+  /** The exact payload sent to the partner, frozen at the first attempt so retries are byte-identical. */
+  async saveOutbound(id: string, payload: unknown): Promise<void> {
+    await this.redis.set(this.keys.outbound(id), this.cipher.sealJson(payload, `${id}:outbound`), 'EX', this.retentionSeconds);
+  }
+
+  async loadOutbound<T>(id: string): Promise<T | undefined> {
+    const sealed = await this.redis.get(this.keys.outbound(id));
+    return sealed ? this.cipher.openJson<T>(sealed, `${id}:outbound`) : undefined;
+  }
+
+  async patch(id: string, fields: TransitionRequest['patch']): Promise<void> {
+    const entries = Object.entries(fields ?? {}).filter(([, v]) => v !== undefined);
+    if (entries.length > 0) await this.redis.hset(this.keys.referral(id), Object.fromEntries(entries.map(([k, v]) => [k, String(v)])));
+  }
+
+  async transition(id: string, req: TransitionRequest): Promise<TransitionResult> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const meta = await this.get(id);
+      const from = meta?.status;
+      if (req.expectFrom && (!from || !req.expectFrom.includes(from))) return { applied: false, from, why: 'unexpected-status' };
+      if (!meta && !req.create) return { applied: false, why: 'unknown-referral' };
+      const verdict = canTransition(from, req.to);
+      if (!verdict.apply) return { applied: false, from, why: verdict.why };
+
+      const now = (req.now ?? new Date()).toISOString();
+      const seq = (meta?.statusSeq ?? 0) + 1;
+      const partner: PartnerCode = (meta?.type ?? req.create!.type) === 'CLINICAL' ? 'NHS' : 'CHARITY';
+      const fields: Record<string, string> = { status: req.to, statusSeq: String(seq), updatedAt: now };
+      if (!meta) {
+        Object.assign(fields, {
+          referralId: id,
+          type: req.create!.type,
+          partner,
+          crimeReference: req.create!.crimeReference,
+          recordVersion: String(req.create!.recordVersion),
+          correlationId: req.create!.correlationId,
+          createdAt: now,
+        });
+      }
+      for (const [k, v] of Object.entries(req.patch ?? {})) if (v !== undefined) fields[k] = String(v);
+      const entry: TimelineEntry = { seq, at: now, status: req.to, from, source: req.source, detail: req.detail };
+      const expire = isTerminal(req.to) ? String(this.retentionSeconds) : '0';
+      const crimeReference = meta?.crimeReference ?? req.create!.crimeReference;
+      if (!meta) {
+        await this.redis.sadd(this.keys.allReferrals(), id);
+        await this.redis.sadd(this.keys.crimeReferrals(crimeReference), id);
+      }
+      const committed = await this.redis.eval(
+        COMMIT_SCRIPT,
+        6,
+        this.keys.referral(id),
+        this.keys.timeline(id),
+        this.keys.outbox(),
+        this.keys.active(partner),
+        this.keys.data(id),
+        this.keys.outbound(id),
+        String(meta?.statusSeq ?? 0),
+        JSON.stringify(fields),
+        JSON.stringify(entry),
+        String(Date.now()),
+        `${id}|${seq}`,
+        AT_PARTNER_STATUSES.has(req.to) ? 'add' : 'rem',
+        id,
+        expire,
+      );
+      if (committed === 1) return { applied: true, from, seq };
+      // Someone else changed it between our read and the commit: read again and re-decide.
+    }
+    throw new Error(`referral ${id}: too much contention on status change`);
+  }
+
+  async idsForCrime(crimeReference: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.crimeReferrals(crimeReference));
+  }
+
+  async allIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.allReferrals());
+  }
+
+  async activeIds(partner: PartnerCode): Promise<string[]> {
+    return this.redis.smembers(this.keys.active(partner));
+  }
+
+  /** Highest record version fully processed for a crime; older versions must never overwrite it. */
+  async crimeVersion(crimeReference: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.crime(crimeReference), 'version')) ?? 0);
+  }
+
+  async setCrimeVersion(crimeReference: string, version: number): Promise<void> {
+    await this.redis.hset(this.keys.crime(crimeReference), 'version', String(version), 'updatedAt', new Date().toISOString());
+  }
+
+  // ---- police write-back outbox: a status change is pending until the RMS has stored it ----
+
+  async pendingOutcomes(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {
+    const members = await this.redis.zrangebyscore(this.keys.outbox(), 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
+    return members.map(parseOutboxMember);
+  }
+
+  async outboxSize(): Promise<number> {
+    return this.redis.zcard(this.keys.outbox());
+  }
+
+  async ackOutcome(referralId: string, seq: number): Promise<void> {
+    await this.redis.zrem(this.keys.outbox(), `${referralId}|${seq}`);
+  }
+}
+
+function parseOutboxMember(member: string): { referralId: string; seq: number } {
+  const [referralId, seq] = member.split('|');
+  return { referralId: referralId!, seq: Number(seq) };
+}
