@@ -1,0 +1,57 @@
+import { Writable } from 'node:stream';
+import IORedis from 'ioredis';
+import pino from 'pino';
+import { loadConfig, type BridgeConfig } from '../../src/config';
+import { createLogger, type Logger } from '../../src/logger';
+import { generateDataKeySpec } from '../../src/store/crypto';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A config on the real test Redis under a prefix of its own, so suites never see each other's keys. */
+export function testConfig(overrides: Record<string, string> = {}): BridgeConfig {
+  const prefix = `{iasu-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}}`;
+  return loadConfig({
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HTTP_PORT: '0',
+    DATA_KEYS: generateDataKeySpec('test'),
+    LOG_LEVEL: 'info',
+    DELIVERY_BACKOFF_MS: '50',
+    DELIVERY_ATTEMPTS: '4',
+    POLICE_PUSH_TOKEN: 'push-token',
+    ...overrides,
+  });
+}
+
+/** Deletes every key under the config's prefix. */
+export async function dropKeys(config: BridgeConfig): Promise<void> {
+  const redis = new IORedis(REDIS_URL);
+  try {
+    const stream = redis.scanStream({ match: `${config.redis.prefix}:*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A logger whose JSON lines are kept in memory, for tests that look for planted personal data. */
+export function capturedLogger(): { logger: Logger; text: () => string } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: createLogger('debug', sink as unknown as pino.DestinationStream), text: () => chunks.join('') };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,141 @@
+import type { Job } from 'bullmq';
+import IORedis from 'ioredis';
+import { createContext, type BridgeContext } from '../../src/context';
+import { referralIdFor } from '../../src/domain/referral-id';
+import { ingestDocument } from '../../src/ingest/feed-ingest';
+import { processIntake } from '../../src/queues/intake';
+import type { IntakeJob } from '../../src/queues/topology';
+import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
+import { capturedLogger, dropKeys, REDIS_URL, testConfig } from '../helpers/bridge';
+
+/** Intake against real Redis: de-duplication, quarantine, version order, consent changes, encryption at rest. */
+describe('intake on real Redis', () => {
+  let ctx: BridgeContext;
+  const logs = capturedLogger();
+
+  beforeEach(() => {
+    ctx = createContext(testConfig(), logs.logger);
+  });
+  afterEach(async () => {
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  const record = (crimeReference: string, version: number, opts: { victimConsent?: string; status?: string; suspectBasis?: boolean; victimForename?: string } = {}) => {
+    const [generated] = generateFeedRecords({ records: 1, seed: 7, prefix: 'X' });
+    let xml = generated!.xml.replace(/<CrimeReference>[^<]+</, `<CrimeReference>${crimeReference}<`).replace(/<RecordVersion>[^<]+</, `<RecordVersion>${version}<`);
+    xml = xml.replace(/purpose="ADVOCACY_REFERRAL" status="[A-Z_]+"/, `purpose="ADVOCACY_REFERRAL" status="${opts.victimConsent ?? 'GIVEN'}"`);
+    xml = xml.replace(/<RecordStatus>[A-Z]+</, `<RecordStatus>${opts.status ?? 'ACTIVE'}<`);
+    xml = xml.replace(/<HomeOfficeClass>[^<]+</, '<HomeOfficeClass>8Q<');
+    if (!xml.includes('<MdtDecision')) throw new Error('fixture record lost its MDT decision');
+    xml = xml.replace(/purpose="CLINICAL_REFERRAL" status="[A-Z_]+"/, 'purpose="CLINICAL_REFERRAL" status="REFUSED"');
+    xml = xml.replace(/<LawfulBasis[^>]*\/>/, '');
+    if (opts.suspectBasis !== false) xml = xml.replace('<ClinicalIndicators>', '<LawfulBasis code="DPA2018-S8-P4" authorisedBy="Insp 1" authorisedAt="2026-11-22T09:35:00Z"/><ClinicalIndicators>');
+    if (opts.victimForename) xml = xml.replace(/<Forename>[^<]+<\/Forename>/, `<Forename>${opts.victimForename}</Forename>`);
+    return xml;
+  };
+
+  async function runIntake(): Promise<void> {
+    const jobs = (await ctx.queues.intake.getJobs(['waiting', 'prioritized'])) as Job<IntakeJob>[];
+    for (const job of jobs.sort((a, b) => a.data.recordVersion - b.data.recordVersion)) {
+      await processIntake(ctx, job);
+      await job.remove();
+    }
+  }
+
+  test('a page is queued once however often it is read; bad records are quarantined beside good ones', async () => {
+    const bad = record('CC-26-BAD1', 1).replace(/<NhsNumber>\d+</, '<NhsNumber>1234567890<');
+    const page = Buffer.from(feedDocument([record('CC-26-A1', 1), bad, record('CC-26-A2', 1)]));
+    const first = await ingestDocument(ctx, page, 'pull');
+    const second = await ingestDocument(ctx, page, 'pull');
+    expect(first.accepted).toBe(2);
+    expect(first.quarantined).toEqual([{ crimeReference: 'CC-26-BAD1', reason: expect.stringContaining('Modulus 11') }]);
+    expect(second.accepted).toBe(2);
+    expect(await ctx.queues.intake.getJobCounts('waiting')).toEqual({ waiting: 2 });
+    const jobIds = (await ctx.queues.intake.getJobs(['waiting'])).map((j) => j.id).sort();
+    expect(jobIds).toEqual(['CC-26-A1@v1', 'CC-26-A2@v1']);
+    expect(await ctx.quarantine.count()).toBe(1);
+    const [entry] = await ctx.quarantine.list();
+    expect(entry).toMatchObject({ crimeReference: 'CC-26-BAD1', recordVersion: 1, source: 'pull' });
+  });
+
+  test('QUEUED referrals get one delivery job each; HELD ones wait; a replay changes nothing', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-B1', 1, { victimConsent: 'NOT_ASKED' })])), 'push');
+    await runIntake();
+    const clinical = referralIdFor('CHESHIRE', 'CC-26-B1', 'CLINICAL', 'P2');
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-B1', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.get(clinical))?.status).toBe('QUEUED');
+    expect(await ctx.referrals.get(advocacy)).toMatchObject({ status: 'HELD', heldReason: 'CONSENT_NOT_ASKED' });
+    expect((await ctx.queues.nhsDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([clinical]);
+    expect(await ctx.queues.charityDelivery.getJobCounts('waiting')).toEqual({ waiting: 0 });
+
+    // The same version again (a re-read page after its job was pruned): no new status, no new job.
+    await ctx.queues.intake.obliterate({ force: true });
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-B1', 1, { victimConsent: 'NOT_ASKED' })])), 'pull');
+    await runIntake();
+    expect(await ctx.referrals.timeline(clinical)).toHaveLength(1);
+    expect(await ctx.queues.nhsDelivery.getJobCounts('waiting')).toEqual({ waiting: 1 });
+
+    // Version 2 brings the victim's consent: the held referral is released.
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-B1', 2)])), 'pull');
+    await runIntake();
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('QUEUED');
+    expect(await ctx.queues.charityDelivery.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    // Every change is in the police write-back outbox until the RMS stores it.
+    expect(await ctx.referrals.outboxSize()).toBe(3);
+  });
+
+  test('an older version never overwrites a newer one', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-C1', 3, { victimConsent: 'WITHDRAWN' })])), 'pull');
+    await runIntake();
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-C1', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('CANCELLED');
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-C1', 2, { victimConsent: 'GIVEN' })])), 'pull');
+    await runIntake();
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('CANCELLED');
+    expect(await ctx.counters.all()).toMatchObject({ recordsStale: 1 });
+  });
+
+  test('withdrawal: a referral not yet sent is cancelled here; one the partner holds gets a cancel job', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-D1', 1)])), 'pull');
+    await runIntake();
+    const clinical = referralIdFor('CHESHIRE', 'CC-26-D1', 'CLINICAL', 'P2');
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-D1', 'ADVOCACY', 'P1');
+    // Pretend the charity already has the advocacy referral.
+    await ctx.referrals.transition(advocacy, { to: 'SENT', source: 'test', patch: { partnerRef: 'CH-000001' } });
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-D1', 2, { status: 'WITHDRAWN' })])), 'pull');
+    await runIntake();
+    expect(await ctx.referrals.get(clinical)).toMatchObject({ status: 'CANCELLED', cancelReason: 'RECORD_WITHDRAWN' });
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('SENT');
+    const cancels = await ctx.queues.charityDelivery.getJobs(['waiting', 'prioritized']);
+    expect(cancels.filter((j) => j.name === 'cancel').map((j) => j.data)).toEqual([
+      expect.objectContaining({ referralId: advocacy, action: 'cancel', cancelReason: 'RECORD_WITHDRAWN' }),
+    ]);
+  });
+
+  test('personal data at rest is encrypted: no planted name in any raw Redis value', async () => {
+    const planted = 'Zephyrinequill';
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E1', 1, { victimForename: planted }), record('CC-26-E2', 1).replace(/<NhsNumber>\d+</, `<NhsNumber>${planted}<`)])), 'pull');
+    await runIntake();
+    const raw = new IORedis(REDIS_URL);
+    try {
+      const keys: string[] = [];
+      for await (const batch of raw.scanStream({ match: `${ctx.config.redis.prefix}:*` }) as AsyncIterable<string[]>) keys.push(...batch);
+      expect(keys.length).toBeGreaterThan(5);
+      let dump = '';
+      for (const key of keys) {
+        const type = await raw.type(key);
+        if (type === 'string') dump += await raw.get(key);
+        else if (type === 'hash') dump += JSON.stringify(await raw.hgetall(key));
+        else if (type === 'list') dump += JSON.stringify(await raw.lrange(key, 0, -1));
+        else if (type === 'set') dump += JSON.stringify(await raw.smembers(key));
+        else if (type === 'zset') dump += JSON.stringify(await raw.zrange(key, 0, -1));
+      }
+      expect(dump).toContain('enc1.');
+      expect(dump).not.toContain(planted);
+      expect(logs.text()).not.toContain(planted);
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
