@@ -1,0 +1,130 @@
+import type { Server } from '@hapi/hapi';
+import nock from 'nock';
+import { createServer } from '../../src/api/server';
+import { createContext, type BridgeContext } from '../../src/context';
+import { FeedPoller } from '../../src/ingest/feed-poller';
+import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
+import { startPoliceFeedSimulator } from '../../simulators/police-feed';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+
+describe('HTTP API', () => {
+  let ctx: BridgeContext;
+  let server: Server;
+
+  beforeAll(async () => {
+    ctx = createContext(testConfig({ POLICE_MAX_DOCUMENT_BYTES: '200000' }), capturedLogger().logger);
+    server = await createServer(ctx, { port: 0 });
+  });
+  afterAll(async () => {
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  const push = (payload: string | Buffer, headers: Record<string, string> = { authorization: 'Bearer push-token' }) =>
+    server.inject({ method: 'POST', url: '/v1/police/flags', payload, headers: { 'content-type': 'application/xml', ...headers } });
+
+  test('liveness and readiness', async () => {
+    expect((await server.inject('/health/live')).statusCode).toBe(200);
+    const ready = await server.inject('/health/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(JSON.parse(ready.payload)).toEqual({ status: 'ready', checks: { redis: 'ok' } });
+  });
+
+  test('push needs the bearer token', async () => {
+    const doc = feedDocument([]);
+    expect((await push(doc, {})).statusCode).toBe(401);
+    expect((await push(doc, { authorization: 'Bearer wrong-token' })).statusCode).toBe(401);
+  });
+
+  test('push: 202 with accepted, held and each quarantined record with its reason', async () => {
+    const records = generateFeedRecords({ records: 40, seed: 5, prefix: 'API' }).filter((g) => g.recordVersion === 1);
+    const res = await push(feedDocument(records.map((g) => g.xml)));
+    expect(res.statusCode).toBe(202);
+    const body = JSON.parse(res.payload) as { accepted: number; held: number; quarantined: { crimeReference: string; reason: string }[] };
+    const bad = records.filter((g) => g.expectQuarantine);
+    expect(body.accepted).toBe(records.length - bad.length);
+    expect(body.quarantined.map((q) => q.crimeReference).sort()).toEqual(bad.map((g) => g.crimeReference).sort());
+    expect(body.held).toBe(records.flatMap((g) => g.expectedReferrals).filter((r) => r.decision === 'HELD').length);
+    expect(res.headers['x-correlation-id']).toBeDefined();
+  });
+
+  test('push: 400 for an unreadable document, 413 over the size limit, 415 for non-XML', async () => {
+    const broken = await push('<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"><CrimeRecord>');
+    expect(broken.statusCode).toBe(400);
+    expect(JSON.parse(broken.payload).message).toMatch(/malformed/);
+    const xxe = await push('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><CrimeFlagFeed xmlns="urn:iasu:police-feed:1">&e;</CrimeFlagFeed>');
+    expect(xxe.statusCode).toBe(400);
+    expect(xxe.payload).not.toContain('root:');
+    expect((await push(Buffer.alloc(300_000, 'a'))).statusCode).toBe(413);
+    const json = await server.inject({ method: 'POST', url: '/v1/police/flags', payload: '{}', headers: { 'content-type': 'application/json', authorization: 'Bearer push-token' } });
+    expect(json.statusCode).toBe(415);
+  });
+
+  test('referral lookup: 400 for a malformed id, 404 for an unknown one', async () => {
+    expect((await server.inject('/v1/referrals/not-a-uuid')).statusCode).toBe(400);
+    expect((await server.inject('/v1/referrals/6f1c0000-0000-5000-8000-000000000000')).statusCode).toBe(404);
+  });
+});
+
+describe('feed poller', () => {
+  afterEach(() => {
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  test('pages through the feed and saves the cursor after each page is queued', async () => {
+    const records = generateFeedRecords({ records: 12, seed: 3, prefix: 'POLL' });
+    const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5' }), capturedLogger().logger);
+    try {
+      const run = await new FeedPoller(ctx).pollOnce();
+      expect(run).toMatchObject({ pages: Math.ceil(records.length / 5), records: records.length });
+      expect(await ctx.cursor.get()).toBe(String(records.length).padStart(16, '0'));
+      const queued = await ctx.queues.intake.getJobCountByTypes('waiting');
+      expect(queued + run.quarantined).toBe(records.length);
+      // Nothing new: the next poll reads an empty page and queues nothing twice.
+      const again = await new FeedPoller(ctx).pollOnce();
+      expect(again.records).toBe(0);
+      expect(await ctx.queues.intake.getJobCountByTypes('waiting')).toBe(queued);
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+      await police.stop();
+    }
+  });
+
+  test('an unreadable page holds the cursor and is quarantined as a document; an RMS outage changes nothing', async () => {
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: 'http://rms.test', POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      await ctx.cursor.set('0000000000000042');
+      nock('http://rms.test').get('/flags').query({ cursor: '0000000000000042', limit: '500' }).reply(200, '<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"><Cursor');
+      const run = await new FeedPoller(ctx).pollOnce();
+      expect(run.error).toMatch(/malformed/);
+      expect(await ctx.cursor.get()).toBe('0000000000000042');
+      const [entry] = await ctx.quarantine.list();
+      expect(entry?.reason).toMatch(/feed page unreadable/);
+
+      nock('http://rms.test').get('/flags').query(true).reply(503, 'busy', { 'Retry-After': '30' });
+      const outage = await new FeedPoller(ctx).pollOnce();
+      expect(outage.error).toMatch(/503/);
+      expect(await ctx.cursor.get()).toBe('0000000000000042');
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  });
+
+  test('only one poller runs at a time across processes', async () => {
+    const ctx = createContext(testConfig(), capturedLogger().logger);
+    try {
+      const token = await ctx.lock.acquire('police-poll', 10_000);
+      expect(token).toBeDefined();
+      expect(await new FeedPoller(ctx).pollOnce()).toMatchObject({ skipped: 'locked', pages: 0 });
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  });
+});

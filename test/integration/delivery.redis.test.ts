@@ -1,0 +1,144 @@
+import type { Worker } from 'bullmq';
+import nock from 'nock';
+import { createContext, type BridgeContext } from '../../src/context';
+import { charityDelivery } from '../../src/queues/charity-delivery';
+import { startDeliveryWorker } from '../../src/queues/delivery';
+import { enqueueDelivery } from '../../src/queues/delivery-jobs';
+import { startOutcomeWorker } from '../../src/queues/police-outcomes';
+import type { DeadLetterJob } from '../../src/queues/topology';
+import { advocacyReferral } from '../helpers/referrals';
+import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+
+/**
+ * Delivery through real BullMQ queues on real Redis, the charity and police RMS played by nock:
+ * transient errors retry with backoff, permanent and credential errors dead-letter at once.
+ */
+describe('delivery queues', () => {
+  let ctx: BridgeContext;
+  let workers: Worker[];
+  const CHARITY = 'http://charity.test';
+  const RMS = 'http://rms.test';
+
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    ctx = createContext(
+      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '20' }),
+      capturedLogger().logger,
+    );
+    workers = [startDeliveryWorker(ctx, charityDelivery(ctx))];
+  });
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await dropKeys(ctx.config);
+    await ctx.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  async function queueReferral() {
+    const referral = advocacyReferral();
+    await ctx.referrals.saveData(referral);
+    const t = await ctx.referrals.transition(referral.referralId, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: 'c0ffee00-0000-4000-8000-000000000000' },
+    });
+    if (!t.applied) throw new Error('setup failed');
+    await enqueueDelivery(ctx, referral.referralId, 'c0ffee00-0000-4000-8000-000000000000', t.seq);
+    return referral.referralId;
+  }
+
+  const deadLetters = async () => (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
+
+  test('transient 503 and 429 are retried; the same body and Idempotency-Key each time; then SENT', async () => {
+    const bodies: string[] = [];
+    const keys: string[] = [];
+    nock(CHARITY)
+      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [503, { error: 'busy' }];
+      })
+      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [429, { error: 'slow down' }, { 'Retry-After': '0' }];
+      })
+      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [201, { id: 'CH-000123', status: 'RECEIVED' }];
+      });
+    const id = await queueReferral();
+    const meta = await waitFor(async () => {
+      const m = await ctx.referrals.get(id);
+      return m?.status === 'SENT' ? m : undefined;
+    }, 'referral SENT');
+    expect(meta.partnerRef).toBe('CH-000123');
+    expect(new Set(bodies).size).toBe(1);
+    expect(keys).toEqual([id, id, id]);
+    expect(await deadLetters()).toEqual([]);
+  });
+
+  test('422 dead-letters at once with the errors, and the referral is FAILED', async () => {
+    const scope = nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
+    const id = await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    scope.done();
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ queue: 'charity-delivery', partner: 'CHARITY', errorKind: 'permanent', referralId: id, attempts: 1 });
+    expect(letter!.reason).toContain('client.safeContact');
+    expect((await ctx.referrals.get(id))?.lastError).toContain('client.safeContact');
+  });
+
+  test('401 dead-letters without a retry storm', async () => {
+    const scope = nock(CHARITY).post('/v1/referrals').once().reply(401, { error: 'unauthorised' });
+    const id = await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    scope.done();
+    expect(nock.pendingMocks()).toEqual([]);
+    expect((await deadLetters())[0]).toMatchObject({ errorKind: 'auth', attempts: 1 });
+  });
+
+  test('transient errors until attempts run out end in the dead-letter queue', async () => {
+    nock(CHARITY).post('/v1/referrals').times(4).reply(500, { error: 'boom' });
+    const id = await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    expect((await deadLetters())[0]).toMatchObject({ errorKind: 'transient', attempts: 4 });
+  });
+
+  test('police write-back: retried on 503, idempotency key per change, outbox cleared once stored', async () => {
+    workers.push(startOutcomeWorker(ctx));
+    const keys: string[] = [];
+    nock(RMS)
+      .post('/referral-outcomes')
+      .reply(503)
+      .post('/referral-outcomes')
+      .times(2)
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [201];
+      });
+    nock(CHARITY).post('/v1/referrals').reply(201, { id: 'CH-000124', status: 'RECEIVED' });
+    const id = await queueReferral(); // QUEUED (seq 1): not written back by this helper, so enqueue it by hand
+    await ctx.queues.policeOutcomes.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
+    await waitFor(async () => keys.length === 2 && (await ctx.referrals.outboxSize()) === 0, 'both changes stored at the RMS');
+    expect(keys.sort()).toEqual([`${id}:QUEUED:1`, `${id}:SENT:2`]);
+  });
+
+  test('police write-back: 400 is permanent and dead-lettered with the reason', async () => {
+    workers.push(startOutcomeWorker(ctx));
+    nock(RMS).post('/referral-outcomes').reply(400, 'bad');
+    const id = await queueReferral();
+    await ctx.queues.policeOutcomes.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
+    const letters = await waitFor(async () => {
+      const l = (await deadLetters()).filter((d) => d.queue === 'police-outcomes');
+      return l.length ? l : undefined;
+    }, 'dead letter');
+    expect(letters[0]).toMatchObject({ partner: 'POLICE', errorKind: 'permanent', referralId: id });
+    expect(letters[0]!.reason).toContain('400');
+    // Still pending: operators see it in the outbox until redriven.
+    expect(await ctx.referrals.outboxSize()).toBeGreaterThan(0);
+  });
+});
