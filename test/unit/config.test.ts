@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const key1 = randomBytes(32);
+const key2 = randomBytes(32);
+const DATA_KEYS = `k1:${key1.toString('base64')}`;
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('returns typed values and defaults from a minimal env', () => {
+    const config = loadConfig({ DATA_KEYS });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.logLevel).toBe('info');
+    expect(config.force).toEqual({ name: 'CHESHIRE', orgName: 'Cheshire Constabulary', orgCode: 'CHESHIRE' });
+    expect(config.police).toEqual({
+      feedUrl: 'http://127.0.0.1:8091',
+      feedToken: '',
+      pollCron: '*/30 * * * * *',
+      pageLimit: 500,
+      maxDocumentBytes: 10 * 1024 * 1024,
+      crimeRefPattern: undefined,
+      pushToken: '',
+      timeoutMs: 15000,
+    });
+    expect(config.nhs).toMatchObject({ mode: 'fhir-rest', baseUrl: 'http://127.0.0.1:8092/fhir/R4', trustOdsCode: 'RTV', timeoutMs: 15000, serviceSnomedCode: undefined });
+    expect(config.charity).toMatchObject({ baseUrl: 'http://127.0.0.1:8093', apiKey: '', timeoutMs: 15000 });
+    expect(config.delivery).toEqual({ attempts: 8, backoffMs: 1000, concurrency: 8 });
+    expect(config.retention).toEqual({ days: 30, quarantineDays: 30 });
+    expect(typeof config.http.port).toBe('number');
+    expect(typeof config.police.pageLimit).toBe('number');
+    expect(config.dataKeys).toHaveLength(1);
+    expect(config.dataKeys[0]!.id).toBe('k1');
+    expect(Buffer.isBuffer(config.dataKeys[0]!.key)).toBe(true);
+    expect(config.dataKeys[0]!.key.equals(key1)).toBe(true);
+  });
+
+  it('reads overrides from the env, converts them and trims trailing slashes from URLs', () => {
+    const config = loadConfig({
+      DATA_KEYS,
+      HTTP_PORT: '9000',
+      POLICE_PAGE_LIMIT: '1000',
+      POLICE_FEED_URL: 'https://rms.example/api/',
+      POLICE_FEED_TOKEN: 'secret',
+      POLICE_CRIME_REF_PATTERN: '^CC-\\d{2}-\\d{7}$',
+      NHS_MODE: 'bars',
+      REDIS_URL: 'rediss://cache.example:6380/2',
+    });
+    expect(config.http.port).toBe(9000);
+    expect(config.police.pageLimit).toBe(1000);
+    expect(config.police.feedUrl).toBe('https://rms.example/api');
+    expect(config.police.feedToken).toBe('secret');
+    expect(config.police.crimeRefPattern).toBeInstanceOf(RegExp);
+    expect(config.police.crimeRefPattern!.test('CC-26-0001234')).toBe(true);
+    expect(config.police.crimeRefPattern!.test('XX-26-0001234')).toBe(false);
+    expect(config.nhs.mode).toBe('bars');
+    expect(config.redis.url).toBe('rediss://cache.example:6380/2');
+  });
+
+  it('ignores env variables it does not know', () => {
+    expect(() => loadConfig({ DATA_KEYS, SOMETHING_ELSE: 'x', PATH: '/bin' })).not.toThrow();
+  });
+
+  it('gives two keys in order for a two-key DATA_KEYS (newest first)', () => {
+    const config = loadConfig({ DATA_KEYS: `new:${key2.toString('base64')},old_1:${key1.toString('base64')}` });
+    expect(config.dataKeys.map((k) => k.id)).toEqual(['new', 'old_1']);
+    expect(config.dataKeys[0]!.key.equals(key2)).toBe(true);
+    expect(config.dataKeys[1]!.key.equals(key1)).toBe(true);
+    expect(config.dataKeys.every((k) => k.key.length === 32)).toBe(true);
+  });
+
+  it('stops on missing DATA_KEYS, naming it', () => {
+    const err = configError({});
+    expect(err.variable).toBe('DATA_KEYS');
+    expect(err.message).toContain('DATA_KEYS');
+    expect(err.message).toBe('configuration error: DATA_KEYS is required');
+    expect(err.name).toBe('ConfigError');
+  });
+
+  it.each([
+    ['no key id', key1.toString('base64')],
+    ['a 16-byte key', `k1:${randomBytes(16).toString('base64')}`],
+    ['not base64', `k1:${'!'.repeat(43)}=`],
+    ['a trailing comma', `${DATA_KEYS},`],
+    ['a space after the comma', `${DATA_KEYS}, k2:${key2.toString('base64')}`],
+  ])('stops on malformed DATA_KEYS (%s), naming it without echoing the key', (_label, value) => {
+    const err = configError({ DATA_KEYS: value });
+    expect(err.variable).toBe('DATA_KEYS');
+    expect(err.message).toContain('DATA_KEYS');
+    expect(err.message).not.toContain(key1.toString('base64'));
+    expect(err.message).toContain('keyId:base64(32 random bytes)');
+  });
+
+  it.each([
+    ['NHS_MODE', 'soap'],
+    ['HTTP_PORT', '70000'],
+    ['HTTP_PORT', 'eighty'],
+    ['POLICE_POLL_CRON', 'every minute'],
+    ['STATUS_POLL_CRON', '* * *'],
+    ['REDIS_URL', 'http://x'],
+    ['POLICE_PAGE_LIMIT', '0'],
+    ['POLICE_PAGE_LIMIT', '1001'],
+    ['POLICE_FEED_URL', 'ftp://rms.example'],
+    ['POLICE_MAX_DOCUMENT_BYTES', '0'],
+    ['LOG_LEVEL', 'verbose'],
+    ['FORCE_NAME', 'cheshire police'],
+    ['DELIVERY_ATTEMPTS', '1.5'],
+    ['POLICE_CRIME_REF_PATTERN', '(['],
+  ])('stops on %s=%s with a ConfigError naming it', (variable, value) => {
+    const err = configError({ DATA_KEYS, [variable]: value });
+    expect(err.variable).toBe(variable);
+    expect(err.message.startsWith(`configuration error: ${variable} `)).toBe(true);
+  });
+
+  it('treats an empty required value as missing', () => {
+    const err = configError({ DATA_KEYS, NHS_TRUST_NAME: '' });
+    expect(err.variable).toBe('NHS_TRUST_NAME');
+    expect(err.message).toBe('configuration error: NHS_TRUST_NAME is required');
+  });
+
+  it('explains a bad cron expression', () => {
+    expect(configError({ DATA_KEYS, POLICE_POLL_CRON: 'every minute' }).message).toBe(
+      'configuration error: POLICE_POLL_CRON must be a cron expression of 5 or 6 fields',
+    );
+  });
+});
