@@ -55,17 +55,17 @@ describe('delivery queues', () => {
     const bodies: string[] = [];
     const keys: string[] = [];
     nock(CHARITY)
-      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .post('/v1/referrals', (b) => bodies.push(JSON.stringify(b)) > 0)
       .reply(function () {
         keys.push(String(this.req.headers['idempotency-key']));
         return [503, { error: 'busy' }];
       })
-      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .post('/v1/referrals', (b) => bodies.push(JSON.stringify(b)) > 0)
       .reply(function () {
         keys.push(String(this.req.headers['idempotency-key']));
         return [429, { error: 'slow down' }, { 'Retry-After': '0' }];
       })
-      .post('/v1/referrals', (b) => void bodies.push(JSON.stringify(b)) || true)
+      .post('/v1/referrals', (b) => bodies.push(JSON.stringify(b)) > 0)
       .reply(function () {
         keys.push(String(this.req.headers['idempotency-key']));
         return [201, { id: 'CH-000123', status: 'RECEIVED' }];
