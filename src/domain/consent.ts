@@ -18,9 +18,18 @@ export function purposeFor(type: ReferralType): 'ADVOCACY_REFERRAL' | 'CLINICAL_
   return type === 'ADVOCACY' ? 'ADVOCACY_REFERRAL' : 'CLINICAL_REFERRAL';
 }
 
+/**
+ * The person's current consent for this purpose. A record may carry several (given, then
+ * withdrawn): the latest `recordedAt` wins, and among equals the one later in the document.
+ */
 export function consentOf(person: Person, type: ReferralType) {
   const purpose = purposeFor(type);
-  return person.consents.find((c) => c.purpose === purpose);
+  let current: Person['consents'][number] | undefined;
+  for (const c of person.consents) {
+    if (c.purpose !== purpose) continue;
+    if (!current || Date.parse(c.recordedAt ?? '') >= Date.parse(current.recordedAt ?? '') || !current.recordedAt) current = c;
+  }
+  return current;
 }
 
 export function decideBasis(record: CrimeRecord, type: ReferralType, subject: Person | undefined): BasisDecision {

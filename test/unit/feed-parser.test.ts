@@ -171,9 +171,8 @@ describe('parseFeed: documents that cannot be read at all', () => {
 
   it('refuses a document over maxBytes before parsing it', async () => {
     const huge = '<'.repeat(20 * 1024 * 1024); // would be malformed if it were ever parsed
-    const started = Date.now();
+    // The size message (not "XML is malformed") proves the parser never saw it.
     const err = await feedError(huge, { maxBytes: MAX });
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(err.message).toBe(`document is ${20 * 1024 * 1024} bytes, over the limit of ${MAX}`);
   });
 
@@ -228,7 +227,7 @@ describe('parseFeed: documents that cannot be read at all', () => {
     expect(err.message).toBe('DOCTYPE and ENTITY declarations are not allowed');
   });
 
-  it('refuses billion-laughs entity expansion quickly', async () => {
+  it('refuses billion-laughs entity expansion before parsing', async () => {
     const lol = [
       '<?xml version="1.0" encoding="UTF-8"?>',
       '<!DOCTYPE lolz [',
@@ -239,9 +238,8 @@ describe('parseFeed: documents that cannot be read at all', () => {
       record('CC-26-0000002', ['Repeated unwanted', '&lol9; Repeated unwanted']),
       '</CrimeFlagFeed>',
     ].join('\n');
-    const started = Date.now();
+    // Refused by the DOCTYPE rule before any parser could expand an entity.
     const err = await feedError(lol);
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(err.message).toBe('DOCTYPE and ENTITY declarations are not allowed');
   });
 
@@ -436,12 +434,12 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
   });
 
   // BUG: realDate() relies on Date.parse, which V8 accepts for day-of-month overflow (2026-02-30).
-  it.failing('quarantines a DateOfBirth that does not exist in the calendar (2026-02-30)', async () => {
+  it('quarantines a DateOfBirth that does not exist in the calendar (2026-02-30)', async () => {
     const r = bad(await single(record('CC-26-0000041', ['<DateOfBirth>1990-04-12</DateOfBirth>', '<DateOfBirth>2026-02-30</DateOfBirth>'])));
     expect(r.reason).toBe('Person[P1]/DateOfBirth is not a real date');
   });
 
-  it.failing('quarantines a date-time that does not exist in the calendar (2026-04-31T…)', async () => {
+  it('quarantines a date-time that does not exist in the calendar (2026-04-31T…)', async () => {
     const r = bad(await single(record('CC-26-0000042', ['<LastModified>2026-11-22T09:58:00Z</LastModified>', '<LastModified>2026-04-31T09:58:00Z</LastModified>'])));
     expect(r.reason).toBe('LastModified is not a real date');
   });
@@ -488,7 +486,7 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
   });
 
   // BUG: describePath labels a Person by its raw @ref even when that @ref is the invalid value.
-  it.failing('does not echo an invalid Person/@ref (which may hold a name) in the reason', async () => {
+  it('does not echo an invalid Person/@ref (which may hold a name) in the reason', async () => {
     const r = bad(await single(record('CC-26-0000045', ['<Person ref="P1" role="VICTIM">', `<Person ref="${NAME} 1990" role="VICTIM">`])));
     expect(r.reason).toMatch(/ref has an invalid format$/);
     expect(r.reason).not.toContain(NAME);

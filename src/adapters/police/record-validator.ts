@@ -33,8 +33,12 @@ const short = Joi.string().max(SHORT_TEXT_MAX);
 const freeText = Joi.string().max(FREE_TEXT_MAX);
 const ref = Joi.string().pattern(/^[A-Za-z0-9_-]{1,20}$/);
 
+/** Date.parse rolls 2026-02-30 over to March; a real date must survive the round trip. */
 function realDate(value: string, helpers: Joi.CustomHelpers) {
-  return Number.isNaN(Date.parse(value)) ? helpers.error('date.base') : value;
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const probe = new Date(Date.UTC(y, m - 1, d));
+  const sameDay = probe.getUTCFullYear() === y && probe.getUTCMonth() === m - 1 && probe.getUTCDate() === d;
+  return !sameDay || Number.isNaN(Date.parse(value)) ? helpers.error('date.base') : value;
 }
 
 const nhsNumber = Joi.string()
@@ -170,7 +174,8 @@ function describePath(path: (string | number)[], candidate: any): string {
     const next = cursor?.[segment];
     if (typeof segment === 'number') {
       // Name people by their ref, never by position alone, so operators can find them.
-      const label = next && typeof next === 'object' && typeof next.ref === 'string' ? next.ref : String(segment);
+      // (only a well-formed ref: a malformed one may be anything, even a name).
+      const label = next && typeof next === 'object' && typeof next.ref === 'string' && /^[A-Za-z0-9_-]{1,20}$/.test(next.ref) ? next.ref : String(segment);
       out[out.length - 1] = `${out[out.length - 1]}[${label}]`;
     } else {
       out.push(ELEMENT_NAMES[segment] ?? segment);
