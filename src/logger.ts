@@ -57,4 +57,15 @@ export function createLogger(level = 'info', destination?: DestinationStream): L
   );
 }
 
+/** node-cron's own notices (missed ticks, overlap skipped) into our structured log, not stdout. */
+export function cronLogger(logger: Logger) {
+  const log = logger.child({ component: 'node-cron' });
+  return {
+    info: (message: string) => log.debug(message),
+    warn: (message: string) => log.debug(message),
+    error: (message: string | Error) => log.warn({ err: String(message) }, 'scheduler error'),
+    debug: (message: string | Error) => log.trace(String(message)),
+  };
+}
+
 export type { Logger };

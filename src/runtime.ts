@@ -5,7 +5,7 @@ import { createServer } from './api/server';
 import type { BridgeConfig } from './config';
 import { createContext, type BridgeContext } from './context';
 import { FeedPoller } from './ingest/feed-poller';
-import type { Logger } from './logger';
+import { cronLogger, type Logger } from './logger';
 import { charityDelivery } from './queues/charity-delivery';
 import { startDeliveryWorker } from './queues/delivery';
 import { startIntakeWorker } from './queues/intake';
@@ -54,7 +54,7 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
     poller = new FeedPoller(ctx);
     poller.start();
     tasks.push(
-      schedule(config.statusPollCron, () => requestStatusPoll(ctx), { name: 'partner-status-poll', noOverlap: true }),
+      schedule(config.statusPollCron, () => requestStatusPoll(ctx), { name: 'partner-status-poll', noOverlap: true, logger: cronLogger(ctx.logger) }),
     );
   }
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { FeedError } from '../adapters/police/feed-parser';
 import type { BridgeContext } from '../context';
 import { ingestDocument } from './feed-ingest';
+import { cronLogger } from '../logger';
 
 /**
  * Pulls the RMS feed page by page. The cursor moves only after a page's records are all
@@ -26,7 +27,7 @@ export class FeedPoller {
   constructor(private readonly ctx: BridgeContext, private readonly maxPagesPerRun = 200) {}
 
   start(): void {
-    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollOnce(), { name: 'police-feed-poll', noOverlap: true });
+    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollOnce(), { name: 'police-feed-poll', noOverlap: true, logger: cronLogger(this.ctx.logger) });
   }
 
   async stop(): Promise<void> {
