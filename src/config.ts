@@ -35,6 +35,8 @@ export interface BridgeConfig {
     trustName: string;
     timeoutMs: number;
     serviceSnomedCode?: string;
+    /** `MessageHeader.source.endpoint` in BaRS mode: where the trust sends responses. */
+    barsSourceEndpoint: string;
     referralIdSystem: string;
     crimeReferenceSystem: string;
   };
@@ -86,6 +88,7 @@ const schema = Joi.object({
   NHS_TRUST_NAME: Joi.string().required(),
   NHS_TIMEOUT_MS: positiveInt.required(),
   NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
+  NHS_BARS_SOURCE_ENDPOINT: Joi.string().uri().required(),
   REFERRAL_ID_SYSTEM: Joi.string().uri().required(),
   CRIME_REFERENCE_SYSTEM: Joi.string().uri().required(),
   CHARITY_API_URL: url.required(),
@@ -141,6 +144,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       trustName: v.NHS_TRUST_NAME,
       timeoutMs: v.NHS_TIMEOUT_MS,
       serviceSnomedCode: v.NHS_SERVICE_SNOMED_CODE || undefined,
+      barsSourceEndpoint: v.NHS_BARS_SOURCE_ENDPOINT,
       referralIdSystem: v.REFERRAL_ID_SYSTEM,
       crimeReferenceSystem: v.CRIME_REFERENCE_SYSTEM,
     },

@@ -5,6 +5,7 @@ import type { BridgeConfig } from '../config';
 import { charityView, nhsView } from '../mappings/allow-lists';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
 import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
+import { referralToBarsMessage } from '../mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../mappings/referral-to-fhir';
 import { fhirMappingOptions } from '../queues/nhs-delivery';
 
@@ -29,7 +30,6 @@ export interface MapReport {
 }
 
 export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: 'fhir-rest' | 'bars'): Promise<MapReport> {
-  if (nhsMode === 'bars') throw new Error('--nhs-mode bars is not available yet (BaRS messaging is issue #3); use fhir-rest');
   const feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
   const force = feed.force ?? config.force.name;
   const report: MapReport = { referrals: [], quarantined: [], outOfScope: [] };
@@ -53,7 +53,7 @@ export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: '
         subjectRef: referral.subject.ref,
         status: decision,
         heldReason: decision === 'HELD' ? (reason ?? null) : null,
-        nhsBundle: queued && referral.type === 'CLINICAL' ? referralToTransactionBundle(nhsView(referral), fhirMappingOptions(config)) : null,
+        nhsBundle: queued && referral.type === 'CLINICAL' ? nhsBundleFor(referral, config, nhsMode) : null,
         charityPayload:
           queued && referral.type === 'ADVOCACY'
             ? referralToCharityPayload(charityView(referral), { referrerOrganisation: config.charity.referrerOrganisation })
@@ -62,6 +62,12 @@ export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: '
     }
   }
   return report;
+}
+
+function nhsBundleFor(referral: Parameters<typeof nhsView>[0], config: BridgeConfig, mode: 'fhir-rest' | 'bars'): Bundle {
+  const options = fhirMappingOptions(config);
+  if (mode === 'fhir-rest') return referralToTransactionBundle(nhsView(referral), options);
+  return referralToBarsMessage(nhsView(referral), { ...options, sourceEndpoint: config.nhs.barsSourceEndpoint, destinationEndpoint: config.nhs.baseUrl });
 }
 
 export function formatMapReport(report: MapReport): string {
