@@ -48,6 +48,7 @@ export function nhsView(referral: Referral): NhsReferralView {
 // ---- Charity (charity-api.md "POST /v1/referrals" and "What is not sent") ----------------
 
 export const CHARITY_SUBJECT_FIELDS = ['forename', 'surname', 'dateOfBirth', 'gender', 'language', 'safeContact'] as const;
+export const CHARITY_SAFE_CONTACT_FIELDS = ['phone', 'email', 'safeTimeToCall', 'voicemailSafe'] as const;
 export const CHARITY_OFFENCE_FIELDS = ['homeOfficeClass', 'description', 'committedFrom', 'committedTo'] as const;
 export const CHARITY_RISK_FIELDS = ['tool', 'level', 'assessedAt'] as const;
 
@@ -74,7 +75,7 @@ export function charityView(referral: Referral): CharityReferralView {
     officer: officer && stripUndefined({ collar: officer.collar, name: officer.name, email: officer.email }),
     client: stripUndefined({
       ...pick(referral.subject, CHARITY_SUBJECT_FIELDS),
-      safeContact: referral.subject.safeContact && { ...referral.subject.safeContact },
+      safeContact: referral.subject.safeContact && pick(referral.subject.safeContact, CHARITY_SAFE_CONTACT_FIELDS),
       postcodeDistrict: postcodeDistrict(referral.subject.address?.postcode),
     }),
     offence: pick(referral.offence, CHARITY_OFFENCE_FIELDS),
