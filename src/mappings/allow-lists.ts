@@ -1,4 +1,5 @@
 import type { Consent, LawfulBasis, Offence, RiskAssessment } from '../domain/crime-record';
+import { dropUndefined } from '../domain/objects';
 import { postcodeDistrict } from '../domain/postcode';
 import type { Referral, ReferralSubject } from '../domain/referral';
 
@@ -29,7 +30,7 @@ export interface NhsReferralView {
 }
 
 export function nhsView(referral: Referral): NhsReferralView {
-  return stripUndefined({
+  return dropUndefined({
     referralId: referral.referralId,
     crimeReference: referral.crimeReference,
     force: referral.force,
@@ -68,24 +69,24 @@ export interface CharityReferralView {
 
 export function charityView(referral: Referral): CharityReferralView {
   const officer = referral.officerInCase;
-  return stripUndefined({
+  return dropUndefined({
     referralId: referral.referralId,
     crimeReference: referral.crimeReference,
     referredAt: referral.mdtDecidedAt ?? referral.recordLastModified,
-    officer: officer && stripUndefined({ collar: officer.collar, name: officer.name, email: officer.email }),
-    client: stripUndefined({
+    officer: officer && dropUndefined({ collar: officer.collar, name: officer.name, email: officer.email }),
+    client: dropUndefined({
       ...pick(referral.subject, CHARITY_SUBJECT_FIELDS),
       safeContact: referral.subject.safeContact && pick(referral.subject.safeContact, CHARITY_SAFE_CONTACT_FIELDS),
       postcodeDistrict: postcodeDistrict(referral.subject.address?.postcode),
     }),
     offence: pick(referral.offence, CHARITY_OFFENCE_FIELDS),
     risk: referral.risk && pick(referral.risk, CHARITY_RISK_FIELDS),
-    perpetrator: referral.perpetrator && stripUndefined({
+    perpetrator: referral.perpetrator && dropUndefined({
       forename: referral.perpetrator.forename,
       surname: referral.perpetrator.surname,
       relationshipToClient: referral.perpetrator.relationshipToVictim,
     }),
-    consent: referral.consent && stripUndefined({
+    consent: referral.consent && dropUndefined({
       status: referral.consent.status,
       recordedAt: referral.consent.recordedAt,
       recordedBy: referral.consent.recordedBy,
@@ -103,11 +104,4 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
     if (value !== undefined) out[key] = structuredClone(value);
   }
   return out;
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  for (const key of Object.keys(value) as (keyof T)[]) {
-    if (value[key] === undefined) delete value[key];
-  }
-  return value;
 }

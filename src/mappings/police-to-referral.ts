@@ -1,4 +1,5 @@
 import { decideBasis, consentOf } from '../domain/consent';
+import { dropUndefined } from '../domain/objects';
 import { isInScope, type CrimeRecord, type MdtReferral, type Person } from '../domain/crime-record';
 import type { DecidedReferral, OtherParty, Perpetrator, RecordMapping, Referral, ReferralSubject } from '../domain/referral';
 import { referralIdFor } from '../domain/referral-id';
@@ -84,9 +85,4 @@ function perpetratorOf(others: Person[], victim: Person): Perpetrator | undefine
     surname: suspect.surname,
     relationshipToVictim: suspect.relationshipToVictim?.victimRef === victim.ref ? suspect.relationshipToVictim.relationship : undefined,
   });
-}
-
-function dropUndefined<T extends object>(value: T): T {
-  for (const key of Object.keys(value) as (keyof T)[]) if (value[key] === undefined) delete value[key];
-  return value;
 }

@@ -7,7 +7,7 @@ import { partnerBackoff } from './backoff';
 import { PermanentError, deadLetter, judgeFailure } from './dead-letter';
 import { enqueueCancel } from './delivery-jobs';
 import { changeStatus } from './status-change';
-import { PARTNER_BACKOFF, type DeliveryJob, type QueueName } from './topology';
+import type { DeliveryJob, QueueName } from './topology';
 
 /**
  * What differs between partners; everything else about delivery (status checks, frozen
@@ -124,4 +124,3 @@ export function startDeliveryWorker<P>(ctx: BridgeContext, ops: PartnerDelivery<
   return worker;
 }
 
-export { PARTNER_BACKOFF };

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 
 /** Running totals for the summary and (later) metrics: counts only, no identifiers. */
-export type CounterName = 'recordsRead' | 'recordsQueued' | 'recordsQuarantined' | 'recordsOutOfScope' | 'recordsStale' | 'documentsRejected';
+export const COUNTER_NAMES = ['recordsRead', 'recordsQueued', 'recordsQuarantined', 'recordsOutOfScope', 'recordsStale', 'documentsRejected'] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export class Counters {
   constructor(private readonly redis: Redis, private readonly keys: Keys) {}
@@ -13,7 +14,6 @@ export class Counters {
 
   async all(): Promise<Record<CounterName, number>> {
     const raw = await this.redis.hgetall(this.keys.counters());
-    const names: CounterName[] = ['recordsRead', 'recordsQueued', 'recordsQuarantined', 'recordsOutOfScope', 'recordsStale', 'documentsRejected'];
-    return Object.fromEntries(names.map((n) => [n, Number(raw[n] ?? 0)])) as Record<CounterName, number>;
+    return Object.fromEntries(COUNTER_NAMES.map((n) => [n, Number(raw[n] ?? 0)])) as Record<CounterName, number>;
   }
 }

@@ -36,14 +36,12 @@ export class QuarantineStore {
     if (full.crimeReference) fields.crimeReference = full.crimeReference;
     if (full.recordVersion !== undefined) fields.recordVersion = String(full.recordVersion);
     fields.raw = this.cipher.sealJson(raw ?? null, id);
-    const created = await this.redis
+    await this.redis
       .multi()
-      .hsetnx(key, 'id', id)
       .hset(key, fields)
       .expire(key, this.retentionSeconds)
       .zadd(this.keys.quarantineIndex(), now.getTime(), id)
       .exec();
-    if (!created) throw new Error('quarantine write failed');
     return full;
   }
 

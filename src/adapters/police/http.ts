@@ -1,13 +1,13 @@
 import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
 
 /** fetch with an overall timeout; network failures and timeouts become transient PartnerErrors. */
-export async function fetchWithTimeout(url: string, init: RequestInit, timeoutMs: number, partner: 'POLICE' = 'POLICE'): Promise<Response> {
+export async function fetchWithTimeout(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
   try {
     return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     if (isNetworkError(err) || (err as Error).name === 'TypeError') {
       const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new PartnerError(partner, 'transient', `police RMS unreachable (${code})`);
+      throw new PartnerError('POLICE', 'transient', `police RMS unreachable (${code})`);
     }
     throw err;
   }

@@ -12,6 +12,7 @@ import {
   type CrimeRecord,
 } from '../../domain/crime-record';
 import { isValidNhsNumber } from '../../domain/nhs-number';
+import { dropUndefined } from '../../domain/objects';
 
 /**
  * Turns one xml2js `CrimeRecord` node into a validated CrimeRecord, or a quarantine reason.
@@ -31,7 +32,8 @@ const date = Joi.string().pattern(DATE).custom(realDate, 'calendar date');
 const dateTime = Joi.string().pattern(DATETIME).custom(realDate, 'calendar date-time');
 const short = Joi.string().max(SHORT_TEXT_MAX);
 const freeText = Joi.string().max(FREE_TEXT_MAX);
-const ref = Joi.string().pattern(/^[A-Za-z0-9_-]{1,20}$/);
+const REF = /^[A-Za-z0-9_-]{1,20}$/;
+const ref = Joi.string().pattern(REF);
 
 /** Date.parse rolls 2026-02-30 over to March; a real date must survive the round trip. */
 function realDate(value: string, helpers: Joi.CustomHelpers) {
@@ -175,7 +177,7 @@ function describePath(path: (string | number)[], candidate: any): string {
     if (typeof segment === 'number') {
       // Name people by their ref, never by position alone, so operators can find them.
       // (only a well-formed ref: a malformed one may be anything, even a name).
-      const label = next && typeof next === 'object' && typeof next.ref === 'string' && /^[A-Za-z0-9_-]{1,20}$/.test(next.ref) ? next.ref : String(segment);
+      const label = next && typeof next === 'object' && typeof next.ref === 'string' && REF.test(next.ref) ? next.ref : String(segment);
       out[out.length - 1] = `${out[out.length - 1]}[${label}]`;
     } else {
       out.push(ELEMENT_NAMES[segment] ?? segment);
@@ -323,9 +325,4 @@ function text(node: XNode | undefined, name: string): string | undefined {
 function attr(node: XNode | undefined, name: string): string | undefined {
   const value = node?.$?.[name];
   return typeof value === 'string' ? value : undefined;
-}
-
-function dropUndefined<T extends Record<string, unknown>>(value: T): T {
-  for (const key of Object.keys(value)) if (value[key] === undefined) delete value[key];
-  return value;
 }
