@@ -1,10 +1,10 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
 import { AT_PARTNER_STATUSES } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
 import type { PartnerCode, ReferralMeta } from '../store/referral-store';
-import { partnerBackoff } from './backoff';
-import { PermanentError, deadLetter, judgeFailure } from './dead-letter';
+import { startBridgeWorker } from './bridge-worker';
+import { PermanentError } from './dead-letter';
 import { enqueueCancel } from './delivery-jobs';
 import { changeStatus } from './status-change';
 import type { DeliveryJob, QueueName } from './topology';
@@ -81,46 +81,24 @@ async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, m
 }
 
 export function startDeliveryWorker<P>(ctx: BridgeContext, ops: PartnerDelivery<P>): Worker<DeliveryJob> {
-  const worker = new Worker<DeliveryJob>(
-    ops.queue,
-    async (job) => {
-      try {
-        return await processDelivery(ctx, ops, job);
-      } catch (err) {
-        const verdict = judgeFailure(job, err);
-        const log = ctx.logger.child({ correlationId: job.data.correlationId, referralId: job.data.referralId, partner: ops.partner });
-        if (!verdict.final) {
-          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason }, 'delivery attempt failed; will retry');
-          throw err;
-        }
-        const meta = await ctx.referrals.get(job.data.referralId);
-        await deadLetter(ctx.queues, ops.queue, job, verdict, {
-          referralId: job.data.referralId,
-          crimeReference: meta?.crimeReference,
-          correlationId: job.data.correlationId,
-        });
-        if (job.data.action === 'deliver') {
-          await changeStatus(ctx, job.data.referralId, {
-            to: 'FAILED',
-            source: 'bridge',
-            expectFrom: ['QUEUED'],
-            detail: verdict.reason.slice(0, 200),
-            patch: { lastError: verdict.reason },
-          });
-        }
-        // Credentials refused: operators must act; retrying would only hammer the partner.
-        log.error({ alert: verdict.kind === 'auth', kind: verdict.kind, reason: verdict.reason, action: job.data.action }, 'delivery dead-lettered');
-        return 'dead-lettered';
-      }
+  return startBridgeWorker<DeliveryJob>(ctx, {
+    queue: ops.queue,
+    process: (job) => processDelivery(ctx, ops, job),
+    describe: async (job) => ({
+      referralId: job.data.referralId,
+      crimeReference: (await ctx.referrals.get(job.data.referralId))?.crimeReference,
+      correlationId: job.data.correlationId,
+    }),
+    afterDeadLetter: async (job, verdict) => {
+      // A cancel that fails leaves the status where it is; a delivery that fails is FAILED.
+      if (job.data.action !== 'deliver') return;
+      await changeStatus(ctx, job.data.referralId, {
+        to: 'FAILED',
+        source: 'bridge',
+        expectFrom: ['QUEUED'],
+        detail: verdict.reason.slice(0, 200),
+        patch: { lastError: verdict.reason },
+      });
     },
-    {
-      connection: ctx.redis,
-      prefix: ctx.config.redis.prefix,
-      concurrency: ctx.config.delivery.concurrency,
-      settings: { backoffStrategy: partnerBackoff(ctx.config.delivery.backoffMs) },
-    },
-  );
-  worker.on('error', (err) => ctx.logger.error({ err: err.message, queue: ops.queue }, 'delivery worker error'));
-  return worker;
+  });
 }
-

@@ -1,10 +1,10 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
 import type { CrimeRecord } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, isTerminal } from '../domain/lifecycle';
 import type { DecidedReferral } from '../domain/referral';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
-import { deadLetter, judgeFailure } from './dead-letter';
+import { startBridgeWorker } from './bridge-worker';
 import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
 import { changeStatus } from './status-change';
 import { QUEUE, type IntakeJob } from './topology';
@@ -118,21 +118,9 @@ async function queuedSeq(ctx: BridgeContext, id: string): Promise<number> {
 }
 
 export function startIntakeWorker(ctx: BridgeContext): Worker<IntakeJob> {
-  const worker = new Worker<IntakeJob>(
-    QUEUE.intake,
-    async (job) => {
-      try {
-        return await processIntake(ctx, job);
-      } catch (err) {
-        const verdict = judgeFailure(job, err);
-        if (!verdict.final) throw err;
-        await deadLetter(ctx.queues, QUEUE.intake, job, verdict, { crimeReference: job.data.crimeReference, correlationId: job.data.correlationId });
-        ctx.logger.error({ correlationId: job.data.correlationId, crimeReference: job.data.crimeReference, reason: verdict.reason }, 'intake dead-lettered');
-        return { outcome: 'dead-lettered' };
-      }
-    },
-    { connection: ctx.redis, prefix: ctx.config.redis.prefix, concurrency: ctx.config.delivery.concurrency },
-  );
-  worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'intake worker error'));
-  return worker;
+  return startBridgeWorker<IntakeJob>(ctx, {
+    queue: QUEUE.intake,
+    process: (job) => processIntake(ctx, job),
+    describe: (job) => ({ crimeReference: job.data.crimeReference, correlationId: job.data.correlationId }),
+  });
 }

@@ -1,0 +1,54 @@
+import { Worker, type Job } from 'bullmq';
+import type { BridgeContext } from '../context';
+import { partnerBackoff } from './backoff';
+import { deadLetter, judgeFailure, type FailureVerdict } from './dead-letter';
+import type { DeadLetterJob, QueueName } from './topology';
+
+/**
+ * A worker with the bridge's failure policy: transient errors are retried (BullMQ backoff,
+ * honouring Retry-After); permanent and credential errors, and transient ones out of attempts,
+ * are written to the dead-letter queue and the job completes, so nothing sits lost in `failed`.
+ */
+export type JobIds = Pick<DeadLetterJob, 'referralId' | 'crimeReference' | 'correlationId'>;
+
+export interface BridgeWorkerSpec<T> {
+  queue: QueueName;
+  process(job: Job<T>): Promise<unknown>;
+  /** Identifiers for the dead letter and the log lines: never personal data. */
+  describe(job: Job<T>): JobIds | Promise<JobIds>;
+  /** Runs once the dead letter is written (e.g. mark the referral FAILED). */
+  afterDeadLetter?(job: Job<T>, verdict: FailureVerdict): Promise<void>;
+  concurrency?: number;
+}
+
+export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<T>): Worker<T> {
+  const worker = new Worker<T>(
+    spec.queue,
+    async (job) => {
+      try {
+        return await spec.process(job);
+      } catch (err) {
+        const verdict = judgeFailure(job, err);
+        const ids = await spec.describe(job);
+        const log = ctx.logger.child({ ...ids, queue: spec.queue, jobId: job.id });
+        if (!verdict.final) {
+          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason }, 'attempt failed; will retry');
+          throw err;
+        }
+        await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
+        await spec.afterDeadLetter?.(job, verdict);
+        // Credentials refused: operators must act; retrying would only hammer the partner.
+        log.error({ alert: verdict.kind === 'auth', kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');
+        return 'dead-lettered';
+      }
+    },
+    {
+      connection: ctx.redis,
+      prefix: ctx.config.redis.prefix,
+      concurrency: spec.concurrency ?? ctx.config.delivery.concurrency,
+      settings: { backoffStrategy: partnerBackoff(ctx.config.delivery.backoffMs) },
+    },
+  );
+  worker.on('error', (err) => ctx.logger.error({ err: err.message, queue: spec.queue }, 'worker error'));
+  return worker;
+}
