@@ -10,12 +10,9 @@ import { enqueueOutcome } from './delivery-jobs';
 export async function changeStatus(ctx: BridgeContext, referralId: string, req: TransitionRequest): Promise<TransitionResult> {
   const result = await ctx.referrals.transition(referralId, req);
   if (result.applied) {
-    const meta = await ctx.referrals.get(referralId);
-    ctx.logger.info(
-      { correlationId: meta?.correlationId, referralId, crimeReference: meta?.crimeReference, from: result.from, to: req.to, source: req.source },
-      'referral status changed',
-    );
-    await enqueueOutcome(ctx, referralId, result.seq, meta?.correlationId ?? referralId);
+    const { correlationId, crimeReference } = result;
+    ctx.logger.info({ correlationId, referralId, crimeReference, from: result.from, to: req.to, source: req.source }, 'referral status changed');
+    await enqueueOutcome(ctx, referralId, result.seq, correlationId);
   }
   return result;
 }

@@ -54,7 +54,7 @@ export interface TransitionRequest {
 }
 
 export type TransitionResult =
-  | { applied: true; from?: ReferralStatus; seq: number }
+  | { applied: true; from?: ReferralStatus; seq: number; correlationId: string; crimeReference: string }
   | { applied: false; from?: ReferralStatus; why: string };
 
 const COMMIT_SCRIPT = `
@@ -176,7 +176,7 @@ export class ReferralStore {
         id,
         expire,
       );
-      if (committed === 1) return { applied: true, from, seq };
+      if (committed === 1) return { applied: true, from, seq, correlationId: fields.correlationId ?? meta!.correlationId, crimeReference };
       // Someone else changed it between our read and the commit: read again and re-decide.
     }
     throw new Error(`referral ${id}: too much contention on status change`);
