@@ -4,6 +4,7 @@ import type { CrimeRecord } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, isTerminal } from '../domain/lifecycle';
 import type { DecidedReferral } from '../domain/referral';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
+import type { TransitionRequest } from '../store/referral-store';
 import { startBridgeWorker } from './bridge-worker';
 import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
 import { changeStatus } from './status-change';
@@ -56,8 +57,9 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
   const create = { referralId: id, type: referral.type, crimeReference: referral.crimeReference, recordVersion: referral.recordVersion, correlationId };
   const meta = await referrals.get(id);
   if (meta && isTerminal(meta.status)) return;
-  // Keep the newest details for a referral not yet sent; the outbound payload is frozen at send time.
-  await referrals.saveData(referral);
+  // Keep the newest details for a referral not yet sent; once the partner has it, the frozen
+  // outbound payload is all the bridge needs, so personal data is not re-written or kept longer.
+  if (!meta || !AT_PARTNER_STATUSES.has(meta.status)) await referrals.saveData(referral);
   const patch = { recordVersion: referral.recordVersion, correlationId };
 
   switch (decision) {
@@ -93,7 +95,7 @@ export async function cancelReferral(
   id: string,
   reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN',
   correlationId: string,
-  create?: Parameters<BridgeContext['referrals']['transition']>[1]['create'],
+  create?: TransitionRequest['create'],
 ): Promise<void> {
   const meta = await ctx.referrals.get(id);
   if (meta && isTerminal(meta.status)) return;
