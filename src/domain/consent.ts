@@ -21,16 +21,28 @@ export function purposeFor(type: ReferralType): 'ADVOCACY_REFERRAL' | 'CLINICAL_
 /**
  * The person's current consent for this purpose. A record may carry several (given, then
  * withdrawn): the latest `recordedAt` wins, and among equals the one later in the document.
+ * An undated entry cannot be placed in that history, so it is never overridden by a GIVEN:
+ * next to dated entries, the most restrictive of it and the latest dated one wins.
  */
 export function consentOf(person: Person, type: ReferralType) {
   const purpose = purposeFor(type);
-  let current: Person['consents'][number] | undefined;
+  let latestDated: Person['consents'][number] | undefined;
+  let latestAt = -Infinity;
+  const undated: Person['consents'] = [];
   for (const c of person.consents) {
     if (c.purpose !== purpose) continue;
-    if (!current || Date.parse(c.recordedAt ?? '') >= Date.parse(current.recordedAt ?? '') || !current.recordedAt) current = c;
+    const at = c.recordedAt ? Date.parse(c.recordedAt) : NaN;
+    if (Number.isNaN(at)) undated.push(c);
+    else if (at >= latestAt) {
+      latestDated = c;
+      latestAt = at;
+    }
   }
-  return current;
+  if (!latestDated) return undated[undated.length - 1];
+  return [latestDated, ...undated].reduce((a, b) => (RESTRICTIVENESS[b.status] > RESTRICTIVENESS[a.status] ? b : a));
 }
+
+const RESTRICTIVENESS: Readonly<Record<Person['consents'][number]['status'], number>> = { GIVEN: 0, NOT_ASKED: 1, REFUSED: 2, WITHDRAWN: 3 };
 
 export function decideBasis(record: CrimeRecord, type: ReferralType, subject: Person | undefined): BasisDecision {
   if (record.recordStatus === 'WITHDRAWN') return { decision: 'CANCELLED', reason: 'RECORD_WITHDRAWN' };

@@ -152,6 +152,8 @@ export function referralToTransactionBundle(view: NhsReferralView, opts: FhirMap
 /** Consent GIVEN wins; otherwise a suspect's complete lawful basis; otherwise refuse to map. */
 function basisOf(view: NhsReferralView): Basis {
   const consent = view.consent;
+  // Delivery only sends QUEUED referrals; this is the second lock: a withdrawal always stops here.
+  if (consent?.status === 'WITHDRAWN') throw new Error(`referral ${view.referralId}: consent was withdrawn; it must not be sent to the NHS`);
   if (consent?.status === 'GIVEN' && consent.purpose === 'CLINICAL_REFERRAL') {
     return { kind: 'CONSENT', ...(consent.recordedAt ? { recordedAt: consent.recordedAt } : {}) };
   }

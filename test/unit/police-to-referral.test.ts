@@ -476,8 +476,7 @@ describe('mapCrimeRecord: consent property', () => {
     expect(seen.cancelled).toBeGreaterThan(0);
   });
 
-  // Spec gap / likely bug: consentOf() takes the FIRST Consent for the purpose, so a record listing an
-  // earlier GIVEN and a later WITHDRAWN consent (history) is QUEUED. A withdrawal must never be overridden.
+  // A record may list consent history; the latest recordedAt wins, so a withdrawal is never overridden.
   it('a later WITHDRAWN consent for the same purpose is not overridden by an earlier GIVEN one', () => {
     const victim = person('P1', 'VICTIM', {
       consents: [
@@ -487,5 +486,16 @@ describe('mapCrimeRecord: consent property', () => {
     });
     const mapping = mapCrimeRecord(minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }), FORCE);
     expect(mapping.referrals[0]!.decision).toBe('CANCELLED');
+  });
+
+  it.each(['WITHDRAWN', 'REFUSED'] as const)('an undated %s next to a dated GIVEN is never overridden by it', (status) => {
+    const victim = person('P1', 'VICTIM', {
+      consents: [
+        { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN', recordedAt: '2026-11-21T17:40:00Z' },
+        { purpose: 'ADVOCACY_REFERRAL', status },
+      ],
+    });
+    const mapping = mapCrimeRecord(minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }), FORCE);
+    expect(mapping.referrals[0]!.decision).toBe(status === 'WITHDRAWN' ? 'CANCELLED' : 'HELD');
   });
 });

@@ -197,8 +197,9 @@ describe('referralToTransactionBundle', () => {
     ['lawful basis without time', { lawfulBasis: { code: 'DPA2018-S8-P1' as const, authorisedBy: 'Insp 0771' } }],
     ['consent given for another purpose', { lawfulBasis: undefined, consent: { ...consentGiven, purpose: 'ADVOCACY_REFERRAL' as const } }],
     ['consent withdrawn', { lawfulBasis: undefined, consent: { ...consentGiven, status: 'WITHDRAWN' as const } }],
+    ['consent withdrawn, even by a suspect with a complete lawful basis', { consent: { ...consentGiven, status: 'WITHDRAWN' as const } }],
   ])('throws without a basis: %s', (_label, overrides) => {
-    expect(() => bundleFor(clinicalReferral(overrides))).toThrow(/neither consent nor a complete lawful basis/);
+    expect(() => bundleFor(clinicalReferral(overrides))).toThrow(/must not be sent to the NHS/);
   });
 
   it('throws for a victim with a lawful basis but no consent (the basis is for suspects only)', () => {
