@@ -23,17 +23,37 @@ const ctx = { correlationId: '0b6b0f4e-4f7c-4d0e-9a59-3f1c6c1d2e3f' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const identifierQuery = { identifier: `${REFERRAL_SYSTEM}|${REFERRAL_ID}` };
 
-function client(timeoutMs = 2000): NhsFhirClient {
-  return new NhsFhirClient({ baseUrl: BASE, timeoutMs, referralIdSystem: REFERRAL_SYSTEM, bearerToken: 'test-token' });
+/** Hands out test-token, then test-token-2 once that is invalidated: records what was dropped. */
+class FakeTokens {
+  issued = 0;
+  invalidated: string[] = [];
+  private current = 'test-token';
+  async accessToken(): Promise<string> {
+    this.issued++;
+    return this.current;
+  }
+  invalidate(token: string): void {
+    this.invalidated.push(token);
+    if (token === this.current) this.current = `${token}-2`;
+  }
 }
 
-/** Every call must carry the correlation id and a fresh request id. */
-function trust() {
+let tokens: FakeTokens;
+beforeEach(() => {
+  tokens = new FakeTokens();
+});
+
+function client(timeoutMs = 2000): NhsFhirClient {
+  return new NhsFhirClient({ baseUrl: BASE, timeoutMs, referralIdSystem: REFERRAL_SYSTEM, auth: tokens });
+}
+
+/** Every call must carry the correlation id, a fresh request id and the current bearer token. */
+function trust(token = 'test-token') {
   return nock(ORIGIN, {
     reqheaders: {
       'x-correlation-id': ctx.correlationId,
       'x-request-id': (v: string) => UUID.test(v),
-      authorization: 'Bearer test-token',
+      authorization: `Bearer ${token}`,
     },
   });
 }
@@ -113,11 +133,29 @@ describe('NhsFhirClient.sendTransaction', () => {
     expect(err.options.detail).toHaveLength(500);
   });
 
-  it.each([401, 403])('%i is an auth failure', async (status) => {
+  it.each([401, 403])('%i refreshes the token once, then is an auth failure (dead-letter and alert)', async (status) => {
     trust().post('/fhir/R4/').reply(status, outcome('SEND_UNAUTHORIZED', 'token expired'));
+    trust('test-token-2').post('/fhir/R4/').reply(status, outcome('SEND_UNAUTHORIZED', 'still no'));
     const err = await failure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status });
+    expect(err.message).toMatch(/after a token refresh/);
     expect(err.options.code).toBe('SEND_UNAUTHORIZED');
+    expect(tokens.invalidated).toEqual(['test-token']);
+    expect(tokens.issued).toBe(2);
+  });
+
+  it('a 401 cured by the refreshed token delivers, with no second refresh', async () => {
+    trust().post('/fhir/R4/').reply(401, outcome('SEND_UNAUTHORIZED', 'token expired'));
+    trust('test-token-2')
+      .post('/fhir/R4/')
+      .reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: bundle.entry!.map((e) => ({ response: { status: '201 Created', location: `${e.resource!.resourceType}/x1/_history/1` } })) });
+    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/x1', taskRef: 'Task/x1' });
+    expect(tokens.invalidated).toEqual(['test-token']);
+  });
+
+  it('a BaRS code decides over the HTTP status: REC_BAD_REQUEST on a 500 is permanent', async () => {
+    trust().post('/fhir/R4/').reply(500, outcome('REC_BAD_REQUEST', 'missing Consent'));
+    expect(await failure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'permanent', status: 500 });
   });
 
   it('409 on the referral id counts as delivered and looks the referral up', async () => {
@@ -173,8 +211,9 @@ describe('NhsFhirClient.getTaskStatus', () => {
     await expect(client().getTaskStatus(REFERRAL_ID, ctx)).resolves.toBeUndefined();
   });
 
-  it('turns a 401 into an auth failure', async () => {
+  it('turns a 401 into an auth failure once a refreshed token is refused too', async () => {
     trust().get('/fhir/R4/Task').query(identifierQuery).reply(401, outcome('SEND_UNAUTHORIZED', 'no'));
+    trust('test-token-2').get('/fhir/R4/Task').query(identifierQuery).reply(401, outcome('SEND_UNAUTHORIZED', 'no'));
     expect(await failure(client().getTaskStatus(REFERRAL_ID, ctx))).toMatchObject({ kind: 'auth', status: 401 });
   });
 });

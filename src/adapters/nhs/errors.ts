@@ -17,14 +17,49 @@ export type NhsVerdict = { verdict: 'duplicate'; status: 409 } | { verdict: 'fai
 
 export type HeaderSource = { get(name: string): string | null } | Record<string, string | string[] | undefined> | undefined;
 
+/**
+ * BaRS error codes (issue.details.coding, system BARS_ERROR_CODE_SYSTEM) say what went wrong
+ * more precisely than the status, so when one is present it decides (nhs-fhir.md "Errors").
+ */
+const BARS_CODE_CLASS: Readonly<Record<string, 'permanent' | 'auth' | 'transient' | 'duplicate'>> = {
+  REC_BAD_REQUEST: 'permanent',
+  SEND_BAD_REQUEST: 'permanent',
+  REC_NOT_FOUND: 'permanent',
+  SEND_NOT_FOUND: 'permanent',
+  REC_UNPROCESSABLE_ENTITY: 'permanent',
+  SEND_UNPROCESSABLE_ENTITY: 'permanent',
+  REC_METHOD_NOT_ALLOWED: 'permanent',
+  SEND_METHOD_NOT_ALLOWED: 'permanent',
+  REC_NOT_ACCEPTABLE: 'permanent',
+  SEND_NOT_ACCEPTABLE: 'permanent',
+  REC_UNAUTHORIZED: 'auth',
+  SEND_UNAUTHORIZED: 'auth',
+  REC_FORBIDDEN: 'auth',
+  SEND_FORBIDDEN: 'auth',
+  REC_CONFLICT: 'duplicate',
+  REC_TOO_MANY_REQUESTS: 'transient',
+  SEND_TOO_MANY_REQUESTS: 'transient',
+  REC_SERVER_ERROR: 'transient',
+  SEND_SERVER_ERROR: 'transient',
+  REC_BAD_GATEWAY: 'transient',
+  SEND_BAD_GATEWAY: 'transient',
+  REC_SERVICE_UNAVAILABLE: 'transient',
+  SEND_SERVICE_UNAVAILABLE: 'transient',
+  REC_GATEWAY_TIMEOUT: 'transient',
+  SEND_GATEWAY_TIMEOUT: 'transient',
+  REC_TIMEOUT: 'transient',
+  SEND_TIMEOUT: 'transient',
+};
+
 export function classifyNhsResponse(status: number, headers: HeaderSource, body: unknown, now: number = Date.now()): NhsVerdict {
-  if (status === 409) return { verdict: 'duplicate', status: 409 };
   const { detail, code } = summariseOutcome(body);
+  const byCode = code !== undefined && Object.prototype.hasOwnProperty.call(BARS_CODE_CLASS, code) ? BARS_CODE_CLASS[code] : undefined;
+  if (byCode === 'duplicate' || (byCode === undefined && status === 409)) return { verdict: 'duplicate', status: 409 };
   const options = { status, ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
   const label = `NHS FHIR server answered ${status}${code ? ` (${code})` : ''}`;
 
-  if (AUTH.has(status)) return failed(new PartnerError('NHS', 'auth', label, options));
-  if (PERMANENT.has(status) || (status >= 400 && status < 500 && !TRANSIENT.has(status))) {
+  if (byCode === 'auth' || (byCode === undefined && AUTH.has(status))) return failed(new PartnerError('NHS', 'auth', label, options));
+  if (byCode === 'permanent' || (byCode === undefined && (PERMANENT.has(status) || (status >= 400 && status < 500 && !TRANSIENT.has(status))))) {
     return failed(new PartnerError('NHS', 'permanent', label, options));
   }
   // 408/429/5xx, and anything else odd (a 2xx whose body was not JSON): retrying is safe because

@@ -1,8 +1,8 @@
 import type { Bundle, BundleEntry, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
-import type { Client as FhirKitClient, FhirResource, RequestOptions } from 'fhir-kit-client';
-import { v4 as uuidv4 } from 'uuid';
+import type { FhirResource } from 'fhir-kit-client';
 import { PartnerError } from '../partner-error';
-import { nhsVerdictFor } from './errors';
+import { NhsRequester, type CallOptions, type RequestContext } from './nhs-requester';
+import type { AccessTokenSource } from './token-client';
 
 /**
  * nhs-fhir.md Mode A (`fhir-rest`) over fhir-kit-client: I/O only. Every failure leaves here as
@@ -12,23 +12,21 @@ export interface NhsFhirClientOptions {
   baseUrl: string;
   timeoutMs: number;
   referralIdSystem: string;
-  bearerToken?: string;
+  auth?: AccessTokenSource;
 }
 
-export interface RequestContext {
-  correlationId: string;
-}
-
-type FhirKitModule = typeof import('fhir-kit-client');
+export type { RequestContext } from './nhs-requester';
 
 /** Task and ServiceRequest statuses the trust has settled: a cancel leaves them alone. */
 const SETTLED_TASK = new Set<Task['status']>(['cancelled', 'completed', 'rejected', 'failed', 'entered-in-error']);
 const SETTLED_SERVICE_REQUEST = new Set<ServiceRequest['status']>(['revoked', 'completed', 'entered-in-error']);
 
 export class NhsFhirClient {
-  private client?: Promise<FhirKitClient>;
+  private readonly requester: NhsRequester;
 
-  constructor(private readonly opts: NhsFhirClientOptions) {}
+  constructor(private readonly opts: NhsFhirClientOptions) {
+    this.requester = new NhsRequester({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, ...(opts.auth ? { auth: opts.auth } : {}) });
+  }
 
   /**
    * POSTs the transaction Bundle. A 409 means the trust already holds the referral, so it
@@ -110,28 +108,8 @@ export class NhsFhirClient {
     }
   }
 
-  /** One call: correlation headers, timeout, and every failure as a PartnerError. */
-  private async request<T>(ctx: RequestContext, call: (client: FhirKitClient, options: RequestOptions & { headers: Record<string, string> }) => Promise<T>): Promise<T> {
-    const client = await this.fhirKit();
-    const options = {
-      headers: { 'X-Correlation-Id': ctx.correlationId, 'X-Request-Id': uuidv4() },
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
-    };
-    try {
-      return await call(client, options);
-    } catch (err) {
-      const verdict = nhsVerdictFor(err);
-      if (verdict.verdict === 'failed') throw verdict.error;
-      // 409: the caller decides whether that means "already delivered".
-      throw new PartnerError('NHS', 'transient', 'NHS FHIR server answered 409', { status: 409 });
-    }
-  }
-
-  private fhirKit(): Promise<FhirKitClient> {
-    this.client ??= loadFhirKit().then(
-      ({ Client }) => new Client({ baseUrl: this.opts.baseUrl, ...(this.opts.bearerToken ? { bearerToken: this.opts.bearerToken } : {}) }),
-    );
-    return this.client;
+  private request<T>(ctx: RequestContext, call: (client: Parameters<Parameters<NhsRequester['call']>[1]>[0], options: CallOptions) => Promise<T>): Promise<T> {
+    return this.requester.call(ctx, call);
   }
 
   private referralIdOf(bundle: Bundle): string {
@@ -152,31 +130,3 @@ function refFromResponse(request: Bundle, response: Bundle, resourceType: 'Servi
   const resource: Resource | undefined = entry?.resource;
   return resource?.resourceType === resourceType && resource.id ? `${resourceType}/${resource.id}` : undefined;
 }
-
-let fhirKitModule: Promise<FhirKitModule> | undefined;
-
-/**
- * fhir-kit-client 2.x is ESM-only and its package.json exports only an "import" condition, so
- * the `require('fhir-kit-client')` that TypeScript's CommonJS output emits for a static import
- * fails with ERR_PACKAGE_PATH_NOT_EXPORTED under node, tsx and jest alike. Load it with a real
- * dynamic import (hidden in a Function so the CJS emit cannot rewrite it to require), after
- * first trying require() for runners that map or transpile the package (jest: see
- * test/helpers/fhir-kit-client-jest.ts) and for a future dual-format release.
- */
-export function loadFhirKit(): Promise<FhirKitModule> {
-  fhirKitModule ??= (async () => {
-    try {
-      return require('fhir-kit-client') as FhirKitModule;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'MODULE_NOT_FOUND' && code !== 'ERR_REQUIRE_ESM') throw err;
-      return nativeImport('fhir-kit-client');
-    }
-  })().catch((err: unknown) => {
-    fhirKitModule = undefined;
-    throw err;
-  });
-  return fhirKitModule;
-}
-
-const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<FhirKitModule>;

@@ -1,0 +1,105 @@
+import type { Client as FhirKitClient, RequestOptions } from 'fhir-kit-client';
+import { v4 as uuidv4 } from 'uuid';
+import { PartnerError } from '../partner-error';
+import { nhsVerdictFor } from './errors';
+import type { AccessTokenSource } from './token-client';
+
+/**
+ * One HTTP call to the trust, shared by both delivery modes: correlation headers, timeout,
+ * the OAuth bearer token (refreshed once when the trust refuses it), and every failure as a
+ * PartnerError('NHS'). A 409 leaves as a transient PartnerError with status 409; the caller
+ * decides whether that means "already delivered".
+ */
+export interface NhsRequesterOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  auth?: AccessTokenSource;
+}
+
+export interface RequestContext {
+  correlationId: string;
+}
+
+export type CallOptions = RequestOptions & { headers: Record<string, string> };
+
+type FhirKitModule = typeof import('fhir-kit-client');
+
+export class NhsRequester {
+  private client?: Promise<FhirKitClient>;
+
+  constructor(private readonly opts: NhsRequesterOptions) {}
+
+  async call<T>(ctx: RequestContext, call: (client: FhirKitClient, options: CallOptions) => Promise<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const client = await this.fhirKit();
+    const attempt = async (token: string | undefined): Promise<T> => {
+      const options: CallOptions = {
+        headers: {
+          'X-Correlation-Id': ctx.correlationId,
+          'X-Request-Id': uuidv4(),
+          ...extraHeaders,
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      };
+      try {
+        return await call(client, options);
+      } catch (err) {
+        const verdict = nhsVerdictFor(err);
+        if (verdict.verdict === 'failed') throw verdict.error;
+        throw new PartnerError('NHS', 'transient', 'NHS FHIR server answered 409', { status: 409 });
+      }
+    };
+
+    const auth = this.opts.auth;
+    if (!auth) return attempt(undefined);
+    const token = await auth.accessToken();
+    try {
+      return await attempt(token);
+    } catch (err) {
+      // nhs-fhir.md: on 401/403 refresh the token once; a second refusal dead-letters and alerts.
+      if (!(err instanceof PartnerError) || err.kind !== 'auth') throw err;
+      auth.invalidate(token);
+      try {
+        return await attempt(await auth.accessToken());
+      } catch (again) {
+        if (again instanceof PartnerError && again.kind === 'auth') {
+          throw new PartnerError('NHS', 'auth', `${again.message} after a token refresh`, again.options);
+        }
+        throw again;
+      }
+    }
+  }
+
+  private fhirKit(): Promise<FhirKitClient> {
+    this.client ??= loadFhirKit().then(({ Client }) => new Client({ baseUrl: this.opts.baseUrl }));
+    return this.client;
+  }
+}
+
+let fhirKitModule: Promise<FhirKitModule> | undefined;
+
+/**
+ * fhir-kit-client 2.x is ESM-only and its package.json exports only an "import" condition, so
+ * the `require('fhir-kit-client')` that TypeScript's CommonJS output emits for a static import
+ * fails with ERR_PACKAGE_PATH_NOT_EXPORTED under node, tsx and jest alike. Load it with a real
+ * dynamic import (hidden in a Function so the CJS emit cannot rewrite it to require), after
+ * first trying require() for runners that map or transpile the package (jest: see
+ * test/helpers/fhir-kit-client-jest.ts) and for a future dual-format release.
+ */
+export function loadFhirKit(): Promise<FhirKitModule> {
+  fhirKitModule ??= (async () => {
+    try {
+      return require('fhir-kit-client') as FhirKitModule;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'MODULE_NOT_FOUND' && code !== 'ERR_REQUIRE_ESM') throw err;
+      return nativeImport('fhir-kit-client');
+    }
+  })().catch((err: unknown) => {
+    fhirKitModule = undefined;
+    throw err;
+  });
+  return fhirKitModule;
+}
+
+const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<FhirKitModule>;
