@@ -2,7 +2,15 @@ import type { MessageHeader, ServiceRequest } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config';
 import { mapFeed } from '../../src/cli/map-command';
 import { nhsView } from '../../src/mappings/allow-lists';
-import { BARS_MESSAGE_PROFILE, barsMessageId, referralToBarsMessage } from '../../src/mappings/referral-to-bars';
+import {
+  BARS_MESSAGE_PROFILE,
+  BARS_REQUEST_HEADER_PROFILE,
+  barsCancelMessage,
+  barsMessageId,
+  referralIdOfMessage,
+  referralToBarsMessage,
+  useContextOf,
+} from '../../src/mappings/referral-to-bars';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +25,7 @@ const options = {
   crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
   sourceEndpoint: 'https://bridge.example/fhir',
   destinationEndpoint: 'https://trust.example/bars',
+  useCase: 'stalking-mdt',
 };
 
 describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
@@ -27,6 +36,7 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     expect(bundle.id).toBe(barsMessageId(clinicalReferral().referralId));
     const header = bundle.entry![0]!.resource as MessageHeader;
     expect(header.resourceType).toBe('MessageHeader');
+    expect(header.meta?.profile).toEqual([BARS_REQUEST_HEADER_PROFILE]);
     expect(header.eventCoding).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' });
     expect(header.reason?.coding?.[0]).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'new' });
     expect(header.definition).toBe('https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral');
@@ -55,5 +65,46 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     const clinical = report.referrals.find((r) => r.type === 'CLINICAL')!;
     expect(clinical.nhsBundle?.type).toBe('message');
     expect(report.referrals.find((r) => r.type === 'ADVOCACY')!.nhsBundle).toBeNull();
+  });
+
+  test('ServiceRequest carries the BaRS use case and message category next to the SNOMED referral category', () => {
+    const sr = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
+    expect(sr.category).toEqual([
+      { coding: [{ system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' }] },
+      { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars', code: 'stalking-mdt' }] },
+      { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest', code: 'referral' }] },
+    ]);
+  });
+
+  test('use-context is read from the payload: use case | category | event | reason', () => {
+    expect(useContextOf(bundle)).toBe('stalking-mdt|referral|servicerequest-request|new');
+    expect(referralIdOfMessage(bundle)).toBe(clinicalReferral().referralId);
+  });
+});
+
+describe('BaRS cancel message (reason update, ServiceRequest revoked)', () => {
+  const sent = referralToBarsMessage(nhsView(clinicalReferral()), options);
+  const cancel = barsCancelMessage(sent, '2026-11-23T10:00:00Z');
+
+  test('is the sent message revoked, under its own fixed ids', () => {
+    expect(cancel.id).toBe(barsMessageId(clinicalReferral().referralId, 'cancel'));
+    expect(cancel.id).not.toBe(sent.id);
+    expect(cancel.timestamp).toBe('2026-11-23T10:00:00Z');
+    const header = cancel.entry![0]!.resource as MessageHeader;
+    expect(header.reason?.coding).toEqual([{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update' }]);
+    expect(header.id).not.toBe((sent.entry![0]!.resource as MessageHeader).id);
+    expect(cancel.entry![0]!.fullUrl).toBe(`urn:uuid:${header.id}`);
+    const sr = cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
+    expect(sr.status).toBe('revoked');
+    expect(header.focus?.[0]?.reference).toBe(cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.fullUrl);
+    expect(useContextOf(cancel)).toBe('stalking-mdt|referral|servicerequest-request|update');
+  });
+
+  test('leaves the sent message untouched and is the same message on every retry', () => {
+    expect(JSON.stringify(sent)).toBe(JSON.stringify(referralToBarsMessage(nhsView(clinicalReferral()), options)));
+    expect(barsCancelMessage(sent, '2026-11-23T10:00:00Z')).toEqual(cancel);
+    // Everything but the header and the ServiceRequest status is what the trust already has.
+    const rest = (b: typeof sent) => b.entry!.slice(1).filter((e) => e.resource?.resourceType !== 'ServiceRequest');
+    expect(rest(cancel)).toEqual(rest(sent));
   });
 });

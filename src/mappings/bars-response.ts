@@ -1,0 +1,142 @@
+import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest } from '@medplum/fhirtypes';
+import { v5 as uuidv5 } from 'uuid';
+import type { ReferralStatus } from '../domain/lifecycle';
+import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_RESPONSE_HEADER_PROFILE, type BarsMessageKind } from './referral-to-bars';
+import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
+
+/**
+ * nhs-fhir.md Mode B "Status comes back asynchronously": the trust's `servicerequest-response`
+ * message, read into what the bridge needs, and its meaning as a bridge status. Pure.
+ */
+export type BarsResponseCode = 'ok' | 'transient-error' | 'fatal-error';
+
+export interface BarsResponse {
+  /** The response Bundle's own id (for the acknowledgement and the logs). */
+  messageId: string;
+  /** `MessageHeader.response.identifier`: the id of the Bundle the bridge sent. */
+  respondsTo: string;
+  code: BarsResponseCode;
+  serviceRequestStatus?: ServiceRequest['status'];
+  encounterStatus?: Encounter['status'];
+  /** The referral id the enclosed ServiceRequest names, when it names one. */
+  referralId?: string;
+  /** Issue text of an enclosed OperationOutcome (response.details), capped. */
+  detail?: string;
+}
+
+export type ReadResult = { ok: true; response: BarsResponse } | { ok: false; error: string };
+
+const CODES: ReadonlySet<string> = new Set<BarsResponseCode>(['ok', 'transient-error', 'fatal-error']);
+const DETAIL_MAX = 300;
+
+export function readBarsResponse(body: unknown, referralIdSystem: string): ReadResult {
+  const bundle = body as Partial<Bundle> | null;
+  if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') return fail('body is not a FHIR Bundle');
+  if (bundle.type !== 'message') return fail('Bundle.type must be message');
+  if (typeof bundle.id !== 'string' || !bundle.id) return fail('Bundle.id is required');
+  const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+  const header = entries[0]?.resource as MessageHeader | undefined;
+  if (header?.resourceType !== 'MessageHeader') return fail('the first entry must be a MessageHeader');
+  if (header.eventCoding?.system !== BARS_EVENT_SYSTEM || header.eventCoding.code !== 'servicerequest-response') {
+    return fail(`MessageHeader.eventCoding must be ${BARS_EVENT_SYSTEM}|servicerequest-response`);
+  }
+  const respondsTo = header.response?.identifier;
+  if (typeof respondsTo !== 'string' || !respondsTo) return fail('MessageHeader.response.identifier is required');
+  const code = header.response?.code;
+  if (typeof code !== 'string' || !CODES.has(code)) return fail('MessageHeader.response.code must be ok, transient-error or fatal-error');
+
+  const resources = entries.map((e) => e?.resource);
+  const focus = header.focus?.[0]?.reference;
+  const serviceRequest = (entries.find((e) => e?.fullUrl && e.fullUrl === focus)?.resource ??
+    resources.find((r) => r?.resourceType === 'ServiceRequest')) as ServiceRequest | undefined;
+  if (code === 'ok' && serviceRequest?.resourceType !== 'ServiceRequest') return fail('an ok response must enclose the ServiceRequest');
+  const encounter = resources.find((r) => r?.resourceType === 'Encounter') as Encounter | undefined;
+  const outcome = resources.find((r) => r?.resourceType === 'OperationOutcome') as OperationOutcome | undefined;
+  const referralId = serviceRequest?.identifier?.find((i) => i.system === referralIdSystem)?.value;
+  const detail = outcome?.issue
+    ?.map((i) => i.diagnostics ?? i.details?.text ?? i.code)
+    .filter(Boolean)
+    .join('; ')
+    .slice(0, DETAIL_MAX);
+
+  return {
+    ok: true,
+    response: {
+      messageId: bundle.id,
+      respondsTo,
+      code: code as BarsResponseCode,
+      ...(serviceRequest?.status ? { serviceRequestStatus: serviceRequest.status } : {}),
+      ...(encounter?.status ? { encounterStatus: encounter.status } : {}),
+      ...(referralId ? { referralId } : {}),
+      ...(detail ? { detail } : {}),
+    },
+  };
+}
+
+/**
+ * What the trust's response means for the referral. `answers` says which bridge message it
+ * answers: a revoked ServiceRequest is the trust confirming our cancel, or, unprompted, the
+ * trust declining the referral. Undefined: nothing to change (e.g. active, no Encounter yet:
+ * the trust holds it, which SENT already says).
+ */
+export function barsResponseToStatus(r: BarsResponse, answers: BarsMessageKind): ReferralStatus | undefined {
+  if (r.code !== 'ok') return r.code === 'fatal-error' && answers === 'new' ? 'FAILED' : undefined;
+  switch (r.serviceRequestStatus) {
+    case 'revoked':
+      return answers === 'cancel' ? 'CANCELLED' : 'REJECTED';
+    case 'entered-in-error':
+      return 'REJECTED';
+    case 'completed':
+      return 'COMPLETED';
+    case 'active':
+      return encounterToStatus(r.encounterStatus);
+    default:
+      return undefined;
+  }
+}
+
+function encounterToStatus(status: Encounter['status'] | undefined): ReferralStatus | undefined {
+  switch (status) {
+    case 'planned':
+    case 'arrived':
+    case 'triaged':
+      return 'ACCEPTED';
+    case 'in-progress':
+    case 'onleave':
+      return 'IN_PROGRESS';
+    case 'finished':
+      return 'COMPLETED';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The bridge's acknowledgement (FHIR messaging: a response message with code `ok` naming the
+ * message received). Deterministic per received message, so a repeated delivery gets the same ack.
+ */
+export function barsAcknowledgement(received: { messageId: string; sourceEndpoint?: string }, bridgeEndpoint: string, timestamp: string): Bundle {
+  const id = uuidv5(`${received.messageId}:ack`, FHIR_FULLURL_NAMESPACE);
+  const headerId = uuidv5(`${received.messageId}:ack-header`, FHIR_FULLURL_NAMESPACE);
+  const header: MessageHeader = {
+    resourceType: 'MessageHeader',
+    id: headerId,
+    meta: { profile: [BARS_RESPONSE_HEADER_PROFILE] },
+    eventCoding: { system: BARS_EVENT_SYSTEM, code: 'servicerequest-response' },
+    source: { endpoint: bridgeEndpoint },
+    ...(received.sourceEndpoint ? { destination: [{ endpoint: received.sourceEndpoint }] } : {}),
+    response: { identifier: received.messageId, code: 'ok' },
+  };
+  return {
+    resourceType: 'Bundle',
+    id,
+    meta: { profile: [BARS_MESSAGE_PROFILE] },
+    type: 'message',
+    timestamp,
+    entry: [{ fullUrl: `urn:uuid:${headerId}`, resource: header }],
+  };
+}
+
+function fail(error: string): ReadResult {
+  return { ok: false, error };
+}

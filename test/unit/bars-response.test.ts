@@ -1,0 +1,112 @@
+import type { Bundle, MessageHeader } from '@medplum/fhirtypes';
+import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../../src/mappings/bars-response';
+
+const SYSTEM = 'https://iasu.example/Id/referral';
+const REFERRAL = '7d5c3c2e-0f7b-5a55-9a7e-0d6f5f1d2b10';
+const SENT = 'a8f7d1f0-1111-5aaa-8bbb-000000000001';
+
+/** A servicerequest-response message as nhs-fhir.md Mode B describes it. */
+function responseMessage(opts: { code?: string; sr?: string; encounter?: string; referralId?: string; outcome?: string } = {}): Bundle {
+  const entries: NonNullable<Bundle['entry']> = [
+    {
+      fullUrl: 'urn:uuid:h1',
+      resource: {
+        resourceType: 'MessageHeader',
+        eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
+        source: { endpoint: 'https://trust.test/fhir' },
+        response: { identifier: SENT, code: (opts.code ?? 'ok') as 'ok' },
+        focus: [{ reference: 'urn:uuid:sr1' }],
+      },
+    },
+    {
+      fullUrl: 'urn:uuid:sr1',
+      resource: {
+        resourceType: 'ServiceRequest',
+        identifier: [{ system: SYSTEM, value: opts.referralId ?? REFERRAL }],
+        status: (opts.sr ?? 'active') as 'active',
+        intent: 'plan',
+        subject: { reference: 'urn:uuid:p1' },
+      },
+    },
+  ];
+  if (opts.encounter) entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
+  if (opts.outcome) entries.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] } });
+  return { resourceType: 'Bundle', id: 'resp-1', type: 'message', entry: entries };
+}
+
+function read(bundle: unknown): BarsResponse {
+  const result = readBarsResponse(bundle, SYSTEM);
+  if (!result.ok) throw new Error(result.error);
+  return result.response;
+}
+
+describe('readBarsResponse', () => {
+  it('reads what the bridge needs from a response message', () => {
+    expect(read(responseMessage({ encounter: 'planned' }))).toEqual({
+      messageId: 'resp-1',
+      respondsTo: SENT,
+      code: 'ok',
+      serviceRequestStatus: 'active',
+      encounterStatus: 'planned',
+      referralId: REFERRAL,
+    });
+  });
+
+  it('keeps the OperationOutcome text of an error response, capped', () => {
+    expect(read(responseMessage({ code: 'fatal-error', outcome: 'x'.repeat(1000) })).detail).toHaveLength(300);
+  });
+
+  it.each([
+    ['not a Bundle', { resourceType: 'Patient' }, /not a FHIR Bundle/],
+    ['not a message', { ...responseMessage(), type: 'collection' }, /type must be message/],
+    ['no id', { ...responseMessage(), id: undefined }, /Bundle.id/],
+    ['header not first', { ...responseMessage(), entry: [...responseMessage().entry!].reverse() }, /first entry must be a MessageHeader/],
+    ['another event', withHeader({ eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' } }), /servicerequest-response/],
+    ['no response identifier', withHeader({ response: undefined }), /response.identifier/],
+    ['an unknown response code', withHeader({ response: { identifier: SENT, code: 'maybe' as 'ok' } }), /response.code/],
+    ['ok without the ServiceRequest', { ...responseMessage(), entry: responseMessage().entry!.slice(0, 1) }, /enclose the ServiceRequest/],
+    ['null', null, /not a FHIR Bundle/],
+  ])('refuses %s with a reason', (_label, body, reason) => {
+    const result = readBarsResponse(body, SYSTEM);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toMatch(reason);
+  });
+});
+
+function withHeader(patch: Partial<MessageHeader>): Bundle {
+  const bundle = responseMessage();
+  bundle.entry![0] = { ...bundle.entry![0], resource: { ...(bundle.entry![0]!.resource as MessageHeader), ...patch } };
+  return bundle;
+}
+
+describe('barsResponseToStatus (ServiceRequest / Encounter → bridge status)', () => {
+  it.each([
+    [{ sr: 'active' }, 'new', undefined],
+    [{ sr: 'active', encounter: 'planned' }, 'new', 'ACCEPTED'],
+    [{ sr: 'active', encounter: 'in-progress' }, 'new', 'IN_PROGRESS'],
+    [{ sr: 'active', encounter: 'finished' }, 'new', 'COMPLETED'],
+    [{ sr: 'completed', encounter: 'finished' }, 'new', 'COMPLETED'],
+    [{ sr: 'completed' }, 'new', 'COMPLETED'],
+    [{ sr: 'revoked' }, 'new', 'REJECTED'],
+    [{ sr: 'revoked' }, 'cancel', 'CANCELLED'],
+    [{ sr: 'entered-in-error' }, 'new', 'REJECTED'],
+    [{ sr: 'on-hold' }, 'new', undefined],
+    [{ code: 'fatal-error' }, 'new', 'FAILED'],
+    [{ code: 'fatal-error' }, 'cancel', undefined],
+    [{ code: 'transient-error' }, 'new', undefined],
+  ] as const)('%j answering the %s message → %s', (opts, answers, status) => {
+    expect(barsResponseToStatus(read(responseMessage(opts)), answers)).toBe(status);
+  });
+});
+
+describe('barsAcknowledgement', () => {
+  it('is a response message naming the message received, the same for a repeat', () => {
+    const ack = barsAcknowledgement({ messageId: 'resp-1' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
+    const header = ack.entry![0]!.resource as MessageHeader;
+    expect(ack.type).toBe('message');
+    expect(header.response).toEqual({ identifier: 'resp-1', code: 'ok' });
+    expect(header.eventCoding?.code).toBe('servicerequest-response');
+    expect(barsAcknowledgement({ messageId: 'resp-1' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z')).toEqual(ack);
+    expect(barsAcknowledgement({ messageId: 'resp-2' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z').id).not.toBe(ack.id);
+  });
+});
