@@ -37,6 +37,15 @@ export interface BridgeConfig {
     serviceSnomedCode?: string;
     /** `MessageHeader.source.endpoint` in BaRS mode: where the trust sends responses. */
     barsSourceEndpoint: string;
+    /** `MessageHeader.destination.endpoint`; defaults to `{baseUrl}/$process-message`. */
+    barsDestinationEndpoint: string;
+    /** The receiving service, sent base64-encoded in `NHSD-Target-Identifier`. */
+    barsTarget: { system: string; value: string };
+    /** First part of BaRS `use-context` (usecases-categories-bars), assigned at onboarding. */
+    barsUseCase: string;
+    auth: NhsAuthConfig;
+    /** Bearer token the trust presents on `POST /fhir/$process-message`; unset → 503. */
+    inboundToken: string;
     referralIdSystem: string;
     crimeReferenceSystem: string;
   };
@@ -47,6 +56,11 @@ export interface BridgeConfig {
   dataKeys: DataKey[];
   retention: { days: number; quarantineDays: number };
 }
+
+/** How the bridge authenticates to the trust (nhs-fhir.md: OAuth 2.0 `private_key_jwt`). */
+export type NhsAuthConfig =
+  | { kind: 'none' }
+  | { kind: 'private-key-jwt'; tokenUrl: string; clientId: string; keyId?: string; privateKey: { pem?: string; file?: string } };
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, detail: string) {
@@ -89,6 +103,17 @@ const schema = Joi.object({
   NHS_TIMEOUT_MS: positiveInt.required(),
   NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
   NHS_BARS_SOURCE_ENDPOINT: Joi.string().uri().required(),
+  NHS_BARS_DESTINATION_ENDPOINT: Joi.string().uri().allow(''),
+  NHS_BARS_TARGET_SERVICE_ID: Joi.string().allow(''),
+  NHS_BARS_TARGET_SERVICE_SYSTEM: Joi.string().uri().required(),
+  NHS_BARS_USE_CASE: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).required(),
+  NHS_AUTH: Joi.string().valid('none', 'private-key-jwt').required(),
+  NHS_TOKEN_URL: url.allow(''),
+  NHS_CLIENT_ID: Joi.string().allow(''),
+  NHS_KEY_ID: Joi.string().allow(''),
+  NHS_PRIVATE_KEY: Joi.string().allow(''),
+  NHS_PRIVATE_KEY_FILE: Joi.string().allow(''),
+  NHS_INBOUND_TOKEN: Joi.string().allow(''),
   REFERRAL_ID_SYSTEM: Joi.string().uri().required(),
   CRIME_REFERENCE_SYSTEM: Joi.string().uri().required(),
   CHARITY_API_URL: url.required(),
@@ -122,6 +147,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     const message = (detail?.message ?? error.message).replace(/^"[^"]+" /, '');
     throw new ConfigError(variable, message === 'is not allowed to be empty' ? 'is required' : message);
   }
+  if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   return {
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
@@ -145,6 +171,11 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       timeoutMs: v.NHS_TIMEOUT_MS,
       serviceSnomedCode: v.NHS_SERVICE_SNOMED_CODE || undefined,
       barsSourceEndpoint: v.NHS_BARS_SOURCE_ENDPOINT,
+      barsDestinationEndpoint: v.NHS_BARS_DESTINATION_ENDPOINT || `${v.NHS_FHIR_BASE_URL.replace(/\/$/, '')}/$process-message`,
+      barsTarget: { system: v.NHS_BARS_TARGET_SERVICE_SYSTEM, value: v.NHS_BARS_TARGET_SERVICE_ID },
+      barsUseCase: v.NHS_BARS_USE_CASE,
+      auth: nhsAuth(v),
+      inboundToken: v.NHS_INBOUND_TOKEN,
       referralIdSystem: v.REFERRAL_ID_SYSTEM,
       crimeReferenceSystem: v.CRIME_REFERENCE_SYSTEM,
     },
@@ -166,4 +197,22 @@ function parseDataKeys(spec: string): DataKey[] {
     const [id, b64] = entry.split(':') as [string, string];
     return { id, key: Buffer.from(b64, 'base64') };
   });
+}
+
+/** Cross-field rules joi would state less readably: private_key_jwt needs all of its parts. */
+function nhsAuth(v: Record<string, string>): NhsAuthConfig {
+  if (v.NHS_AUTH === 'none') return { kind: 'none' };
+  for (const name of ['NHS_TOKEN_URL', 'NHS_CLIENT_ID'] as const) {
+    if (!v[name]) throw new ConfigError(name, 'is required when NHS_AUTH is private-key-jwt');
+  }
+  if (!v.NHS_PRIVATE_KEY === !v.NHS_PRIVATE_KEY_FILE) {
+    throw new ConfigError('NHS_PRIVATE_KEY', 'exactly one of NHS_PRIVATE_KEY or NHS_PRIVATE_KEY_FILE is required when NHS_AUTH is private-key-jwt');
+  }
+  return {
+    kind: 'private-key-jwt',
+    tokenUrl: v.NHS_TOKEN_URL!,
+    clientId: v.NHS_CLIENT_ID!,
+    ...(v.NHS_KEY_ID ? { keyId: v.NHS_KEY_ID } : {}),
+    privateKey: v.NHS_PRIVATE_KEY ? { pem: v.NHS_PRIVATE_KEY } : { file: v.NHS_PRIVATE_KEY_FILE! },
+  };
 }

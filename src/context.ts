@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CharityClient } from './adapters/charity/charity-client';
+import { NhsBarsClient } from './adapters/nhs/bars-client';
 import { NhsFhirClient } from './adapters/nhs/fhir-client';
+import { PrivateKeyJwtTokenSource, readPrivateKey, type AccessTokenSource } from './adapters/nhs/token-client';
 import { PoliceFeedClient } from './adapters/police/feed-client';
 import { PoliceOutcomeClient } from './adapters/police/outcome-client';
-import type { BridgeConfig } from './config';
+import { ConfigError, type BridgeConfig } from './config';
 import { createLogger } from './logger';
 import { createQueues, type BridgeQueues } from './queues/topology';
 import { DataCipher } from './store/crypto';
@@ -15,6 +17,9 @@ import { QuarantineStore } from './store/quarantine';
 import { createRedis } from './store/redis';
 import { ReferralStore } from './store/referral-store';
 import { Counters } from './store/counters';
+import { MessageIndex } from './store/message-index';
+import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
+import { version as bridgeVersion } from '../package.json';
 
 /** Everything a process of the bridge shares: built once from config, closed once on shutdown. */
 export interface BridgeContext {
@@ -28,9 +33,12 @@ export interface BridgeContext {
   cursor: CursorStore;
   lock: RedisLock;
   counters: Counters;
+  /** BaRS message ids the bridge sent → their referral. */
+  messages: MessageIndex;
   queues: BridgeQueues;
   partners: {
     nhs: NhsFhirClient;
+    bars: NhsBarsClient;
     charity: CharityClient;
     policeFeed: PoliceFeedClient;
     policeOutcomes: PoliceOutcomeClient;
@@ -44,6 +52,8 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
   const cipher = new DataCipher(config.dataKeys);
   const day = 24 * 3600;
   const queues = createQueues(redis, config);
+  const auth = nhsTokenSource(config);
+  const nhsAuth = auth ? { auth } : {};
   return {
     config,
     logger,
@@ -55,9 +65,28 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     cursor: new CursorStore(redis, keys),
     lock: new RedisLock(redis, keys),
     counters: new Counters(redis, keys),
+    messages: new MessageIndex(redis, keys, (config.retention.days + 30) * day),
     queues,
     partners: {
-      nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem }),
+      nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
+      bars: new NhsBarsClient({
+        baseUrl: config.nhs.baseUrl,
+        timeoutMs: config.nhs.timeoutMs,
+        ...nhsAuth,
+        parties: {
+          target: config.nhs.barsTarget,
+          endUserOrganisation: {
+            resourceType: 'Organization',
+            identifier: [{ system: POLICE_FORCE_SYSTEM, value: config.force.orgCode }],
+            name: config.force.orgName,
+          },
+          requestingSoftware: {
+            resourceType: 'Device',
+            deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }],
+            version: [{ value: bridgeVersion }],
+          },
+        },
+      }),
       charity: new CharityClient({ baseUrl: config.charity.baseUrl, apiKey: config.charity.apiKey, timeoutMs: config.charity.timeoutMs }),
       policeFeed: new PoliceFeedClient({
         baseUrl: config.police.feedUrl,
@@ -72,4 +101,23 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** One token cache for both NHS clients; the key is read once, at start-up. */
+function nhsTokenSource(config: BridgeConfig): AccessTokenSource | undefined {
+  const auth = config.nhs.auth;
+  if (auth.kind === 'none') return undefined;
+  let privateKeyPem: string;
+  try {
+    privateKeyPem = readPrivateKey(auth.privateKey);
+  } catch (err) {
+    throw new ConfigError(auth.privateKey.file ? 'NHS_PRIVATE_KEY_FILE' : 'NHS_PRIVATE_KEY', (err as Error).message);
+  }
+  return new PrivateKeyJwtTokenSource({
+    tokenUrl: auth.tokenUrl,
+    clientId: auth.clientId,
+    ...(auth.keyId ? { keyId: auth.keyId } : {}),
+    privateKeyPem,
+    timeoutMs: config.nhs.timeoutMs,
+  });
 }

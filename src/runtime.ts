@@ -33,9 +33,6 @@ export interface StartOptions {
 
 export async function startBridge(config: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
   const { api = true, workers: withWorkers = true, schedulers = true } = opts;
-  // BaRS messages can be built (see `map --nhs-mode bars`) but delivery over BaRS is issue #3:
-  // refuse rather than silently send REST transactions to a BaRS receiver.
-  if (config.nhs.mode === 'bars') throw new ConfigError('NHS_MODE', 'bars delivery is not available yet; use fhir-rest');
   const ctx = createContext(config, opts.logger);
   await ctx.redis.ping();
   await checkEvictionPolicy(ctx.redis, ctx.logger);

@@ -2,6 +2,7 @@ import Hapi from '@hapi/hapi';
 import { randomUUID } from 'node:crypto';
 import type { BridgeContext } from '../context';
 import { healthPlugin } from './health';
+import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
 import { referralsPlugin } from './referrals';
 
@@ -32,6 +33,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: healthPlugin, options: { ctx } },
     { plugin: policePushPlugin, options: { ctx } },
     { plugin: referralsPlugin, options: { ctx } },
+    { plugin: nhsMessagesPlugin, options: { ctx } },
   ]);
   return server;
 }

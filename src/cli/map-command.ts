@@ -7,7 +7,7 @@ import { mapCrimeRecord } from '../mappings/police-to-referral';
 import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
 import { referralToBarsMessage } from '../mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../mappings/referral-to-fhir';
-import { fhirMappingOptions } from '../queues/nhs-delivery';
+import { fhirMappingOptions, barsMappingOptions } from '../queues/nhs-delivery';
 
 /**
  * `iasu-bridge map <feed.xml>`: the whole mapping as a dry run: no queue, no partner, no Redis.
@@ -65,9 +65,8 @@ export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: '
 }
 
 function nhsBundleFor(referral: Parameters<typeof nhsView>[0], config: BridgeConfig, mode: 'fhir-rest' | 'bars'): Bundle {
-  const options = fhirMappingOptions(config);
-  if (mode === 'fhir-rest') return referralToTransactionBundle(nhsView(referral), options);
-  return referralToBarsMessage(nhsView(referral), { ...options, sourceEndpoint: config.nhs.barsSourceEndpoint, destinationEndpoint: config.nhs.baseUrl });
+  if (mode === 'fhir-rest') return referralToTransactionBundle(nhsView(referral), fhirMappingOptions(config));
+  return referralToBarsMessage(nhsView(referral), barsMappingOptions(config));
 }
 
 export function formatMapReport(report: MapReport): string {

@@ -24,3 +24,9 @@ export async function enqueueCancel(
 export async function enqueueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<void> {
   await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}` });
 }
+
+/** The trust asked for a message again; one resend per asking response message. */
+export async function enqueueResend(ctx: BridgeContext, referralId: string, partner: PartnerCode, correlationId: string, askedBy: string): Promise<void> {
+  const queue = partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
+  await queue.add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
+}

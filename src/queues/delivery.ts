@@ -28,6 +28,7 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
   const meta = await ctx.referrals.get(referralId);
   if (!meta) throw new PermanentError('unknown referral');
   if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);
+  if (job.data.action === 'resend') return resendToPartner(ctx, ops, meta, job.data);
 
   if (meta.status !== 'QUEUED') {
     log.info({ status: meta.status }, 'delivery skipped: referral no longer queued');
@@ -69,6 +70,15 @@ async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, r
   }
   await ctx.referrals.saveOutbound(referralId, payload);
   return payload;
+}
+
+/** The same frozen payload again (idempotent at the partner); only while the partner holds it. */
+async function resendToPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
+  if (!AT_PARTNER_STATUSES.has(meta.status)) return `resend-skipped:${meta.status}`;
+  const payload = await ctx.referrals.loadOutbound<P>(meta.referralId);
+  if (payload === undefined) throw new PermanentError('the payload sent to the partner has expired from the bridge; it cannot be resent');
+  await ops.send(payload, { referralId: meta.referralId, correlationId: job.correlationId });
+  return 'resent';
 }
 
 async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {

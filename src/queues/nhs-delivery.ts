@@ -1,8 +1,10 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { BridgeContext } from '../context';
-import { nhsView } from '../mappings/allow-lists';
-import { referralToTransactionBundle, type FhirMappingOptions } from '../mappings/referral-to-fhir';
 import type { BridgeConfig } from '../config';
+import { nhsView } from '../mappings/allow-lists';
+import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../mappings/referral-to-bars';
+import { referralToTransactionBundle, type FhirMappingOptions } from '../mappings/referral-to-fhir';
+import { PermanentError } from './dead-letter';
 import type { PartnerDelivery } from './delivery';
 import { QUEUE } from './topology';
 
@@ -18,8 +20,22 @@ export function fhirMappingOptions(config: BridgeConfig): FhirMappingOptions {
   };
 }
 
-/** Clinical referrals to the NHS trust, mode `fhir-rest` (nhs-fhir.md Mode A). */
+export function barsMappingOptions(config: BridgeConfig): BarsMappingOptions {
+  return {
+    ...fhirMappingOptions(config),
+    sourceEndpoint: config.nhs.barsSourceEndpoint,
+    destinationEndpoint: config.nhs.barsDestinationEndpoint,
+    useCase: config.nhs.barsUseCase,
+  };
+}
+
+/** Clinical referrals to the NHS trust, in the deployment's mode (nhs-fhir.md Mode A or B). */
 export function nhsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
+  return ctx.config.nhs.mode === 'bars' ? barsDelivery(ctx) : fhirRestDelivery(ctx);
+}
+
+/** Mode A: a transaction Bundle of conditional creates; cancel revokes the ServiceRequest and Task. */
+function fhirRestDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
   const options = fhirMappingOptions(ctx.config);
   return {
     partner: 'NHS',
@@ -30,5 +46,31 @@ export function nhsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
       return { partnerRef: result.serviceRequestRef, partnerStatus: 'requested' };
     },
     cancel: (meta, _reason, call) => ctx.partners.nhs.cancel(meta.referralId, { correlationId: call.correlationId }),
+  };
+}
+
+/**
+ * Mode B: a BaRS message to `$process-message`. The trust answers asynchronously on the
+ * bridge's own `$process-message`, naming the Bundle id, so every id sent is indexed first.
+ */
+function barsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
+  const options = barsMappingOptions(ctx.config);
+  return {
+    partner: 'NHS',
+    queue: QUEUE.nhsDelivery,
+    build: (referral) => referralToBarsMessage(nhsView(referral), options),
+    send: async (message, call) => {
+      await ctx.messages.remember(message.id!, { referralId: call.referralId, kind: 'new' });
+      const result = await ctx.partners.bars.sendMessage(message, { correlationId: call.correlationId });
+      return { partnerRef: `Bundle/${message.id}`, partnerStatus: result.outcome === 'duplicate' ? 'duplicate' : 'active' };
+    },
+    cancel: async (meta, _reason, call) => {
+      // The cancel is the message the trust received, revoked: rebuilt from the frozen payload.
+      const sent = await ctx.referrals.loadOutbound<Bundle>(meta.referralId);
+      if (!sent) throw new PermanentError('the message sent to the trust has expired from the bridge; cancel with the trust directly');
+      const cancel = barsCancelMessage(sent, new Date().toISOString());
+      await ctx.messages.remember(cancel.id!, { referralId: meta.referralId, kind: 'cancel' });
+      await ctx.partners.bars.sendMessage(cancel, { correlationId: call.correlationId });
+    },
   };
 }

@@ -24,7 +24,10 @@ const POLL_CONCURRENCY = 8;
 export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSummary> {
   const summary: PollSummary = { checked: 0, changed: 0, errors: 0, outcomesRequeued: 0 };
   const work: (() => Promise<void>)[] = [];
-  for (const id of await ctx.referrals.activeIds('NHS')) work.push(() => pollOne(ctx, id, 'NHS', summary));
+  // In BaRS mode the trust pushes status to POST /fhir/$process-message; there is nothing to poll.
+  if (ctx.config.nhs.mode === 'fhir-rest') {
+    for (const id of await ctx.referrals.activeIds('NHS')) work.push(() => pollOne(ctx, id, 'NHS', summary));
+  }
   for (const id of await ctx.referrals.activeIds('CHARITY')) work.push(() => pollOne(ctx, id, 'CHARITY', summary));
   await runLimited(work, POLL_CONCURRENCY);
 

@@ -26,7 +26,8 @@ export interface IntakeJob {
 export interface DeliveryJob {
   referralId: string;
   correlationId: string;
-  action: 'deliver' | 'cancel';
+  /** `resend`: the trust asked for the message again (BaRS transient-error); status unchanged. */
+  action: 'deliver' | 'cancel' | 'resend';
   cancelReason?: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN';
 }
 

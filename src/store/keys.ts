@@ -17,5 +17,6 @@ export class Keys {
   quarantine(id: string) { return `${this.prefix}:quarantine:${id}`; }
   cursor() { return `${this.prefix}:police:cursor`; }
   lock(name: string) { return `${this.prefix}:lock:${name}`; }
+  barsMessage(messageId: string) { return `${this.prefix}:bars-message:${messageId}`; }
   counters() { return `${this.prefix}:counters`; }
 }

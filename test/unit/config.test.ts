@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       POLICE_FEED_TOKEN: 'secret',
       POLICE_CRIME_REF_PATTERN: '^CC-\\d{2}-\\d{7}$',
       NHS_MODE: 'bars',
+      NHS_BARS_TARGET_SERVICE_ID: 'svc-1',
       REDIS_URL: 'rediss://cache.example:6380/2',
     });
     expect(config.http.port).toBe(9000);
@@ -131,5 +132,36 @@ describe('loadConfig', () => {
     expect(configError({ DATA_KEYS, POLICE_POLL_CRON: 'every minute' }).message).toBe(
       'configuration error: POLICE_POLL_CRON must be a cron expression of 5 or 6 fields',
     );
+  });
+
+  describe('NHS settings', () => {
+    const JWT = { NHS_AUTH: 'private-key-jwt', NHS_TOKEN_URL: 'https://auth.nhs.test/oauth2/token', NHS_CLIENT_ID: 'client-1' };
+
+    it('BaRS mode needs the target service id, and defaults the destination to {base}/$process-message', () => {
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
+      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
+      expect(config.nhs.barsDestinationEndpoint).toBe('https://trust.test/bars/$process-message');
+      expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
+    });
+
+    it('no NHS auth unless asked for', () => {
+      expect(loadConfig({ DATA_KEYS }).nhs.auth).toEqual({ kind: 'none' });
+    });
+
+    it('private_key_jwt takes the key from a file or from the environment, never both', () => {
+      expect(loadConfig({ DATA_KEYS, ...JWT, NHS_PRIVATE_KEY_FILE: '/etc/k.pem', NHS_KEY_ID: 'k1' }).nhs.auth).toEqual({
+        kind: 'private-key-jwt',
+        tokenUrl: JWT.NHS_TOKEN_URL,
+        clientId: 'client-1',
+        keyId: 'k1',
+        privateKey: { file: '/etc/k.pem' },
+      });
+      expect(configError({ DATA_KEYS, ...JWT }).variable).toBe('NHS_PRIVATE_KEY');
+      expect(configError({ DATA_KEYS, ...JWT, NHS_PRIVATE_KEY: 'pem', NHS_PRIVATE_KEY_FILE: '/k' }).variable).toBe('NHS_PRIVATE_KEY');
+    });
+
+    it.each(['NHS_TOKEN_URL', 'NHS_CLIENT_ID'])('private_key_jwt without %s stops naming it', (variable) => {
+      expect(configError({ DATA_KEYS, ...JWT, NHS_PRIVATE_KEY_FILE: '/k', [variable]: '' }).variable).toBe(variable);
+    });
   });
 });

@@ -1,0 +1,137 @@
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { timingSafeEqual } from 'node:crypto';
+import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
+import type { BridgeContext } from '../context';
+import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
+import { enqueueResend } from '../queues/delivery-jobs';
+import { changeStatus } from '../queues/status-change';
+import { QUEUE, type DeadLetterJob } from '../queues/topology';
+import type { SentMessage } from '../store/message-index';
+import type { ReferralMeta } from '../store/referral-store';
+
+/**
+ * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
+ * messages. Matched to the message the bridge sent by `MessageHeader.response.identifier`,
+ * applied through the one state machine (never backwards), acknowledged with a response
+ * message. Errors are OperationOutcomes with BaRS codes, as the trust's own API answers.
+ */
+export const NHS_MESSAGE_PATH = '/fhir/$process-message';
+const FHIR_JSON = 'application/fhir+json';
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
+  name: 'iasu-nhs-messages',
+  register(server, { ctx }) {
+    server.route({
+      method: 'POST',
+      path: NHS_MESSAGE_PATH,
+      options: {
+        // Parsed here, not by hapi, so a bad body gets an OperationOutcome rather than a Boom.
+        payload: { parse: false, output: 'data', maxBytes: MAX_MESSAGE_BYTES, allow: [FHIR_JSON, 'application/json'] },
+      },
+      handler: async (request, h) => {
+        const refused = authorise(ctx, request, h);
+        if (refused) return refused;
+        let body: unknown;
+        try {
+          body = JSON.parse((request.payload as Buffer).toString('utf8'));
+        } catch {
+          return outcome(h, 400, 'REC_BAD_REQUEST', 'invalid', 'the body is not JSON');
+        }
+        const read = readBarsResponse(body, ctx.config.nhs.referralIdSystem);
+        if (!read.ok) return outcome(h, 400, 'REC_BAD_REQUEST', 'invalid', read.error);
+        const response = read.response;
+
+        const sent = await ctx.messages.lookup(response.respondsTo);
+        const meta = sent && (await ctx.referrals.get(sent.referralId));
+        if (!sent || !meta) return outcome(h, 404, 'REC_NOT_FOUND', 'not-found', 'no referral was sent with that message id');
+        if (response.referralId !== undefined && response.referralId !== sent.referralId) {
+          return outcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
+        }
+        await apply(ctx, meta, sent, response);
+        const ack = barsAcknowledgement({ messageId: response.messageId }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());
+        return h.response(ack).code(200).type(FHIR_JSON);
+      },
+    });
+  },
+};
+
+async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, response: BarsResponse): Promise<void> {
+  const { referralId, correlationId } = meta;
+  const log = ctx.logger.child({ correlationId, referralId, crimeReference: meta.crimeReference, partner: 'NHS', messageId: response.messageId });
+  const partnerStatus = [response.serviceRequestStatus, response.encounterStatus].filter(Boolean).join('/') || response.code;
+
+  if (response.code === 'transient-error') {
+    // The trust could not take the message just now and asks for it again: the same frozen
+    // message is resent (idempotent at the trust by its Bundle id).
+    if (sent.kind === 'new') await enqueueResend(ctx, referralId, 'NHS', correlationId, response.messageId);
+    log.warn({ answers: sent.kind, detail: response.detail }, 'trust reported a transient error; message will be resent');
+    return;
+  }
+  const to = barsResponseToStatus(response, sent.kind);
+  if (response.code === 'fatal-error') {
+    log.error({ alert: true, answers: sent.kind, detail: response.detail }, 'trust could not process the message');
+    if (to === 'FAILED') await deadLetterRefusal(ctx, meta, response);
+  }
+  if (!to) {
+    if (partnerStatus !== meta.partnerStatus) await ctx.referrals.patch(referralId, { partnerStatus });
+    return;
+  }
+  const detail = response.code === 'fatal-error' ? `trust refused the message: ${response.detail ?? 'no detail'}` : `BaRS response ${partnerStatus}`;
+  const result = await changeStatus(ctx, referralId, {
+    to,
+    source: 'nhs-bars',
+    detail: detail.slice(0, 200),
+    patch: { partnerStatus, ...(to === 'FAILED' ? { lastError: detail } : {}) },
+  });
+  if (!result.applied) {
+    log.info({ status: meta.status, reported: to, why: result.why }, 'trust response ignored: the referral is already there or beyond');
+  }
+}
+
+/** A message the trust refused outright is a failed delivery: operators find it with the other dead letters. */
+async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, response: BarsResponse): Promise<void> {
+  const entry: DeadLetterJob = {
+    queue: QUEUE.nhsDelivery,
+    jobId: `bars-response-${response.messageId}`,
+    jobName: 'deliver',
+    data: { referralId: meta.referralId, correlationId: meta.correlationId, action: 'deliver' },
+    partner: 'NHS',
+    errorKind: 'permanent',
+    reason: `NHS BaRS receiver answered fatal-error${response.detail ? `: ${response.detail}` : ''}`.slice(0, 1000),
+    attempts: 1,
+    failedAt: new Date().toISOString(),
+    referralId: meta.referralId,
+    crimeReference: meta.crimeReference,
+    correlationId: meta.correlationId,
+  };
+  await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
+}
+
+/** Bearer token from config, compared in constant time; unset means the route is closed. */
+function authorise(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
+  const expected = ctx.config.nhs.inboundToken;
+  if (!expected) return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
+  const header = String(request.headers.authorization ?? '');
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const wanted = Buffer.from(expected);
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
+  }
+  return undefined;
+}
+
+function outcome(h: ResponseToolkit, status: number, barsCode: string, issueCode: string, text: string) {
+  const body: OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    issue: [
+      {
+        severity: 'error',
+        code: issueCode as NonNullable<OperationOutcome['issue']>[number]['code'],
+        details: { coding: [{ system: BARS_ERROR_CODE_SYSTEM, code: barsCode }], text },
+      },
+    ],
+  };
+  return h.response(body).code(status).type(FHIR_JSON);
+}

@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import type { BarsMessageKind } from '../mappings/referral-to-bars';
+import type { Keys } from './keys';
+
+/**
+ * Which referral each BaRS message the bridge sent belongs to, so the trust's response
+ * (`MessageHeader.response.identifier` = our Bundle id) finds its referral. Ids only, no
+ * personal data; kept as long as the referral's data.
+ */
+export interface SentMessage {
+  referralId: string;
+  kind: BarsMessageKind;
+}
+
+export class MessageIndex {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** Written before the message is sent: a response can arrive before the send returns. */
+  async remember(messageId: string, sent: SentMessage): Promise<void> {
+    await this.redis.set(this.keys.barsMessage(messageId), `${sent.kind}|${sent.referralId}`, 'EX', this.ttlSeconds);
+  }
+
+  async lookup(messageId: string): Promise<SentMessage | undefined> {
+    const value = await this.redis.get(this.keys.barsMessage(messageId));
+    if (!value) return undefined;
+    const [kind, referralId] = value.split('|');
+    return kind && referralId && (kind === 'new' || kind === 'cancel') ? { kind, referralId } : undefined;
+  }
+}

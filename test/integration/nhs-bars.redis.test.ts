@@ -1,0 +1,249 @@
+import type { Server } from '@hapi/hapi';
+import type { Bundle, MessageHeader, OperationOutcome, ServiceRequest } from '@medplum/fhirtypes';
+import type { Worker } from 'bullmq';
+import nock from 'nock';
+import { createServer } from '../../src/api/server';
+import { createContext, type BridgeContext } from '../../src/context';
+import { barsMessageId } from '../../src/mappings/referral-to-bars';
+import { startDeliveryWorker } from '../../src/queues/delivery';
+import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
+import { nhsDelivery } from '../../src/queues/nhs-delivery';
+import type { DeadLetterJob } from '../../src/queues/topology';
+import { clinicalReferral } from '../helpers/referrals';
+import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+
+/**
+ * nhs-fhir.md Mode B through real BullMQ queues on real Redis: delivery to a BaRS receiver
+ * (nock), the trust's asynchronous responses on POST /fhir/$process-message, and cancellation.
+ */
+const TRUST = 'https://bars.trust.test';
+const INBOUND_TOKEN = 'trust-inbound-token';
+const CORRELATION = 'c0ffee00-0000-4000-8000-000000000000';
+const referral = clinicalReferral();
+const ID = referral.referralId;
+const SENT_ID = barsMessageId(ID);
+const REFERRAL_SYSTEM = 'https://iasu.example/Id/referral';
+
+describe('BaRS mode', () => {
+  let ctx: BridgeContext;
+  let server: Server;
+  let workers: Worker[];
+  let logs: () => string;
+
+  beforeEach(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    const captured = capturedLogger();
+    logs = captured.text;
+    ctx = createContext(
+      testConfig({
+        NHS_MODE: 'bars',
+        NHS_FHIR_BASE_URL: `${TRUST}/fhir`,
+        NHS_BARS_TARGET_SERVICE_ID: 'svc-42',
+        NHS_INBOUND_TOKEN: INBOUND_TOKEN,
+        DELIVERY_BACKOFF_MS: '20',
+      }),
+      captured.logger,
+    );
+    server = await createServer(ctx, { port: 0 });
+    workers = [startDeliveryWorker(ctx, nhsDelivery(ctx))];
+  });
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await server.stop();
+    await dropKeys(ctx.config);
+    await ctx.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  async function queueReferral(): Promise<void> {
+    await ctx.referrals.saveData(referral);
+    const t = await ctx.referrals.transition(ID, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: ID, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+    });
+    if (!t.applied) throw new Error('setup failed');
+    await enqueueDelivery(ctx, ID, CORRELATION, t.seq);
+  }
+
+  /** The trust's BaRS receiver: records every message it is sent. */
+  function receiver(status = 200, times = 1): Bundle[] {
+    const received: Bundle[] = [];
+    nock(TRUST)
+      .post('/fhir/$process-message', (body: Bundle) => received.push(body) > 0)
+      .times(times)
+      .reply(status, (_uri, body) => ack((body as Bundle).id!));
+    return received;
+  }
+
+  async function delivered(): Promise<Bundle[]> {
+    const received = receiver();
+    await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'SENT', 'referral SENT');
+    return received;
+  }
+
+  function respond(body: unknown, token = INBOUND_TOKEN) {
+    return server.inject({
+      method: 'POST',
+      url: '/fhir/$process-message',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(body),
+    });
+  }
+
+  test('delivers the message Bundle, marks the referral SENT and indexes the message id', async () => {
+    const received = await delivered();
+    expect(received).toHaveLength(1);
+    expect(received[0]!.id).toBe(SENT_ID);
+    expect(received[0]!.type).toBe('message');
+    const meta = await ctx.referrals.get(ID);
+    expect(meta).toMatchObject({ status: 'SENT', partnerRef: `Bundle/${SENT_ID}`, partnerStatus: 'active' });
+    expect(await ctx.messages.lookup(SENT_ID)).toEqual({ referralId: ID, kind: 'new' });
+  });
+
+  test('trust responses move the status forward only, each acknowledged, each written back', async () => {
+    await delivered();
+    const accepted = await respond(response({ encounter: 'planned' }));
+    expect(accepted.statusCode).toBe(200);
+    const ackHeader = (accepted.result as Bundle).entry![0]!.resource as MessageHeader;
+    expect(ackHeader.response).toEqual({ identifier: 'resp-planned', code: 'ok' });
+    expect((await ctx.referrals.get(ID))?.status).toBe('ACCEPTED');
+
+    expect((await respond(response({ encounter: 'in-progress' }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('IN_PROGRESS');
+
+    // Out of order and repeated: acknowledged, never applied backwards.
+    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
+    expect((await respond(response({ encounter: 'in-progress' }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('IN_PROGRESS');
+
+    expect((await respond(response({ sr: 'completed', encounter: 'finished' }))).statusCode).toBe(200);
+    const timeline = await ctx.referrals.timeline(ID);
+    expect(timeline.map((e) => e.status)).toEqual(['QUEUED', 'SENT', 'ACCEPTED', 'IN_PROGRESS', 'COMPLETED']);
+    expect(timeline.slice(2).every((e) => e.source === 'nhs-bars')).toBe(true);
+    // Every change the bridge made is queued for write-back to the police (QUEUED, seq 1, was the test's own set-up).
+    const outcomes = await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed']);
+    expect(outcomes.map((j) => j.id).sort()).toEqual([2, 3, 4, 5].map((s) => `${ID}-s${s}`).sort());
+  });
+
+  test('the trust declining (ServiceRequest revoked, unprompted) is REJECTED', async () => {
+    await delivered();
+    expect((await respond(response({ sr: 'revoked' }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('REJECTED');
+  });
+
+  test('an unknown message id is a 404 OperationOutcome', async () => {
+    const res = await respond(response({ encounter: 'planned', respondsTo: 'f0000000-0000-4000-8000-000000000000' }));
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/application\/fhir\+json/);
+    const outcome = res.result as OperationOutcome;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0]!.details!.coding![0]!.code).toBe('REC_NOT_FOUND');
+  });
+
+  test('a response whose ServiceRequest names another referral is refused (422)', async () => {
+    await delivered();
+    const res = await respond(response({ encounter: 'planned', referralId: '11111111-1111-5111-8111-111111111111' }));
+    expect(res.statusCode).toBe(422);
+    expect((await ctx.referrals.get(ID))?.status).toBe('SENT');
+  });
+
+  test('no or a wrong bearer token is a 401; a malformed message a 400, both OperationOutcomes', async () => {
+    for (const token of ['', 'wrong-token-wrong-len', INBOUND_TOKEN.replace(/.$/, 'X')]) {
+      const res = await respond(response({ encounter: 'planned' }), token);
+      expect(res.statusCode).toBe(401);
+      expect((res.result as OperationOutcome).issue[0]!.details!.coding![0]!.code).toBe('SEND_UNAUTHORIZED');
+    }
+    const bad = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json' }, payload: '{not json' });
+    expect(bad.statusCode).toBe(400);
+    const notMessage = await respond({ resourceType: 'Bundle', id: 'x', type: 'collection' });
+    expect(notMessage.statusCode).toBe(400);
+    expect((notMessage.result as OperationOutcome).issue[0]!.details!.text).toMatch(/type must be message/);
+  });
+
+  test('a fatal-error response fails the referral and dead-letters it with the trust’s text', async () => {
+    await delivered();
+    expect((await respond(response({ code: 'fatal-error', outcome: 'Service does not accept this referral type' }))).statusCode).toBe(200);
+    const meta = await ctx.referrals.get(ID);
+    expect(meta?.status).toBe('FAILED');
+    expect(meta?.lastError).toContain('Service does not accept this referral type');
+    const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
+    expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'permanent', reason: expect.stringContaining('fatal-error') })]);
+  });
+
+  test('a transient-error response resends the same message once', async () => {
+    const first = await delivered();
+    const again = receiver();
+    expect((await respond(response({ code: 'transient-error' }))).statusCode).toBe(200);
+    await waitFor(async () => again.length === 1, 'message resent');
+    expect(again[0]).toEqual(first[0]);
+    expect((await ctx.referrals.get(ID))?.status).toBe('SENT');
+  });
+
+  test('cancel sends the update message with the ServiceRequest revoked; the trust confirming it changes nothing', async () => {
+    await delivered();
+    const cancels = receiver();
+    await ctx.referrals.transition(ID, { to: 'CANCELLED', source: 'test', detail: 'CONSENT_WITHDRAWN' });
+    await enqueueCancel(ctx, ID, 'NHS', CORRELATION, 'CONSENT_WITHDRAWN');
+    await waitFor(async () => cancels.length === 1, 'cancel message sent');
+    const message = cancels[0]!;
+    expect(message.id).toBe(barsMessageId(ID, 'cancel'));
+    expect((message.entry![0]!.resource as MessageHeader).reason?.coding?.[0]?.code).toBe('update');
+    const sr = message.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
+    expect(sr.status).toBe('revoked');
+    expect(await ctx.messages.lookup(message.id!)).toEqual({ referralId: ID, kind: 'cancel' });
+
+    expect((await respond(response({ sr: 'revoked', respondsTo: message.id! }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('CANCELLED');
+  });
+
+  test('no personal data reaches the logs', async () => {
+    await delivered();
+    await respond(response({ encounter: 'planned' }));
+    await respond(response({ code: 'fatal-error', outcome: 'x' }));
+    const text = logs();
+    expect(text).toContain(ID);
+    for (const planted of [referral.subject.surname!, referral.subject.nhsNumber!, referral.subject.dateOfBirth!, referral.subject.address!.postcode!]) {
+      expect(text).not.toContain(planted);
+    }
+  });
+});
+
+function ack(id: string) {
+  return {
+    resourceType: 'Bundle',
+    type: 'message',
+    entry: [{ resource: { resourceType: 'MessageHeader', eventCoding: { code: 'servicerequest-response' }, source: { endpoint: TRUST }, response: { identifier: id, code: 'ok' } } }],
+  };
+}
+
+/** The trust's servicerequest-response message (nhs-fhir.md Mode B). */
+function response(opts: { code?: string; sr?: string; encounter?: string; respondsTo?: string; referralId?: string; outcome?: string }): Bundle {
+  const id = `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? opts.sr)}`;
+  return {
+    resourceType: 'Bundle',
+    id,
+    type: 'message',
+    entry: [
+      {
+        fullUrl: 'urn:uuid:h',
+        resource: {
+          resourceType: 'MessageHeader',
+          eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
+          source: { endpoint: TRUST },
+          response: { identifier: opts.respondsTo ?? SENT_ID, code: (opts.code ?? 'ok') as 'ok' },
+          focus: [{ reference: 'urn:uuid:sr' }],
+        },
+      },
+      {
+        fullUrl: 'urn:uuid:sr',
+        resource: { resourceType: 'ServiceRequest', identifier: [{ system: REFERRAL_SYSTEM, value: opts.referralId ?? ID }], status: (opts.sr ?? 'active') as 'active', intent: 'plan', subject: { reference: 'urn:uuid:p' } },
+      },
+      ...(opts.encounter ? [{ resource: { resourceType: 'Encounter' as const, status: opts.encounter as 'planned', class: { code: 'AMB' } } }] : []),
+      ...(opts.outcome ? [{ resource: { resourceType: 'OperationOutcome' as const, issue: [{ severity: 'error' as const, code: 'invalid' as const, diagnostics: opts.outcome }] } }] : []),
+    ],
+  };
+}
