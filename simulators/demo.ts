@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { STATUS_ORDER } from '../src/domain/lifecycle';
 import { createLogger } from '../src/logger';
 import { startBridge, type RunningBridge } from '../src/runtime';
 import { generateDataKeySpec } from '../src/store/crypto';
+import { DEFAULT_BARS_SERVICE_ID, startBarsReceiver } from './bars-receiver';
 import { startCharitySimulator } from './charity';
 import { feedDocument, generateFeedRecords, type GeneratedRecord } from './feed-generator';
 import { startFhirServer } from './fhir-server';
@@ -20,6 +22,8 @@ import { startPoliceFeedSimulator } from './police-feed';
  */
 export interface DemoOptions {
   records?: number;
+  /** Default: NHS_MODE from the environment, else fhir-rest. */
+  nhsMode?: 'fhir-rest' | 'bars';
   timeoutMs?: number;
   out?: NodeJS.WritableStream;
 }
@@ -52,9 +56,10 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   const pushed = generated.filter((g) => g.recordVersion === 1).slice(-5);
   const pulled = generated.filter((g) => !pushed.includes(g));
   const police = await startPoliceFeedSimulator({ records: pulled.map((g) => g.xml), token: 'demo-feed-token' });
-  const fhir = await startFhirServer({ advanceEveryMs: 700, rejectEvery: 9 });
+  const nhsMode = opts.nhsMode ?? (process.env.NHS_MODE === 'bars' ? 'bars' : 'fhir-rest');
+  const trust = await startTrust(nhsMode);
   const charity = await startCharitySimulator({ apiKey: 'demo-charity-key', advanceEveryMs: 700 });
-  say(`Simulators: police feed ${police.url}, NHS FHIR R4 ${fhir.url}, charity ${charity.url}`);
+  say(`Simulators: police feed ${police.url}, NHS trust ${trust.label} ${trust.url}, charity ${charity.url}`);
 
   const logDir = join(tmpdir(), 'iasu-bridge-demo');
   mkdirSync(logDir, { recursive: true });
@@ -71,7 +76,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     POLICE_POLL_CRON: '* * * * * *',
     POLICE_PAGE_LIMIT: '50',
     STATUS_POLL_CRON: '* * * * * *',
-    NHS_FHIR_BASE_URL: fhir.url,
+    ...trust.env,
     CHARITY_API_URL: charity.url,
     CHARITY_API_KEY: 'demo-charity-key',
     DELIVERY_BACKOFF_MS: '200',
@@ -83,6 +88,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   try {
     bridge = await startBridge(config, { logger });
     const api = bridge.server!.info.uri;
+    trust.connect(api);
     const push = await fetch(`${api}/v1/police/flags`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/xml', Authorization: 'Bearer demo-push-token' },
@@ -104,14 +110,14 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     }
     if (isTty) out.write('\n');
 
-    const report = await closingReport(bridge, generated, police, fhir, charity);
+    const report = await closingReport(bridge, generated, police, trust, charity);
     say('');
     say(report.table);
     return report;
   } finally {
     await bridge?.stop();
     await police.stop();
-    await fhir.stop();
+    await trust.stop();
     await charity.stop();
     await redis.stop();
   }
@@ -145,7 +151,7 @@ async function closingReport(
   bridge: RunningBridge,
   generated: GeneratedRecord[],
   police: Awaited<ReturnType<typeof startPoliceFeedSimulator>>,
-  fhir: Awaited<ReturnType<typeof startFhirServer>>,
+  trust: SimulatedTrust,
   charity: Awaited<ReturnType<typeof startCharitySimulator>>,
 ): Promise<DemoResult> {
   const { ctx } = bridge;
@@ -172,10 +178,10 @@ async function closingReport(
     const meta = await ctx.referrals.get(id);
     if (meta?.partnerRef) meta.partner === 'NHS' ? sentNhs++ : sentCharity++;
   }
-  const fhirCounts = await fhir.counts();
+  const trustView = await trust.report(sentNhs);
   const charityStats = charity.stats();
   const policeStats = police.stats();
-  const nhsDuplicates = Math.max(0, (fhirCounts.ServiceRequest ?? 0) - sentNhs) + Math.max(0, (fhirCounts.Task ?? 0) - sentNhs);
+  const nhsDuplicates = trustView.duplicates;
   const charityDuplicates = Math.max(0, charityStats.created - sentCharity);
   const duplicates = nhsDuplicates + charityDuplicates;
   const unsettled = [...counts.entries()].filter(([s]) => !SETTLED.has(s)).reduce((a, [, n]) => a + n, 0);
@@ -188,7 +194,7 @@ async function closingReport(
     ['  out of scope (no STALKING flag, not 8Q)', c.recordsOutOfScope],
     ['  quarantined with a reason', `${c.recordsQuarantined} (expected ${expectedQuarantine}; ${quarantined} in the quarantine store)`],
     ['Referrals created', known.size],
-    ['  sent to the NHS trust (FHIR R4)', `${sentNhs} (trust holds ${fhirCounts.ServiceRequest ?? 0} ServiceRequests, ${fhirCounts.Task ?? 0} Tasks, ${fhirCounts.Patient ?? 0} Patients)`],
+    [`  sent to the NHS trust (${trust.label})`, `${sentNhs} (${trustView.holds})`],
     ['  sent to the charity', `${sentCharity} (charity created ${charityStats.created}, ${charityStats.replays} idempotent replays)`],
     ...STATUS_ORDER.filter((s) => counts.get(s)).map((s): [string, number] => [`  status ${s}`, counts.get(s)!]),
     ['Police write-backs stored', `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`],
@@ -202,4 +208,70 @@ async function closingReport(
   const table = [line, 'iasu-bridge demo summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n');
   const ok = lost === 0 && duplicates === 0 && unsettled === 0 && pendingWriteBacks === 0;
   return { ok, lost, duplicates, table: `${table}\n${ok ? 'Every record accounted for: zero lost, zero duplicated.' : 'NOT CLEAN: see the rows above and the log file.'}` };
+}
+
+/** The NHS trust in the deployment's mode: a FHIR R4 server, or a BaRS receiver that calls back. */
+interface SimulatedTrust {
+  label: string;
+  url: string;
+  env: Record<string, string>;
+  /** Once the bridge listens: where the trust sends its responses. */
+  connect(bridgeUrl: string): void;
+  report(sentNhs: number): Promise<{ holds: string; duplicates: number }>;
+  stop(): Promise<void>;
+}
+
+async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
+  if (mode === 'fhir-rest') {
+    const fhir = await startFhirServer({ advanceEveryMs: 700, rejectEvery: 9 });
+    return {
+      label: 'FHIR R4',
+      url: fhir.url,
+      env: { NHS_MODE: 'fhir-rest', NHS_FHIR_BASE_URL: fhir.url },
+      connect: () => undefined,
+      async report(sentNhs) {
+        const c = await fhir.counts();
+        return {
+          holds: `trust holds ${c.ServiceRequest ?? 0} ServiceRequests, ${c.Task ?? 0} Tasks, ${c.Patient ?? 0} Patients`,
+          duplicates: Math.max(0, (c.ServiceRequest ?? 0) - sentNhs) + Math.max(0, (c.Task ?? 0) - sentNhs),
+        };
+      },
+      stop: () => fhir.stop(),
+    };
+  }
+  // A throwaway key pair: the bridge signs its token requests with the private half, the
+  // simulated NHS token endpoint checks them with the public half. Nothing is written to disk.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const clientId = 'iasu-bridge-demo';
+  const inboundToken = 'demo-trust-callback-token';
+  const bars = await startBarsReceiver({
+    clientId,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    advanceEveryMs: 700,
+    rejectEvery: 9,
+  });
+  return {
+    label: 'BaRS',
+    url: bars.url,
+    env: {
+      NHS_MODE: 'bars',
+      NHS_FHIR_BASE_URL: bars.url,
+      NHS_BARS_TARGET_SERVICE_ID: DEFAULT_BARS_SERVICE_ID,
+      NHS_AUTH: 'private-key-jwt',
+      NHS_TOKEN_URL: bars.tokenUrl,
+      NHS_CLIENT_ID: clientId,
+      NHS_KEY_ID: 'demo-1',
+      NHS_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      NHS_INBOUND_TOKEN: inboundToken,
+    },
+    connect: (bridgeUrl) => bars.setCallback({ url: `${bridgeUrl}/fhir/$process-message`, token: inboundToken }),
+    async report(sentNhs) {
+      const s = bars.stats();
+      return {
+        holds: `receiver holds ${s.referrals} referrals, sent ${s.responsesSent} responses, issued ${s.tokensIssued} tokens, refused ${s.duplicatesRefused} duplicates`,
+        duplicates: Math.max(0, s.referrals - sentNhs) + s.duplicatesRefused,
+      };
+    },
+    stop: () => bars.stop(),
+  };
 }
