@@ -15,7 +15,12 @@ export interface DataKey {
 
 export interface BridgeConfig {
   redis: { url: string; prefix: string };
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** PEM file paths; with clientCaFile the server asks for client certificates (mTLS). */
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  };
   logLevel: string;
   force: { name: string; orgName: string; orgCode: string };
   police: {
@@ -44,8 +49,11 @@ export interface BridgeConfig {
     /** First part of BaRS `use-context` (usecases-categories-bars), assigned at onboarding. */
     barsUseCase: string;
     auth: NhsAuthConfig;
-    /** Bearer token the trust presents on `POST /fhir/$process-message`; unset → 503. */
+    /** How the trust authenticates on `POST /fhir/$process-message`: bearer (unset token → 503) or mTLS. */
+    inboundAuth: 'bearer' | 'mtls';
     inboundToken: string;
+    /** With mTLS: the subject CN the trust's client certificate must carry (any CA-signed one if unset). */
+    inboundClientCn?: string;
     referralIdSystem: string;
     crimeReferenceSystem: string;
   };
@@ -81,6 +89,9 @@ const schema = Joi.object({
   REDIS_PREFIX: Joi.string().pattern(/^[^:\s]+$/).required(),
   HTTP_HOST: Joi.string().hostname().required(),
   HTTP_PORT: Joi.number().integer().min(0).max(65535).required(),
+  HTTP_TLS_CERT_FILE: Joi.string().allow(''),
+  HTTP_TLS_KEY_FILE: Joi.string().allow(''),
+  HTTP_TLS_CLIENT_CA_FILE: Joi.string().allow(''),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').required(),
   FORCE_NAME: Joi.string().pattern(/^[A-Z0-9_-]{2,40}$/).required(),
   POLICE_ORG_NAME: Joi.string().required(),
@@ -114,6 +125,8 @@ const schema = Joi.object({
   NHS_PRIVATE_KEY: Joi.string().allow(''),
   NHS_PRIVATE_KEY_FILE: Joi.string().allow(''),
   NHS_INBOUND_TOKEN: Joi.string().allow(''),
+  NHS_INBOUND_AUTH: Joi.string().valid('bearer', 'mtls').required(),
+  NHS_INBOUND_CLIENT_CN: Joi.string().allow(''),
   REFERRAL_ID_SYSTEM: Joi.string().uri().required(),
   CRIME_REFERENCE_SYSTEM: Joi.string().uri().required(),
   CHARITY_API_URL: url.required(),
@@ -147,10 +160,13 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     const message = (detail?.message ?? error.message).replace(/^"[^"]+" /, '');
     throw new ConfigError(variable, message === 'is not allowed to be empty' ? 'is required' : message);
   }
+  if (v.NHS_INBOUND_AUTH === 'mtls' && !v.HTTP_TLS_CLIENT_CA_FILE) {
+    throw new ConfigError('HTTP_TLS_CLIENT_CA_FILE', 'is required when NHS_INBOUND_AUTH is mtls');
+  }
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   return {
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
-    http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    http: { host: v.HTTP_HOST, port: v.HTTP_PORT, ...httpTls(v) },
     logLevel: v.LOG_LEVEL,
     force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },
     police: {
@@ -175,7 +191,9 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       barsTarget: { system: v.NHS_BARS_TARGET_SERVICE_SYSTEM, value: v.NHS_BARS_TARGET_SERVICE_ID },
       barsUseCase: v.NHS_BARS_USE_CASE,
       auth: nhsAuth(v),
+      inboundAuth: v.NHS_INBOUND_AUTH,
       inboundToken: v.NHS_INBOUND_TOKEN,
+      ...(v.NHS_INBOUND_CLIENT_CN ? { inboundClientCn: v.NHS_INBOUND_CLIENT_CN } : {}),
       referralIdSystem: v.REFERRAL_ID_SYSTEM,
       crimeReferenceSystem: v.CRIME_REFERENCE_SYSTEM,
     },
@@ -215,4 +233,16 @@ function nhsAuth(v: Record<string, string>): NhsAuthConfig {
     ...(v.NHS_KEY_ID ? { keyId: v.NHS_KEY_ID } : {}),
     privateKey: v.NHS_PRIVATE_KEY ? { pem: v.NHS_PRIVATE_KEY } : { file: v.NHS_PRIVATE_KEY_FILE! },
   };
+}
+
+/** Server TLS needs a certificate and its key; a client CA alone would be a silent no-op. */
+function httpTls(v: Record<string, string>): { tls?: NonNullable<BridgeConfig['http']['tls']> } {
+  const { HTTP_TLS_CERT_FILE: certFile, HTTP_TLS_KEY_FILE: keyFile, HTTP_TLS_CLIENT_CA_FILE: clientCaFile } = v;
+  if (!certFile && !keyFile) {
+    if (clientCaFile) throw new ConfigError('HTTP_TLS_CERT_FILE', 'is required when HTTP_TLS_CLIENT_CA_FILE is set');
+    return {};
+  }
+  if (!certFile) throw new ConfigError('HTTP_TLS_CERT_FILE', 'is required when HTTP_TLS_KEY_FILE is set');
+  if (!keyFile) throw new ConfigError('HTTP_TLS_KEY_FILE', 'is required when HTTP_TLS_CERT_FILE is set');
+  return { tls: { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) } };
 }

@@ -1,6 +1,7 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
 import type { BridgeContext } from '../context';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
@@ -109,9 +110,25 @@ async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, respons
   await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
 }
 
-/** Bearer token from config, compared in constant time; unset means the route is closed. */
+/**
+ * The trust's credential, as configured: a bearer token compared in constant time (unset means
+ * the route is closed), or its client certificate, verified against HTTP_TLS_CLIENT_CA_FILE
+ * and, when NHS_INBOUND_CLIENT_CN is set, carrying that subject CN.
+ */
 function authorise(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
-  const expected = ctx.config.nhs.inboundToken;
+  const nhs = ctx.config.nhs;
+  if (nhs.inboundAuth === 'mtls') {
+    const socket = request.raw.req.socket as Partial<TLSSocket>;
+    if (!socket.encrypted || !socket.authorized) {
+      return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a client certificate signed by the configured CA is required');
+    }
+    const cn = socket.getPeerCertificate?.().subject?.CN;
+    if (nhs.inboundClientCn && cn !== nhs.inboundClientCn) {
+      return outcome(h, 403, 'SEND_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
+    }
+    return undefined;
+  }
+  const expected = nhs.inboundToken;
   if (!expected) return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
   const header = String(request.headers.authorization ?? '');
   const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');

@@ -1,5 +1,7 @@
 import Hapi from '@hapi/hapi';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config';
 import type { BridgeContext } from '../context';
 import { healthPlugin } from './health';
 import { nhsMessagesPlugin } from './nhs-messages';
@@ -12,6 +14,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     port: overrides.port ?? ctx.config.http.port,
     host: overrides.host ?? ctx.config.http.host,
     routes: { response: { emptyStatusCode: 204 } },
+    ...tlsOptions(ctx),
   });
   // Every request gets a correlation id (the caller's, if it sent one) on the log line and the response.
   server.ext('onRequest', (request, h) => {
@@ -36,4 +39,28 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: nhsMessagesPlugin, options: { ctx } },
   ]);
   return server;
+}
+
+/**
+ * HTTPS when configured. Client certificates are asked for but not required at the TLS layer:
+ * routes that rely on mTLS (the trust's $process-message) check the peer themselves, and the
+ * other routes keep their own credentials.
+ */
+function tlsOptions(ctx: BridgeContext): { tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } } {
+  const tls = ctx.config.http.tls;
+  if (!tls) return {};
+  const read = (file: string, variable: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(variable, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return {
+    tls: {
+      cert: read(tls.certFile, 'HTTP_TLS_CERT_FILE'),
+      key: read(tls.keyFile, 'HTTP_TLS_KEY_FILE'),
+      ...(tls.clientCaFile ? { ca: read(tls.clientCaFile, 'HTTP_TLS_CLIENT_CA_FILE'), requestCert: true, rejectUnauthorized: false } : {}),
+    },
+  };
 }

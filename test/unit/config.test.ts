@@ -160,6 +160,17 @@ describe('loadConfig', () => {
       expect(configError({ DATA_KEYS, ...JWT, NHS_PRIVATE_KEY: 'pem', NHS_PRIVATE_KEY_FILE: '/k' }).variable).toBe('NHS_PRIVATE_KEY');
     });
 
+    it('mTLS for the trust needs the client CA, and server TLS needs both certificate and key', () => {
+      expect(configError({ DATA_KEYS, NHS_INBOUND_AUTH: 'mtls' }).variable).toBe('HTTP_TLS_CLIENT_CA_FILE');
+      expect(configError({ DATA_KEYS, HTTP_TLS_CLIENT_CA_FILE: '/ca.pem' }).variable).toBe('HTTP_TLS_CERT_FILE');
+      expect(configError({ DATA_KEYS, HTTP_TLS_CERT_FILE: '/c.pem' }).variable).toBe('HTTP_TLS_KEY_FILE');
+      expect(configError({ DATA_KEYS, HTTP_TLS_KEY_FILE: '/k.pem' }).variable).toBe('HTTP_TLS_CERT_FILE');
+      const config = loadConfig({ DATA_KEYS, NHS_INBOUND_AUTH: 'mtls', NHS_INBOUND_CLIENT_CN: 'trust', HTTP_TLS_CERT_FILE: '/c.pem', HTTP_TLS_KEY_FILE: '/k.pem', HTTP_TLS_CLIENT_CA_FILE: '/ca.pem' });
+      expect(config.http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem', clientCaFile: '/ca.pem' });
+      expect(config.nhs).toMatchObject({ inboundAuth: 'mtls', inboundClientCn: 'trust' });
+      expect(loadConfig({ DATA_KEYS }).http.tls).toBeUndefined();
+    });
+
     it.each(['NHS_TOKEN_URL', 'NHS_CLIENT_ID'])('private_key_jwt without %s stops naming it', (variable) => {
       expect(configError({ DATA_KEYS, ...JWT, NHS_PRIVATE_KEY_FILE: '/k', [variable]: '' }).variable).toBe(variable);
     });
