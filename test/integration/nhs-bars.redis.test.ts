@@ -200,6 +200,16 @@ describe('BaRS mode', () => {
     expect((await ctx.referrals.get(ID))?.status).toBe('CANCELLED');
   });
 
+  test('a trust refusing the credentials is dead-lettered at once as an auth failure, with an alert', async () => {
+    nock(TRUST).post('/fhir/$process-message').times(1).reply(403, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'SEND_FORBIDDEN' }] } }] });
+    await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'FAILED', 'referral FAILED');
+    const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
+    expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'auth', attempts: 1 })]);
+    const alert = logs().split('\n').find((l) => l.includes('"dead-lettered"'));
+    expect(JSON.parse(alert!)).toMatchObject({ alert: true, kind: 'auth', referralId: ID });
+  });
+
   test('no personal data reaches the logs', async () => {
     await delivered();
     await respond(response({ encounter: 'planned' }));
