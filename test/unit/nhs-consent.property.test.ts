@@ -16,6 +16,7 @@ import { nhsView } from '../../src/mappings/allow-lists';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
 
 /**
  * Issue: "no Bundle is ever produced for a referral whose consent is not GIVEN unless it is a
@@ -24,15 +25,6 @@ import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir
  * against an oracle written from police-feed.md / nhs-fhir.md rather than from src.
  */
 const FORCE = 'CHESHIRE';
-const FHIR_OPTIONS = {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: 'https://iasu.example/Id/referral',
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-};
-const BARS_OPTIONS = { ...FHIR_OPTIONS, sourceEndpoint: 'https://bridge.example/fhir', destinationEndpoint: 'https://trust.example/bars' };
 
 /** nhs-fhir.md "Consent": the legislation URL for each lawful-basis code. */
 const LEGISLATION: Record<LawfulBasisCode, string> = {
@@ -188,7 +180,7 @@ function expectConsentResource(bundle: Bundle, byConsent: boolean, basis: Return
   expect(authority).toBeTruthy();
   const police = bundle.entry?.find((e) => e.fullUrl === authority)?.resource as Organization | undefined;
   expect(police?.resourceType).toBe('Organization');
-  expect(police?.name).toBe(FHIR_OPTIONS.policeOrgName);
+  expect(police?.name).toBe(NHS_FHIR_OPTIONS.policeOrgName);
   expect(consent.provision?.actor?.[0]?.reference?.display).toBe(basis!.authorisedBy);
   expect(consent.dateTime).toBe(basis!.authorisedAt);
 }
@@ -205,8 +197,8 @@ describe('NHS Bundles only with consent or a suspect’s complete lawful basis (
         for (const { referral, decision } of mapping.referrals) {
           if (referral.type !== 'CLINICAL') continue;
           const view = nhsView(referral);
-          const rest = attempt(() => referralToTransactionBundle(view, FHIR_OPTIONS));
-          const bars = attempt(() => referralToBarsMessage(view, BARS_OPTIONS));
+          const rest = attempt(() => referralToTransactionBundle(view, NHS_FHIR_OPTIONS));
+          const bars = attempt(() => referralToBarsMessage(view, NHS_BARS_OPTIONS));
           // Both modes rest on the same basis: they agree on whether to map.
           expect(!!bars.bundle).toBe(!!rest.bundle);
 
@@ -283,23 +275,23 @@ describe('NHS Bundles only with consent or a suspect’s complete lawful basis (
       const victim = person('P1', 'VICTIM', { consents: [consent('GIVEN', '2026-11-21T17:40:00Z'), consent(status, '2026-11-22T08:00:00Z')], lawfulBasis: basis });
       const { referral, decision } = clinical(victim);
       expect(decision).not.toBe('QUEUED');
-      expect(() => referralToTransactionBundle(nhsView(referral), FHIR_OPTIONS)).toThrow();
-      expect(() => referralToBarsMessage(nhsView(referral), BARS_OPTIONS)).toThrow();
+      expect(() => referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS)).toThrow();
+      expect(() => referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS)).toThrow();
     });
 
     it('a suspect who refused is referred on a complete lawful basis, and the Consent says so', () => {
       const suspect = person('P2', 'SUSPECT', { consents: [consent('REFUSED', '2026-11-22T08:00:00Z')], lawfulBasis: basis });
       const { referral, decision } = clinical(suspect);
       expect(decision).toBe('QUEUED');
-      expectConsentResource(referralToTransactionBundle(nhsView(referral), FHIR_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
-      expectConsentResource(referralToBarsMessage(nhsView(referral), BARS_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
+      expectConsentResource(referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
+      expectConsentResource(referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
     });
 
     it('a later GIVEN after a refusal opts in', () => {
       const witness = person('P3', 'WITNESS', { consents: [consent('REFUSED', '2026-11-21T17:40:00Z'), consent('GIVEN', '2026-11-22T08:00:00Z')] });
       const { referral, decision } = clinical(witness);
       expect(decision).toBe('QUEUED');
-      expectConsentResource(referralToBarsMessage(nhsView(referral), BARS_OPTIONS), true, undefined);
+      expectConsentResource(referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS), true, undefined);
     });
   });
 });

@@ -5,6 +5,7 @@ import { nhsView } from '../../src/mappings/allow-lists';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
 
 /**
  * nhs-fhir.md "Never the victim's contact details in a suspect referral", end to end: from a
@@ -13,15 +14,6 @@ import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir
  * while the suspect's own planted values must (the control that proves the check can fail).
  */
 const FORCE = 'CHESHIRE';
-const FHIR_OPTIONS = {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: 'https://iasu.example/Id/referral',
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-};
-const BARS_OPTIONS = { ...FHIR_OPTIONS, sourceEndpoint: 'https://bridge.example/fhir', destinationEndpoint: 'https://trust.example/bars' };
 
 /** Every field present (the compiler says so), down to address and safe contact. */
 type FullPerson = Required<Omit<Person, 'address' | 'safeContact' | 'lawfulBasis'>> & {
@@ -149,8 +141,8 @@ describe('NHS minimisation, from a crime record to both NHS Bundles', () => {
   const clinical = mapping.referrals.find((r) => r.referral.type === 'CLINICAL')!;
   const view = nhsView(clinical.referral);
   const modes: [string, Bundle][] = [
-    ['fhir-rest transaction', referralToTransactionBundle(view, FHIR_OPTIONS)],
-    ['bars message', referralToBarsMessage(view, BARS_OPTIONS)],
+    ['fhir-rest transaction', referralToTransactionBundle(view, NHS_FHIR_OPTIONS)],
+    ['bars message', referralToBarsMessage(view, NHS_BARS_OPTIONS)],
   ];
 
   it('the fixture is what it claims: a queued suspect referral on a lawful basis, real dates and NHS numbers, no collisions', () => {
@@ -193,6 +185,6 @@ describe('NHS minimisation, from a crime record to both NHS Bundles', () => {
     const advocacy = mapping.referrals.find((r) => r.referral.type === 'ADVOCACY')!;
     expect(advocacy.decision).toBe('QUEUED');
     // Its view has consent for ADVOCACY only: the NHS builders refuse it.
-    expect(() => referralToTransactionBundle(nhsView(advocacy.referral), FHIR_OPTIONS)).toThrow(/neither consent/);
+    expect(() => referralToTransactionBundle(nhsView(advocacy.referral), NHS_FHIR_OPTIONS)).toThrow(/neither consent/);
   });
 });

