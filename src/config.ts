@@ -163,6 +163,10 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   if (v.NHS_INBOUND_AUTH === 'mtls' && !v.HTTP_TLS_CLIENT_CA_FILE) {
     throw new ConfigError('HTTP_TLS_CLIENT_CA_FILE', 'is required when NHS_INBOUND_AUTH is mtls');
   }
+  // In BaRS mode every status arrives on $process-message: a closed route would lose them all.
+  if (v.NHS_MODE === 'bars' && v.NHS_INBOUND_AUTH === 'bearer' && !v.NHS_INBOUND_TOKEN) {
+    throw new ConfigError('NHS_INBOUND_TOKEN', 'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)');
+  }
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   return {
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },

@@ -28,12 +28,14 @@ export type ReadResult = { ok: true; response: BarsResponse } | { ok: false; err
 
 const CODES: ReadonlySet<string> = new Set<BarsResponseCode>(['ok', 'transient-error', 'fatal-error']);
 const DETAIL_MAX = 300;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export function readBarsResponse(body: unknown, referralIdSystem: string): ReadResult {
   const bundle = body as Partial<Bundle> | null;
   if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') return fail('body is not a FHIR Bundle');
   if (bundle.type !== 'message') return fail('Bundle.type must be message');
-  if (typeof bundle.id !== 'string' || !bundle.id) return fail('Bundle.id is required');
+  // The id names the response in job ids and keys, so it must be a FHIR id (no ':' or '/').
+  if (typeof bundle.id !== 'string' || !FHIR_ID.test(bundle.id)) return fail('Bundle.id is required and must be a FHIR id');
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
   const header = entries[0]?.resource as MessageHeader | undefined;
   if (header?.resourceType !== 'MessageHeader') return fail('the first entry must be a MessageHeader');

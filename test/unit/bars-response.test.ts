@@ -60,6 +60,7 @@ describe('readBarsResponse', () => {
     ['not a Bundle', { resourceType: 'Patient' }, /not a FHIR Bundle/],
     ['not a message', { ...responseMessage(), type: 'collection' }, /type must be message/],
     ['no id', { ...responseMessage(), id: undefined }, /Bundle.id/],
+    ['an id that is not a FHIR id', { ...responseMessage(), id: 'a:b/c' }, /must be a FHIR id/],
     ['header not first', { ...responseMessage(), entry: [...responseMessage().entry!].reverse() }, /first entry must be a MessageHeader/],
     ['another event', withHeader({ eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' } }), /servicerequest-response/],
     ['no response identifier', withHeader({ response: undefined }), /response.identifier/],

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       POLICE_CRIME_REF_PATTERN: '^CC-\\d{2}-\\d{7}$',
       NHS_MODE: 'bars',
       NHS_BARS_TARGET_SERVICE_ID: 'svc-1',
+      NHS_INBOUND_TOKEN: 'trust-token',
       REDIS_URL: 'rediss://cache.example:6380/2',
     });
     expect(config.http.port).toBe(9000);
@@ -138,8 +139,9 @@ describe('loadConfig', () => {
     const JWT = { NHS_AUTH: 'private-key-jwt', NHS_TOKEN_URL: 'https://auth.nhs.test/oauth2/token', NHS_CLIENT_ID: 'client-1' };
 
     it('BaRS mode needs the target service id, and defaults the destination to {base}/$process-message', () => {
-      expect(configError({ DATA_KEYS, NHS_MODE: 'bars' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
-      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1' }).variable).toBe('NHS_INBOUND_TOKEN');
+      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
       expect(config.nhs.barsDestinationEndpoint).toBe('https://trust.test/bars/$process-message');
       expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
     });
