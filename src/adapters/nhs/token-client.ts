@@ -151,7 +151,7 @@ export function readPrivateKey(
     key = createPrivateKey(text);
   } catch {
     // node's message may describe the input; ours says only which variable is wrong.
-    throw new Error(`${variable} is not a PEM private key (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY")`);
+    throw new Error(`${variable} is not a PEM private key (PKCS#8 or PKCS#1 RSA)`);
   }
   if (key.asymmetricKeyType !== 'rsa') throw new Error(`${variable} must be an RSA private key (RS512), not ${key.asymmetricKeyType ?? 'unknown'}`);
   return text;
