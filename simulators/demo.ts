@@ -125,10 +125,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
 
 async function statusCounts(bridge: RunningBridge): Promise<Map<ReferralStatus, number>> {
   const counts = new Map<ReferralStatus, number>();
-  for (const id of await bridge.ctx.referrals.allIds()) {
-    const meta = await bridge.ctx.referrals.get(id);
-    if (meta) counts.set(meta.status, (counts.get(meta.status) ?? 0) + 1);
-  }
+  for (const status of (await bridge.ctx.referrals.statuses()).values()) counts.set(status, (counts.get(status) ?? 0) + 1);
   return counts;
 }
 

@@ -190,6 +190,20 @@ export class ReferralStore {
     return this.redis.smembers(this.keys.allReferrals());
   }
 
+  /** Every referral's status, read in one round trip (for reports and progress). */
+  async statuses(): Promise<Map<string, ReferralStatus>> {
+    const ids = await this.allIds();
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.keys.referral(id), 'status');
+    const replies = (await pipeline.exec()) ?? [];
+    const out = new Map<string, ReferralStatus>();
+    ids.forEach((id, i) => {
+      const status = replies[i]?.[1];
+      if (typeof status === 'string' && status) out.set(id, status as ReferralStatus);
+    });
+    return out;
+  }
+
   async activeIds(partner: PartnerCode): Promise<string[]> {
     return this.redis.smembers(this.keys.active(partner));
   }

@@ -64,14 +64,6 @@ describe('pipeline end to end, NHS BaRS mode', () => {
     await Promise.all([police.stop(), bars.stop(), charity.stop()]);
   });
 
-  async function statuses(): Promise<Map<string, ReferralStatus>> {
-    const out = new Map<string, ReferralStatus>();
-    for (const id of await bridge.ctx.referrals.allIds()) {
-      const meta = await bridge.ctx.referrals.get(id);
-      if (meta) out.set(id, meta.status);
-    }
-    return out;
-  }
 
   test('every clinical referral reaches the trust once and settles from its responses alone', async () => {
     const latest = new Map(generated.map((g) => [g.crimeReference, g]));
@@ -81,14 +73,14 @@ describe('pipeline end to end, NHS BaRS mode', () => {
     const settled: ReadonlySet<ReferralStatus> = new Set(['HELD', 'COMPLETED', 'REJECTED', 'CANCELLED']);
     const final = await waitFor(
       async () => {
-        const s = await statuses();
+        const s = await bridge.ctx.referrals.statuses();
         const done = [...expected.keys()].every((id) => settled.has(s.get(id)!));
         return done && (await bridge.ctx.referrals.outboxSize()) === 0 ? s : undefined;
       },
       'every referral to settle',
       45_000,
     ).catch(async (err) => {
-      const s = await statuses();
+      const s = await bridge.ctx.referrals.statuses();
       throw new Error(`${(err as Error).message}: ${JSON.stringify([...expected].map(([id, e]) => [e.type, e.decision, s.get(id)]))}`);
     });
 

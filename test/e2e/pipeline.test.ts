@@ -64,14 +64,6 @@ describe('pipeline end to end', () => {
       body: feedDocument(records),
     });
 
-  async function statuses(): Promise<Map<string, ReferralStatus>> {
-    const out = new Map<string, ReferralStatus>();
-    for (const id of await bridge.ctx.referrals.allIds()) {
-      const meta = await bridge.ctx.referrals.get(id);
-      if (meta) out.set(id, meta.status);
-    }
-    return out;
-  }
 
   test('every record ends queued, held, cancelled or quarantined, and referrals reach the partners once', async () => {
     const pushed = await push(generated.slice(0, 2).map((g) => g.xml));
@@ -84,7 +76,7 @@ describe('pipeline end to end', () => {
     const settled: ReadonlySet<ReferralStatus> = new Set(['HELD', 'COMPLETED', 'REJECTED', 'CANCELLED']);
     const final = await waitFor(
       async () => {
-        const s = await statuses();
+        const s = await bridge.ctx.referrals.statuses();
         const outbox = await bridge.ctx.referrals.outboxSize();
         const done = [...expected.keys()].every((id) => s.has(id) && settled.has(s.get(id)!));
         return done && outbox === 0 ? s : undefined;
@@ -92,7 +84,7 @@ describe('pipeline end to end', () => {
       'every referral to settle and every write-back to be stored',
       45_000,
     ).catch(async (err) => {
-      const s = await statuses();
+      const s = await bridge.ctx.referrals.statuses();
       throw new Error(`${(err as Error).message}: ${JSON.stringify([...expected.keys()].map((id) => [expected.get(id), s.get(id)]))}`);
     });
 

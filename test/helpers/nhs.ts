@@ -47,3 +47,45 @@ export function expectValidBundle(bundle: Bundle): void {
   expectValidR4(bundle);
   for (const entry of bundle.entry ?? []) expectValidR4(entry.resource as Resource);
 }
+
+export interface TrustResponseOptions {
+  /** The response Bundle's own id. */
+  id: string;
+  /** The id of the bridge message it answers (`MessageHeader.response.identifier`). */
+  respondsTo: string;
+  referralId: string;
+  code?: 'ok' | 'transient-error' | 'fatal-error' | string;
+  serviceRequest?: string;
+  encounter?: string;
+  /** Diagnostics of an enclosed OperationOutcome. */
+  outcome?: string;
+}
+
+/** A trust's `servicerequest-response` message, as nhs-fhir.md Mode B describes it. */
+export function trustResponse(opts: TrustResponseOptions): Bundle {
+  const entries: NonNullable<Bundle['entry']> = [
+    {
+      fullUrl: 'urn:uuid:h1',
+      resource: {
+        resourceType: 'MessageHeader',
+        eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
+        source: { endpoint: 'https://trust.test/fhir' },
+        response: { identifier: opts.respondsTo, code: (opts.code ?? 'ok') as 'ok' },
+        focus: [{ reference: 'urn:uuid:sr1' }],
+      },
+    },
+    {
+      fullUrl: 'urn:uuid:sr1',
+      resource: {
+        resourceType: 'ServiceRequest',
+        identifier: [{ system: NHS_FHIR_OPTIONS.referralIdSystem, value: opts.referralId }],
+        status: (opts.serviceRequest ?? 'active') as 'active',
+        intent: 'plan',
+        subject: { reference: 'urn:uuid:p1' },
+      },
+    },
+  ];
+  if (opts.encounter) entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
+  if (opts.outcome) entries.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] } });
+  return { resourceType: 'Bundle', id: opts.id, type: 'message', entry: entries };
+}

@@ -9,6 +9,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { nhsDelivery } from '../../src/queues/nhs-delivery';
 import type { DeadLetterJob } from '../../src/queues/topology';
+import { trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 
@@ -22,7 +23,6 @@ const CORRELATION = 'c0ffee00-0000-4000-8000-000000000000';
 const referral = clinicalReferral();
 const ID = referral.referralId;
 const SENT_ID = barsMessageId(ID);
-const REFERRAL_SYSTEM = 'https://iasu.example/Id/referral';
 
 describe('BaRS mode', () => {
   let ctx: BridgeContext;
@@ -230,30 +230,9 @@ function ack(id: string) {
   };
 }
 
-/** The trust's servicerequest-response message (nhs-fhir.md Mode B). */
+/** The trust's response, named after what it says so a repeat has the same id. */
 function response(opts: { code?: string; sr?: string; encounter?: string; respondsTo?: string; referralId?: string; outcome?: string }): Bundle {
-  const id = `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? opts.sr)}`;
-  return {
-    resourceType: 'Bundle',
-    id,
-    type: 'message',
-    entry: [
-      {
-        fullUrl: 'urn:uuid:h',
-        resource: {
-          resourceType: 'MessageHeader',
-          eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
-          source: { endpoint: TRUST },
-          response: { identifier: opts.respondsTo ?? SENT_ID, code: (opts.code ?? 'ok') as 'ok' },
-          focus: [{ reference: 'urn:uuid:sr' }],
-        },
-      },
-      {
-        fullUrl: 'urn:uuid:sr',
-        resource: { resourceType: 'ServiceRequest', identifier: [{ system: REFERRAL_SYSTEM, value: opts.referralId ?? ID }], status: (opts.sr ?? 'active') as 'active', intent: 'plan', subject: { reference: 'urn:uuid:p' } },
-      },
-      ...(opts.encounter ? [{ resource: { resourceType: 'Encounter' as const, status: opts.encounter as 'planned', class: { code: 'AMB' } } }] : []),
-      ...(opts.outcome ? [{ resource: { resourceType: 'OperationOutcome' as const, issue: [{ severity: 'error' as const, code: 'invalid' as const, diagnostics: opts.outcome }] } }] : []),
-    ],
-  };
+  const { sr, respondsTo, referralId, ...rest } = opts;
+  const id = `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? sr)}`;
+  return trustResponse({ id, respondsTo: respondsTo ?? SENT_ID, referralId: referralId ?? ID, ...(sr ? { serviceRequest: sr } : {}), ...rest });
 }

@@ -7,6 +7,7 @@ import { generate } from 'selfsigned';
 import { createServer } from '../../src/api/server';
 import { createContext, type BridgeContext } from '../../src/context';
 import { barsMessageId } from '../../src/mappings/referral-to-bars';
+import { trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
@@ -76,7 +77,7 @@ describe('mTLS on POST /fhir/$process-message', () => {
   });
 
   function post(client: { cert: string; key: string } | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: { resourceType?: string; issue?: { details?: { coding?: { code?: string }[] } }[] } }> {
-    const body = JSON.stringify(responseMessage());
+    const body = JSON.stringify(trustResponse({ id: 'mtls-resp-1', respondsTo: barsMessageId(ID), referralId: ID, encounter: 'planned' }));
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         `${server.info.uri}/fhir/$process-message`,
@@ -121,25 +122,3 @@ describe('mTLS on POST /fhir/$process-message', () => {
     expect(codeOf(res.body)).toBe('SEND_FORBIDDEN');
   });
 });
-
-function responseMessage() {
-  return {
-    resourceType: 'Bundle',
-    id: 'mtls-resp-1',
-    type: 'message',
-    entry: [
-      {
-        fullUrl: 'urn:uuid:h',
-        resource: {
-          resourceType: 'MessageHeader',
-          eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
-          source: { endpoint: 'https://trust.test' },
-          response: { identifier: barsMessageId(ID), code: 'ok' },
-          focus: [{ reference: 'urn:uuid:sr' }],
-        },
-      },
-      { fullUrl: 'urn:uuid:sr', resource: { resourceType: 'ServiceRequest', identifier: [{ system: 'https://iasu.example/Id/referral', value: ID }], status: 'active', intent: 'plan', subject: { reference: 'urn:uuid:p' } } },
-      { resource: { resourceType: 'Encounter', status: 'planned', class: { code: 'AMB' } } },
-    ],
-  };
-}

@@ -1,37 +1,14 @@
 import type { Bundle, MessageHeader } from '@medplum/fhirtypes';
+import { trustResponse } from '../helpers/nhs';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../../src/mappings/bars-response';
 
 const SYSTEM = 'https://iasu.example/Id/referral';
 const REFERRAL = '7d5c3c2e-0f7b-5a55-9a7e-0d6f5f1d2b10';
 const SENT = 'a8f7d1f0-1111-5aaa-8bbb-000000000001';
 
-/** A servicerequest-response message as nhs-fhir.md Mode B describes it. */
 function responseMessage(opts: { code?: string; sr?: string; encounter?: string; referralId?: string; outcome?: string } = {}): Bundle {
-  const entries: NonNullable<Bundle['entry']> = [
-    {
-      fullUrl: 'urn:uuid:h1',
-      resource: {
-        resourceType: 'MessageHeader',
-        eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' },
-        source: { endpoint: 'https://trust.test/fhir' },
-        response: { identifier: SENT, code: (opts.code ?? 'ok') as 'ok' },
-        focus: [{ reference: 'urn:uuid:sr1' }],
-      },
-    },
-    {
-      fullUrl: 'urn:uuid:sr1',
-      resource: {
-        resourceType: 'ServiceRequest',
-        identifier: [{ system: SYSTEM, value: opts.referralId ?? REFERRAL }],
-        status: (opts.sr ?? 'active') as 'active',
-        intent: 'plan',
-        subject: { reference: 'urn:uuid:p1' },
-      },
-    },
-  ];
-  if (opts.encounter) entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
-  if (opts.outcome) entries.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] } });
-  return { resourceType: 'Bundle', id: 'resp-1', type: 'message', entry: entries };
+  const { sr, referralId, ...rest } = opts;
+  return trustResponse({ id: 'resp-1', respondsTo: SENT, referralId: referralId ?? REFERRAL, ...(sr ? { serviceRequest: sr } : {}), ...rest });
 }
 
 function read(bundle: unknown): BarsResponse {

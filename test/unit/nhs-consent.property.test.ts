@@ -10,13 +10,13 @@ import {
   type LawfulBasis,
   type LawfulBasisCode,
   type Person,
-  type PersonRole,
 } from '../../src/domain/crime-record';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
 import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
+import { minimalRecord, person } from '../helpers/records';
 
 /**
  * Issue: "no Bundle is ever produced for a referral whose consent is not GIVEN unless it is a
@@ -36,22 +36,6 @@ const LEGISLATION: Record<LawfulBasisCode, string> = {
 const OPTIN = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' };
 
 // ---- record generator (after the consent property in police-to-referral.test.ts) -------------
-
-function person(ref: string, role: PersonRole, extra: Partial<Person> = {}): Person {
-  return { ref, role, consents: [], ...extra };
-}
-
-function minimalRecord(persons: Person[], extra: Partial<CrimeRecord> = {}): CrimeRecord {
-  return {
-    crimeReference: 'CC-26-0009999',
-    recordVersion: 1,
-    recordStatus: 'ACTIVE',
-    offence: { homeOfficeClass: '8Q' },
-    flags: [],
-    persons,
-    ...extra,
-  };
-}
 
 const REFS = ['P1', 'P2', 'P3', 'P4'];
 // Includes equal instants written differently (08:00Z = 09:00+01:00), so ties fall to document order.

@@ -14,12 +14,12 @@ import {
   type CrimeRecord,
   type LawfulBasis,
   type Person,
-  type PersonRole,
   type ReferralType,
 } from '../../src/domain/crime-record';
 import { REFERRAL_ID_NAMESPACE, referralIdFor } from '../../src/domain/referral-id';
 import type { DecidedReferral } from '../../src/domain/referral';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
+import { minimalRecord, person } from '../helpers/records';
 
 const EXAMPLE = readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml'));
 const FORCE = 'CHESHIRE';
@@ -43,22 +43,6 @@ function byType(referrals: DecidedReferral[], type: ReferralType): DecidedReferr
   const found = referrals.filter((r) => r.referral.type === type);
   expect(found).toHaveLength(1);
   return found[0]!;
-}
-
-function person(ref: string, role: PersonRole, extra: Partial<Person> = {}): Person {
-  return { ref, role, consents: [], ...extra };
-}
-
-function minimalRecord(persons: Person[], extra: Partial<CrimeRecord> = {}): CrimeRecord {
-  return {
-    crimeReference: 'CC-26-0009999',
-    recordVersion: 1,
-    recordStatus: 'ACTIVE',
-    offence: { homeOfficeClass: '8Q' },
-    flags: [],
-    persons,
-    ...extra,
-  };
 }
 
 describe('mapCrimeRecord: the example record', () => {
