@@ -13,7 +13,8 @@ export class PartnerError extends Error {
     readonly partner: PartnerName,
     readonly kind: PartnerErrorKind,
     message: string,
-    readonly options: { status?: number; retryAfterMs?: number; detail?: string; code?: string } = {},
+    /** `alert`: operators must act even though the kind alone would not say so (e.g. an idempotency conflict). */
+    readonly options: { status?: number; retryAfterMs?: number; detail?: string; code?: string; alert?: boolean } = {},
   ) {
     super(message);
     this.name = 'PartnerError';

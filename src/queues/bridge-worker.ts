@@ -37,8 +37,8 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
         }
         await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
         await spec.afterDeadLetter?.(job, verdict);
-        // Credentials refused: operators must act; retrying would only hammer the partner.
-        log.error({ alert: verdict.kind === 'auth', kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');
+        // Credentials refused or a conflict: operators must act; retrying would only hammer the partner.
+        log.error({ alert: verdict.alert, kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');
         return 'dead-lettered';
       }
     },

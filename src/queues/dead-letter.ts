@@ -12,6 +12,8 @@ export class PermanentError extends Error {
 
 export interface FailureVerdict {
   kind: PartnerErrorKind;
+  /** Operators must act: refused credentials, or an error the partner flags as needing people. */
+  alert: boolean;
   final: boolean;
   reason: string;
   partner: DeadLetterJob['partner'];
@@ -23,10 +25,11 @@ export function judgeFailure(job: Job, err: unknown): FailureVerdict {
   const lastAttempt = job.attemptsMade + 1 >= attempts;
   if (err instanceof PartnerError) {
     const detail = err.options.detail ? `: ${err.options.detail}` : '';
-    return { kind: err.kind, final: err.kind !== 'transient' || lastAttempt, reason: `${err.message}${detail}`.slice(0, 1000), partner: err.partner };
+    const alert = err.kind === 'auth' || err.options.alert === true;
+    return { kind: err.kind, alert, final: err.kind !== 'transient' || lastAttempt, reason: `${err.message}${detail}`.slice(0, 1000), partner: err.partner };
   }
-  if (err instanceof PermanentError) return { kind: 'permanent', final: true, reason: err.message, partner: 'BRIDGE' };
-  return { kind: 'transient', final: lastAttempt, reason: `internal error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), partner: 'BRIDGE' };
+  if (err instanceof PermanentError) return { kind: 'permanent', alert: false, final: true, reason: err.message, partner: 'BRIDGE' };
+  return { kind: 'transient', alert: false, final: lastAttempt, reason: `internal error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), partner: 'BRIDGE' };
 }
 
 export async function deadLetter(

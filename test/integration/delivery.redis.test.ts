@@ -16,15 +16,18 @@ import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge
 describe('delivery queues', () => {
   let ctx: BridgeContext;
   let workers: Worker[];
+  let logs: () => string;
   const CHARITY = 'http://charity.test';
   const RMS = 'http://rms.test';
 
   beforeEach(() => {
     nock.disableNetConnect();
     nock.enableNetConnect('127.0.0.1');
+    const captured = capturedLogger();
+    logs = captured.text;
     ctx = createContext(
       testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '20' }),
-      capturedLogger().logger,
+      captured.logger,
     );
     workers = [startDeliveryWorker(ctx, charityDelivery(ctx))];
   });
@@ -92,6 +95,29 @@ describe('delivery queues', () => {
     expect((await ctx.referrals.get(id))?.lastError).toContain('client.safeContact');
   });
 
+  /** The dead-letter log line for the referral: operators' alerting keys on `alert`. */
+  const deadLetterLog = (id: string) =>
+    logs()
+      .split('\n')
+      .filter((l) => l.includes('"dead-lettered"'))
+      .map((l) => JSON.parse(l) as { alert?: boolean; referralId?: string })
+      .find((l) => l.referralId === id);
+
+  test('409 idempotency conflict dead-letters at once and alerts', async () => {
+    nock(CHARITY).post('/v1/referrals').once().reply(409, { error: 'idempotency_conflict' });
+    const id = await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    expect((await deadLetters())[0]).toMatchObject({ errorKind: 'permanent', attempts: 1, reason: expect.stringContaining('idempotency conflict') });
+    expect(deadLetterLog(id)).toMatchObject({ alert: true });
+  });
+
+  test('a 422 dead-letters without an alert: the data, not the system, needs a look', async () => {
+    nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client', message: 'is required' }] });
+    const id = await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    expect(deadLetterLog(id)).toMatchObject({ alert: false });
+  });
+
   test('401 dead-letters without a retry storm', async () => {
     const scope = nock(CHARITY).post('/v1/referrals').once().reply(401, { error: 'unauthorised' });
     const id = await queueReferral();
@@ -99,6 +125,7 @@ describe('delivery queues', () => {
     scope.done();
     expect(nock.pendingMocks()).toEqual([]);
     expect((await deadLetters())[0]).toMatchObject({ errorKind: 'auth', attempts: 1 });
+    expect(deadLetterLog(id)).toMatchObject({ alert: true });
   });
 
   test('transient errors until attempts run out end in the dead-letter queue', async () => {

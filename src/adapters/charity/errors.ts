@@ -26,6 +26,8 @@ export function classifyCharityResponse(status: number, headers: HeaderReader, b
     return new PartnerError('CHARITY', 'permanent', 'charity reported an idempotency conflict (409)', {
       status,
       code: 'idempotency_conflict',
+      // charity-api.md: dead-letter and alert. A changed body under one key is a bridge bug to fix.
+      alert: true,
       detail: 'idempotency conflict: the same Idempotency-Key was sent with a different body',
     });
   }
