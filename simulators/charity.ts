@@ -1,20 +1,51 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import Hapi from '@hapi/hapi';
 import Joi from 'joi';
 import type { CharityReferralState } from '../src/adapters/charity/charity-client';
 
 /**
  * The charity's advocacy referral API (charity-api.md) for the demo and end-to-end tests:
- * bearer auth, joi validation, idempotency by key, status progression, fault injection.
- * In memory; webhooks are not simulated (yet).
+ * bearer auth, joi validation, idempotency by key, status progression, fault injection, and
+ * signed `referral.status_changed` webhooks to the bridge ("Webhook to the bridge"): one event
+ * per status change after creation (each `advance()` step and a successful cancel; creation
+ * itself has none, the bridge learns RECEIVED from the 201), delivered asynchronously in the
+ * background, retried, and optionally lost, duplicated or reordered.
+ * In memory; nothing is ever logged (personal data included).
  */
+export interface CharityWebhookTarget {
+  /** The bridge's `POST /v1/webhooks/charity`. */
+  url: string;
+  /** Shared secret for `X-Charity-Signature`. */
+  secret: string;
+}
+
 export interface CharitySimulatorOptions {
   port?: number;
   apiKey?: string;
   /** Move every open referral one step this often (unref'd timer). */
   advanceEveryMs?: number;
-  faults?: { errorRate?: number; latencyMs?: number };
+  /** Where to send webhooks and the secret to sign them with; can also be set later with setWebhook(). */
+  webhook?: CharityWebhookTarget;
+  faults?: {
+    errorRate?: number;
+    latencyMs?: number;
+    /** This fraction of events is never delivered (a lost webhook). Drawn from `random`. */
+    dropWebhookRate?: number;
+    /** This fraction of events is delivered twice (same eventId, same body). Drawn from `random`. */
+    duplicateWebhookRate?: number;
+    /**
+     * Deliver each batch in reverse order. A batch is everything waiting when a delivery run
+     * starts: e.g. the events of `advance(); advance();` called without awaiting in between, or
+     * the backlog when `setWebhook()` is called.
+     */
+    reorderWebhooks?: boolean;
+  };
   random?: () => number;
+  /**
+   * Clock in epoch milliseconds (default Date.now): `updatedAt`, `occurredAt` and the
+   * signature's `t`. For tests that need a fresh `t` on a retry within the same second.
+   */
+  now?: () => number;
 }
 
 export interface CharitySimulatorStats {
@@ -23,6 +54,23 @@ export interface CharitySimulatorStats {
   conflicts: number;
   distinctKeys: number;
   cancels: number;
+  /** Deliveries the receiver answered 2xx (a duplicate delivery counts again). */
+  webhooksSent: number;
+  /** Delivery attempts answered non-2xx or failing on the network. */
+  webhooksFailed: number;
+  /** Events deliberately never sent (dropWebhookRate). */
+  webhooksDropped: number;
+  /** Deliveries abandoned after their last failed attempt (5 attempts, or 3 answered 404). */
+  webhooksGivenUp: number;
+}
+
+export interface CharityWebhookEvent {
+  /** Unique per simulator: evt_000001, evt_000002, … */
+  eventId: string;
+  type: 'referral.status_changed';
+  /** When the status changed: the referral's `updatedAt` after that change. */
+  occurredAt: string;
+  referral: { id: string; externalReference: string; status: string; statusReason: string | null };
 }
 
 export interface CharitySimulator {
@@ -33,14 +81,43 @@ export interface CharitySimulator {
   advance(): number;
   stats(): CharitySimulatorStats;
   referrals(): CharityReferralState[];
+  /** Sets (or with undefined, clears) the webhook target; events waiting so far are then delivered. */
+  setWebhook(webhook: CharityWebhookTarget | undefined): void;
+  /**
+   * Resolves when every event generated so far is settled: delivered (2xx), dropped, given up,
+   * or waiting because no webhook is set. Retries that are due are made at once, not after the
+   * retry timer, so a test never has to sleep.
+   */
+  flushWebhooks(): Promise<void>;
+  /** Every event the simulator generated, in order (whether delivered, dropped or pending). */
+  events(): CharityWebhookEvent[];
+}
+
+/** The exact `X-Charity-Signature` header the charity sends: `t={unixSeconds},v1={hex HMAC-SHA256(secret, "{t}.{rawBody}")}`. */
+export function signCharityWebhook(secret: string, rawBody: string, unixSeconds: number): string {
+  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${rawBody}`, 'utf8').digest('hex');
+  return `t=${unixSeconds},v1=${mac}`;
 }
 
 export const DEFAULT_SIMULATOR_API_KEY = 'charity-sim-key';
 const DEFAULT_LIST_LIMIT = 50;
 const MAX_LIST_LIMIT = 200;
+const WEBHOOK_MAX_ATTEMPTS = 5;
+/** A receiver that does not know the referral is asked at most this many times. */
+const WEBHOOK_MAX_NOT_FOUND = 3;
+const WEBHOOK_TIMEOUT_MS = 5000;
+/** First retry delay; doubles with each attempt (250, 500, 1000, 2000 ms). */
+const WEBHOOK_RETRY_BASE_MS = 250;
 
 interface StoredReferral extends CharityReferralState {
   seq: number;
+}
+
+/** One delivery of one event (a duplicated event has two). */
+interface PendingDelivery {
+  body: string;
+  attempts: number;
+  notFound: number;
 }
 
 interface IdempotencyEntry {
@@ -149,11 +226,108 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const random = opts.random ?? Math.random;
   const errorRate = opts.faults?.errorRate ?? 0;
   const latencyMs = opts.faults?.latencyMs ?? 0;
+  const dropWebhookRate = opts.faults?.dropWebhookRate ?? 0;
+  const duplicateWebhookRate = opts.faults?.duplicateWebhookRate ?? 0;
+  const reorderWebhooks = opts.faults?.reorderWebhooks ?? false;
+  const now = opts.now ?? Date.now;
+  const isoNow = (): string => new Date(now()).toISOString();
 
   const byId = new Map<string, StoredReferral>();
   const byKey = new Map<string, IdempotencyEntry>();
   const counters = { created: 0, replays: 0, conflicts: 0, cancels: 0 };
+  const webhookCounters = { webhooksSent: 0, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 };
   let faultCount = 0;
+
+  // Webhooks: every generated event, the deliveries waiting (new or to retry), and one promise
+  // chain of delivery runs so that deliveries are sequential and flushWebhooks() can await them.
+  let webhook = opts.webhook;
+  const generated: CharityWebhookEvent[] = [];
+  let outbox: PendingDelivery[] = [];
+  let deliveries: Promise<void> = Promise.resolve();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const stopping = new AbortController();
+
+  /** Records one event per changed referral (one batch) and queues its deliveries. */
+  const emit = (changed: StoredReferral[]): void => {
+    for (const r of changed) {
+      const event: CharityWebhookEvent = {
+        eventId: `evt_${String(generated.length + 1).padStart(6, '0')}`,
+        type: 'referral.status_changed',
+        occurredAt: r.updatedAt,
+        referral: { id: r.id, externalReference: r.externalReference, status: r.status, statusReason: r.statusReason },
+      };
+      generated.push(event);
+      if (dropWebhookRate > 0 && random() < dropWebhookRate) {
+        webhookCounters.webhooksDropped += 1;
+        continue;
+      }
+      const body = JSON.stringify(event);
+      outbox.push({ body, attempts: 0, notFound: 0 });
+      if (duplicateWebhookRate > 0 && random() < duplicateWebhookRate) outbox.push({ body, attempts: 0, notFound: 0 });
+    }
+  };
+
+  /** One attempt; a failure that may be retried goes back to the outbox. */
+  const attempt = async (d: PendingDelivery, target: CharityWebhookTarget): Promise<void> => {
+    const t = Math.floor(now() / 1000);
+    let status: number | undefined;
+    try {
+      const res = await fetch(target.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Charity-Signature': signCharityWebhook(target.secret, d.body, t) },
+        body: d.body,
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
+      });
+      status = res.status;
+      await res.arrayBuffer(); // drain, so the connection is reusable
+    } catch {
+      /* network error, timeout or stop(): status stays undefined unless the receiver answered */
+    }
+    if (stopped && status === undefined) return; // cut off by stop(): not the receiver's failure
+    d.attempts += 1;
+    if (status !== undefined && status >= 200 && status < 300) {
+      webhookCounters.webhooksSent += 1;
+      return;
+    }
+    webhookCounters.webhooksFailed += 1;
+    if (status === 404) d.notFound += 1;
+    if (d.attempts >= WEBHOOK_MAX_ATTEMPTS || d.notFound >= WEBHOOK_MAX_NOT_FOUND) {
+      webhookCounters.webhooksGivenUp += 1;
+      return;
+    }
+    outbox.push(d);
+  };
+
+  /** Delivers everything waiting, one at a time (reversed with reorderWebhooks). */
+  const runDeliveries = async (): Promise<void> => {
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = undefined;
+    if (stopped || !webhook || outbox.length === 0) return;
+    const batch = outbox;
+    outbox = [];
+    if (reorderWebhooks) batch.reverse();
+    for (let i = 0; i < batch.length; i++) {
+      const target = webhook;
+      if (stopped || !target) {
+        // Cleared (or stopped) mid-run: the rest wait, in generation order, ahead of anything newer.
+        const rest = batch.slice(i);
+        outbox = [...(reorderWebhooks ? rest.reverse() : rest), ...outbox];
+        return;
+      }
+      await attempt(batch[i]!, target);
+    }
+    if (outbox.length > 0 && webhook && !stopped) {
+      const fewest = Math.min(...outbox.map((d) => d.attempts));
+      retryTimer = setTimeout(pump, WEBHOOK_RETRY_BASE_MS * 2 ** Math.max(0, fewest - 1));
+      retryTimer.unref();
+    }
+  };
+
+  const pump = (): void => {
+    if (stopped) return;
+    deliveries = deliveries.then(runDeliveries);
+  };
 
   const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1', routes: { timeout: { server: false } } });
 
@@ -212,7 +386,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
         externalReference: (parsed as { externalReference: string }).externalReference,
         status: 'RECEIVED',
         statusReason: null,
-        updatedAt: new Date().toISOString(),
+        updatedAt: isoNow(),
       };
       byId.set(id, referral);
       const response = { id, status: 'RECEIVED' };
@@ -265,8 +439,10 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
       if (CLOSED_STATUSES.has(referral.status)) return h.response({ error: 'already_closed', status: referral.status }).code(409);
       referral.status = 'CANCELLED';
       referral.statusReason = (value as { reason: string }).reason;
-      referral.updatedAt = new Date().toISOString();
+      referral.updatedAt = isoNow();
       counters.cancels += 1;
+      emit([referral]);
+      pump();
       return publicState(referral);
     },
   });
@@ -274,17 +450,29 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   await server.start();
 
   const advance = (): number => {
-    const now = new Date().toISOString();
-    let moved = 0;
+    const at = isoNow();
+    const changed: StoredReferral[] = [];
     for (const referral of byId.values()) {
       const next = nextStatus(referral);
       if (!next) continue;
       referral.status = next.status;
       referral.statusReason = next.statusReason;
-      referral.updatedAt = now;
-      moved += 1;
+      referral.updatedAt = at;
+      changed.push(referral);
     }
-    return moved;
+    emit(changed);
+    pump(); // also retries deliveries that failed earlier
+    return changed.length;
+  };
+
+  const flushWebhooks = async (): Promise<void> => {
+    for (;;) {
+      const current = deliveries;
+      await current;
+      if (deliveries !== current) continue; // more runs were queued meanwhile
+      if (stopped || !webhook || outbox.length === 0) return;
+      pump(); // retries due now; every run spends an attempt, so this ends
+    }
   };
 
   const timer = opts.advanceEveryMs ? setInterval(advance, opts.advanceEveryMs) : undefined;
@@ -294,10 +482,20 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     url: `http://127.0.0.1:${server.info.port}`,
     async stop() {
       if (timer) clearInterval(timer);
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      stopping.abort();
+      await deliveries;
       await server.stop({ timeout: 1000 });
     },
     advance,
-    stats: () => ({ ...counters, distinctKeys: byKey.size }),
+    stats: () => ({ ...counters, distinctKeys: byKey.size, ...webhookCounters }),
     referrals: () => [...byId.values()].sort((a, b) => a.seq - b.seq).map(publicState),
+    setWebhook(target) {
+      webhook = target ? { url: target.url, secret: target.secret } : undefined;
+      pump();
+    },
+    flushWebhooks,
+    events: () => generated.map((e) => ({ ...e, referral: { ...e.referral } })),
   };
 }

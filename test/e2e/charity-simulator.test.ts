@@ -1,9 +1,18 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CharityClient } from '../../src/adapters/charity/charity-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { charityView } from '../../src/mappings/allow-lists';
 import { referralToCharityPayload, type CharityReferralPayload } from '../../src/mappings/referral-to-charity';
 import { charityStatusToBridgeStatus } from '../../src/mappings/charity-status';
-import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';
+import {
+  signCharityWebhook,
+  startCharitySimulator,
+  type CharitySimulator,
+  type CharitySimulatorOptions,
+  type CharityWebhookEvent,
+} from '../../simulators/charity';
 import { advocacyReferral } from '../helpers/referrals';
 
 const API_KEY = 'e2e-key';
@@ -44,7 +53,17 @@ describe('charity simulator through CharityClient', () => {
 
     const again = await client.createReferral(payloadFor(1), ctxFor(payload));
     expect(again).toEqual({ id: 'CH-000001', status: 'RECEIVED', replayed: true });
-    expect(sim.stats()).toEqual({ created: 1, replays: 1, conflicts: 0, distinctKeys: 1, cancels: 0 });
+    expect(sim.stats()).toEqual({
+      created: 1,
+      replays: 1,
+      conflicts: 0,
+      distinctKeys: 1,
+      cancels: 0,
+      webhooksSent: 0,
+      webhooksFailed: 0,
+      webhooksDropped: 0,
+      webhooksGivenUp: 0,
+    });
     expect(sim.referrals()).toHaveLength(1);
   });
 
@@ -230,5 +249,327 @@ describe('charity simulator faults', () => {
     } finally {
       await sim.stop();
     }
+  });
+});
+
+const WEBHOOK_SECRET = 'whsec_e2e';
+
+/** Checks `t=…,v1=…` against the raw bytes with our own HMAC; the simulator's signer is not used. */
+function signatureValid(secret: string, header: string | undefined, raw: Buffer): boolean {
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!match) return false;
+  const expected = createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(`${match[1]}.`, 'utf8'), raw]))
+    .digest();
+  const given = Buffer.from(match[2]!, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+interface Received {
+  raw: Buffer;
+  contentType: string | undefined;
+  signature: string | undefined;
+  t: number;
+  valid: boolean;
+  event: CharityWebhookEvent;
+  answered: number;
+}
+
+/** A bare node:http receiver that keeps raw bytes and headers and answers `respond(n)` to the nth request. */
+async function startReceiver(respond: (n: number) => number = () => 200): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+  const got: Received[] = [];
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const signature = req.headers['x-charity-signature'] as string | undefined;
+      const answered = respond(++n);
+      got.push({
+        raw,
+        contentType: req.headers['content-type'],
+        signature,
+        t: Number(/^t=(\d+),/.exec(signature ?? '')?.[1]),
+        valid: signatureValid(WEBHOOK_SECRET, signature, raw),
+        event: JSON.parse(raw.toString('utf8')) as CharityWebhookEvent,
+        answered,
+      });
+      res.writeHead(answered, { 'Content-Type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1/webhooks/charity`,
+    got,
+    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+  };
+}
+
+describe('charity simulator webhooks', () => {
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiverOpen = false;
+  let sim: CharitySimulator | undefined;
+  let client: CharityClient;
+
+  const start = async (opts: CharitySimulatorOptions = {}, respond?: (n: number) => number): Promise<CharitySimulator> => {
+    receiver = await startReceiver(respond);
+    receiverOpen = true;
+    sim = await startCharitySimulator({ apiKey: API_KEY, webhook: { url: receiver.url, secret: WEBHOOK_SECRET }, ...opts });
+    client = new CharityClient({ baseUrl: sim.url, apiKey: API_KEY, timeoutMs: 2000 });
+    return sim;
+  };
+  const create = async (n: number) => (await client.createReferral(payloadFor(n), ctxFor(payloadFor(n)))).id;
+
+  afterEach(async () => {
+    await sim?.stop();
+    sim = undefined;
+    if (receiverOpen) await receiver.close();
+    receiverOpen = false;
+  });
+
+  it('sends one signed event per advance step with the status, id, externalReference and updatedAt', async () => {
+    const sim = await start();
+    const payload = payloadFor(1);
+    const { id } = await client.createReferral(payload, ctxFor(payload));
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(0); // creation has no event: the 201 says RECEIVED
+
+    const expected = [
+      { status: 'ALLOCATED', statusReason: null },
+      { status: 'CONTACTED', statusReason: null },
+      { status: 'ENGAGED', statusReason: null },
+      { status: 'CLOSED', statusReason: 'ENGAGED' },
+    ];
+    for (const [i, want] of expected.entries()) {
+      sim.advance();
+      await sim.flushWebhooks();
+      expect(receiver.got).toHaveLength(i + 1);
+      const got = receiver.got[i]!;
+      expect(got.valid).toBe(true);
+      expect(got.contentType).toBe('application/json');
+      expect(Math.abs(got.t - Date.now() / 1000)).toBeLessThan(10);
+      expect(got.event).toEqual({
+        eventId: expect.stringMatching(/^evt_\d{6}$/) as unknown,
+        type: 'referral.status_changed',
+        occurredAt: expect.any(String) as unknown,
+        referral: { id, externalReference: payload.externalReference, ...want },
+      });
+      const state = await client.getReferral(id, read());
+      expect(got.event.occurredAt).toBe(state!.updatedAt);
+      // The bytes on the wire are exactly JSON.stringify of the recorded event.
+      expect(got.raw.toString('utf8')).toBe(JSON.stringify(sim.events()[i]));
+    }
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(4); // closed: no more steps, no more events
+
+    const ids = receiver.got.map((r) => r.event.eventId);
+    expect(new Set(ids).size).toBe(4);
+    expect(sim.events().map((e) => e.eventId)).toEqual(ids);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 4, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 });
+  });
+
+  it('gives every event a unique id across referrals', async () => {
+    const sim = await start();
+    for (let n = 1; n <= 3; n++) await create(n);
+    for (let i = 0; i < 4; i++) sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(12);
+    expect(receiver.got.every((r) => r.valid)).toBe(true);
+    expect(new Set(receiver.got.map((r) => r.event.eventId)).size).toBe(12);
+  });
+
+  it('sends a CANCELLED event with the reason on cancel, and none for a refused second cancel', async () => {
+    // A clock far from the wall clock: occurredAt can only match updatedAt if it is taken from it.
+    let clock = Date.parse('2026-11-22T11:00:00Z');
+    const sim = await start({ now: () => (clock += 1000) });
+    const payload = payloadFor(1);
+    const { id } = await client.createReferral(payload, ctxFor(payload));
+    sim.advance();
+    await client.cancelReferral(id, 'CONSENT_WITHDRAWN', read());
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.referral.status)).toEqual(['ALLOCATED', 'CANCELLED']);
+    const cancelled = receiver.got[1]!;
+    expect(cancelled.valid).toBe(true);
+    expect(cancelled.event.referral).toEqual({ id, externalReference: payload.externalReference, status: 'CANCELLED', statusReason: 'CONSENT_WITHDRAWN' });
+    const state = await client.getReferral(id, read());
+    expect(state!.updatedAt.startsWith('2026-11-22T11:')).toBe(true);
+    expect(cancelled.event.occurredAt).toBe(state!.updatedAt);
+    expect(receiver.got[0]!.event.occurredAt < cancelled.event.occurredAt).toBe(true);
+
+    await expect(client.cancelReferral(id, 'RECORD_WITHDRAWN', read())).resolves.toEqual({ alreadyClosed: true });
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(2);
+    expect(sim.events()).toHaveLength(2);
+  });
+
+  it('retries an event the receiver answered 500: same eventId and body, re-signed with a fresh t', async () => {
+    let clock = Date.parse('2026-11-22T11:00:00Z');
+    const sim = await start({ now: () => (clock += 1000) }, (n) => (n === 1 ? 500 : 200));
+    await create(1);
+    sim.advance();
+    await sim.flushWebhooks();
+
+    expect(receiver.got.map((r) => r.answered)).toEqual([500, 200]);
+    const [first, retry] = receiver.got as [Received, Received];
+    expect(retry.event.eventId).toBe(first.event.eventId);
+    expect(retry.raw.equals(first.raw)).toBe(true);
+    expect(retry.t).toBeGreaterThan(first.t);
+    expect(retry.signature).not.toBe(first.signature);
+    expect(first.valid && retry.valid).toBe(true);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 1, webhooksFailed: 1, webhooksGivenUp: 0 });
+  });
+
+  it('retries on its own timer, without advance() or flush', async () => {
+    const sim = await start({}, (n) => (n === 1 ? 503 : 200));
+    await create(1);
+    sim.advance();
+    const deadline = Date.now() + 5000;
+    while (receiver.got.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(receiver.got.map((r) => r.answered)).toEqual([503, 200]);
+    expect(receiver.got[1]!.event.eventId).toBe(receiver.got[0]!.event.eventId);
+  });
+
+  it('gives up after 5 attempts, and after 3 answered 404', async () => {
+    const failing = await start({}, () => 500);
+    await create(1);
+    failing.advance();
+    await failing.flushWebhooks();
+    expect(receiver.got).toHaveLength(5);
+    expect(new Set(receiver.got.map((r) => r.event.eventId)).size).toBe(1);
+    expect(failing.stats()).toMatchObject({ webhooksSent: 0, webhooksFailed: 5, webhooksGivenUp: 1 });
+    failing.advance(); // a later advance does not revive a given-up delivery
+    await failing.flushWebhooks();
+    expect(receiver.got.filter((r) => r.event.eventId === 'evt_000001')).toHaveLength(5);
+    await failing.stop();
+    await receiver.close();
+    receiverOpen = false;
+
+    const unknown = await start({}, () => 404);
+    await create(1);
+    unknown.advance();
+    await unknown.flushWebhooks();
+    expect(receiver.got).toHaveLength(3);
+    expect(unknown.stats()).toMatchObject({ webhooksSent: 0, webhooksFailed: 3, webhooksGivenUp: 1 });
+  });
+
+  it('counts a network failure as a failed attempt', async () => {
+    const sim = await start();
+    const dead = await startReceiver();
+    const deadUrl = dead.url;
+    await dead.close();
+    sim.setWebhook({ url: deadUrl, secret: WEBHOOK_SECRET });
+    await create(1);
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(sim.stats()).toMatchObject({ webhooksSent: 0, webhooksFailed: 5, webhooksGivenUp: 1 });
+  });
+
+  it('dropWebhookRate 1: nothing is delivered, every event is counted dropped and still listed', async () => {
+    const sim = await start({ faults: { dropWebhookRate: 1 } });
+    for (let n = 1; n <= 2; n++) await create(n);
+    sim.advance();
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(0);
+    expect(sim.events()).toHaveLength(4);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 0, webhooksFailed: 0, webhooksDropped: 4 });
+  });
+
+  it('draws drops and duplicates from the injected random source', async () => {
+    // Per event: the drop draw, then (if kept) the duplicate draw.
+    const draws = [0.1, /* evt 1 dropped */ 0.9, 0.1, /* evt 2 kept, duplicated */ 0.9, 0.9 /* evt 3 kept, once */];
+    const sim = await start({ faults: { dropWebhookRate: 0.5, duplicateWebhookRate: 0.5 }, random: () => draws.shift() ?? 0.9 });
+    for (let n = 1; n <= 3; n++) await create(n);
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.eventId)).toEqual(['evt_000002', 'evt_000002', 'evt_000003']);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 3, webhooksDropped: 1 });
+  });
+
+  it('duplicateWebhookRate 1: each event is delivered twice with the same eventId and body', async () => {
+    const sim = await start({ faults: { duplicateWebhookRate: 1 } });
+    await create(1);
+    sim.advance();
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.eventId)).toEqual(['evt_000001', 'evt_000001', 'evt_000002', 'evt_000002']);
+    expect(receiver.got[0]!.raw.equals(receiver.got[1]!.raw)).toBe(true);
+    expect(receiver.got.every((r) => r.valid)).toBe(true);
+    expect(sim.events()).toHaveLength(2);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 4, webhooksDropped: 0 });
+  });
+
+  it('reorderWebhooks delivers each batch in reverse; without it, in order', async () => {
+    const ordered = await start();
+    for (let n = 1; n <= 3; n++) await create(n);
+    ordered.advance();
+    await ordered.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.referral.id)).toEqual(['CH-000001', 'CH-000002', 'CH-000003']);
+    await ordered.stop();
+    await receiver.close();
+    receiverOpen = false;
+
+    const sim = await start({ faults: { reorderWebhooks: true } });
+    for (let n = 1; n <= 3; n++) await create(n);
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.referral.id)).toEqual(['CH-000003', 'CH-000002', 'CH-000001']);
+
+    // Two steps queued together arrive newest first: the older status comes in last.
+    sim.advance();
+    sim.advance();
+    await sim.flushWebhooks();
+    const forFirst = receiver.got.filter((r) => r.event.referral.id === 'CH-000001').map((r) => r.event.referral.status);
+    expect(forFirst).toEqual(['ALLOCATED', 'ENGAGED', 'CONTACTED']);
+    expect(receiver.got.slice(3).map((r) => r.event.eventId)).toEqual(
+      sim.events().slice(3).map((e) => e.eventId).reverse(),
+    );
+  });
+
+  it('keeps events while no webhook is set and delivers the backlog in order on setWebhook', async () => {
+    const sim = await start();
+    sim.setWebhook(undefined);
+    await create(1);
+    await create(2);
+    sim.advance();
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(0);
+    expect(sim.events()).toHaveLength(4);
+
+    sim.setWebhook({ url: receiver.url, secret: WEBHOOK_SECRET });
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event)).toEqual(sim.events());
+    expect(receiver.got.every((r) => r.valid)).toBe(true);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 4, webhooksFailed: 0 });
+  });
+
+  it('signs with the secret given to setWebhook', async () => {
+    const sim = await start();
+    sim.setWebhook({ url: receiver.url, secret: 'some-other-secret' });
+    await create(1);
+    sim.advance();
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(1);
+    expect(receiver.got[0]!.valid).toBe(false);
+    expect(signatureValid('some-other-secret', receiver.got[0]!.signature, receiver.got[0]!.raw)).toBe(true);
+  });
+
+  it('signCharityWebhook matches a known vector and an independent HMAC', () => {
+    const body = '{"eventId":"evt_000001","referral":{"statusReason":"café"}}';
+    const t = 1763809200;
+    // Computed independently: printf '%s' "1763809200.$body" | openssl dgst -sha256 -hmac whsec_test
+    const knownHex = '92012f4c5d56fd4446584f9ae1e0af0dada7b18f96b8777de7f8e049836ceacb';
+    expect(createHmac('sha256', 'whsec_test').update(`${t}.${body}`).digest('hex')).toBe(knownHex);
+    expect(signCharityWebhook('whsec_test', body, t)).toBe(`t=${t},v1=${knownHex}`);
+    expect(signCharityWebhook('whsec_test', body, t + 1)).not.toContain(knownHex);
+    // The test's verifier accepts it and refuses a wrong secret or a changed body.
+    const header = signCharityWebhook(WEBHOOK_SECRET, body, t);
+    expect(signatureValid(WEBHOOK_SECRET, header, Buffer.from(body, 'utf8'))).toBe(true);
+    expect(signatureValid('wrong', header, Buffer.from(body, 'utf8'))).toBe(false);
+    expect(signatureValid(WEBHOOK_SECRET, header, Buffer.from(body.replace('é', 'e'), 'utf8'))).toBe(false);
   });
 });
