@@ -57,7 +57,16 @@ export interface BridgeConfig {
     referralIdSystem: string;
     crimeReferenceSystem: string;
   };
-  charity: { baseUrl: string; apiKey: string; referrerOrganisation: string; timeoutMs: number };
+  charity: {
+    baseUrl: string;
+    apiKey: string;
+    referrerOrganisation: string;
+    timeoutMs: number;
+    /** HMAC secrets for webhooks, newest first; more than one while rotating. Empty: webhooks refused (503). */
+    webhookSecrets: string[];
+    /** `limit` per page when polling `GET /v1/referrals?updatedSince=`. */
+    pollPageLimit: number;
+  };
   delivery: { attempts: number; backoffMs: number; concurrency: number };
   statusPollCron: string;
   /** First key encrypts; all keys decrypt (rotation). */
@@ -133,6 +142,11 @@ const schema = Joi.object({
   CHARITY_API_KEY: Joi.string().allow(''),
   CHARITY_REFERRER_ORGANISATION: Joi.string().required(),
   CHARITY_TIMEOUT_MS: positiveInt.required(),
+  CHARITY_WEBHOOK_SECRETS: Joi.string()
+    .allow('')
+    .pattern(/^[^,\s]{16,}(,[^,\s]{16,})*$/)
+    .message('must be a comma-separated list of secrets of at least 16 characters, newest first'),
+  CHARITY_POLL_PAGE_LIMIT: positiveInt.max(1000).required(),
   DELIVERY_ATTEMPTS: positiveInt.max(100).required(),
   DELIVERY_BACKOFF_MS: positiveInt.required(),
   WORKER_CONCURRENCY: positiveInt.max(1000).required(),
@@ -206,6 +220,8 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       apiKey: v.CHARITY_API_KEY,
       referrerOrganisation: v.CHARITY_REFERRER_ORGANISATION,
       timeoutMs: v.CHARITY_TIMEOUT_MS,
+      webhookSecrets: v.CHARITY_WEBHOOK_SECRETS ? v.CHARITY_WEBHOOK_SECRETS.split(',') : [],
+      pollPageLimit: v.CHARITY_POLL_PAGE_LIMIT,
     },
     delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY },
     statusPollCron: v.STATUS_POLL_CRON,

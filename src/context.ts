@@ -18,6 +18,7 @@ import { createRedis } from './store/redis';
 import { ReferralStore } from './store/referral-store';
 import { Counters } from './store/counters';
 import { MessageIndex } from './store/message-index';
+import { WebhookEvents } from './store/webhook-events';
 import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
 import { version as bridgeVersion } from '../package.json';
 
@@ -35,6 +36,8 @@ export interface BridgeContext {
   counters: Counters;
   /** BaRS message ids the bridge sent → their referral. */
   messages: MessageIndex;
+  /** Partner webhook event ids already applied. */
+  webhookEvents: WebhookEvents;
   queues: BridgeQueues;
   partners: {
     nhs: NhsFhirClient;
@@ -66,6 +69,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     lock: new RedisLock(redis, keys),
     counters: new Counters(redis, keys),
     messages: new MessageIndex(redis, keys, (config.retention.days + 30) * day),
+    webhookEvents: new WebhookEvents(redis, keys, 7 * day),
     queues,
     partners: {
       nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),

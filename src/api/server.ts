@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config';
 import type { BridgeContext } from '../context';
+import { charityWebhookPlugin } from './charity-webhook';
 import { healthPlugin } from './health';
 import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
@@ -37,6 +38,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: policePushPlugin, options: { ctx } },
     { plugin: referralsPlugin, options: { ctx } },
     { plugin: nhsMessagesPlugin, options: { ctx } },
+    { plugin: charityWebhookPlugin, options: { ctx } },
   ]);
   return server;
 }

@@ -1,9 +1,8 @@
 import { Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
-import { charityStatusToBridgeStatus } from '../mappings/charity-status';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
-import type { ReferralStatus } from '../domain/lifecycle';
 import { enqueueOutcome } from './delivery-jobs';
+import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from './status-change';
 import { QUEUE, type ReconcileJob } from './topology';
 
@@ -17,6 +16,8 @@ export interface PollSummary {
   changed: number;
   errors: number;
   outcomesRequeued: number;
+  /** The charity is polled in bulk by `updatedSince`; undefined when that round failed. */
+  charity?: CharityPollSummary;
 }
 
 const POLL_CONCURRENCY = 8;
@@ -26,10 +27,16 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
   const work: (() => Promise<void>)[] = [];
   // In BaRS mode the trust pushes status to POST /fhir/$process-message; there is nothing to poll.
   if (ctx.config.nhs.mode === 'fhir-rest') {
-    for (const id of await ctx.referrals.activeIds('NHS')) work.push(() => pollOne(ctx, id, 'NHS', summary));
+    for (const id of await ctx.referrals.activeIds('NHS')) work.push(() => pollOne(ctx, id, summary));
   }
-  for (const id of await ctx.referrals.activeIds('CHARITY')) work.push(() => pollOne(ctx, id, 'CHARITY', summary));
   await runLimited(work, POLL_CONCURRENCY);
+  try {
+    summary.charity = await pollCharityUpdates(ctx);
+    summary.changed += summary.charity.applied;
+  } catch (err) {
+    summary.errors++;
+    ctx.logger.warn({ partner: 'CHARITY', err: (err as Error).message }, 'charity status poll failed; will try again next round');
+  }
 
   for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
     const meta = await ctx.referrals.get(pending.referralId);
@@ -39,35 +46,21 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
   return summary;
 }
 
-async function pollOne(ctx: BridgeContext, id: string, partner: 'NHS' | 'CHARITY', summary: PollSummary): Promise<void> {
+async function pollOne(ctx: BridgeContext, id: string, summary: PollSummary): Promise<void> {
   const meta = await ctx.referrals.get(id);
   if (!meta) return;
-  const log = ctx.logger.child({ correlationId: meta.correlationId, referralId: id, partner });
+  const log = ctx.logger.child({ correlationId: meta.correlationId, referralId: id, partner: 'NHS' });
   summary.checked++;
   try {
-    let partnerStatus: string | undefined;
-    let status: ReferralStatus | undefined;
-    if (partner === 'NHS') {
-      const task = await ctx.partners.nhs.getTaskStatus(id, { correlationId: meta.correlationId });
-      partnerStatus = task?.taskStatus;
-      status = partnerStatus ? taskStatusToBridgeStatus(partnerStatus) : undefined;
-    } else {
-      if (!meta.partnerRef) return;
-      const state = await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId });
-      partnerStatus = state?.status;
-      status = partnerStatus ? charityStatusToBridgeStatus(partnerStatus) : undefined;
-    }
+    const task = await ctx.partners.nhs.getTaskStatus(id, { correlationId: meta.correlationId });
+    const partnerStatus = task?.taskStatus;
+    const status = partnerStatus ? taskStatusToBridgeStatus(partnerStatus) : undefined;
     if (!partnerStatus || !status) {
       log.warn({ partnerStatus: partnerStatus ?? 'missing' }, 'partner has no usable status for a referral it should hold');
       return;
     }
     if (partnerStatus === meta.partnerStatus && status === meta.status) return;
-    const result = await changeStatus(ctx, id, {
-      to: status,
-      source: partner === 'NHS' ? 'nhs-poll' : 'charity-poll',
-      detail: `${partner === 'NHS' ? 'Task' : 'charity'} status ${partnerStatus}`,
-      patch: { partnerStatus },
-    });
+    const result = await changeStatus(ctx, id, { to: status, source: 'nhs-poll', detail: `Task status ${partnerStatus}`, patch: { partnerStatus } });
     if (result.applied) summary.changed++;
     else await ctx.referrals.patch(id, { partnerStatus });
   } catch (err) {

@@ -18,5 +18,7 @@ export class Keys {
   cursor() { return `${this.prefix}:police:cursor`; }
   lock(name: string) { return `${this.prefix}:lock:${name}`; }
   barsMessage(messageId: string) { return `${this.prefix}:bars-message:${messageId}`; }
+  webhookEvent(partner: string, eventId: string) { return `${this.prefix}:webhook-event:${partner}:${eventId}`; }
+  charityWatermark() { return `${this.prefix}:charity:updated-since`; }
   counters() { return `${this.prefix}:counters`; }
 }

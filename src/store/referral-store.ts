@@ -27,6 +27,10 @@ export interface ReferralMeta {
   heldReason?: string;
   partnerRef?: string;
   partnerStatus?: string;
+  /** When the partner says its status changed (charity `occurredAt`/`updatedAt`): orders its updates. */
+  partnerStatusAt?: string;
+  /** The partner's closing outcome (charity ENGAGED, DECLINED, UNCONTACTABLE…), kept once known. */
+  partnerOutcome?: string;
   cancelReason?: string;
   lastError?: string;
 }
@@ -47,7 +51,9 @@ export interface TransitionRequest {
   /** Only apply if the current status is one of these. */
   expectFrom?: ReferralStatus[];
   /** Metadata written with the change (never personal data). */
-  patch?: Partial<Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>>;
+  patch?: Partial<
+    Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'partnerStatusAt' | 'partnerOutcome' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>
+  >;
   /** Required when the referral does not exist yet. */
   create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;
   now?: Date;

@@ -1,0 +1,91 @@
+import Boom from '@hapi/boom';
+import type { Plugin } from '@hapi/hapi';
+import Joi from 'joi';
+import { SIGNATURE_HEADER, verifyCharitySignature } from '../adapters/charity/webhook-signature';
+import type { BridgeContext } from '../context';
+import { applyCharityUpdate } from '../queues/charity-updates';
+
+/**
+ * `POST /v1/webhooks/charity` (charity-api.md "Webhook to the bridge"). The signature is checked
+ * over the raw bytes before anything is parsed; a repeated eventId is answered 200 and applied
+ * once; an older status never overwrites a newer one (applyCharityUpdate); an unknown referral
+ * is 404. Polling catches whatever webhooks are lost.
+ */
+export const CHARITY_WEBHOOK_PATH = '/v1/webhooks/charity';
+const MAX_EVENT_BYTES = 64 * 1024;
+
+export interface CharityWebhookEvent {
+  eventId: string;
+  type: 'referral.status_changed';
+  occurredAt: string;
+  referral: { id: string; externalReference: string; status: string; statusReason: string | null };
+}
+
+const eventSchema = Joi.object<CharityWebhookEvent>({
+  eventId: Joi.string().pattern(/^[A-Za-z0-9_.-]{1,100}$/).required(),
+  type: Joi.string().valid('referral.status_changed').required(),
+  occurredAt: Joi.string().isoDate().required(),
+  referral: Joi.object({
+    id: Joi.string().max(100).required(),
+    externalReference: Joi.string().guid().required(),
+    status: Joi.string().max(40).required(),
+    statusReason: Joi.string().max(500).allow(null).default(null),
+  })
+    .unknown(true)
+    .required(),
+}).unknown(true);
+
+export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
+  name: 'iasu-charity-webhook',
+  register(server, { ctx }) {
+    server.route({
+      method: 'POST',
+      path: CHARITY_WEBHOOK_PATH,
+      options: { payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] } },
+      handler: async (request) => {
+        const secrets = ctx.config.charity.webhookSecrets;
+        if (secrets.length === 0) throw Boom.serverUnavailable('charity webhooks are not configured (set CHARITY_WEBHOOK_SECRETS)');
+        const raw = request.payload as Buffer;
+        const header = request.headers[SIGNATURE_HEADER];
+        const verdict = verifyCharitySignature(typeof header === 'string' ? header : undefined, raw, secrets);
+        if (!verdict.ok) {
+          ctx.logger.warn({ reason: verdict.reason }, 'charity webhook refused: signature');
+          throw Boom.unauthorized(`signature ${verdict.reason}`);
+        }
+
+        let body: unknown;
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw Boom.badRequest('body is not JSON');
+        }
+        const { error, value: event } = eventSchema.validate(body, { convert: false });
+        if (error) throw Boom.badRequest(`invalid event: ${error.details[0]?.path.join('.') || 'body'} ${error.details[0]?.type ?? ''}`.trim());
+
+        const referralId = event.referral.externalReference;
+        const meta = await ctx.referrals.get(referralId);
+        // The charity names both ids; a mismatch with the id we hold is not our referral, and a
+        // HELD referral was never sent, so the charity cannot hold it.
+        if (!meta || meta.partner !== 'CHARITY' || meta.status === 'HELD' || (meta.partnerRef !== undefined && meta.partnerRef !== event.referral.id)) {
+          throw Boom.notFound('unknown referral');
+        }
+
+        if (!(await ctx.webhookEvents.claim('charity', event.eventId))) return { eventId: event.eventId, result: 'duplicate' };
+        try {
+          const result = await applyCharityUpdate(
+            ctx,
+            referralId,
+            { charityId: event.referral.id, status: event.referral.status, statusReason: event.referral.statusReason, at: event.occurredAt },
+            'charity-webhook',
+          );
+          // Another update held the referral too long: let the charity retry the event.
+          if (result === 'busy') throw Boom.serverUnavailable('referral busy; retry');
+          return { eventId: event.eventId, result };
+        } catch (err) {
+          await ctx.webhookEvents.release('charity', event.eventId);
+          throw err;
+        }
+      },
+    });
+  },
+};
