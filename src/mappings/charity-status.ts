@@ -58,6 +58,8 @@ export interface CharityUpdate {
 
 export type CharityUpdateDecision =
   | { kind: 'ignore'; why: 'unknown-status' | 'not-newer' }
+  /** Late, but it names the outcome the referral did not have yet (DECLINED arriving after CLOSED). */
+  | { kind: 'outcome'; partnerOutcome: string }
   | { kind: 'apply'; to: ReferralStatus; partnerStatus: string; partnerStatusAt: string; partnerOutcome?: string; detail: string };
 
 /**
@@ -76,6 +78,7 @@ export function decideCharityUpdate(
   if (currentRank !== undefined) {
     const later = Date.parse(update.at) > Date.parse(current.partnerStatusAt ?? '');
     if (rank < currentRank || (rank === currentRank && !(update.status !== current.partnerStatus && later))) {
+      if (!current.partnerOutcome && OUTCOMES.has(update.status)) return { kind: 'outcome', partnerOutcome: update.status };
       return { kind: 'ignore', why: 'not-newer' };
     }
   }

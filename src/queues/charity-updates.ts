@@ -41,6 +41,10 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpda
     if (decision.why === 'unknown-status') log.warn({ partnerStatus: update.status.slice(0, 40) }, 'charity reported a status outside its contract; ignored');
     return 'ignored';
   }
+  if (decision.kind === 'outcome') {
+    await ctx.referrals.patch(meta.referralId, { partnerOutcome: decision.partnerOutcome });
+    return 'recorded';
+  }
   const patch = {
     partnerStatus: decision.partnerStatus,
     partnerStatusAt: decision.partnerStatusAt,

@@ -143,6 +143,14 @@ describe('charity webhook', () => {
     expect(await ctx.referrals.get(ID)).toMatchObject({ status: 'COMPLETED', partnerStatus: 'CLOSED', partnerOutcome: 'DECLINED' });
   });
 
+  test('an outcome arriving after CLOSED is still kept, without moving the status', async () => {
+    await sentReferral();
+    await deliver(event('CLOSED', '2026-11-22T13:00:00Z'));
+    const late = await deliver(event('UNCONTACTABLE', '2026-11-22T12:00:00Z'));
+    expect(late.result).toMatchObject({ result: 'recorded' });
+    expect(await ctx.referrals.get(ID)).toMatchObject({ status: 'COMPLETED', partnerStatus: 'CLOSED', partnerOutcome: 'UNCONTACTABLE' });
+  });
+
   test('CANCELLED from the charity cancels the referral', async () => {
     await sentReferral();
     await deliver(event('CANCELLED', '2026-11-22T12:00:00Z'));
