@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +58,9 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   const police = await startPoliceFeedSimulator({ records: pulled.map((g) => g.xml), token: 'demo-feed-token' });
   const nhsMode = opts.nhsMode ?? (process.env.NHS_MODE === 'bars' ? 'bars' : 'fhir-rest');
   const trust = await startTrust(nhsMode);
-  const charity = await startCharitySimulator({ apiKey: 'demo-charity-key', advanceEveryMs: 700 });
+  // One webhook in five is lost on the way, so the closing table shows polling catching up.
+  const charity = await startCharitySimulator({ apiKey: 'demo-charity-key', advanceEveryMs: 700, faults: { dropWebhookRate: 0.2 } });
+  const webhookSecret = randomBytes(24).toString('base64url');
   say(`Simulators: police feed ${police.url}, NHS trust ${trust.label} ${trust.url}, charity ${charity.url}`);
 
   const logDir = join(tmpdir(), 'iasu-bridge-demo');
@@ -79,6 +81,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     ...trust.env,
     CHARITY_API_URL: charity.url,
     CHARITY_API_KEY: 'demo-charity-key',
+    CHARITY_WEBHOOK_SECRETS: webhookSecret,
     DELIVERY_BACKOFF_MS: '200',
   });
   const logger = createLogger('info', pino.destination({ dest: logFile, sync: false }));
@@ -89,6 +92,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     bridge = await startBridge(config, { logger });
     const api = bridge.server!.info.uri;
     trust.connect(api);
+    charity.setWebhook({ url: `${api}/v1/webhooks/charity`, secret: webhookSecret });
     const push = await fetch(`${api}/v1/police/flags`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/xml', Authorization: 'Bearer demo-push-token' },
@@ -177,6 +181,8 @@ async function closingReport(
   }
   const trustView = await trust.report(sentNhs);
   const charityStats = charity.stats();
+  const bySource = new Map<string, number>();
+  for (const id of known) for (const e of await ctx.referrals.timeline(id)) bySource.set(e.source, (bySource.get(e.source) ?? 0) + 1);
   const policeStats = police.stats();
   const nhsDuplicates = trustView.duplicates;
   const charityDuplicates = Math.max(0, charityStats.created - sentCharity);
@@ -193,6 +199,7 @@ async function closingReport(
     ['Referrals created', known.size],
     [`  sent to the NHS trust (${trust.label})`, `${sentNhs} (${trustView.holds})`],
     ['  sent to the charity', `${sentCharity} (charity created ${charityStats.created}, ${charityStats.replays} idempotent replays)`],
+    ['  charity status changes applied', `${bySource.get('charity-webhook') ?? 0} by signed webhook, ${bySource.get('charity-poll') ?? 0} by polling (${charityStats.webhooksDropped} webhooks lost on purpose)`],
     ...STATUS_ORDER.filter((s) => counts.get(s)).map((s): [string, number] => [`  status ${s}`, counts.get(s)!]),
     ['Police write-backs stored', `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`],
     ['Dead letters', deadLetters],
