@@ -67,11 +67,12 @@ describe('CharityClient.createReferral: the charity-api.md response table', () =
     await expect(client.createReferral(payload, ctx)).resolves.toEqual({ id: 'CH-000123', status: 'RECEIVED', replayed: true });
   });
 
-  it('409 idempotency_conflict → permanent, detail says idempotency conflict', async () => {
+  it('409 idempotency_conflict → permanent with an alert, detail says idempotency conflict', async () => {
     post().reply(409, { error: 'idempotency_conflict' });
     const err = await createError();
     expect(err).toMatchObject({ partner: 'CHARITY', kind: 'permanent', status: 409 });
     expect(err.options.code).toBe('idempotency_conflict');
+    expect(err.options.alert).toBe(true);
     expect(err.options.detail).toMatch(/idempotency conflict/i);
   });
 
