@@ -59,8 +59,9 @@ export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Dat
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined && summary.pages < MAX_PAGES);
 
-  // Advance only past what was applied: a busy item is read again next round.
-  const next = Math.min(newest - WATERMARK_OVERLAP_MS, oldestBusy - 1);
+  // Advance only past what was applied: a busy item is read again next round. Never past our own
+  // clock either: one item stamped in the future (a charity clock error) must not hide the rest.
+  const next = Math.min(Math.min(newest, now.getTime()) - WATERMARK_OVERLAP_MS, oldestBusy - 1);
   if (next > Date.parse(since)) {
     summary.watermark = new Date(next).toISOString();
     await ctx.redis.set(key, summary.watermark);

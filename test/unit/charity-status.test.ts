@@ -83,13 +83,36 @@ describe('decideCharityUpdate', () => {
   });
 
   it.each([
-    ['ALLOCATED after CONTACTED, even with a later time', 'CONTACTED', 'ALLOCATED', T(9)],
-    ['RECEIVED after ALLOCATED', 'ALLOCATED', 'RECEIVED', T(9)],
-    ['CONTACTED after ENGAGED', 'ENGAGED', 'CONTACTED', T(9)],
-    ['ENGAGED after CLOSED', 'CLOSED', 'ENGAGED', T(9)],
-    ['DECLINED after CANCELLED', 'CANCELLED', 'DECLINED', T(9)],
-  ])('an older rank is ignored as not-newer: %s', (_what, currentStatus, status, at) => {
-    expect(decideCharityUpdate({ partnerStatus: currentStatus, partnerStatusAt: T(5) }, update(status, at))).toEqual({ kind: 'ignore', why: 'not-newer' });
+    ['ALLOCATED after CONTACTED, even with a later time', 'CONTACTED', undefined, 'ALLOCATED'],
+    ['RECEIVED after ALLOCATED', 'ALLOCATED', undefined, 'RECEIVED'],
+    ['CONTACTED after ENGAGED', 'ENGAGED', 'ENGAGED', 'CONTACTED'],
+    ['CONTACTED after CLOSED with no outcome', 'CLOSED', undefined, 'CONTACTED'],
+    ['ENGAGED after CLOSED that already kept DECLINED', 'CLOSED', 'DECLINED', 'ENGAGED'],
+    ['DECLINED after CANCELLED that already kept ENGAGED', 'CANCELLED', 'ENGAGED', 'DECLINED'],
+  ])('an older rank is ignored as not-newer: %s', (_what, currentStatus, currentOutcome, status) => {
+    const current: Current = { partnerStatus: currentStatus, partnerStatusAt: T(5), ...(currentOutcome ? { partnerOutcome: currentOutcome } : {}) };
+    expect(decideCharityUpdate(current, update(status, T(9)))).toEqual({ kind: 'ignore', why: 'not-newer' });
+  });
+
+  describe('a late outcome for a case that has none yet is kept, without moving the status', () => {
+    it.each([
+      ['DECLINED after CLOSED', 'CLOSED', 'DECLINED', T(4)],
+      ['UNCONTACTABLE after CLOSED', 'CLOSED', 'UNCONTACTABLE', T(4)],
+      ['ENGAGED after CLOSED, even timed later', 'CLOSED', 'ENGAGED', T(9)],
+      ['DECLINED after CANCELLED', 'CANCELLED', 'DECLINED', T(4)],
+    ])('%s → outcome only', (_what, currentStatus, status, at) => {
+      expect(decideCharityUpdate({ partnerStatus: currentStatus, partnerStatusAt: T(5) }, update(status, at))).toEqual({ kind: 'outcome', partnerOutcome: status });
+    });
+
+    it('an outcome already kept is never replaced by a late one', () => {
+      expect(decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5), partnerOutcome: 'ENGAGED' }, update('DECLINED', T(4)))).toEqual({ kind: 'ignore', why: 'not-newer' });
+    });
+
+    it('a late non-outcome status (ALLOCATED, CONTACTED) after CLOSED is plainly ignored', () => {
+      for (const status of ['RECEIVED', 'ALLOCATED', 'CONTACTED']) {
+        expect(decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5) }, update(status, T(4)))).toEqual({ kind: 'ignore', why: 'not-newer' });
+      }
+    });
   });
 
   it.each([
