@@ -1,8 +1,9 @@
-import { LAWFUL_BASIS_CODES, type Address, type CrimeRecord, type LawfulBasis, type Person, type SafeContact } from '../../src/domain/crime-record';
+import { LAWFUL_BASIS_CODES, type CrimeRecord, type Person } from '../../src/domain/crime-record';
 import { isValidNhsNumber } from '../../src/domain/nhs-number';
 import { charityView } from '../../src/mappings/allow-lists';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { referralToCharityPayload } from '../../src/mappings/referral-to-charity';
+import { plantedPerson, stringLeaves, type FullPerson } from '../helpers/records';
 
 /**
  * charity-api.md "What is not sent", end to end: from a crime record through mapCrimeRecord and
@@ -14,37 +15,11 @@ import { referralToCharityPayload } from '../../src/mappings/referral-to-charity
 const FORCE = 'CHESHIRE';
 const ORG = { referrerOrganisation: 'Cheshire Constabulary IASU' };
 
-/** Every field present (the compiler says so), down to address and safe contact. */
-type FullPerson = Required<Omit<Person, 'address' | 'safeContact' | 'lawfulBasis'>> & {
-  address: Required<Address>;
-  safeContact: Required<SafeContact>;
-  lawfulBasis: Required<LawfulBasis>;
-};
-
 const VICTIM_REF = 'PLANT-VICTIM-REF-c4b2';
 
-/** A person the charity must learn nothing about: a unique planted value in every free field. `at` is 'YYYY-MM-DDTHH:MM'. */
+/** A person the charity must learn nothing about (see plantedPerson). */
 function bystander(tag: string, role: Person['role'], unique: { dob: string; nhs: string; at: string; postcode: string }): FullPerson {
-  return {
-    ref: `PLANT-${tag}-REF-c4b2`,
-    role,
-    forename: `PLANT-${tag}-FORENAME-c4b2`,
-    surname: `PLANT-${tag}-SURNAME-c4b2`,
-    dateOfBirth: unique.dob,
-    gender: 'OTHER',
-    nhsNumber: unique.nhs,
-    address: { lines: [`PLANT-${tag}-ADDRESS1-c4b2`, `PLANT-${tag}-ADDRESS2-c4b2`], town: `PLANT-${tag}-TOWN-c4b2`, postcode: unique.postcode },
-    safeContact: { phone: `PLANT-${tag}-PHONE-c4b2`, email: `plant-${tag.toLowerCase()}-c4b2@example.org`, safeTimeToCall: `PLANT-${tag}-SAFETIME-c4b2`, voicemailSafe: true },
-    language: `PLANT-${tag}-LANGUAGE-c4b2`,
-    // Even an advocacy consent GIVEN by someone else must not make them a client.
-    consents: [
-      { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN', recordedAt: `${unique.at}:01Z`, recordedBy: `PLANT-${tag}-RECORDEDBY-A-c4b2` },
-      { purpose: 'CLINICAL_REFERRAL', status: 'GIVEN', recordedAt: `${unique.at}:02Z`, recordedBy: `PLANT-${tag}-RECORDEDBY-C-c4b2` },
-    ],
-    lawfulBasis: { code: 'DPA2018-S8-P4', authorisedBy: `PLANT-${tag}-AUTHORISEDBY-c4b2`, authorisedAt: `${unique.at}:03Z` },
-    clinicalIndicators: `PLANT-${tag}-CLINICAL-c4b2`,
-    relationshipToVictim: { victimRef: VICTIM_REF, relationship: `PLANT-${tag}-RELATIONSHIP-c4b2` },
-  };
+  return plantedPerson({ tag, ref: `PLANT-${tag}-REF-c4b2`, role, ...unique, victimRef: VICTIM_REF, marker: 'c4b2' });
 }
 
 const witness = bystander('WITNESS', 'WITNESS', { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12', postcode: 'CH1 4WT' });
@@ -188,17 +163,6 @@ const record: CrimeRecord = {
   summary: ALLOWED.summary,
   officerInCase: { collar: ALLOWED.officerCollar, name: ALLOWED.officerName, email: ALLOWED.officerEmail, phone: RECORD_EXCLUDED.officerPhone },
 };
-
-/** Enumerated fields carry no identity (and collide across people by design). */
-const ENUM_KEYS = new Set(['role', 'gender', 'purpose', 'status', 'code']);
-
-/** Every string value in a person, except enumerations: what "every field" means here. */
-function stringLeaves(value: unknown, key = ''): string[] {
-  if (typeof value === 'string') return ENUM_KEYS.has(key) ? [] : [value];
-  if (Array.isArray(value)) return value.flatMap((v) => stringLeaves(v, key));
-  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => stringLeaves(v, k));
-  return [];
-}
 
 const BYSTANDERS = [witness, otherPerson, coSuspect];
 const MUST_NOT_APPEAR = [

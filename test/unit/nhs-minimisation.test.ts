@@ -1,11 +1,12 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { Address, CrimeRecord, LawfulBasis, Person, SafeContact } from '../../src/domain/crime-record';
+import type { CrimeRecord, Person } from '../../src/domain/crime-record';
 import { isValidNhsNumber } from '../../src/domain/nhs-number';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
 import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
+import { plantedPerson, stringLeaves } from '../helpers/records';
 
 /**
  * nhs-fhir.md "Never the victim's contact details in a suspect referral", end to end: from a
@@ -15,42 +16,13 @@ import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
  */
 const FORCE = 'CHESHIRE';
 
-/** Every field present (the compiler says so), down to address and safe contact. */
-type FullPerson = Required<Omit<Person, 'address' | 'safeContact' | 'lawfulBasis'>> & {
-  address: Required<Address>;
-  safeContact: Required<SafeContact>;
-  lawfulBasis: Required<LawfulBasis>;
-};
-
-/** One person with a unique planted value in every free field; dates and NHS numbers are real and unique. `at` is 'YYYY-MM-DDTHH:MM'. */
-function planted(tag: string, ref: string, role: Person['role'], unique: { dob: string; nhs: string; at: string }, victimRef: string): FullPerson {
-  return {
-    ref,
-    role,
-    forename: `PLANT-${tag}-FORENAME-7f3a`,
-    surname: `PLANT-${tag}-SURNAME-7f3a`,
-    dateOfBirth: unique.dob,
-    gender: 'FEMALE',
-    nhsNumber: unique.nhs,
-    address: { lines: [`PLANT-${tag}-ADDRESS1-7f3a`, `PLANT-${tag}-ADDRESS2-7f3a`], town: `PLANT-${tag}-TOWN-7f3a`, postcode: `ZZ${tag.length} 9PL` },
-    safeContact: { phone: `PLANT-${tag}-PHONE-7f3a`, email: `plant-${tag.toLowerCase()}-7f3a@example.org`, safeTimeToCall: `PLANT-${tag}-SAFETIME-7f3a`, voicemailSafe: true },
-    language: `PLANT-${tag}-LANGUAGE-7f3a`,
-    // Even a clinical consent GIVEN and a complete lawful basis of someone else must not travel.
-    consents: [
-      { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN', recordedAt: `${unique.at}:01Z`, recordedBy: `PLANT-${tag}-RECORDEDBY-A-7f3a` },
-      { purpose: 'CLINICAL_REFERRAL', status: 'GIVEN', recordedAt: `${unique.at}:02Z`, recordedBy: `PLANT-${tag}-RECORDEDBY-C-7f3a` },
-    ],
-    lawfulBasis: { code: 'CDA1998-S115', authorisedBy: `PLANT-${tag}-AUTHORISEDBY-7f3a`, authorisedAt: `${unique.at}:03Z` },
-    clinicalIndicators: `PLANT-${tag}-CLINICAL-7f3a`,
-    relationshipToVictim: { victimRef, relationship: `PLANT-${tag}-RELATIONSHIP-7f3a` },
-  };
-}
-
 const VICTIM_REF = 'PLANT-VICTIM-REF-7f3a';
-const victim = planted('VICTIM', VICTIM_REF, 'VICTIM', { dob: '1971-03-17', nhs: '4857773163', at: '2026-11-19T06:11' }, 'PLANT-VICTIM-SELFREF-7f3a');
-const witness = planted('WITNESS', 'PLANT-WITNESS-REF-7f3a', 'WITNESS', { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12' }, VICTIM_REF);
-const other = planted('OTHER', 'PLANT-OTHER-REF-7f3a', 'OTHER', { dob: '2003-12-05', nhs: '7382051641', at: '2026-11-17T04:13' }, VICTIM_REF);
-const coSuspect = planted('COSUSPECT', 'PLANT-COSUSPECT-REF-7f3a', 'SUSPECT', { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14' }, VICTIM_REF);
+const planted = (tag: string, ref: string, role: Person['role'], u: { dob: string; nhs: string; at: string; postcode: string }, victimRef: string) =>
+  plantedPerson({ tag, ref, role, ...u, victimRef, marker: '7f3a' });
+const victim = planted('VICTIM', VICTIM_REF, 'VICTIM', { dob: '1971-03-17', nhs: '4857773163', at: '2026-11-19T06:11', postcode: 'ZZ6 9PL' }, 'PLANT-VICTIM-SELFREF-7f3a');
+const witness = planted('WITNESS', 'PLANT-WITNESS-REF-7f3a', 'WITNESS', { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12', postcode: 'ZZ7 9PL' }, VICTIM_REF);
+const other = planted('OTHER', 'PLANT-OTHER-REF-7f3a', 'OTHER', { dob: '2003-12-05', nhs: '7382051641', at: '2026-11-17T04:13', postcode: 'ZZ5 9PL' }, VICTIM_REF);
+const coSuspect = planted('COSUSPECT', 'PLANT-COSUSPECT-REF-7f3a', 'SUSPECT', { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14', postcode: 'ZZ9 9PL' }, VICTIM_REF);
 
 /** The subject: the suspect, who refused, referred on a complete lawful basis. */
 const SUSPECT = {
@@ -120,17 +92,6 @@ const record: CrimeRecord = {
   summary: 'Repeated unwanted contact.',
   officerInCase: { collar: RECORD_EXCLUDED.collar, name: RECORD_EXCLUDED.officerName, email: RECORD_EXCLUDED.officerEmail, phone: RECORD_EXCLUDED.officerPhone },
 };
-
-/** Enumerated fields carry no identity (and collide across people by design). */
-const ENUM_KEYS = new Set(['role', 'gender', 'purpose', 'status', 'code']);
-
-/** Every string value in a person, except enumerations: what "every field" means here. */
-function stringLeaves(value: unknown, key = ''): string[] {
-  if (typeof value === 'string') return ENUM_KEYS.has(key) ? [] : [value];
-  if (Array.isArray(value)) return value.flatMap((v) => stringLeaves(v, key));
-  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => stringLeaves(v, k));
-  return [];
-}
 
 const NON_SUBJECTS = [victim, witness, other, coSuspect];
 // The victim's ref recurs in the others' relationshipToVictim; each value is checked once.
