@@ -18,7 +18,8 @@ export function charityDelivery(ctx: BridgeContext): PartnerDelivery<CharityRefe
     },
     cancel: async (meta, reason, call) => {
       if (!meta.partnerRef) throw new PermanentError('charity reference unknown; cannot cancel');
-      await ctx.partners.charity.cancelReferral(meta.partnerRef, reason, { correlationId: call.correlationId });
+      const { alreadyClosed } = await ctx.partners.charity.cancelReferral(meta.partnerRef, reason, { correlationId: call.correlationId });
+      return alreadyClosed ? 'already-closed' : 'cancelled';
     },
   };
 }

@@ -19,7 +19,11 @@ export interface PartnerDelivery<Payload> {
   /** Pure: the exact payload for the partner, through its allow-list. */
   build(referral: Referral): Payload;
   send(payload: Payload, call: { referralId: string; correlationId: string }): Promise<{ partnerRef: string; partnerStatus?: string }>;
-  cancel(meta: ReferralMeta, reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN', call: { correlationId: string }): Promise<void>;
+  /**
+   * `already-closed`: the partner had finished with the referral before the cancel reached it,
+   * so its own final status (applied by polling or its responses) is the truth, not CANCELLED.
+   */
+  cancel(meta: ReferralMeta, reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN', call: { correlationId: string }): Promise<'cancelled' | 'already-closed'>;
 }
 
 export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: Job<DeliveryJob>): Promise<string> {
@@ -85,7 +89,12 @@ async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, m
   const reason = job.cancelReason ?? 'CONSENT_WITHDRAWN';
   const reachedPartner = AT_PARTNER_STATUSES.has(meta.status) || (meta.partnerRef !== undefined && meta.status !== 'COMPLETED' && meta.status !== 'REJECTED');
   if (!reachedPartner) return `cancel-skipped:${meta.status}`;
-  await ops.cancel(meta, reason, { correlationId: job.correlationId });
+  const outcome = await ops.cancel(meta, reason, { correlationId: job.correlationId });
+  if (outcome === 'already-closed') {
+    await ctx.referrals.patch(meta.referralId, { cancelReason: reason });
+    ctx.logger.info({ correlationId: job.correlationId, referralId: meta.referralId, partner: ops.partner }, 'partner had already closed the referral; its final status stands');
+    return 'cancel-already-closed';
+  }
   await changeStatus(ctx, meta.referralId, { to: 'CANCELLED', source: ops.partner, detail: reason, patch: { cancelReason: reason } });
   return 'cancelled';
 }

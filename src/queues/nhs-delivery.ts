@@ -45,7 +45,10 @@ function fhirRestDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
       const result = await ctx.partners.nhs.sendTransaction(bundle, { correlationId: call.correlationId });
       return { partnerRef: result.serviceRequestRef, partnerStatus: 'requested' };
     },
-    cancel: (meta, _reason, call) => ctx.partners.nhs.cancel(meta.referralId, { correlationId: call.correlationId }),
+    cancel: async (meta, _reason, call) => {
+      const { alreadySettled } = await ctx.partners.nhs.cancel(meta.referralId, { correlationId: call.correlationId });
+      return alreadySettled ? 'already-closed' : 'cancelled';
+    },
   };
 }
 
@@ -71,6 +74,8 @@ function barsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
       const cancel = barsCancelMessage(sent, new Date().toISOString());
       await ctx.messages.remember(cancel.id!, { referralId: meta.referralId, kind: 'cancel' });
       await ctx.partners.bars.sendMessage(cancel, { correlationId: call.correlationId });
+      // The trust answers asynchronously; a referral it had already closed comes back as such.
+      return 'cancelled';
     },
   };
 }

@@ -3,7 +3,7 @@ import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
 import { charityDelivery } from '../../src/queues/charity-delivery';
 import { startDeliveryWorker } from '../../src/queues/delivery';
-import { enqueueDelivery } from '../../src/queues/delivery-jobs';
+import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { startOutcomeWorker } from '../../src/queues/police-outcomes';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { advocacyReferral } from '../helpers/referrals';
@@ -40,6 +40,13 @@ describe('delivery queues', () => {
   });
 
   async function queueReferral() {
+    const id = await queueReferralWithoutDelivery();
+    const meta = await ctx.referrals.get(id);
+    await enqueueDelivery(ctx, id, 'c0ffee00-0000-4000-8000-000000000000', meta!.statusSeq);
+    return id;
+  }
+
+  async function queueReferralWithoutDelivery() {
     const referral = advocacyReferral();
     await ctx.referrals.saveData(referral);
     const t = await ctx.referrals.transition(referral.referralId, {
@@ -48,7 +55,6 @@ describe('delivery queues', () => {
       create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: 'c0ffee00-0000-4000-8000-000000000000' },
     });
     if (!t.applied) throw new Error('setup failed');
-    await enqueueDelivery(ctx, referral.referralId, 'c0ffee00-0000-4000-8000-000000000000', t.seq);
     return referral.referralId;
   }
 
@@ -126,6 +132,33 @@ describe('delivery queues', () => {
     expect(nock.pendingMocks()).toEqual([]);
     expect((await deadLetters())[0]).toMatchObject({ errorKind: 'auth', attempts: 1 });
     expect(deadLetterLog(id)).toMatchObject({ alert: true });
+  });
+
+  async function sentReferral(): Promise<string> {
+    const id = await queueReferralWithoutDelivery();
+    await ctx.referrals.transition(id, { to: 'SENT', source: 'test', patch: { partnerRef: 'CH-000123', partnerStatus: 'RECEIVED' } });
+    return id;
+  }
+
+  test('a withdrawal cancels at the charity with the reason, then the referral is CANCELLED', async () => {
+    const id = await sentReferral();
+    let body: unknown;
+    nock(CHARITY)
+      .post('/v1/referrals/CH-000123/cancel', (b) => ((body = b), true))
+      .reply(200, { id: 'CH-000123', status: 'CANCELLED' });
+    await enqueueCancel(ctx, id, 'CHARITY', 'c0ffee00-0000-4000-8000-000000000000', 'CONSENT_WITHDRAWN');
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'CANCELLED', 'referral CANCELLED');
+    expect(body).toEqual({ reason: 'CONSENT_WITHDRAWN' });
+    expect(await ctx.referrals.get(id)).toMatchObject({ cancelReason: 'CONSENT_WITHDRAWN' });
+  });
+
+  test('a case the charity had already closed (409) keeps its own final status, not CANCELLED', async () => {
+    const id = await sentReferral();
+    nock(CHARITY).post('/v1/referrals/CH-000123/cancel').reply(409, { error: 'already_closed' });
+    await enqueueCancel(ctx, id, 'CHARITY', 'c0ffee00-0000-4000-8000-000000000000', 'RECORD_WITHDRAWN');
+    await waitFor(async () => (await ctx.referrals.get(id))?.cancelReason === 'RECORD_WITHDRAWN', 'cancel recorded');
+    expect((await ctx.referrals.get(id))?.status).toBe('SENT');
+    expect(await deadLetters()).toEqual([]);
   });
 
   test('transient errors until attempts run out end in the dead-letter queue', async () => {

@@ -193,15 +193,21 @@ describe('NhsFhirClient.cancel', () => {
       .put('/fhir/R4/ServiceRequest/sr-1', (body: { status?: string }) => ((puts.serviceRequest = body), true))
       .matchHeader('if-match', 'W/"v1"')
       .reply(200, (_uri, body) => body as object);
-    await client().cancel(REFERRAL_ID, ctx);
+    await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toEqual({ alreadySettled: false });
     expect(puts.task?.status).toBe('cancelled');
     expect(puts.serviceRequest).toMatchObject({ status: 'revoked', subject: { reference: 'Patient/p1' } });
   });
 
-  it('leaves an outcome the trust already settled alone', async () => {
+  it('leaves an outcome the trust already settled alone, ServiceRequest included, and says so', async () => {
     trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ ...task, status: 'completed' }]));
-    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([{ ...serviceRequest, status: 'completed' }]));
-    await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toBeUndefined();
+    await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toEqual({ alreadySettled: true });
+  });
+
+  it('a Task our earlier cancel already cancelled is not "settled by the trust": the retry finishes the job', async () => {
+    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ ...task, status: 'cancelled' }]));
+    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([serviceRequest]));
+    trust().put('/fhir/R4/ServiceRequest/sr-1').reply(200, (_uri, body) => body as object);
+    await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toEqual({ alreadySettled: false });
   });
 
   it('a version race (412) on the update is transient, not permanent', async () => {

@@ -56,17 +56,23 @@ export class NhsFhirClient {
 
   /**
    * Consent or record withdrawn: Task → cancelled, ServiceRequest → revoked. Idempotent, and
-   * an outcome the trust already settled (completed, rejected…) is never overwritten.
+   * an outcome the trust already settled (completed, rejected…) is never overwritten:
+   * `alreadySettled` says the trust had closed it before, with nothing left to cancel.
    */
-  async cancel(referralId: string, ctx: RequestContext): Promise<void> {
+  async cancel(referralId: string, ctx: RequestContext): Promise<{ alreadySettled: boolean }> {
     const task = await this.findByReferralId<Task>('Task', referralId, ctx);
-    if (task && !SETTLED_TASK.has(task.status)) {
+    const taskSettled = task !== undefined && SETTLED_TASK.has(task.status);
+    // Our own earlier cancel is not the trust settling it: a retried cancel still counts as cancelled.
+    const settledByTrust = taskSettled && task.status !== 'cancelled';
+    if (settledByTrust) return { alreadySettled: true };
+    if (task && !taskSettled) {
       await this.update({ ...task, status: 'cancelled', statusReason: { text: 'Withdrawn by the referrer' } }, ctx);
     }
     const serviceRequest = await this.findByReferralId<ServiceRequest>('ServiceRequest', referralId, ctx);
     if (serviceRequest && !SETTLED_SERVICE_REQUEST.has(serviceRequest.status)) {
       await this.update({ ...serviceRequest, status: 'revoked' }, ctx);
     }
+    return { alreadySettled: false };
   }
 
   private async lookUpDelivered(referralId: string, ctx: RequestContext): Promise<{ serviceRequestRef: string; taskRef?: string }> {
