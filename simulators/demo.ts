@@ -199,7 +199,7 @@ async function closingReport(
     ['Referrals created', known.size],
     [`  sent to the NHS trust (${trust.label})`, `${sentNhs} (${trustView.holds})`],
     ['  sent to the charity', `${sentCharity} (charity created ${charityStats.created}, ${charityStats.replays} idempotent replays)`],
-    ['  charity status changes applied', `${bySource.get('charity-webhook') ?? 0} by signed webhook, ${bySource.get('charity-poll') ?? 0} by polling (${charityStats.webhooksDropped} webhooks lost on purpose)`],
+    ['  charity status changes applied', `${bySource.get('charity-webhook') ?? 0} by signed webhook, ${bySource.get('charity-poll') ?? 0} by polling (webhooks: ${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed, ${charityStats.webhooksDropped} lost on purpose)`],
     ...STATUS_ORDER.filter((s) => counts.get(s)).map((s): [string, number] => [`  status ${s}`, counts.get(s)!]),
     ['Police write-backs stored', `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`],
     ['Dead letters', deadLetters],
