@@ -395,7 +395,8 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
       expect(parts(answer.body as Bundle).header.response).toEqual({ identifier: cancel.id, code: 'ok' });
       expect(receiver.referral(referralId)).toEqual({ stage: 'cancelled', messageId: message.id, cancelMessageId: cancel.id });
 
-      await waitFor(() => received.length === 1);
+      // The simulator counts a response once the bridge has answered it, a moment after the body arrives.
+      await waitFor(() => received.length === 1 && receiver.stats().responsesSent === 1);
       const { headers, bundle } = received[0]!;
       expect(headers.authorization).toBe(`Bearer ${CALLBACK_TOKEN}`);
       expect(headers['x-correlation-id']).toBe(correlationId);
