@@ -69,6 +69,13 @@ export interface BridgeConfig {
   };
   delivery: { attempts: number; backoffMs: number; concurrency: number };
   statusPollCron: string;
+  reconcile: {
+    cron: string;
+    /** A referral with no change for longer than this is reported stuck. */
+    stuckAfterHours: number;
+    /** Clinical referrals not accepted or rejected within this many working days are overdue. */
+    clinicalWorkingDays: number;
+  };
   /** First key encrypts; all keys decrypt (rotation). */
   dataKeys: DataKey[];
   retention: { days: number; quarantineDays: number };
@@ -151,6 +158,9 @@ const schema = Joi.object({
   DELIVERY_BACKOFF_MS: positiveInt.required(),
   WORKER_CONCURRENCY: positiveInt.max(1000).required(),
   STATUS_POLL_CRON: cron.required(),
+  RECONCILE_CRON: cron.required(),
+  RECONCILE_STUCK_AFTER_HOURS: positiveInt.max(24 * 365).required(),
+  CLINICAL_SLA_WORKING_DAYS: positiveInt.max(60).required(),
   DATA_KEYS: Joi.string()
     .required()
     .pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]+:[A-Za-z0-9+/]{43}=)*$/)
@@ -225,6 +235,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     },
     delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY },
     statusPollCron: v.STATUS_POLL_CRON,
+    reconcile: { cron: v.RECONCILE_CRON, stuckAfterHours: v.RECONCILE_STUCK_AFTER_HOURS, clinicalWorkingDays: v.CLINICAL_SLA_WORKING_DAYS },
     dataKeys: parseDataKeys(v.DATA_KEYS),
     retention: { days: v.RETENTION_DAYS, quarantineDays: v.QUARANTINE_RETENTION_DAYS },
   };

@@ -55,6 +55,7 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
     poller.start();
     tasks.push(
       schedule(config.statusPollCron, () => requestStatusPoll(ctx), { name: 'partner-status-poll', noOverlap: true, logger: cronLogger(ctx.logger) }),
+      schedule(config.reconcile.cron, () => requestReconcile(ctx), { name: 'reconcile', noOverlap: true, logger: cronLogger(ctx.logger) }),
     );
   }
 
@@ -78,6 +79,12 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
     })());
 
   return { ctx, server, workers, poller, stop };
+}
+
+/** One reconciliation per tick across every process (and the reconciler's lock besides). */
+export async function requestReconcile(ctx: BridgeContext): Promise<void> {
+  const tick = Math.floor(Date.now() / 60_000);
+  await ctx.queues.reconcile.add('reconcile', { kind: 'reconcile' }, { jobId: `reconcile-${tick}` });
 }
 
 /** One status-poll job per tick across every process: the tick's second is the job id. */

@@ -7,6 +7,7 @@ import { charityWebhookPlugin } from './charity-webhook';
 import { healthPlugin } from './health';
 import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
+import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
@@ -39,6 +40,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: referralsPlugin, options: { ctx } },
     { plugin: nhsMessagesPlugin, options: { ctx } },
     { plugin: charityWebhookPlugin, options: { ctx } },
+    { plugin: reconciliationPlugin, options: { ctx } },
   ]);
   return server;
 }

@@ -9,7 +9,9 @@ const USAGE = `usage: iasu-bridge <command>
   start                         run the HTTP API, workers and schedulers (config from the environment)
   demo [--records N]            run the whole pipeline against built-in partner simulators
   map <feed.xml> [--json] [--nhs-mode fhir-rest|bars]
-                                dry run: show what a feed document would become; touches no queue or partner`;
+                                dry run: show what a feed document would become; touches no queue or partner
+  reconcile [--json]            compare every referral with the partners and the police, act on each
+                                difference, and print the report (ids and crime references only)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -23,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'map':
       return map(rest);
+    case 'reconcile':
+      return reconcileCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -56,6 +60,31 @@ async function map(args: string[]): Promise<number> {
   const report = await mapFeed(document, config, mode);
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatMapReport(report)}\n`);
   return 0;
+}
+
+/**
+ * One reconciliation now, from the environment's config: the same run as the scheduled one and
+ * POST /v1/reconciliation. Exit 0 whatever it found (the report says it); 1 if it could not run.
+ */
+async function reconcileCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  const config = loadConfig();
+  const [{ createContext }, { reconcile }, { renderReport }, { createLogger }] = await Promise.all([
+    import('../context'),
+    import('../reconcile/reconciler'),
+    import('../reconcile/report'),
+    import('../logger'),
+  ]);
+  // Logs go to stderr so stdout is only the report (`--json` pipes cleanly).
+  const ctx = createContext(config, createLogger(config.logLevel, process.stderr));
+  try {
+    const report = await reconcile(ctx);
+    if (!report) throw new Error('another process is reconciling right now; try again in a minute');
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
 }
 
 async function start(): Promise<number> {

@@ -8,7 +8,7 @@ import { changeStatus } from './status-change';
  * polling): the charity's own order first, then the bridge's state machine, under a
  * per-referral lock so a webhook and a poll cannot interleave their reads and writes.
  */
-export type CharityUpdateSource = 'charity-webhook' | 'charity-poll';
+export type CharityUpdateSource = 'charity-webhook' | 'charity-poll' | 'reconcile';
 export type CharityUpdateResult = 'applied' | 'recorded' | 'ignored' | 'busy';
 
 export async function applyCharityUpdate(

@@ -81,7 +81,9 @@ async function resendToPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, m
   if (!AT_PARTNER_STATUSES.has(meta.status)) return `resend-skipped:${meta.status}`;
   const payload = await ctx.referrals.loadOutbound<P>(meta.referralId);
   if (payload === undefined) throw new PermanentError('the payload sent to the partner has expired from the bridge; it cannot be resent');
-  await ops.send(payload, { referralId: meta.referralId, correlationId: job.correlationId });
+  const result = await ops.send(payload, { referralId: meta.referralId, correlationId: job.correlationId });
+  // A partner that had lost the referral creates it again, possibly under a new reference.
+  if (result.partnerRef !== meta.partnerRef) await ctx.referrals.patch(meta.referralId, { partnerRef: result.partnerRef });
   return 'resent';
 }
 

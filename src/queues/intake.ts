@@ -65,7 +65,14 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
   switch (decision) {
     case 'QUEUED': {
       if (!meta || meta.status === 'HELD') {
-        const t = await changeStatus(ctx, id, { to: 'QUEUED', source: 'police', detail: `record v${referral.recordVersion}`, create, patch: { ...patch, heldReason: '' } });
+        const basisAt = referral.consent?.status === 'GIVEN' ? referral.consent.recordedAt : referral.lawfulBasis?.authorisedAt;
+        const t = await changeStatus(ctx, id, {
+          to: 'QUEUED',
+          source: 'police',
+          detail: `record v${referral.recordVersion}`,
+          create,
+          patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
+        });
         if (t.applied) await enqueueDelivery(ctx, id, correlationId, t.seq);
       } else if (meta.status === 'QUEUED') {
         // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.

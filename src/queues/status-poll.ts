@@ -5,6 +5,7 @@ import { enqueueOutcome } from './delivery-jobs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from './status-change';
 import { QUEUE, type ReconcileJob } from './topology';
+import { reconcile } from '../reconcile/reconciler';
 
 /**
  * Pulls partner status for every referral the partners hold, and re-queues police write-backs
@@ -80,7 +81,11 @@ async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promis
 export function startReconcileWorker(ctx: BridgeContext): Worker<ReconcileJob> {
   const worker = new Worker<ReconcileJob>(
     QUEUE.reconcile,
-    async () => {
+    async (job) => {
+      if (job.data.kind === 'reconcile') {
+        const report = await reconcile(ctx);
+        return report ? { discrepancies: report.discrepancies.length } : 'another process is reconciling';
+      }
       const summary = await pollPartnerStatuses(ctx);
       ctx.logger.info(summary, 'partner status poll done');
       return summary;

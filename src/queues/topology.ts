@@ -38,7 +38,7 @@ export interface OutcomeJob {
 }
 
 export interface ReconcileJob {
-  kind: 'status-poll';
+  kind: 'status-poll' | 'reconcile';
 }
 
 export interface DeadLetterJob {

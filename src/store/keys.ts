@@ -20,5 +20,6 @@ export class Keys {
   barsMessage(messageId: string) { return `${this.prefix}:bars-message:${messageId}`; }
   webhookEvent(partner: string, eventId: string) { return `${this.prefix}:webhook-event:${partner}:${eventId}`; }
   charityWatermark() { return `${this.prefix}:charity:updated-since`; }
+  reconcileReport() { return `${this.prefix}:reconcile:last-report`; }
   counters() { return `${this.prefix}:counters`; }
 }

@@ -31,6 +31,8 @@ export interface ReferralMeta {
   partnerStatusAt?: string;
   /** The partner's closing outcome (charity ENGAGED, DECLINED, UNCONTACTABLE…), kept once known. */
   partnerOutcome?: string;
+  /** When the consent (or, for a suspect, the lawful basis) was recorded: service-level clocks start here. */
+  basisAt?: string;
   cancelReason?: string;
   lastError?: string;
 }
@@ -52,7 +54,7 @@ export interface TransitionRequest {
   expectFrom?: ReferralStatus[];
   /** Metadata written with the change (never personal data). */
   patch?: Partial<
-    Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'partnerStatusAt' | 'partnerOutcome' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>
+    Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'partnerStatusAt' | 'partnerOutcome' | 'basisAt' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>
   >;
   /** Required when the referral does not exist yet. */
   create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;

@@ -75,6 +75,29 @@ export class NhsFhirClient {
     return { alreadySettled: false };
   }
 
+  /**
+   * Every Task the trust holds under the bridge's referral-id system, page by page: the
+   * reconciler's view of what the trust has, to find referrals the bridge does not know.
+   */
+  async listReferralTasks(ctx: RequestContext, maxPages = 100): Promise<{ referralId: string; status: string }[]> {
+    const system = this.opts.referralIdSystem;
+    const out: { referralId: string; status: string }[] = [];
+    let bundle = (await this.request(ctx, (client, options) =>
+      client.resourceSearch({ resourceType: 'Task', searchParams: { identifier: `${system}|`, _count: '200' }, options }),
+    )) as unknown as Bundle;
+    for (let page = 1; ; page++) {
+      for (const entry of bundle.entry ?? []) {
+        const task = entry.resource;
+        if (task?.resourceType !== 'Task') continue;
+        const referralId = task.identifier?.find((i) => i.system === system)?.value;
+        if (referralId) out.push({ referralId, status: task.status });
+      }
+      if (page >= maxPages || !bundle.link?.some((l) => l.relation === 'next')) return out;
+      const current = bundle;
+      bundle = (await this.request(ctx, (client, options) => client.nextPage({ bundle: current as unknown as Parameters<typeof client.nextPage>[0]["bundle"], options }) as Promise<FhirResource>)) as unknown as Bundle;
+    }
+  }
+
   private async lookUpDelivered(referralId: string, ctx: RequestContext): Promise<{ serviceRequestRef: string; taskRef?: string }> {
     const serviceRequest = await this.findByReferralId<ServiceRequest>('ServiceRequest', referralId, ctx);
     if (!serviceRequest) {

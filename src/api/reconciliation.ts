@@ -1,0 +1,34 @@
+import Boom from '@hapi/boom';
+import type { Plugin } from '@hapi/hapi';
+import type { BridgeContext } from '../context';
+import { lastReport, reconcile } from '../reconcile/reconciler';
+
+/**
+ * `GET /v1/reconciliation`: the last report any process stored (scheduled or on demand).
+ * `POST /v1/reconciliation`: run one now and answer its report (409 while another runs).
+ * Ids, crime references, statuses and times only.
+ */
+export const reconciliationPlugin: Plugin<{ ctx: BridgeContext }> = {
+  name: 'iasu-reconciliation',
+  register(server, { ctx }) {
+    server.route({
+      method: 'GET',
+      path: '/v1/reconciliation',
+      handler: async () => {
+        const report = await lastReport(ctx);
+        if (!report) throw Boom.notFound('no reconciliation has run yet; POST /v1/reconciliation runs one');
+        return report;
+      },
+    });
+    server.route({
+      method: 'POST',
+      path: '/v1/reconciliation',
+      options: { payload: { parse: false, maxBytes: 1024 } },
+      handler: async () => {
+        const report = await reconcile(ctx);
+        if (!report) throw Boom.conflict('a reconciliation is already running');
+        return report;
+      },
+    });
+  },
+};

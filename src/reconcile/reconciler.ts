@@ -1,0 +1,190 @@
+import { PartnerError } from '../adapters/partner-error';
+import type { BridgeContext } from '../context';
+import { AT_PARTNER_STATUSES, canTransition, isTerminal } from '../domain/lifecycle';
+import { charityStatusToBridgeStatus } from '../mappings/charity-status';
+import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
+import { applyCharityUpdate } from '../queues/charity-updates';
+import { enqueueOutcome, enqueueResend } from '../queues/delivery-jobs';
+import { changeStatus } from '../queues/status-change';
+import type { PartnerCode, ReferralMeta } from '../store/referral-store';
+import type { Discrepancy, ReconciliationReport } from './report';
+import { evaluateServiceLevel } from './service-levels';
+
+/**
+ * referral-lifecycle.md, made checkable: for every referral the partners should hold, ask the
+ * partner (the trust's Task, the charity's case) and act on each difference through the paths
+ * that already keep the guarantees (the state machine, the idempotent resend, the outbox).
+ * One run at a time across every bridge process (a Redis lock).
+ */
+export interface ReconcileOptions {
+  now?: Date;
+}
+
+const LOCK = 'reconcile';
+const LOCK_TTL_MS = 10 * 60_000;
+const ORPHAN_PAGES = 200;
+
+/** Undefined when another process is reconciling right now. */
+export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {}): Promise<ReconciliationReport | undefined> {
+  const token = await ctx.lock.acquire(LOCK, LOCK_TTL_MS);
+  if (!token) return undefined;
+  try {
+    const report = await run(ctx, opts.now ?? new Date());
+    await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(report), 'EX', 7 * 24 * 3600);
+    const byClass: Record<string, number> = {};
+    for (const d of report.discrepancies) byClass[d.class] = (byClass[d.class] ?? 0) + 1;
+    ctx.logger.info(
+      { discrepancies: byClass, breaches: report.serviceLevels.breaches.length, overdue: report.serviceLevels.overdue.length, pendingWriteBacks: report.pendingWriteBacks, unreachable: report.unreachable.map((u) => u.partner) },
+      'reconciliation done',
+    );
+    return report;
+  } finally {
+    await ctx.lock.release(LOCK, token);
+  }
+}
+
+/** The last report any process stored, for GET /v1/reconciliation. */
+export async function lastReport(ctx: BridgeContext): Promise<ReconciliationReport | undefined> {
+  const raw = await ctx.redis.get(ctx.keys.reconcileReport());
+  return raw ? (JSON.parse(raw) as ReconciliationReport) : undefined;
+}
+
+async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport> {
+  const report: ReconciliationReport = {
+    generatedAt: now.toISOString(),
+    counts: { NHS: {}, CHARITY: {} },
+    discrepancies: [],
+    serviceLevels: { breaches: [], overdue: [] },
+    pendingWriteBacks: 0,
+    unreachable: [],
+  };
+  const runId = `reconcile-${now.getTime()}`;
+  const unreachable = new Set<PartnerCode>();
+  const noteUnreachable = (partner: PartnerCode, err: unknown) => {
+    if (unreachable.has(partner)) return;
+    unreachable.add(partner);
+    report.unreachable.push({ partner, detail: err instanceof PartnerError ? err.message : 'request failed' });
+  };
+
+  // 1. Every referral the partners should hold, against what they say.
+  const movedNow = new Set<string>();
+  for (const meta of await allReferrals(ctx)) {
+    if (!AT_PARTNER_STATUSES.has(meta.status) || unreachable.has(meta.partner)) continue;
+    try {
+      const found = meta.partner === 'NHS' ? await compareWithTrust(ctx, meta, runId) : await compareWithCharity(ctx, meta, runId);
+      if (found) report.discrepancies.push(found);
+      if (found?.action === 'applied') movedNow.add(meta.referralId);
+    } catch (err) {
+      if (!(err instanceof PartnerError)) throw err;
+      // A partner that is down is not asked again in this run: the next run will.
+      noteUnreachable(meta.partner, err);
+    }
+  }
+
+  // 2. What the partners hold that the bridge does not know.
+  for (const partner of ['NHS', 'CHARITY'] as const) {
+    if (unreachable.has(partner)) continue;
+    try {
+      report.discrepancies.push(...(await orphans(ctx, partner, now)));
+    } catch (err) {
+      if (!(err instanceof PartnerError)) throw err;
+      noteUnreachable(partner, err);
+    }
+  }
+
+  // 3. Status changes the police RMS has not stored: written back again (idempotent at the RMS).
+  for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
+    const meta = await ctx.referrals.get(pending.referralId);
+    await enqueueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
+    report.discrepancies.push({ class: 'not-written-back', partner: 'POLICE', referralId: pending.referralId, ...(meta ? { crimeReference: meta.crimeReference } : {}), action: 'rewritten' });
+  }
+
+  // 4. Counts, stuck referrals and service levels, on the statuses as they are after the actions above.
+  const stuckAfterMs = ctx.config.reconcile.stuckAfterHours * 3600_000;
+  for (const meta of await allReferrals(ctx)) {
+    const counts = report.counts[meta.partner];
+    counts[meta.status] = (counts[meta.status] ?? 0) + 1;
+    if (!movedNow.has(meta.referralId) && isStuck(meta, now, stuckAfterMs)) {
+      ctx.logger.warn({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner, status: meta.status }, 'referral stuck: no change for too long');
+      report.discrepancies.push({ class: 'stuck', partner: meta.partner, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status, action: 'alerted' });
+    }
+    const finding = evaluateServiceLevel(
+      { referralId: meta.referralId, crimeReference: meta.crimeReference, type: meta.type, status: meta.status, ...(meta.basisAt ? { basisAt: meta.basisAt } : {}), timeline: await ctx.referrals.timeline(meta.referralId) },
+      now,
+      ctx.config.reconcile.clinicalWorkingDays,
+    );
+    if (finding?.kind === 'victims-code-breach') report.serviceLevels.breaches.push(finding);
+    if (finding?.kind === 'clinical-overdue') report.serviceLevels.overdue.push(finding);
+  }
+  report.pendingWriteBacks = await ctx.referrals.outboxSize();
+  return report;
+}
+
+async function allReferrals(ctx: BridgeContext): Promise<ReferralMeta[]> {
+  const metas = await Promise.all((await ctx.referrals.allIds()).map((id) => ctx.referrals.get(id)));
+  return metas.filter((m): m is ReferralMeta => m !== undefined).sort((a, b) => a.referralId.localeCompare(b.referralId));
+}
+
+/** REST mode only: a BaRS receiver has no query interface in nhs-fhir.md, its responses are the truth. */
+async function compareWithTrust(ctx: BridgeContext, meta: ReferralMeta, runId: string): Promise<Discrepancy | undefined> {
+  if (ctx.config.nhs.mode !== 'fhir-rest') return undefined;
+  const base = { partner: 'NHS' as const, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status };
+  const task = await ctx.partners.nhs.getTaskStatus(meta.referralId, { correlationId: meta.correlationId });
+  if (!task) return resend(ctx, meta, runId, base);
+  const status = taskStatusToBridgeStatus(task.taskStatus);
+  if (!status || !canTransition(meta.status, status).apply) return undefined;
+  const result = await changeStatus(ctx, meta.referralId, { to: status, source: 'reconcile', detail: `Task status ${task.taskStatus}`, patch: { partnerStatus: task.taskStatus } });
+  return { ...base, class: 'partner-ahead', partnerStatus: task.taskStatus, action: result.applied ? 'applied' : 'none' };
+}
+
+async function compareWithCharity(ctx: BridgeContext, meta: ReferralMeta, runId: string): Promise<Discrepancy | undefined> {
+  const base = { partner: 'CHARITY' as const, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status, ...(meta.partnerRef ? { partnerRef: meta.partnerRef } : {}) };
+  const state = meta.partnerRef ? await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId }) : undefined;
+  if (!state) return resend(ctx, meta, runId, base);
+  const status = charityStatusToBridgeStatus(state.status);
+  if (!status || !canTransition(meta.status, status).apply) return undefined;
+  const result = await applyCharityUpdate(ctx, meta.referralId, { charityId: state.id, status: state.status, statusReason: state.statusReason, at: state.updatedAt }, 'reconcile');
+  return { ...base, class: 'partner-ahead', partnerStatus: state.status, action: result === 'applied' ? 'applied' : 'none' };
+}
+
+/** The frozen payload again, through the delivery queue: the partner's idempotency makes it safe. */
+async function resend(ctx: BridgeContext, meta: ReferralMeta, runId: string, base: Omit<Discrepancy, 'class' | 'action'>): Promise<Discrepancy> {
+  ctx.logger.warn({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner }, 'partner does not have a referral the bridge sent');
+  if ((await ctx.referrals.loadOutbound(meta.referralId)) === undefined) {
+    return { ...base, class: 'partner-missing', action: 'none', note: 'the payload sent has expired from the bridge; resend from the police record' };
+  }
+  await enqueueResend(ctx, meta.referralId, meta.partner, meta.correlationId, runId);
+  return { ...base, class: 'partner-missing', action: 'resent' };
+}
+
+async function orphans(ctx: BridgeContext, partner: PartnerCode, now: Date): Promise<Discrepancy[]> {
+  const held: { ref: string; referralId: string; status: string }[] = [];
+  if (partner === 'NHS') {
+    if (ctx.config.nhs.mode !== 'fhir-rest') return [];
+    for (const t of await ctx.partners.nhs.listReferralTasks({ correlationId: `reconcile-${now.getTime()}` })) held.push({ ref: t.referralId, referralId: t.referralId, status: t.status });
+  } else {
+    // Everything the charity changed within the bridge's retention: older cases cannot be ours to know.
+    const since = new Date(now.getTime() - ctx.config.retention.days * 24 * 3600_000).toISOString();
+    let cursor: string | undefined;
+    for (let page = 0; page < ORPHAN_PAGES; page++) {
+      const result = await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, { correlationId: `reconcile-${now.getTime()}` });
+      for (const item of result.items) held.push({ ref: item.id, referralId: item.externalReference, status: item.status });
+      if (!result.nextCursor) break;
+      cursor = result.nextCursor;
+    }
+  }
+  const found: Discrepancy[] = [];
+  for (const h of held) {
+    const meta = await ctx.referrals.get(h.referralId);
+    if (meta && meta.partner === partner && meta.status !== 'HELD') continue;
+    ctx.logger.error({ alert: true, partner, partnerRef: h.ref.slice(0, 100) }, 'partner holds a referral the bridge does not know');
+    found.push({ class: 'orphan', partner, partnerRef: h.ref.slice(0, 100), partnerStatus: h.status.slice(0, 40), action: 'alerted' });
+  }
+  return found;
+}
+
+/** Waiting on someone for too long; HELD waits for the police and FAILED is in the dead-letter queue. */
+function isStuck(meta: ReferralMeta, now: Date, stuckAfterMs: number): boolean {
+  if (isTerminal(meta.status) || meta.status === 'HELD' || meta.status === 'FAILED') return false;
+  return now.getTime() - Date.parse(meta.updatedAt) > stuckAfterMs;
+}

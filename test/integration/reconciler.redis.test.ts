@@ -1,0 +1,163 @@
+import nock from 'nock';
+import { createServer } from '../../src/api/server';
+import { createContext, type BridgeContext } from '../../src/context';
+import type { ReferralStatus } from '../../src/domain/lifecycle';
+import type { ReferralType } from '../../src/domain/crime-record';
+import { reconcile } from '../../src/reconcile/reconciler';
+import { renderReport, type ReconciliationReport } from '../../src/reconcile/report';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+
+/**
+ * The reconciler on real Redis, partners played by nock: each class of discrepancy found,
+ * acted on through the usual paths, and reported with ids and crime references only.
+ */
+const TRUST = 'http://trust.test';
+const CHARITY = 'http://charity.test';
+const SYSTEM = 'https://iasu.example/Id/referral';
+const NOW = new Date('2026-11-26T12:00:00Z');
+const id = (n: number) => `00000000-0000-5000-8000-${String(n).padStart(12, '0')}`;
+const A = id(1); // NHS SENT, the trust has accepted it
+const B = id(2); // NHS SENT, the trust has no Task
+const C = id(3); // CHARITY SENT, the charity says ENGAGED
+const D = id(4); // CHARITY SENT, the charity has lost it (404)
+const E = id(5); // CHARITY ACCEPTED, unchanged for days, consent long ago: stuck and a Victims' Code breach
+const F = id(6); // NHS SENT a week ago, never answered: clinical overdue
+const ORPHAN_TASK = id(99);
+
+describe('reconciler', () => {
+  let ctx: BridgeContext;
+  let logs: () => string;
+
+  beforeEach(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    const captured = capturedLogger();
+    logs = captured.text;
+    ctx = createContext(testConfig({ NHS_FHIR_BASE_URL: `${TRUST}/fhir/R4`, CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k' }), captured.logger);
+
+    await referral(A, 'CLINICAL', 'SENT', '2026-11-26T09:00:00Z');
+    await referral(B, 'CLINICAL', 'SENT', '2026-11-26T09:00:00Z');
+    await ctx.referrals.saveOutbound(B, { resourceType: 'Bundle', type: 'transaction', entry: [] });
+    await referral(C, 'ADVOCACY', 'SENT', '2026-11-26T09:00:00Z', 'CH-000003', '2026-11-26T08:00:00Z');
+    await referral(D, 'ADVOCACY', 'SENT', '2026-11-26T09:00:00Z', 'CH-000004', '2026-11-26T08:00:00Z');
+    await ctx.referrals.saveOutbound(D, { externalReference: D });
+    await referral(E, 'ADVOCACY', 'ACCEPTED', '2026-11-20T09:00:00Z', 'CH-000005', '2026-11-13T10:00:00Z');
+    await referral(F, 'CLINICAL', 'SENT', '2026-11-19T09:00:00Z');
+    // A write-back the police RMS has not stored for ten minutes.
+    await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 600_000, `${F}|2`);
+
+    const tasks: Record<string, string> = { [A]: 'accepted', [E]: 'n/a', [F]: 'requested' };
+    nock(TRUST)
+      .persist()
+      .get('/fhir/R4/Task')
+      .query(true)
+      .reply((uri) => {
+        const identifier = new URL(uri, TRUST).searchParams.get('identifier') ?? '';
+        const ref = identifier.split('|')[1];
+        const entries = ref
+          ? tasks[ref] && tasks[ref] !== 'n/a'
+            ? [{ resource: { resourceType: 'Task', id: `t-${ref.slice(-2)}`, status: tasks[ref], intent: 'order', identifier: [{ system: SYSTEM, value: ref }] } }]
+            : []
+          : // The listing for orphans: every Task under the system.
+            [A, F, ORPHAN_TASK].map((r) => ({ resource: { resourceType: 'Task', id: `t-${r.slice(-2)}`, status: 'requested', intent: 'order', identifier: [{ system: SYSTEM, value: r }] } }));
+        return [200, { resourceType: 'Bundle', type: 'searchset', entry: entries }];
+      });
+    const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt });
+    nock(CHARITY)
+      .persist()
+      .get('/v1/referrals/CH-000003')
+      .reply(200, state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'))
+      .get('/v1/referrals/CH-000004')
+      .reply(404, { error: 'not_found' })
+      .get('/v1/referrals/CH-000005')
+      .reply(200, state('CH-000005', E, 'ALLOCATED', '2026-11-20T09:00:00Z'))
+      .get('/v1/referrals')
+      .query(true)
+      .reply(200, { items: [state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'), state('CH-000777', id(77), 'ALLOCATED', '2026-11-25T10:00:00Z')], nextCursor: null });
+  });
+
+  afterEach(async () => {
+    await dropKeys(ctx.config);
+    await ctx.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  async function referral(refId: string, type: ReferralType, status: ReferralStatus, at: string, partnerRef?: string, basisAt?: string): Promise<void> {
+    await ctx.referrals.transition(refId, {
+      to: 'QUEUED',
+      source: 'test',
+      now: new Date(Date.parse(at) - 3600_000),
+      create: { referralId: refId, type, crimeReference: `CC-26-${refId.slice(-7)}`, recordVersion: 1, correlationId: refId },
+      ...(basisAt ? { patch: { basisAt } } : {}),
+    });
+    await ctx.referrals.transition(refId, { to: 'SENT', source: 'test', now: new Date(at), patch: { partnerRef: partnerRef ?? `ServiceRequest/${refId.slice(-2)}`, partnerStatus: 'RECEIVED' } });
+    if (status === 'ACCEPTED') await ctx.referrals.transition(refId, { to: 'ACCEPTED', source: 'test', now: new Date(at), patch: { partnerStatus: 'ALLOCATED', partnerStatusAt: at } });
+  }
+
+  const find = (report: ReconciliationReport, cls: string, refId?: string) => report.discrepancies.filter((d) => d.class === cls && (refId === undefined || d.referralId === refId));
+
+  test('finds and acts on every class of discrepancy, and reports service levels', async () => {
+    const report = (await reconcile(ctx, { now: NOW }))!;
+
+    expect(find(report, 'partner-ahead', A)).toEqual([expect.objectContaining({ partner: 'NHS', bridgeStatus: 'SENT', partnerStatus: 'accepted', action: 'applied' })]);
+    expect(find(report, 'partner-ahead', C)).toEqual([expect.objectContaining({ partner: 'CHARITY', partnerStatus: 'ENGAGED', action: 'applied' })]);
+    expect((await ctx.referrals.get(A))?.status).toBe('ACCEPTED');
+    expect((await ctx.referrals.get(C))?.status).toBe('IN_PROGRESS');
+    expect((await ctx.referrals.timeline(A)).at(-1)).toMatchObject({ source: 'reconcile', status: 'ACCEPTED' });
+
+    expect(find(report, 'partner-missing', B)).toEqual([expect.objectContaining({ partner: 'NHS', action: 'resent' })]);
+    expect(find(report, 'partner-missing', D)).toEqual([expect.objectContaining({ partner: 'CHARITY', partnerRef: 'CH-000004', action: 'resent' })]);
+    const resends = (await ctx.queues.nhsDelivery.getJobs(['waiting'])).concat(await ctx.queues.charityDelivery.getJobs(['waiting']));
+    expect(resends.map((j) => [j.data.referralId, j.data.action]).sort()).toEqual([[B, 'resend'], [D, 'resend']]);
+
+    expect(find(report, 'orphan').map((o) => [o.partner, o.partnerRef])).toEqual([['NHS', ORPHAN_TASK], ['CHARITY', 'CH-000777']]);
+    expect(find(report, 'not-written-back', F)).toEqual([expect.objectContaining({ partner: 'POLICE', action: 'rewritten' })]);
+    expect(await ctx.queues.policeOutcomes.getJob(`${F}-s2`)).toBeDefined();
+    // E and F have not moved for days; A and C moved in this very run.
+    expect(find(report, 'stuck').map((s) => s.referralId)).toEqual([E, F]);
+
+    expect(report.serviceLevels.breaches).toEqual([expect.objectContaining({ referralId: E, clockStart: '2026-11-13T10:00:00Z', deadline: '2026-11-18T00:00:00.000Z', sentAt: '2026-11-20T09:00:00.000Z' })]);
+    // F reached the trust on Thursday 19th: its 5 working days end with Thursday 26th.
+    expect(report.serviceLevels.overdue).toEqual([]);
+    expect(report.counts).toEqual({ NHS: { ACCEPTED: 1, SENT: 2 }, CHARITY: { IN_PROGRESS: 1, SENT: 1, ACCEPTED: 1 } });
+    expect(report.unreachable).toEqual([]);
+  });
+
+  test('the clinical clock: overdue once N working days have passed without an answer', async () => {
+    const later = (await reconcile(ctx, { now: new Date('2026-11-27T00:00:00Z') }))!;
+    expect(later.serviceLevels.overdue.map((o) => o.referralId)).toEqual([F]);
+    expect(later.serviceLevels.overdue[0]).toMatchObject({ clockStart: '2026-11-19T09:00:00.000Z', deadline: '2026-11-27T00:00:00.000Z' });
+  });
+
+  test('a partner that is down is reported unreachable, and the rest still runs', async () => {
+    nock.cleanAll();
+    nock(TRUST).persist().get(/.*/).replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
+    nock(CHARITY).persist().get('/v1/referrals/CH-000003').reply(200, { id: 'CH-000003', externalReference: C, status: 'ENGAGED', statusReason: null, updatedAt: '2026-11-26T10:00:00Z' });
+    nock(CHARITY).persist().get(/.*/).reply(503, { error: 'down' });
+    const report = (await reconcile(ctx, { now: NOW }))!;
+    expect(report.unreachable.map((u) => u.partner).sort()).toEqual(['CHARITY', 'NHS']);
+    expect(find(report, 'partner-ahead', C)).toHaveLength(1);
+    expect(find(report, 'partner-missing')).toEqual([]); // down is not "missing"
+  });
+
+  test('one run at a time: a second caller while one runs gets nothing', async () => {
+    const [first, second] = await Promise.all([reconcile(ctx, { now: NOW }), reconcile(ctx, { now: NOW })]);
+    expect([first, second].filter(Boolean)).toHaveLength(1);
+  });
+
+  test('the API serves the last report and runs one on demand; the CLI table names ids only', async () => {
+    const server = await createServer(ctx, { port: 0 });
+    expect((await server.inject({ method: 'GET', url: '/v1/reconciliation' })).statusCode).toBe(404);
+    const ran = await server.inject({ method: 'POST', url: '/v1/reconciliation' });
+    expect(ran.statusCode).toBe(200);
+    const last = await server.inject({ method: 'GET', url: '/v1/reconciliation' });
+    expect(last.statusCode).toBe(200);
+    expect((last.result as ReconciliationReport).generatedAt).toBe((ran.result as ReconciliationReport).generatedAt);
+    const table = renderReport(last.result as ReconciliationReport);
+    expect(table).toContain(`partner-ahead    NHS      ${A}`);
+    expect(table).toMatch(/Victims' Code breaches .*: 1/);
+    await server.stop();
+    expect(logs()).toContain('reconciliation done');
+  });
+});
