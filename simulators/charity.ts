@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Hapi from '@hapi/hapi';
 import Joi from 'joi';
 import type { CharityReferralState } from '../src/adapters/charity/charity-client';
@@ -10,6 +11,8 @@ import type { CharityReferralState } from '../src/adapters/charity/charity-clien
  * per status change after creation (each `advance()` step and a successful cancel; creation
  * itself has none, the bridge learns RECEIVED from the 201), delivered asynchronously in the
  * background, retried, and optionally lost, duplicated or reordered.
+ * For reconciliation tests it can also go down and come back (`goDown`/`comeBack`), lose a
+ * referral (`forget`) and move one straight to a status (`setStatus`).
  * In memory; nothing is ever logged (personal data included).
  */
 export interface CharityWebhookTarget {
@@ -91,6 +94,27 @@ export interface CharitySimulator {
   flushWebhooks(): Promise<void>;
   /** Every event the simulator generated, in order (whether delivered, dropped or pending). */
   events(): CharityWebhookEvent[];
+  /**
+   * Stop listening (new connections are refused: ECONNREFUSED) but keep every referral in memory.
+   * Open connections, keep-alive ones included, are destroyed (a request in flight is cut off).
+   * Webhooks (the charity's outbound side), advance() and the timers carry on. No-op when down.
+   */
+  goDown(): Promise<void>;
+  /** Listen again on the same port, same state. No-op when up; rejects after stop(). */
+  comeBack(): Promise<void>;
+  /**
+   * Lose a referral as if it had never been created: GET /v1/referrals/{id} → 404, it leaves the
+   * list, and its Idempotency-Key is forgotten, so a resend creates it again (under a new id).
+   * Events already generated for it stay in events() and deliveries already queued still go out.
+   * Returns false if unknown.
+   */
+  forget(charityId: string): boolean;
+  /**
+   * Move one referral straight to a status (for tests that need a partner ahead of the bridge);
+   * updates updatedAt and emits the webhook event as a normal step would. statusReason defaults
+   * to null. Throws if the referral is unknown.
+   */
+  setStatus(charityId: string, status: string, statusReason?: string | null): void;
 }
 
 /** The exact `X-Charity-Signature` header the charity sends: `t={unixSeconds},v1={hex HMAC-SHA256(secret, "{t}.{rawBody}")}`. */
@@ -235,6 +259,8 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const byId = new Map<string, StoredReferral>();
   const byKey = new Map<string, IdempotencyEntry>();
   const counters = { created: 0, replays: 0, conflicts: 0, cancels: 0 };
+  // Never reused, so a referral created again after forget() gets a new id.
+  let lastSeq = 0;
   const webhookCounters = { webhooksSent: 0, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 };
   let faultCount = 0;
 
@@ -378,7 +404,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
       const { error } = referralSchema.validate(parsed, { abortEarly: false });
       if (error) return h.response(validationErrors(error)).code(422);
 
-      const seq = byId.size + 1;
+      const seq = ++lastSeq;
       const id = `CH-${String(seq).padStart(6, '0')}`;
       const referral: StoredReferral = {
         seq,
@@ -447,7 +473,16 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     },
   });
 
+  // Every open connection, so goDown() can cut keep-alive sockets too (hapi keeps its own set
+  // privately and only ends idle ones gracefully on stop()).
+  const sockets = new Set<Socket>();
+  server.listener.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   await server.start();
+  const port = server.info.port as number;
 
   const advance = (): number => {
     const at = isoNow();
@@ -478,16 +513,71 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const timer = opts.advanceEveryMs ? setInterval(advance, opts.advanceEveryMs) : undefined;
   timer?.unref();
 
+  const listener = { down: false, transition: Promise.resolve() };
+  /** goDown/comeBack/stop one at a time, in call order. */
+  const serially = (step: () => Promise<void>): Promise<void> => {
+    const run = listener.transition.then(step);
+    listener.transition = run.catch(() => undefined);
+    return run;
+  };
+
+  const goDown = (): Promise<void> =>
+    serially(async () => {
+      if (listener.down || stopped) return;
+      listener.down = true;
+      // hapi stays 'started' throughout: only its node listener stops accepting. close() calls
+      // back once every connection has gone, which the destroys below make immediate.
+      const closed = new Promise<void>((resolve) => server.listener.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      // Let a client in this process (the tests) read the FIN on its pooled keep-alive sockets and
+      // drop them (poll, then close callbacks): its next request then connects anew and is refused
+      // (ECONNREFUSED) instead of writing into a dead socket ('other side closed').
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    });
+
+  const comeBack = (): Promise<void> =>
+    serially(async () => {
+      if (stopped) throw new Error('charity simulator is stopped');
+      if (!listener.down) return;
+      await new Promise<void>((resolve, reject) => {
+        server.listener.once('error', reject);
+        server.listener.listen(port, '127.0.0.1', () => {
+          server.listener.removeListener('error', reject);
+          resolve();
+        });
+      });
+      listener.down = false;
+    });
+
+  const forget = (charityId: string): boolean => {
+    if (!byId.delete(charityId)) return false;
+    for (const [key, entry] of byKey) if (entry.response.id === charityId) byKey.delete(key);
+    return true;
+  };
+
+  const setStatus = (charityId: string, status: string, statusReason: string | null = null): void => {
+    const referral = byId.get(charityId);
+    if (!referral) throw new Error(`charity simulator has no referral ${charityId}`);
+    referral.status = status;
+    referral.statusReason = statusReason;
+    referral.updatedAt = isoNow();
+    emit([referral]);
+    pump();
+  };
+
   return {
     url: `http://127.0.0.1:${server.info.port}`,
-    async stop() {
-      if (timer) clearInterval(timer);
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      stopping.abort();
-      await deliveries;
-      await server.stop({ timeout: 1000 });
-    },
+    stop: () =>
+      serially(async () => {
+        if (timer) clearInterval(timer);
+        stopped = true;
+        if (retryTimer) clearTimeout(retryTimer);
+        stopping.abort();
+        await deliveries;
+        // Down, the node listener is already closed; hapi's close() then just calls back.
+        await server.stop({ timeout: 1000 });
+      }),
     advance,
     stats: () => ({ ...counters, distinctKeys: byKey.size, ...webhookCounters }),
     referrals: () => [...byId.values()].sort((a, b) => a.seq - b.seq).map(publicState),
@@ -497,5 +587,9 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     },
     flushWebhooks,
     events: () => generated.map((e) => ({ ...e, referral: { ...e.referral } })),
+    goDown,
+    comeBack,
+    forget,
+    setStatus,
   };
 }

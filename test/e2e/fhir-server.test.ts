@@ -1,4 +1,5 @@
 
+import { connect } from 'node:net';
 import { Operator } from '@medplum/core';
 import type { Consent, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
@@ -24,6 +25,19 @@ const bundle = referralToTransactionBundle(nhsView(referral), mapping);
 
 function clientFor(server: FhirServer): NhsFhirClient {
   return new NhsFhirClient({ baseUrl: server.url, timeoutMs: 5000, referralIdSystem: mapping.referralIdSystem });
+}
+
+/** The socket-level code a connection attempt to `url` fails with (undefined if it connects). */
+async function connectError(url: string): Promise<string | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+  });
 }
 
 async function byReferralId<T extends ServiceRequest | Task>(server: FhirServer, resourceType: T['resourceType'], referralId: string): Promise<T[]> {
@@ -141,5 +155,102 @@ describe('simulated trust workflow', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('simulated trust outages and lost records', () => {
+  let server: FhirServer;
+  let client: NhsFhirClient;
+  const otherId = '11111111-2222-5333-8444-555555555555';
+  const otherBundle = referralToTransactionBundle(nhsView(clinicalReferral({ referralId: otherId, crimeReference: 'CC-26-0009999' })), mapping);
+
+  beforeEach(async () => {
+    server = await startFhirServer();
+    client = clientFor(server);
+  });
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  it('goDown refuses connections (a transient NHS PartnerError) and comeBack serves the same Task on the same port', async () => {
+    const { taskRef } = await client.sendTransaction(bundle, ctx);
+    // An idle connection held open across the outage, like a keep-alive socket in a pool.
+    const { hostname, port } = new URL(server.url);
+    const held = connect(Number(port), hostname);
+    await new Promise((resolve) => held.once('connect', resolve));
+    const heldClosed = new Promise((resolve) => held.once('close', resolve));
+    const url = server.url;
+
+    await server.goDown();
+    await server.goDown(); // already down: no-op
+    await heldClosed;
+    expect(await connectError(url)).toBe('ECONNREFUSED');
+    const err = await client.getTaskStatus(referral.referralId, ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartnerError);
+    expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', options: { detail: 'ECONNREFUSED' } });
+    await expect(client.sendTransaction(otherBundle, ctx)).rejects.toMatchObject({ partner: 'NHS', kind: 'transient' });
+    // The trust keeps working on its side while unreachable.
+    await expect(server.advanceTasks()).resolves.toBe(1);
+
+    await server.comeBack();
+    await server.comeBack(); // already up: no-op
+    expect(server.url).toBe(url);
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toEqual({ taskStatus: 'accepted', taskRef });
+    expect(await server.counts()).toMatchObject({ ServiceRequest: 1, Task: 1 });
+  });
+
+  it('can go down and come back repeatedly, and stop() works while down', async () => {
+    await client.sendTransaction(bundle, ctx);
+    for (let i = 0; i < 3; i++) {
+      await server.goDown();
+      await expect(client.getTaskStatus(referral.referralId, ctx)).rejects.toMatchObject({ kind: 'transient', options: { detail: 'ECONNREFUSED' } });
+      await server.comeBack();
+      await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toMatchObject({ taskStatus: 'requested' });
+    }
+    await server.goDown();
+    await server.stop(); // afterEach stops it again: stop() twice must be harmless as well
+    expect(await connectError(server.url)).toBe('ECONNREFUSED');
+    await expect(server.comeBack()).rejects.toThrow(/stopped/);
+  });
+
+  it('forgetReferral deletes only that referral’s ServiceRequest and Task; a resend of the same bundle creates them again', async () => {
+    const first = await client.sendTransaction(bundle, ctx);
+    await client.sendTransaction(otherBundle, ctx);
+    const before = await server.counts();
+    expect(before).toMatchObject({ ServiceRequest: 2, Task: 2 });
+
+    await expect(server.forgetReferral(referral.referralId, 'https://other.example/Id/referral')).resolves.toBe(0);
+    await expect(server.forgetReferral(referral.referralId)).resolves.toBe(2);
+    expect(await server.counts()).toEqual({ ...before, ServiceRequest: 1, Task: 1 });
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toBeUndefined();
+    await expect(byReferralId<ServiceRequest>(server, 'ServiceRequest', referral.referralId)).resolves.toEqual([]);
+    await expect(client.getTaskStatus(otherId, ctx)).resolves.toMatchObject({ taskStatus: 'requested' });
+    await expect(server.forgetReferral(referral.referralId)).resolves.toBe(0);
+
+    const again = await client.sendTransaction(bundle, ctx);
+    expect(again.serviceRequestRef).not.toBe(first.serviceRequestRef);
+    expect(again.taskRef).not.toBe(first.taskRef);
+    expect(await server.counts()).toEqual(before);
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toEqual({ taskStatus: 'requested', taskRef: again.taskRef });
+  });
+
+  it('setTaskStatus sets the Task directly, seen through getTaskStatus, and touches nothing else', async () => {
+    const { taskRef } = await client.sendTransaction(bundle, ctx);
+    await client.sendTransaction(otherBundle, ctx);
+    await server.setTaskStatus(referral.referralId, 'completed');
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toEqual({ taskStatus: 'completed', taskRef });
+    await expect(client.getTaskStatus(otherId, ctx)).resolves.toMatchObject({ taskStatus: 'requested' });
+    const [sr] = await byReferralId<ServiceRequest>(server, 'ServiceRequest', referral.referralId);
+    expect(sr?.status).toBe('active');
+
+    await server.setTaskStatus(referral.referralId, 'accepted', mapping.referralIdSystem);
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toMatchObject({ taskStatus: 'accepted' });
+    await expect(server.advanceTasks()).resolves.toBe(2); // the trust's workflow carries on from there
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toMatchObject({ taskStatus: 'in-progress' });
+
+    await expect(server.setTaskStatus(referral.referralId, 'done')).rejects.toThrow(/not a FHIR R4 Task status/);
+    await expect(server.setTaskStatus(referral.referralId, 'completed', 'https://other.example/Id/referral')).rejects.toThrow(/no Task/);
+    await expect(server.setTaskStatus('00000000-0000-5000-8000-00000000dead', 'completed')).rejects.toThrow(/no Task/);
+    await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toMatchObject({ taskStatus: 'in-progress' });
   });
 });
