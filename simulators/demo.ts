@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config';
 import type { ReferralStatus } from '../src/domain/lifecycle';
 import { STATUS_ORDER } from '../src/domain/lifecycle';
 import { createLogger } from '../src/logger';
+import { reconcile } from '../src/reconcile/reconciler';
 import { startBridge, type RunningBridge } from '../src/runtime';
 import { generateDataKeySpec } from '../src/store/crypto';
 import { DEFAULT_BARS_SERVICE_ID, startBarsReceiver } from './bars-receiver';
@@ -190,6 +191,11 @@ async function closingReport(
   const unsettled = [...counts.entries()].filter(([s]) => !SETTLED.has(s)).reduce((a, [, n]) => a + n, 0);
   const pendingWriteBacks = await ctx.referrals.outboxSize();
   const lost = lostRecords + missingReferrals;
+  // The operators' view: the same reconciliation the schedule runs, against the partners as they are now.
+  const reconciliation = await reconcile(ctx);
+  const discrepancies = reconciliation?.discrepancies.length ?? -1;
+  const byClass = new Map<string, number>();
+  for (const d of reconciliation?.discrepancies ?? []) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
 
   const rows: [string, string | number][] = [
     ['Police records read (pull + push)', `${generated.length} versions of ${latest.size} crimes`],
@@ -203,6 +209,12 @@ async function closingReport(
     ...STATUS_ORDER.filter((s) => counts.get(s)).map((s): [string, number] => [`  status ${s}`, counts.get(s)!]),
     ['Police write-backs stored', `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`],
     ['Dead letters', deadLetters],
+    [
+      'Reconciliation',
+      reconciliation
+        ? `${discrepancies} discrepancies${byClass.size ? ` (${[...byClass].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}; ${reconciliation.serviceLevels.breaches.length} Victims' Code breaches; ${reconciliation.serviceLevels.overdue.length} clinical overdue`
+        : 'did not run (another process held the lock)',
+    ],
     ['Still in flight', unsettled],
     ['Duplicates at partners', duplicates],
     ['LOST', lost],
@@ -210,7 +222,7 @@ async function closingReport(
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const line = '-'.repeat(width + 40);
   const table = [line, 'iasu-bridge demo summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n');
-  const ok = lost === 0 && duplicates === 0 && unsettled === 0 && pendingWriteBacks === 0;
+  const ok = lost === 0 && duplicates === 0 && unsettled === 0 && pendingWriteBacks === 0 && discrepancies === 0;
   return { ok, lost, duplicates, table: `${table}\n${ok ? 'Every record accounted for: zero lost, zero duplicated.' : 'NOT CLEAN: see the rows above and the log file.'}` };
 }
 
