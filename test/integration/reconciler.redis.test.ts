@@ -122,6 +122,9 @@ describe('reconciler', () => {
     expect(report.serviceLevels.overdue).toEqual([]);
     expect(report.counts).toEqual({ NHS: { ACCEPTED: 1, SENT: 2 }, CHARITY: { IN_PROGRESS: 1, SENT: 1, ACCEPTED: 1 } });
     expect(report.unreachable).toEqual([]);
+    // Write-backs not yet stored by the RMS are visible while pending.
+    expect(report.pendingWriteBacks).toBeGreaterThan(0);
+    expect(report.pendingWriteBacks).toBe(await ctx.referrals.outboxSize());
   });
 
   test('the clinical clock: overdue once N working days have passed without an answer', async () => {
