@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import Hapi from '@hapi/hapi';
 import Joi from 'joi';
+import { outageSwitch } from './outage';
 import type { CharityReferralState } from '../src/adapters/charity/charity-client';
 
 /**
@@ -473,13 +473,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     },
   });
 
-  // Every open connection, so goDown() can cut keep-alive sockets too (hapi keeps its own set
-  // privately and only ends idle ones gracefully on stop()).
-  const sockets = new Set<Socket>();
-  server.listener.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const outage = outageSwitch(server, 'charity simulator');
 
   await server.start();
   const port = server.info.port as number;
@@ -513,43 +507,6 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const timer = opts.advanceEveryMs ? setInterval(advance, opts.advanceEveryMs) : undefined;
   timer?.unref();
 
-  const listener = { down: false, transition: Promise.resolve() };
-  /** goDown/comeBack/stop one at a time, in call order. */
-  const serially = (step: () => Promise<void>): Promise<void> => {
-    const run = listener.transition.then(step);
-    listener.transition = run.catch(() => undefined);
-    return run;
-  };
-
-  const goDown = (): Promise<void> =>
-    serially(async () => {
-      if (listener.down || stopped) return;
-      listener.down = true;
-      // hapi stays 'started' throughout: only its node listener stops accepting. close() calls
-      // back once every connection has gone, which the destroys below make immediate.
-      const closed = new Promise<void>((resolve) => server.listener.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-      // Let a client in this process (the tests) read the FIN on its pooled keep-alive sockets and
-      // drop them (poll, then close callbacks): its next request then connects anew and is refused
-      // (ECONNREFUSED) instead of writing into a dead socket ('other side closed').
-      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-    });
-
-  const comeBack = (): Promise<void> =>
-    serially(async () => {
-      if (stopped) throw new Error('charity simulator is stopped');
-      if (!listener.down) return;
-      await new Promise<void>((resolve, reject) => {
-        server.listener.once('error', reject);
-        server.listener.listen(port, '127.0.0.1', () => {
-          server.listener.removeListener('error', reject);
-          resolve();
-        });
-      });
-      listener.down = false;
-    });
-
   const forget = (charityId: string): boolean => {
     if (!byId.delete(charityId)) return false;
     for (const [key, entry] of byKey) if (entry.response.id === charityId) byKey.delete(key);
@@ -569,13 +526,12 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   return {
     url: `http://127.0.0.1:${server.info.port}`,
     stop: () =>
-      serially(async () => {
+      outage.stop(async () => {
         if (timer) clearInterval(timer);
         stopped = true;
         if (retryTimer) clearTimeout(retryTimer);
         stopping.abort();
         await deliveries;
-        // Down, the node listener is already closed; hapi's close() then just calls back.
         await server.stop({ timeout: 1000 });
       }),
     advance,
@@ -587,8 +543,8 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     },
     flushWebhooks,
     events: () => generated.map((e) => ({ ...e, referral: { ...e.referral } })),
-    goDown,
-    comeBack,
+    goDown: outage.goDown,
+    comeBack: outage.comeBack,
     forget,
     setStatus,
   };

@@ -5,7 +5,7 @@ import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, Resource, ResourceType, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import { outageSwitch } from './outage';
 
 /**
  * An NHS trust's FHIR R4 server for the demo and end-to-end tests: hapi in front of Medplum's
@@ -140,12 +140,7 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
     },
   });
 
-  // Every open connection, so goDown() can cut keep-alive sockets too.
-  const sockets = new Set<Socket>();
-  server.listener.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const outage = outageSwitch(server, 'FHIR server simulator');
 
   await server.start();
   const port = server.info.port as number;
@@ -179,15 +174,6 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
     : undefined;
   timer?.unref();
 
-  // hapi itself could stop() and start() again, but it re-listens on its configured port (0:
-  // a new one), so the node listener is closed and re-opened directly; hapi stays 'started'.
-  const listener = { down: false, stopped: false, transition: Promise.resolve() };
-  const serially = (step: () => Promise<void>): Promise<void> => {
-    const run = listener.transition.then(step);
-    listener.transition = run.catch(() => undefined);
-    return run;
-  };
-
   return {
     url: baseUrl(),
     repo,
@@ -201,37 +187,12 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
       return counts;
     },
     stop: () =>
-      serially(async () => {
+      outage.stop(async () => {
         if (timer) clearInterval(timer);
-        listener.stopped = true;
-        // Down, the node listener is already closed; hapi's close() then just calls back.
         await server.stop({ timeout: 1000 });
       }),
-    goDown: () =>
-      serially(async () => {
-        if (listener.down || listener.stopped) return;
-        listener.down = true;
-        const closed = new Promise<void>((resolve) => server.listener.close(() => resolve()));
-        for (const socket of sockets) socket.destroy();
-        await closed;
-        // Let a client in this process (the tests) read the FIN on its pooled keep-alive sockets and
-        // drop them (poll, then close callbacks): its next request then connects anew and is refused
-        // (ECONNREFUSED) instead of writing into a dead socket ('other side closed').
-        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-      }),
-    comeBack: () =>
-      serially(async () => {
-        if (listener.stopped) throw new Error('FHIR server simulator is stopped');
-        if (!listener.down) return;
-        await new Promise<void>((resolve, reject) => {
-          server.listener.once('error', reject);
-          server.listener.listen(port, '127.0.0.1', () => {
-            server.listener.removeListener('error', reject);
-            resolve();
-          });
-        });
-        listener.down = false;
-      }),
+    goDown: outage.goDown,
+    comeBack: outage.comeBack,
     forgetReferral: async (referralId, referralIdSystem = DEFAULT_REFERRAL_ID_SYSTEM) => {
       const lost = [
         ...(await byReferralId<ServiceRequest>('ServiceRequest', referralId, referralIdSystem)),
