@@ -18,6 +18,8 @@ export interface BridgeConfig {
   http: {
     host: string;
     port: number;
+    /** Operators' bearer tokens (JWT): a shared secret (HS256/HS512) or an identity provider's JWKS. Neither: operator routes answer 503. */
+    jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience: string };
     /** PEM file paths; with clientCaFile the server asks for client certificates (mTLS). */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   };
@@ -108,6 +110,10 @@ const schema = Joi.object({
   HTTP_TLS_CERT_FILE: Joi.string().allow(''),
   HTTP_TLS_KEY_FILE: Joi.string().allow(''),
   HTTP_TLS_CLIENT_CA_FILE: Joi.string().allow(''),
+  API_JWT_SECRET: Joi.string().allow('').min(32).message('must be at least 32 characters'),
+  API_JWT_JWKS_URL: Joi.string().allow('').uri({ scheme: ['https', 'http'] }),
+  API_JWT_ISSUER: Joi.string().allow(''),
+  API_JWT_AUDIENCE: Joi.string().required(),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').required(),
   FORCE_NAME: Joi.string().pattern(/^[A-Z0-9_-]{2,40}$/).required(),
   POLICE_ORG_NAME: Joi.string().required(),
@@ -194,7 +200,17 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   return {
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
-    http: { host: v.HTTP_HOST, port: v.HTTP_PORT, ...httpTls(v) },
+    http: {
+      host: v.HTTP_HOST,
+      port: v.HTTP_PORT,
+      jwt: {
+        ...(v.API_JWT_SECRET ? { secret: v.API_JWT_SECRET } : {}),
+        ...(v.API_JWT_JWKS_URL ? { jwksUrl: v.API_JWT_JWKS_URL } : {}),
+        ...(v.API_JWT_ISSUER ? { issuer: v.API_JWT_ISSUER } : {}),
+        audience: v.API_JWT_AUDIENCE,
+      },
+      ...httpTls(v),
+    },
     logLevel: v.LOG_LEVEL,
     force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },
     police: {

@@ -4,6 +4,7 @@ import Joi from 'joi';
 import { SIGNATURE_HEADER, verifyCharitySignature } from '../adapters/charity/webhook-signature';
 import type { BridgeContext } from '../context';
 import { applyCharityUpdate } from '../queues/charity-updates';
+import { partnerRoute } from './auth';
 
 /**
  * `POST /v1/webhooks/charity` (charity-api.md "Webhook to the bridge"). The signature is checked
@@ -41,7 +42,7 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
     server.route({
       method: 'POST',
       path: CHARITY_WEBHOOK_PATH,
-      options: { payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] } },
+      options: { ...partnerRoute('charity-signature'), payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] } },
       handler: async (request) => {
         const secrets = ctx.config.charity.webhookSecrets;
         if (secrets.length === 0) throw Boom.serverUnavailable('charity webhooks are not configured (set CHARITY_WEBHOOK_SECRETS)');

@@ -10,6 +10,7 @@ import { changeStatus } from '../queues/status-change';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
+import { partnerRoute } from './auth';
 
 /**
  * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
@@ -28,6 +29,7 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
       method: 'POST',
       path: NHS_MESSAGE_PATH,
       options: {
+        ...partnerRoute('nhs-inbound'),
         // Parsed here, not by hapi, so a bad body gets an OperationOutcome rather than a Boom.
         payload: { parse: false, output: 'data', maxBytes: MAX_MESSAGE_BYTES, allow: [FHIR_JSON, 'application/json'] },
       },

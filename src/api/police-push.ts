@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { FeedError } from '../adapters/police/feed-parser';
 import type { BridgeContext } from '../context';
 import { ingestDocument } from '../ingest/feed-ingest';
+import { partnerRoute } from './auth';
 
 /**
  * `POST /v1/police/flags` (police-feed.md §2): the RMS pushes a CrimeFlagFeed document.
@@ -17,6 +18,7 @@ export const policePushPlugin: Plugin<{ ctx: BridgeContext }> = {
       method: 'POST',
       path: '/v1/police/flags',
       options: {
+        ...partnerRoute('police-push-token'),
         payload: {
           parse: false,
           output: 'data',

@@ -2,6 +2,7 @@ import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
 import { lastReport, reconcile } from '../reconcile/reconciler';
+import { operatorAuth, SCOPE } from './auth';
 
 /**
  * `GET /v1/reconciliation`: the last report any process stored (scheduled or on demand).
@@ -14,6 +15,7 @@ export const reconciliationPlugin: Plugin<{ ctx: BridgeContext }> = {
     server.route({
       method: 'GET',
       path: '/v1/reconciliation',
+      options: { auth: operatorAuth(SCOPE.referralsRead) },
       handler: async () => {
         const report = await lastReport(ctx);
         if (!report) throw Boom.notFound('no reconciliation has run yet; POST /v1/reconciliation runs one');
@@ -23,7 +25,8 @@ export const reconciliationPlugin: Plugin<{ ctx: BridgeContext }> = {
     server.route({
       method: 'POST',
       path: '/v1/reconciliation',
-      options: { payload: { parse: false, maxBytes: 1024 } },
+      // It acts (applies statuses, resends): administrators only.
+      options: { auth: operatorAuth(), payload: { parse: false, maxBytes: 1024 } },
       handler: async () => {
         const report = await reconcile(ctx);
         if (!report) throw Boom.conflict('a reconciliation is already running');

@@ -2,6 +2,7 @@ import Boom from '@hapi/boom';
 import Joi from 'joi';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
+import { operatorAuth, SCOPE } from './auth';
 
 /** `GET /v1/referrals/{id}`: status and timeline. Metadata only, never personal data. */
 export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
@@ -10,7 +11,7 @@ export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
     server.route({
       method: 'GET',
       path: '/v1/referrals/{id}',
-      options: { validate: { params: Joi.object({ id: Joi.string().guid({ version: 'uuidv5' }).required() }) } },
+      options: { auth: operatorAuth(SCOPE.referralsRead), validate: { params: Joi.object({ id: Joi.string().guid({ version: 'uuidv5' }).required() }) } },
       handler: async (request) => {
         const id = (request.params as { id: string }).id;
         const meta = await ctx.referrals.get(id);

@@ -9,6 +9,7 @@ import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
 import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
+import { authPlugin } from './auth';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
 export async function createServer(ctx: BridgeContext, overrides: { port?: number; host?: string } = {}): Promise<Hapi.Server> {
@@ -34,6 +35,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     else if (correlationId) (response as Hapi.ResponseObject).header('X-Correlation-Id', correlationId);
     return h.continue;
   });
+  await server.register({ plugin: authPlugin, options: { config: ctx.config } });
   await server.register([
     { plugin: healthPlugin, options: { ctx } },
     { plugin: policePushPlugin, options: { ctx } },

@@ -11,7 +11,10 @@ const USAGE = `usage: iasu-bridge <command>
   map <feed.xml> [--json] [--nhs-mode fhir-rest|bars]
                                 dry run: show what a feed document would become; touches no queue or partner
   reconcile [--json]            compare every referral with the partners and the police, act on each
-                                difference, and print the report (ids and crime references only)`;
+                                difference, and print the report (ids and crime references only)
+  token --sub NAME --scope "S1 S2" [--ttl SECONDS]
+                                an operator token signed with API_JWT_SECRET (scopes: referrals:read,
+                                dlq:redrive, metrics:read, admin); with an identity provider, use its tokens`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return map(rest);
     case 'reconcile':
       return reconcileCommand(rest);
+    case 'token':
+      return tokenCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -85,6 +90,19 @@ async function reconcileCommand(args: string[]): Promise<number> {
   } finally {
     await ctx.close();
   }
+}
+
+async function tokenCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { sub: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string', default: '3600' } } });
+  const { issueOperatorToken, SCOPE } = await import('../api/auth');
+  const known = new Set<string>(Object.values(SCOPE));
+  const scopes = (values.scope ?? '').split(/[\s,]+/).filter(Boolean);
+  if (!values.sub || !/^[A-Za-z0-9._@-]{1,64}$/.test(values.sub)) throw new UsageError('token needs --sub NAME (letters, digits, . _ @ -)');
+  if (scopes.length === 0 || scopes.some((s) => !known.has(s))) throw new UsageError(`token needs --scope with one or more of: ${[...known].join(', ')}`);
+  const ttl = Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 12 * 3600) throw new UsageError('--ttl must be whole seconds between 60 and 43200');
+  process.stdout.write(`${issueOperatorToken(loadConfig(), values.sub, scopes as Parameters<typeof issueOperatorToken>[2], ttl)}\n`);
+  return 0;
 }
 
 async function start(): Promise<number> {

@@ -7,7 +7,7 @@ import { startCharitySimulator, type CharitySimulator } from '../../simulators/c
 import { generateFeedRecords, mulberry32 } from '../../simulators/feed-generator';
 import { startFhirServer, type FhirServer } from '../../simulators/fhir-server';
 import { startPoliceFeedSimulator, type PoliceSimulator } from '../../simulators/police-feed';
-import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
 
 /**
  * Issue #5's outage test: both partners refuse connections while the records arrive, come
@@ -59,7 +59,7 @@ describe('outage recovery through reconciliation', () => {
   });
 
   const reconcileNow = async (): Promise<ReconciliationReport> => {
-    const res = await fetch(`${bridge.server!.info.uri}/v1/reconciliation`, { method: 'POST' });
+    const res = await fetch(`${bridge.server!.info.uri}/v1/reconciliation`, { method: 'POST', headers: operatorHeader(bridge.ctx.config, ['admin']) });
     expect(res.status).toBe(200);
     return (await res.json()) as ReconciliationReport;
   };

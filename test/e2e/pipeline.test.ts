@@ -4,7 +4,7 @@ import { startCharitySimulator, type CharitySimulator } from '../../simulators/c
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { startFhirServer, type FhirServer } from '../../simulators/fhir-server';
 import { startPoliceFeedSimulator, type PoliceSimulator } from '../../simulators/police-feed';
-import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
 
 /**
  * The whole pipeline over HTTP against the three simulated partners and real Redis: pull and
@@ -132,7 +132,8 @@ describe('pipeline end to end', () => {
 
   test('the referral API shows status and timeline without personal data', async () => {
     const id = planted.expectedReferrals.find((r) => r.type === 'ADVOCACY')!.referralId;
-    const res = await fetch(`${api()}/v1/referrals/${id}`);
+    const auth = operatorHeader(bridge.ctx.config, ['referrals:read']);
+    const res = await fetch(`${api()}/v1/referrals/${id}`, { headers: auth });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { status: string; timeline: { status: string }[]; crimeReference: string };
     expect(body.crimeReference).toBe(planted.crimeReference);
@@ -140,7 +141,7 @@ describe('pipeline end to end', () => {
     expect(STATUS_ORDER).toContain(body.status);
     const text = JSON.stringify(body);
     for (const value of Object.values(PLANTED)) expect(text).not.toContain(value);
-    expect((await fetch(`${api()}/v1/referrals/6f1c0000-0000-5000-8000-000000000000`)).status).toBe(404);
+    expect((await fetch(`${api()}/v1/referrals/6f1c0000-0000-5000-8000-000000000000`, { headers: auth })).status).toBe(404);
   });
 
   test('no planted personal data reaches a log line, and log lines carry correlation ids', () => {

@@ -1,11 +1,18 @@
 import { Writable } from 'node:stream';
 import IORedis from 'ioredis';
 import pino from 'pino';
+import { issueOperatorToken, type Scope } from '../../src/api/auth';
 import { loadConfig, type BridgeConfig } from '../../src/config';
 import { createLogger, type Logger } from '../../src/logger';
 import { generateDataKeySpec } from '../../src/store/crypto';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_JWT_SECRET = 'test-operator-jwt-secret-0123456789abcdef';
+
+/** `Authorization` header for an operator with these scopes (signed with the test config's secret). */
+export function operatorHeader(config: BridgeConfig, scopes: Scope[], sub = 'tester'): { authorization: string } {
+  return { authorization: `Bearer ${issueOperatorToken(config, sub, scopes)}` };
+}
 
 /** A config on the real test Redis under a prefix of its own, so suites never see each other's keys. */
 export function testConfig(overrides: Record<string, string> = {}): BridgeConfig {
@@ -19,6 +26,7 @@ export function testConfig(overrides: Record<string, string> = {}): BridgeConfig
     DELIVERY_BACKOFF_MS: '50',
     DELIVERY_ATTEMPTS: '4',
     POLICE_PUSH_TOKEN: 'push-token',
+    API_JWT_SECRET: TEST_JWT_SECRET,
     ...overrides,
   });
 }

@@ -5,7 +5,7 @@ import { createContext, type BridgeContext } from '../../src/context';
 import { FeedPoller } from '../../src/ingest/feed-poller';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { startPoliceFeedSimulator } from '../../simulators/police-feed';
-import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 describe('HTTP API', () => {
   let ctx: BridgeContext;
@@ -61,8 +61,9 @@ describe('HTTP API', () => {
   });
 
   test('referral lookup: 400 for a malformed id, 404 for an unknown one', async () => {
-    expect((await server.inject('/v1/referrals/not-a-uuid')).statusCode).toBe(400);
-    expect((await server.inject('/v1/referrals/6f1c0000-0000-5000-8000-000000000000')).statusCode).toBe(404);
+    const headers = operatorHeader(ctx.config, ['referrals:read']);
+    expect((await server.inject({ url: '/v1/referrals/not-a-uuid', headers })).statusCode).toBe(400);
+    expect((await server.inject({ url: '/v1/referrals/6f1c0000-0000-5000-8000-000000000000', headers })).statusCode).toBe(404);
   });
 });
 

@@ -5,7 +5,7 @@ import type { ReferralStatus } from '../../src/domain/lifecycle';
 import type { ReferralType } from '../../src/domain/crime-record';
 import { reconcile } from '../../src/reconcile/reconciler';
 import { renderReport, type ReconciliationReport } from '../../src/reconcile/report';
-import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 /**
  * The reconciler on real Redis, partners played by nock: each class of discrepancy found,
@@ -151,10 +151,13 @@ describe('reconciler', () => {
 
   test('the API serves the last report and runs one on demand; the CLI table names ids only', async () => {
     const server = await createServer(ctx, { port: 0 });
-    expect((await server.inject({ method: 'GET', url: '/v1/reconciliation' })).statusCode).toBe(404);
-    const ran = await server.inject({ method: 'POST', url: '/v1/reconciliation' });
+    const reader = operatorHeader(ctx.config, ['referrals:read']);
+    expect((await server.inject({ method: 'GET', url: '/v1/reconciliation', headers: reader })).statusCode).toBe(404);
+    // Running one acts on partners: a reader may not, an administrator may.
+    expect((await server.inject({ method: 'POST', url: '/v1/reconciliation', headers: reader })).statusCode).toBe(403);
+    const ran = await server.inject({ method: 'POST', url: '/v1/reconciliation', headers: operatorHeader(ctx.config, ['admin']) });
     expect(ran.statusCode).toBe(200);
-    const last = await server.inject({ method: 'GET', url: '/v1/reconciliation' });
+    const last = await server.inject({ method: 'GET', url: '/v1/reconciliation', headers: reader });
     expect(last.statusCode).toBe(200);
     expect((last.result as ReconciliationReport).generatedAt).toBe((ran.result as ReconciliationReport).generatedAt);
     const table = renderReport(last.result as ReconciliationReport);

@@ -19,7 +19,7 @@ describe('loadConfig', () => {
   it('returns typed values and defaults from a minimal env', () => {
     const config = loadConfig({ DATA_KEYS });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}' });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, jwt: { audience: 'iasu-bridge' } });
     expect(config.logLevel).toBe('info');
     expect(config.force).toEqual({ name: 'CHESHIRE', orgName: 'Cheshire Constabulary', orgCode: 'CHESHIRE' });
     expect(config.police).toEqual({

@@ -1,0 +1,96 @@
+import Boom from '@hapi/boom';
+import type { Plugin, RouteOptions } from '@hapi/hapi';
+import Jwt from '@hapi/jwt';
+import type { BridgeConfig } from '../config';
+
+/**
+ * Who may call what. Operators carry a JWT (from the unit's identity provider via its JWKS, or
+ * signed with API_JWT_SECRET in a small deployment) whose `scope` claim lists their scopes.
+ * It is the server's default strategy, so a route is protected unless it says otherwise, and
+ * every route must then name the scopes it needs (a test walks the route table to hold that).
+ * Partner routes (police push, charity webhook, the trust's $process-message) carry their own
+ * credential and are marked as such; health and the API description are public.
+ */
+export const SCOPE = {
+  /** Referral status and timeline, the reconciliation report. */
+  referralsRead: 'referrals:read',
+  /** Dead letters: list, inspect (metadata), redrive, discard. */
+  dlqRedrive: 'dlq:redrive',
+  /** Prometheus metrics. */
+  metricsRead: 'metrics:read',
+  /** Everything, including personal data in a dead letter, the audit trail and the queue dashboard. */
+  admin: 'admin',
+} as const;
+export type Scope = (typeof SCOPE)[keyof typeof SCOPE];
+
+export const OPERATOR_STRATEGY = 'operator-jwt';
+
+/** Route options for an operator route: `admin` always may, plus the scopes listed. */
+export function operatorAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
+  return { strategy: OPERATOR_STRATEGY, access: { scope: [...new Set<string>([...scopes, SCOPE.admin])] } };
+}
+
+/** How a route without operator auth is authenticated instead; the route-table test checks each. */
+export type RouteCredential = { public: true } | { partnerCredential: 'police-push-token' | 'charity-signature' | 'nhs-inbound' };
+
+export function publicRoute(): Pick<RouteOptions, 'auth' | 'app'> {
+  return { auth: false, app: { credential: { public: true } satisfies RouteCredential } };
+}
+
+export function partnerRoute(credential: Extract<RouteCredential, { partnerCredential: string }>['partnerCredential']): Pick<RouteOptions, 'auth' | 'app'> {
+  return { auth: false, app: { credential: { partnerCredential: credential } satisfies RouteCredential } };
+}
+
+/** The operator named in the token, as the audit trail records it. */
+export function operatorOf(credentials: unknown): string {
+  const user = (credentials as { user?: unknown } | undefined)?.user;
+  return typeof user === 'string' && /^[A-Za-z0-9._@-]{1,64}$/.test(user) ? `operator:${user}` : 'operator:unknown';
+}
+
+export const authPlugin: Plugin<{ config: BridgeConfig }> = {
+  name: 'iasu-auth',
+  async register(server, { config }) {
+    const jwt = config.http.jwt;
+    if (!jwt.secret && !jwt.jwksUrl) {
+      // Fail closed: without keys no operator route answers, and saying why beats a bare 401.
+      server.auth.scheme(OPERATOR_STRATEGY, () => ({
+        authenticate: () => {
+          throw Boom.serverUnavailable('operator API authentication is not configured (set API_JWT_SECRET or API_JWT_JWKS_URL)');
+        },
+      }));
+      server.auth.strategy(OPERATOR_STRATEGY, OPERATOR_STRATEGY);
+    } else {
+      await server.register(Jwt);
+      server.auth.strategy(OPERATOR_STRATEGY, 'jwt', {
+        keys: jwt.jwksUrl ? { uri: jwt.jwksUrl, algorithms: ['RS256', 'RS512', 'ES256', 'ES384', 'PS256'] } : { key: jwt.secret!, algorithms: ['HS256', 'HS512'] },
+        verify: { aud: jwt.audience, iss: jwt.issuer ?? false, sub: false, nbf: true, exp: true, maxAgeSec: 12 * 3600, timeSkewSec: 30 },
+        validate: (artifacts: { decoded: { payload: Record<string, unknown> } }) => {
+          const payload = artifacts.decoded.payload;
+          const scope = scopesOf(payload);
+          if (typeof payload.sub !== 'string' || scope.length === 0) return { isValid: false };
+          return { isValid: true, credentials: { user: payload.sub, scope } };
+        },
+      });
+    }
+    server.auth.default(OPERATOR_STRATEGY);
+  },
+};
+
+/** OAuth style `scope` (space-separated) or an `scp` array, reduced to the scopes this API knows. */
+function scopesOf(payload: Record<string, unknown>): Scope[] {
+  const raw = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scp) ? payload.scp : [];
+  const known = new Set<string>(Object.values(SCOPE));
+  return raw.filter((s): s is Scope => typeof s === 'string' && known.has(s));
+}
+
+/** A token for an operator, signed with API_JWT_SECRET (`iasu-bridge token`; tests; the demo). */
+export function issueOperatorToken(config: BridgeConfig, sub: string, scopes: Scope[], ttlSeconds = 3600): string {
+  const jwt = config.http.jwt;
+  if (!jwt.secret) throw new Error('API_JWT_SECRET is not set: tokens come from the identity provider');
+  return Jwt.token.generate(
+    { sub, scope: scopes.join(' '), aud: jwt.audience, ...(jwt.issuer ? { iss: jwt.issuer } : {}) },
+    { key: jwt.secret, algorithm: 'HS256' },
+    { ttlSec: ttlSeconds },
+  );
+}
+
