@@ -24,6 +24,9 @@ export const SCOPE = {
 export type Scope = (typeof SCOPE)[keyof typeof SCOPE];
 
 export const OPERATOR_STRATEGY = 'operator-jwt';
+/** The same token in an HttpOnly cookie, for the browser dashboard only (it cannot send headers). */
+export const OPERATOR_COOKIE_STRATEGY = 'operator-jwt-cookie';
+export const OPERATOR_COOKIE = 'iasu_admin';
 
 /** Route options for an operator route: `admin` always may, plus the scopes listed. */
 export function operatorAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
@@ -59,9 +62,10 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
         },
       }));
       server.auth.strategy(OPERATOR_STRATEGY, OPERATOR_STRATEGY);
+      server.auth.strategy(OPERATOR_COOKIE_STRATEGY, OPERATOR_STRATEGY);
     } else {
       await server.register(Jwt);
-      server.auth.strategy(OPERATOR_STRATEGY, 'jwt', {
+      const options = {
         keys: jwt.jwksUrl ? { uri: jwt.jwksUrl, algorithms: ['RS256', 'RS512', 'ES256', 'ES384', 'PS256'] } : { key: jwt.secret!, algorithms: ['HS256', 'HS512'] },
         verify: { aud: jwt.audience, iss: jwt.issuer ?? false, sub: false, nbf: true, exp: true, maxAgeSec: 12 * 3600, timeSkewSec: 30 },
         validate: (artifacts: { decoded: { payload: Record<string, unknown> } }) => {
@@ -70,8 +74,19 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
           if (typeof payload.sub !== 'string' || scope.length === 0) return { isValid: false };
           return { isValid: true, credentials: { user: payload.sub, scope } };
         },
-      });
+      };
+      server.auth.strategy(OPERATOR_STRATEGY, 'jwt', options);
+      server.auth.strategy(OPERATOR_COOKIE_STRATEGY, 'jwt', { ...options, cookieName: OPERATOR_COOKIE });
     }
+    server.state(OPERATOR_COOKIE, {
+      isSecure: config.http.tls !== undefined,
+      isHttpOnly: true,
+      isSameSite: 'Strict',
+      path: '/admin',
+      ttl: 8 * 3600_000,
+      encoding: 'none',
+      strictHeader: true,
+    });
     server.auth.default(OPERATOR_STRATEGY);
   },
 };

@@ -9,6 +9,7 @@ import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
 import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
+import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
@@ -43,6 +44,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: nhsMessagesPlugin, options: { ctx } },
     { plugin: charityWebhookPlugin, options: { ctx } },
     { plugin: reconciliationPlugin, options: { ctx } },
+    { plugin: adminDashboardPlugin, options: { ctx } },
   ]);
   return server;
 }
