@@ -14,7 +14,12 @@ export interface DataKey {
 }
 
 export interface BridgeConfig {
-  redis: { url: string; prefix: string };
+  redis: {
+    url: string;
+    prefix: string;
+    /** High availability through Redis Sentinel: the sentinels and the master's name (REDIS_URL then gives password and db). */
+    sentinel?: { sentinels: { host: string; port: number }[]; masterName: string };
+  };
   http: {
     host: string;
     port: number;
@@ -105,6 +110,11 @@ const positiveInt = Joi.number().integer().min(1);
 const schema = Joi.object({
   REDIS_URL: redisUrl.required(),
   REDIS_PREFIX: Joi.string().pattern(/^[^:\s]+$/).required(),
+  REDIS_SENTINELS: Joi.string()
+    .allow('')
+    .pattern(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/)
+    .message('must be a comma-separated list of host:port'),
+  REDIS_SENTINEL_MASTER: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).required(),
   HTTP_HOST: Joi.string().hostname().required(),
   HTTP_PORT: Joi.number().integer().min(0).max(65535).required(),
   HTTP_TLS_CERT_FILE: Joi.string().allow(''),
@@ -199,7 +209,21 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   }
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   return {
-    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
+    redis: {
+      url: v.REDIS_URL,
+      prefix: v.REDIS_PREFIX,
+      ...(v.REDIS_SENTINELS
+        ? {
+            sentinel: {
+              sentinels: v.REDIS_SENTINELS.split(',').map((hp: string) => {
+                const [host, port] = hp.split(':');
+                return { host: host!, port: Number(port) };
+              }),
+              masterName: v.REDIS_SENTINEL_MASTER,
+            },
+          }
+        : {}),
+    },
     http: {
       host: v.HTTP_HOST,
       port: v.HTTP_PORT,

@@ -50,7 +50,7 @@ export interface BridgeContext {
 }
 
 export function createContext(config: BridgeConfig, logger: Logger = createLogger(config.logLevel)): BridgeContext {
-  const redis = createRedis(config.redis.url, 'worker');
+  const redis = createRedis(config.redis, 'worker');
   const keys = new Keys(config.redis.prefix);
   const cipher = new DataCipher(config.dataKeys);
   const day = 24 * 3600;

@@ -1,15 +1,19 @@
 import IORedis, { type Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { BridgeConfig } from '../config';
 
 /**
  * Redis connections per BullMQ's production guide: workers need `maxRetriesPerRequest: null`
  * (blocking commands must wait through reconnects); producers answering HTTP fail fast instead.
  */
-export function createRedis(url: string, role: 'worker' | 'client', extra: RedisOptions = {}): Redis {
-  return new IORedis(url, {
+export function createRedis(redis: BridgeConfig['redis'], role: 'worker' | 'client', extra: RedisOptions = {}): Redis {
+  return new IORedis(redis.url, {
     maxRetriesPerRequest: role === 'worker' ? null : 3,
     enableOfflineQueue: role === 'worker',
     retryStrategy: (times) => Math.min(times * 200, 5000),
+    // With Sentinel, ioredis asks the sentinels for the current master and follows a failover;
+    // REDIS_URL still supplies the password, db and TLS.
+    ...(redis.sentinel ? { sentinels: redis.sentinel.sentinels, name: redis.sentinel.masterName } : {}),
     ...extra,
   });
 }

@@ -19,6 +19,14 @@ describe('loadConfig', () => {
   it('returns typed values and defaults from a minimal env', () => {
     const config = loadConfig({ DATA_KEYS });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}' });
+    expect(loadConfig({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1:26379,10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'iasu' }).redis.sentinel).toEqual({
+      sentinels: [
+        { host: 'sentinel-1', port: 26379 },
+        { host: '10.0.0.2', port: 26380 },
+      ],
+      masterName: 'iasu',
+    });
+    expect(configError({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1' }).variable).toBe('REDIS_SENTINELS');
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, jwt: { audience: 'iasu-bridge' } });
     expect(config.logLevel).toBe('info');
     expect(config.force).toEqual({ name: 'CHESHIRE', orgName: 'Cheshire Constabulary', orgCode: 'CHESHIRE' });
