@@ -21,5 +21,7 @@ export class Keys {
   webhookEvent(partner: string, eventId: string) { return `${this.prefix}:webhook-event:${partner}:${eventId}`; }
   charityWatermark() { return `${this.prefix}:charity:updated-since`; }
   reconcileReport() { return `${this.prefix}:reconcile:last-report`; }
+  audit() { return `${this.prefix}:audit`; }
+  auditByReferral(referralId: string) { return `${this.prefix}:audit:referral:${referralId}`; }
   counters() { return `${this.prefix}:counters`; }
 }

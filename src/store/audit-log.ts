@@ -1,0 +1,363 @@
+import type { Redis } from 'ioredis';
+import { isValidNhsNumber } from '../domain/nhs-number';
+import type { Logger } from '../logger';
+
+/**
+ * The audit trail: who did what to which referral, and when, as metadata only (ids, statuses,
+ * times, partners, actor) — never names, dates of birth, contact details or free text.
+ *
+ * Append-only: a Redis Stream whose ids are the event times, so it is time-ordered and queried
+ * by time with XRANGE. Each event about a referral is also appended, with the same stream id, to
+ * that referral's own stream, so one referral's history is read without scanning the log. Both
+ * appends run in one Lua script, so the two streams never diverge. Events older than the
+ * retention period are trimmed (exact MINID on every append; the referral stream also expires).
+ * There is no API to change or delete an event.
+ *
+ * Metadata only is enforced, not hoped for: every field is checked by `sanitiseAuditEvent`
+ * against a strict shape and against personal-data shapes (emails, phone and NHS numbers, dates,
+ * postcodes, "First.Last" names). A field that fails is not written; the event is written
+ * without it and names the dropped fields in `rejected`. Auditing never blocks the pipeline:
+ * `record` logs and swallows its own failures; `recordOrThrow` is there for callers that must
+ * fail closed (an operator read that may not go unrecorded).
+ */
+export type AuditAction =
+  | 'record.ingested'
+  | 'record.quarantined'
+  | 'referral.sent'
+  | 'referral.status_changed'
+  | 'dead_letter.redriven'
+  | 'dead_letter.discarded'
+  | 'admin.read';
+
+export const AUDIT_ACTIONS: readonly AuditAction[] = [
+  'record.ingested',
+  'record.quarantined',
+  'referral.sent',
+  'referral.status_changed',
+  'dead_letter.redriven',
+  'dead_letter.discarded',
+  'admin.read',
+];
+
+export type AuditPartner = 'POLICE' | 'NHS' | 'CHARITY' | 'BRIDGE';
+export const AUDIT_PARTNERS: readonly AuditPartner[] = ['POLICE', 'NHS', 'CHARITY', 'BRIDGE'];
+
+export interface AuditEvent {
+  /** ISO time, set by the log (the time part of the stream id). */
+  at: string;
+  /** 'system', 'police-push', 'charity-webhook', 'nhs-bars'…, or an operator's JWT subject ('operator:alice'). */
+  actor: string;
+  action: AuditAction;
+  /** UUID. */
+  referralId?: string;
+  crimeReference?: string;
+  partner?: AuditPartner;
+  /** A ReferralStatus or a partner status code. */
+  status?: string;
+  /** A short code: 'applied', 'quarantined', 'redriven', 'discarded', 'ok', a reason code… */
+  outcome?: string;
+  /** What an admin read or acted on: a route template or a dead-letter id (no personal data). */
+  target?: string;
+}
+
+export type AuditEventInput = Omit<AuditEvent, 'at'>;
+
+/** An event as stored: its stream id, and the fields dropped by validation (if any). */
+export interface AuditEntry extends AuditEvent {
+  id: string;
+  rejected?: AuditField[];
+}
+
+export interface AuditFilter {
+  referralId?: string;
+  /** Inclusive. */
+  from?: Date;
+  /** Inclusive (to the millisecond). */
+  to?: Date;
+  /** `query`: default 1,000, at most 10,000. `exportJsonLines`: no limit unless given. */
+  limit?: number;
+}
+
+export interface AuditKeys {
+  audit(): string;
+  auditByReferral(referralId: string): string;
+}
+
+/** The fields an event may carry; `unknown-field` stands for any other key (its name is not kept). */
+export type AuditField = keyof AuditEventInput | 'unknown-field';
+
+// ---------------------------------------------------------------------------------------------
+// Validation: a pure function, so the rule is unit-tested on its own.
+
+const ACTOR = /^(system|police-push|police-poll|charity-webhook|charity-poll|nhs-bars|nhs-poll|reconcile|operator:[A-Za-z0-9._@-]{1,64})$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const CRIME_REFERENCE = /^[A-Z0-9][A-Z0-9/-]{2,39}$/i;
+const CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const TARGET = /^[A-Za-z0-9_./{}:@-]{1,120}$/;
+
+/** What an actor that fails validation is recorded as: the event still says something happened. */
+export const UNKNOWN_ACTOR = 'unknown';
+export const UNKNOWN_OPERATOR = 'operator:unknown';
+
+const MONTHS = 'jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec';
+const DAY = '(?:0?[1-9]|[12]\\d|3[01])';
+const MONTH = '(?:0?[1-9]|1[0-2])';
+const SEP = '[-/._]';
+
+/**
+ * Shapes of personal data that the strict field patterns alone would let through. `crimeRef`
+ * says whether the shape is also looked for in a crime reference, which is legitimately made of
+ * digit groups: there only the unambiguous shapes apply.
+ */
+const PERSONAL_SHAPES: { name: string; pattern: RegExp; crimeRef: boolean }[] = [
+  { name: 'email', pattern: /[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/, crimeRef: true },
+  { name: 'date-ymd', pattern: new RegExp(`(?<!\\d)(?:19|20)\\d{2}${SEP}${MONTH}${SEP}${DAY}(?!\\d)`), crimeRef: true },
+  { name: 'date-dmy', pattern: new RegExp(`(?<!\\d)${DAY}${SEP}${MONTH}${SEP}(?:19|20)\\d{2}(?!\\d)`), crimeRef: true },
+  { name: 'date-dmyy', pattern: new RegExp(`(?<!\\d)${DAY}${SEP}${MONTH}${SEP}\\d{2}(?!\\d)`), crimeRef: false },
+  { name: 'date-compact', pattern: /(?<!\d)(?:(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d{2})(?!\d)/, crimeRef: false },
+  { name: 'date-month-name', pattern: new RegExp(`\\d{1,2}${SEP}?(?:${MONTHS})[a-z]*${SEP}?\\d{2,4}`, 'i'), crimeRef: true },
+  { name: 'phone-uk', pattern: /(?<!\d)(?:0|44)[1-9]\d{8,9}(?!\d)/, crimeRef: true },
+  { name: 'digit-run', pattern: /(?<!\d)\d{10,}(?!\d)/, crimeRef: false },
+  { name: 'digit-groups', pattern: /(?<!\d)\d{3,5}[-._]\d{3}[-._]?\d{3,4}(?!\d)/, crimeRef: false },
+  { name: 'postcode', pattern: /(?<![A-Za-z0-9])[A-Za-z]{1,2}\d[A-Za-z\d]?[-_.]?\d[A-Za-z]{2}(?![A-Za-z0-9])/, crimeRef: false },
+  { name: 'name-pair', pattern: /(?<![A-Za-z])[A-Z][a-z]+[._-][A-Z][a-z]+/, crimeRef: true },
+];
+
+function looksPersonal(value: string, field: 'actor' | 'crimeReference' | 'code' | 'target'): boolean {
+  // UUIDs (referral ids, message ids inside a dead-letter id) are hex-and-dash runs that some of the
+  // digit shapes would mistake for numbers: they are ids, so they are masked first.
+  const masked = value.replace(UUID_ANYWHERE, '~');
+  if (field === 'crimeReference') {
+    if (!/\d/.test(value)) return true; // a crime reference has digits; "JANE-DOE" does not
+    if ((masked.match(/\d{10}/g) ?? []).some((d) => isValidNhsNumber(d))) return true;
+  }
+  return PERSONAL_SHAPES.some((s) => {
+    if (field === 'crimeReference' && !s.crimeRef) return false;
+    // An operator's own subject ("Jane.Doe") is the "who" of the audit; only contact details are refused there.
+    if (field === 'actor' && s.name === 'name-pair') return false;
+    return s.pattern.test(masked);
+  });
+}
+
+const STRING_FIELDS: Record<Exclude<keyof AuditEventInput, 'action' | 'partner'>, (v: string) => boolean> = {
+  actor: (v) => ACTOR.test(v) && !looksPersonal(v, 'actor'),
+  referralId: (v) => UUID.test(v),
+  crimeReference: (v) => CRIME_REFERENCE.test(v) && !looksPersonal(v, 'crimeReference'),
+  status: (v) => CODE.test(v) && !looksPersonal(v, 'code'),
+  outcome: (v) => CODE.test(v) && !looksPersonal(v, 'code'),
+  target: (v) => TARGET.test(v) && !looksPersonal(v, 'target'),
+};
+
+/** The order fields are written and read in. */
+const FIELD_ORDER = ['actor', 'action', 'referralId', 'crimeReference', 'partner', 'status', 'outcome', 'target'] as const;
+
+export interface SanitisedAuditEvent {
+  /** Undefined only when the action itself is not one of AUDIT_ACTIONS: there is nothing to record. */
+  event: AuditEventInput | undefined;
+  /** Fields dropped (in FIELD_ORDER, then `unknown-field`); empty when the event was clean. */
+  rejected: AuditField[];
+}
+
+/**
+ * Keeps the fields that are metadata and drops the rest. Pure; never throws, whatever it is
+ * given at run time. An actor that fails becomes 'operator:unknown' (for an operator) or
+ * 'unknown', so the event is still recorded; any key that is not an audit field is dropped and
+ * reported as 'unknown-field' (its name is not kept either).
+ */
+export function sanitiseAuditEvent(input: AuditEventInput): SanitisedAuditEvent {
+  const raw = (input ?? {}) as unknown as Record<string, unknown>;
+  const rejected: AuditField[] = [];
+  const out: Record<string, string> = {};
+  for (const field of FIELD_ORDER) {
+    const value = raw[field];
+    if (value === undefined || value === null) {
+      if (field === 'actor') {
+        rejected.push('actor');
+        out.actor = UNKNOWN_ACTOR;
+      }
+      continue;
+    }
+    let ok: boolean;
+    if (typeof value !== 'string') ok = false;
+    else if (field === 'action') ok = (AUDIT_ACTIONS as readonly string[]).includes(value);
+    else if (field === 'partner') ok = (AUDIT_PARTNERS as readonly string[]).includes(value);
+    else ok = STRING_FIELDS[field](value);
+    if (ok) out[field] = value as string;
+    else {
+      rejected.push(field);
+      if (field === 'actor') out.actor = typeof value === 'string' && value.startsWith('operator:') ? UNKNOWN_OPERATOR : UNKNOWN_ACTOR;
+    }
+  }
+  if (Object.keys(raw).some((k) => !(FIELD_ORDER as readonly string[]).includes(k) && raw[k] !== undefined)) rejected.push('unknown-field');
+  if (!out.action) {
+    if (!rejected.includes('action')) rejected.unshift('action');
+    return { event: undefined, rejected };
+  }
+  return { event: out as unknown as AuditEventInput, rejected };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+/**
+ * KEYS[1] the log, KEYS[2] (optional) the referral's stream.
+ * ARGV[1] the event time (ms), ARGV[2] MINID cutoff (ms), ARGV[3] referral stream TTL (s), ARGV[4..] field, value…
+ * The id is `{event ms}-0`, or — when that is not after the last id of either stream (same
+ * millisecond, or an event written late) — the last id's millisecond with the next sequence
+ * number: ids, and so `at`, never go backwards. Returns the id.
+ */
+const APPEND_SCRIPT = `
+local function last(key)
+  if redis.call('EXISTS', key) == 0 then return 0, 0 end
+  local info = redis.call('XINFO', 'STREAM', key)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+      return tonumber(ms), tonumber(seq)
+    end
+  end
+  return 0, 0
+end
+local ms, seq = last(KEYS[1])
+if KEYS[2] then
+  local ms2, seq2 = last(KEYS[2])
+  if ms2 > ms or (ms2 == ms and seq2 > seq) then ms, seq = ms2, seq2 end
+end
+local id
+if tonumber(ARGV[1]) > ms then id = ARGV[1] .. '-0' else id = string.format('%.0f-%.0f', ms, seq + 1) end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[1], 'MINID', ARGV[2], id, unpack(fields))
+if KEYS[2] then
+  redis.call('XADD', KEYS[2], 'MINID', ARGV[2], id, unpack(fields))
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return id
+`;
+
+const PAGE = 500;
+const DEFAULT_QUERY_LIMIT = 1000;
+const MAX_QUERY_LIMIT = 10_000;
+const MAX_SEQ = '18446744073709551615';
+const DAY_MS = 24 * 3600 * 1000;
+
+export class AuditLog {
+  private readonly retentionMs: number;
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: AuditKeys,
+    opts: { retentionDays: number; logger?: Logger },
+  ) {
+    if (!(opts.retentionDays > 0) || !Number.isFinite(opts.retentionDays)) throw new RangeError('audit retentionDays must be a positive number');
+    this.retentionMs = opts.retentionDays * DAY_MS;
+    this.logger = opts.logger;
+  }
+
+  /**
+   * Appends an event. Never throws and never rejects: the caller's work does not fail because
+   * auditing did. Invalid fields are dropped (and named in `rejected`); a write that fails is
+   * logged with the action and error message only. `at` defaults to now; an `at` earlier than
+   * the last event is moved up to it (the log is time-ordered and never goes backwards).
+   */
+  async record(event: AuditEventInput, at?: Date): Promise<void> {
+    try {
+      await this.recordOrThrow(event, at);
+    } catch (err) {
+      this.logger?.error({ action: safeAction(event), err: (err as Error)?.message ?? String(err) }, 'audit write failed');
+    }
+  }
+
+  /**
+   * As `record`, but a failed write rejects, for callers that must fail closed. Validation is the
+   * same (invalid fields are dropped, not thrown); resolves to the stream id, or undefined when
+   * the action was invalid and nothing was written.
+   */
+  async recordOrThrow(event: AuditEventInput, at?: Date): Promise<string | undefined> {
+    const { event: clean, rejected } = sanitiseAuditEvent(event);
+    if (rejected.length > 0) this.logger?.warn({ action: safeAction(event), rejected }, clean ? 'audit event fields dropped' : 'audit event dropped');
+    if (!clean) return undefined;
+
+    const ms = Math.max(0, Math.trunc(at && Number.isFinite(at.getTime()) ? at.getTime() : Date.now()));
+    const cutoff = Math.max(0, ms - this.retentionMs);
+    const fields: string[] = [];
+    for (const f of FIELD_ORDER) {
+      const v = clean[f];
+      if (v !== undefined) fields.push(f, v);
+    }
+    if (rejected.length > 0) fields.push('rejected', rejected.join(','));
+    const keys = clean.referralId ? [this.keys.audit(), this.keys.auditByReferral(clean.referralId)] : [this.keys.audit()];
+    const id = await this.redis.eval(APPEND_SCRIPT, keys.length, ...keys, String(ms), String(cutoff), String(Math.ceil(this.retentionMs / 1000)), ...fields);
+    return String(id);
+  }
+
+  /** Events matching the filter, oldest first. */
+  async query(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const limit = Math.min(MAX_QUERY_LIMIT, positiveLimit(filter.limit) ?? DEFAULT_QUERY_LIMIT);
+    const out: AuditEntry[] = [];
+    await scan(this.redis, this.keys, filter, limit, (e) => {
+      out.push(e);
+    });
+    return out;
+  }
+
+  /**
+   * Streams the matching events, oldest first, as JSON lines (the same objects `query` returns),
+   * reading the stream in pages of 500. Each call of `write` gets one line *with* its trailing
+   * "\n", so what is written, concatenated, is the JSON-lines document; `write` may return a
+   * promise (back-pressure), which is awaited. Returns the number of events written.
+   */
+  async exportJsonLines(filter: AuditFilter, write: (line: string) => void | Promise<void>): Promise<number> {
+    let count = 0;
+    await scan(this.redis, this.keys, filter, positiveLimit(filter.limit) ?? Infinity, async (e) => {
+      await write(`${JSON.stringify(e)}\n`);
+      count++;
+    });
+    return count;
+  }
+}
+
+function safeAction(event: unknown): string {
+  const action = (event as { action?: unknown } | undefined)?.action;
+  return typeof action === 'string' && (AUDIT_ACTIONS as readonly string[]).includes(action) ? action : 'invalid';
+}
+
+function positiveLimit(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  if (!Number.isFinite(limit) && limit !== Infinity) throw new RangeError('audit query limit must be a number');
+  return Math.max(0, Math.floor(limit));
+}
+
+function msOf(d: Date, name: string): number {
+  const ms = d.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError(`audit query ${name} is not a valid date`);
+  return Math.max(0, Math.trunc(ms));
+}
+
+async function scan(redis: Redis, keys: AuditKeys, filter: AuditFilter, limit: number, each: (e: AuditEntry) => void | Promise<void>): Promise<void> {
+  if (filter.referralId !== undefined && !UUID.test(filter.referralId)) return; // never recorded: record drops non-UUID ids
+  const key = filter.referralId ? keys.auditByReferral(filter.referralId) : keys.audit();
+  let start = filter.from ? `${msOf(filter.from, 'from')}-0` : '-';
+  const end = filter.to ? `${msOf(filter.to, 'to')}-${MAX_SEQ}` : '+';
+  if (filter.from && filter.to && filter.from.getTime() > filter.to.getTime()) return;
+  let left = limit;
+  while (left > 0) {
+    const count = Math.min(PAGE, left);
+    const page = await redis.xrange(key, start, end, 'COUNT', count);
+    for (const [id, fields] of page) await each(toEntry(id, fields));
+    left -= page.length;
+    if (page.length < count) return;
+    start = `(${page[page.length - 1]![0]}`;
+  }
+}
+
+function toEntry(id: string, fields: string[]): AuditEntry {
+  const raw: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
+  const entry: Record<string, unknown> = { id, at: new Date(Number(id.split('-')[0])).toISOString() };
+  for (const f of FIELD_ORDER) if (raw[f] !== undefined) entry[f] = raw[f];
+  if (raw.rejected) entry.rejected = raw.rejected.split(',');
+  return entry as unknown as AuditEntry;
+}
