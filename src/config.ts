@@ -85,7 +85,8 @@ export interface BridgeConfig {
   };
   /** First key encrypts; all keys decrypt (rotation). */
   dataKeys: DataKey[];
-  retention: { days: number; quarantineDays: number };
+  /** Personal data after a terminal status, quarantined records, and the (metadata-only) audit trail. */
+  retention: { days: number; quarantineDays: number; auditDays: number };
 }
 
 /** How the bridge authenticates to the trust (nhs-fhir.md: OAuth 2.0 `private_key_jwt`). */
@@ -183,6 +184,7 @@ const schema = Joi.object({
     .message('must be a comma-separated list of keyId:base64(32 random bytes), newest first'),
   RETENTION_DAYS: positiveInt.max(3650).required(),
   QUARANTINE_RETENTION_DAYS: positiveInt.max(3650).required(),
+  AUDIT_RETENTION_DAYS: positiveInt.max(3650).required(),
 }).unknown(true);
 
 type Env = Record<string, string | undefined>;
@@ -277,7 +279,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     statusPollCron: v.STATUS_POLL_CRON,
     reconcile: { cron: v.RECONCILE_CRON, stuckAfterHours: v.RECONCILE_STUCK_AFTER_HOURS, clinicalWorkingDays: v.CLINICAL_SLA_WORKING_DAYS },
     dataKeys: parseDataKeys(v.DATA_KEYS),
-    retention: { days: v.RETENTION_DAYS, quarantineDays: v.QUARANTINE_RETENTION_DAYS },
+    retention: { days: v.RETENTION_DAYS, quarantineDays: v.QUARANTINE_RETENTION_DAYS, auditDays: v.AUDIT_RETENTION_DAYS },
   };
 }
 

@@ -21,6 +21,8 @@ import { MessageIndex } from './store/message-index';
 import { WebhookEvents } from './store/webhook-events';
 import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
 import { version as bridgeVersion } from '../package.json';
+import { AuditLog } from './store/audit-log';
+import { BridgeMetrics } from './observability/metrics';
 
 /** Everything a process of the bridge shares: built once from config, closed once on shutdown. */
 export interface BridgeContext {
@@ -38,6 +40,9 @@ export interface BridgeContext {
   messages: MessageIndex;
   /** Partner webhook event ids already applied. */
   webhookEvents: WebhookEvents;
+  /** Who did what, when: metadata only, append-only. */
+  audit: AuditLog;
+  metrics: BridgeMetrics;
   queues: BridgeQueues;
   partners: {
     nhs: NhsFhirClient;
@@ -57,7 +62,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
   const queues = createQueues(redis, config);
   const auth = nhsTokenSource(config);
   const nhsAuth = auth ? { auth } : {};
-  return {
+  const ctx: BridgeContext = {
     config,
     logger,
     redis,
@@ -70,6 +75,9 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     counters: new Counters(redis, keys),
     messages: new MessageIndex(redis, keys, (config.retention.days + 30) * day),
     webhookEvents: new WebhookEvents(redis, keys, 7 * day),
+    audit: new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger }),
+    // Built just below: it reads the queues and stores of this same context.
+    metrics: undefined as unknown as BridgeMetrics,
     queues,
     partners: {
       nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
@@ -105,6 +113,8 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  ctx.metrics = new BridgeMetrics(ctx);
+  return ctx;
 }
 
 /** One token cache for both NHS clients; the key is read once, at start-up. */

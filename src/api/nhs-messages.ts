@@ -110,6 +110,7 @@ async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, respons
     correlationId: meta.correlationId,
   };
   await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
+  ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
 }
 
 /**

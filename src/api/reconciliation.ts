@@ -2,7 +2,7 @@ import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
 import { lastReport, reconcile } from '../reconcile/reconciler';
-import { operatorAuth, SCOPE } from './auth';
+import { operatorAuth, operatorOf, SCOPE } from './auth';
 
 /**
  * `GET /v1/reconciliation`: the last report any process stored (scheduled or on demand).
@@ -16,7 +16,8 @@ export const reconciliationPlugin: Plugin<{ ctx: BridgeContext }> = {
       method: 'GET',
       path: '/v1/reconciliation',
       options: { auth: operatorAuth(SCOPE.referralsRead) },
-      handler: async () => {
+      handler: async (request) => {
+        await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', target: '/v1/reconciliation' });
         const report = await lastReport(ctx);
         if (!report) throw Boom.notFound('no reconciliation has run yet; POST /v1/reconciliation runs one');
         return report;

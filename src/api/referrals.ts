@@ -2,7 +2,7 @@ import Boom from '@hapi/boom';
 import Joi from 'joi';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
-import { operatorAuth, SCOPE } from './auth';
+import { operatorAuth, operatorOf, SCOPE } from './auth';
 
 /** `GET /v1/referrals/{id}`: status and timeline. Metadata only, never personal data. */
 export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
@@ -14,6 +14,7 @@ export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
       options: { auth: operatorAuth(SCOPE.referralsRead), validate: { params: Joi.object({ id: Joi.string().guid({ version: 'uuidv5' }).required() }) } },
       handler: async (request) => {
         const id = (request.params as { id: string }).id;
+        await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', referralId: id, target: '/v1/referrals/{id}' });
         const meta = await ctx.referrals.get(id);
         if (!meta) throw Boom.notFound('no referral with that id');
         const timeline = await ctx.referrals.timeline(id);

@@ -11,6 +11,7 @@ import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
+import { operationsPlugin } from './operations';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
 export async function createServer(ctx: BridgeContext, overrides: { port?: number; host?: string } = {}): Promise<Hapi.Server> {
@@ -45,6 +46,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: charityWebhookPlugin, options: { ctx } },
     { plugin: reconciliationPlugin, options: { ctx } },
     { plugin: adminDashboardPlugin, options: { ctx } },
+    { plugin: operationsPlugin, options: { ctx } },
   ]);
   return server;
 }

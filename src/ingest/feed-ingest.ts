@@ -18,7 +18,8 @@ export interface IngestSummary {
 }
 
 export async function ingestDocument(ctx: BridgeContext, document: Buffer, source: 'pull' | 'push'): Promise<IngestSummary> {
-  const { config, queues, quarantine, cipher, counters, logger } = ctx;
+  const { config, queues, quarantine, cipher, counters, logger, audit } = ctx;
+  const actor = source === 'push' ? 'police-push' : 'police-poll';
   let feed: ParsedFeed;
   try {
     feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
@@ -35,6 +36,8 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
       await quarantine.add({ crimeReference: result.crimeReference, recordVersion: result.recordVersion, reason: result.reason, source }, result.raw);
       summary.quarantined.push({ crimeReference: result.crimeReference, reason: result.reason });
       logger.warn({ crimeReference: result.crimeReference, reason: result.reason, source }, 'record quarantined');
+      // The reason names a field and a rule (free text): the audit keeps only that it happened.
+      await audit.record({ actor, action: 'record.quarantined', partner: 'POLICE', outcome: 'quarantined', ...(result.crimeReference ? { crimeReference: result.crimeReference } : {}) });
       continue;
     }
     const { record } = result;
@@ -56,6 +59,9 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   }
   // One round trip for the page; the deterministic job id makes a re-read page a no-op.
   if (jobs.length > 0) await queues.intake.addBulk(jobs);
+  for (const job of jobs) {
+    await audit.record({ actor, action: 'record.ingested', partner: 'POLICE', crimeReference: job.data.crimeReference, outcome: `queued_v${job.data.recordVersion}` });
+  }
   summary.accepted = jobs.length;
   await counters.add('recordsRead', feed.records.length);
   await counters.add('recordsQuarantined', summary.quarantined.length);

@@ -33,9 +33,11 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
         const log = ctx.logger.child({ ...ids, queue: spec.queue, jobId: job.id });
         if (!verdict.final) {
           log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason }, 'attempt failed; will retry');
+          ctx.metrics.countRetry(spec.queue, verdict.partner, verdict.kind);
           throw err;
         }
         await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
+        ctx.metrics.countDeadLetter(spec.queue, verdict.partner, verdict.kind);
         await spec.afterDeadLetter?.(job, verdict);
         // Credentials refused or a conflict: operators must act; retrying would only hammer the partner.
         log.error({ alert: verdict.alert, kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');

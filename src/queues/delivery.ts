@@ -57,6 +57,8 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
     return `sent-but-${now?.status}`;
   }
   log.info({ partnerRef: result.partnerRef }, 'referral delivered');
+  ctx.metrics.observeDelivery(ops.partner, Math.max(0, (Date.now() - Date.parse(meta.updatedAt)) / 1000));
+  await ctx.audit.record({ actor: 'system', action: 'referral.sent', referralId, crimeReference: meta.crimeReference, partner: ops.partner, status: 'SENT', outcome: 'delivered' });
   return 'sent';
 }
 

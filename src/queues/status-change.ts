@@ -7,12 +7,20 @@ import { enqueueOutcome } from './delivery-jobs';
  * and every applied change is queued for write-back to the police. The store's outbox keeps
  * the change pending until the RMS has it, so a crash between commit and enqueue loses nothing.
  */
+/** The sources that name a partner channel are actors in their own right; the rest is the bridge. */
+const CHANNEL_ACTORS: ReadonlySet<string> = new Set(['charity-webhook', 'charity-poll', 'nhs-bars', 'nhs-poll', 'reconcile']);
+
+function auditActor(source: string): string {
+  return CHANNEL_ACTORS.has(source) ? source : 'system';
+}
+
 export async function changeStatus(ctx: BridgeContext, referralId: string, req: TransitionRequest): Promise<TransitionResult> {
   const result = await ctx.referrals.transition(referralId, req);
   if (result.applied) {
     const { correlationId, crimeReference } = result;
     ctx.logger.info({ correlationId, referralId, crimeReference, from: result.from, to: req.to, source: req.source }, 'referral status changed');
     await enqueueOutcome(ctx, referralId, result.seq, correlationId);
+    await ctx.audit.record({ actor: auditActor(req.source), action: 'referral.status_changed', referralId, crimeReference, status: req.to, ...(result.from ? { outcome: `from_${result.from}` } : {}) });
   }
   return result;
 }

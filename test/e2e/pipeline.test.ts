@@ -152,4 +152,18 @@ describe('pipeline end to end', () => {
     expect(delivered.length).toBeGreaterThan(0);
     for (const line of delivered) expect(JSON.parse(line).correlationId).toMatch(/^[0-9a-f-]{36}$/);
   });
+
+  test('the audit trail records ingest, quarantine, sending, status changes and admin reads, and no personal data', async () => {
+    const events = await bridge.ctx.audit.query({ limit: 10_000 });
+    const actions = new Set(events.map((e) => e.action));
+    for (const a of ['record.ingested', 'record.quarantined', 'referral.sent', 'referral.status_changed', 'admin.read'] as const) expect(actions).toContain(a);
+    expect(events.find((e) => e.action === 'admin.read')).toMatchObject({ actor: 'operator:tester', target: '/v1/referrals/{id}' });
+    const id = planted.expectedReferrals.find((r) => r.type === 'ADVOCACY')!.referralId;
+    const forReferral = await bridge.ctx.audit.query({ referralId: id });
+    expect(forReferral.length).toBeGreaterThan(2);
+    expect(forReferral.every((e) => e.referralId === id)).toBe(true);
+    const text = JSON.stringify(events);
+    for (const value of Object.values(PLANTED)) expect(text).not.toContain(value);
+    expect(events.every((e) => e.rejected === undefined)).toBe(true);
+  });
 });

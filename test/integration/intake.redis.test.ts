@@ -130,7 +130,11 @@ describe('intake on real Redis', () => {
         else if (type === 'list') dump += JSON.stringify(await raw.lrange(key, 0, -1));
         else if (type === 'set') dump += JSON.stringify(await raw.smembers(key));
         else if (type === 'zset') dump += JSON.stringify(await raw.zrange(key, 0, -1));
+        else if (type === 'stream') dump += JSON.stringify(await raw.xrange(key, '-', '+'));
+        else if (type !== 'none') throw new Error(`unread key type ${type}: the check must see every value`);
       }
+      // The audit trail was written, and read above.
+      expect(keys.some((k) => k.endsWith(':audit'))).toBe(true);
       expect(dump).toContain('enc1.');
       expect(dump).not.toContain(planted);
       expect(logs.text()).not.toContain(planted);
