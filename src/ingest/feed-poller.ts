@@ -14,7 +14,7 @@ export interface PollRun {
   pages: number;
   records: number;
   quarantined: number;
-  skipped?: 'locked' | 'busy';
+  skipped?: 'locked' | 'busy' | 'claimed';
   error?: string;
 }
 
@@ -27,7 +27,18 @@ export class FeedPoller {
   constructor(private readonly ctx: BridgeContext, private readonly maxPagesPerRun = 200) {}
 
   start(): void {
-    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollOnce(), { name: 'police-feed-poll', noOverlap: true, logger: cronLogger(this.ctx.logger) });
+    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollTick(), { name: 'police-feed-poll', noOverlap: true, logger: cronLogger(this.ctx.logger) });
+  }
+
+  /**
+   * One poll per schedule tick across every process: the first to claim the tick (its second)
+   * polls; the lock below still keeps a long poll from overlapping the next tick's.
+   */
+  async pollTick(now: Date = new Date()): Promise<PollRun> {
+    const tick = Math.floor(now.getTime() / 1000);
+    const claimed = await this.ctx.redis.set(this.ctx.keys.lock(`police-poll-tick:${tick}`), '1', 'EX', 3600, 'NX');
+    if (claimed !== 'OK') return { pages: 0, records: 0, quarantined: 0, skipped: 'claimed' };
+    return this.pollOnce();
   }
 
   async stop(): Promise<void> {

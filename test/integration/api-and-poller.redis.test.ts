@@ -117,6 +117,23 @@ describe('feed poller', () => {
     }
   });
 
+  test('one poll per schedule tick across processes: the first to claim the tick polls', async () => {
+    const police = await startPoliceFeedSimulator({ records: [], token: 't' });
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
+    try {
+      const tick = new Date('2026-11-22T10:00:00.250Z');
+      const [a, b, c] = await Promise.all([new FeedPoller(ctx).pollTick(tick), new FeedPoller(ctx).pollTick(tick), new FeedPoller(ctx).pollTick(new Date(tick.getTime() + 500))]);
+      expect([a, b, c].filter((r) => r.skipped === 'claimed')).toHaveLength(2);
+      expect(police.stats().pagesServed).toBe(1);
+      expect((await new FeedPoller(ctx).pollTick(new Date(tick.getTime() + 1000))).skipped).toBeUndefined();
+      expect(police.stats().pagesServed).toBe(2);
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+      await police.stop();
+    }
+  });
+
   test('only one poller runs at a time across processes', async () => {
     const ctx = createContext(testConfig(), capturedLogger().logger);
     try {
