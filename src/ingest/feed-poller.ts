@@ -23,6 +23,7 @@ const LOCK = 'police-poll';
 export class FeedPoller {
   private task?: ScheduledTask;
   private running = false;
+  private inFlight?: Promise<unknown>;
 
   constructor(private readonly ctx: BridgeContext, private readonly maxPagesPerRun = 200) {}
 
@@ -38,13 +39,17 @@ export class FeedPoller {
     const tick = Math.floor(now.getTime() / 1000);
     const claimed = await this.ctx.redis.set(this.ctx.keys.lock(`police-poll-tick:${tick}`), '1', 'EX', 3600, 'NX');
     if (claimed !== 'OK') return { pages: 0, records: 0, quarantined: 0, skipped: 'claimed' };
-    return this.pollOnce();
+    const run = this.pollOnce();
+    this.inFlight = run.catch(() => undefined);
+    return run;
   }
 
+  /** Stops the schedule and waits for a poll in flight, so its lock is released, not left to expire. */
   async stop(): Promise<void> {
     await this.task?.stop();
     await this.task?.destroy();
     this.task = undefined;
+    await this.inFlight;
   }
 
   async pollOnce(): Promise<PollRun> {

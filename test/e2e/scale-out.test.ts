@@ -83,7 +83,11 @@ describe('three bridge processes on one Redis', () => {
       },
       'every referral settled and written back',
       60_000,
-    );
+    ).catch(async (err) => {
+      const s = await view.referrals.statuses();
+      const open = expected.filter((r) => !settled.has(s.get(r.referralId) ?? '')).map((r) => `${r.type}:${r.decision}:${s.get(r.referralId) ?? 'missing'}`);
+      throw new Error(`${(err as Error).message}: unsettled ${JSON.stringify(open)}, outbox ${await view.referrals.outboxSize()}, locks ${JSON.stringify(await view.redis.keys(`${view.config.redis.prefix}:lock:*`))}`);
+    });
 
     // Work was shared: deliveries by more than one process.
     const delivering = bridges.filter((b) => b.lines.some((l) => l.includes('"referral delivered"')));
