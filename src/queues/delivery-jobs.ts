@@ -30,3 +30,25 @@ export async function enqueueResend(ctx: BridgeContext, referralId: string, part
   const queue = partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
   await queue.add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
 }
+
+/**
+ * A write-back the outbox still holds, looked at again: a job that vanished (a crash between
+ * commit and enqueue) or finished without the RMS acknowledging it is queued afresh; one still
+ * queued or retrying is left alone; one in the dead-letter queue waits for an operator, because
+ * re-adding it every minute would be the retry storm the dead-letter queue exists to stop.
+ */
+export type OutcomeRequeue = 'requeued' | 'in-queue' | 'dead-lettered';
+
+export async function requeueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<OutcomeRequeue> {
+  const job = await ctx.queues.policeOutcomes.getJob(`${referralId}-s${seq}`);
+  if (!job) {
+    await enqueueOutcome(ctx, referralId, seq, correlationId);
+    return 'requeued';
+  }
+  const state = await job.getState();
+  if (state === 'completed' && job.returnvalue === 'dead-lettered') return 'dead-lettered';
+  if (state !== 'completed' && state !== 'failed') return 'in-queue';
+  // BullMQ keeps finished jobs for a day and ignores a new one under the same id: take a new id.
+  await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}-r${Date.now()}` });
+  return 'requeued';
+}

@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
-import { enqueueOutcome } from './delivery-jobs';
+import { requeueOutcome } from './delivery-jobs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from './status-change';
 import { QUEUE, type ReconcileJob } from './topology';
@@ -41,8 +41,7 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
 
   for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
     const meta = await ctx.referrals.get(pending.referralId);
-    await enqueueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
-    summary.outcomesRequeued++;
+    if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued') summary.outcomesRequeued++;
   }
   return summary;
 }

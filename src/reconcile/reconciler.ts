@@ -4,7 +4,7 @@ import { AT_PARTNER_STATUSES, canTransition, isTerminal } from '../domain/lifecy
 import { charityStatusToBridgeStatus } from '../mappings/charity-status';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
 import { applyCharityUpdate } from '../queues/charity-updates';
-import { enqueueOutcome, enqueueResend } from '../queues/delivery-jobs';
+import { enqueueResend, requeueOutcome } from '../queues/delivery-jobs';
 import { changeStatus } from '../queues/status-change';
 import type { PartnerCode, ReferralMeta } from '../store/referral-store';
 import type { Discrepancy, ReconciliationReport } from './report';
@@ -95,8 +95,16 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
   // 3. Status changes the police RMS has not stored: written back again (idempotent at the RMS).
   for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
     const meta = await ctx.referrals.get(pending.referralId);
-    await enqueueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
-    report.discrepancies.push({ class: 'not-written-back', partner: 'POLICE', referralId: pending.referralId, ...(meta ? { crimeReference: meta.crimeReference } : {}), action: 'rewritten' });
+    const requeue = await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
+    report.discrepancies.push({
+      class: 'not-written-back',
+      partner: 'POLICE',
+      referralId: pending.referralId,
+      ...(meta ? { crimeReference: meta.crimeReference } : {}),
+      action: requeue === 'requeued' ? 'rewritten' : 'none',
+      ...(requeue === 'in-queue' ? { note: 'the write-back is queued and retrying' } : {}),
+      ...(requeue === 'dead-lettered' ? { note: 'the write-back is in the dead-letter queue: redrive it' } : {}),
+    });
   }
 
   // 4. Counts, stuck referrals and service levels, on the statuses as they are after the actions above.

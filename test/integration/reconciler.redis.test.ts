@@ -5,7 +5,9 @@ import type { ReferralStatus } from '../../src/domain/lifecycle';
 import type { ReferralType } from '../../src/domain/crime-record';
 import { reconcile } from '../../src/reconcile/reconciler';
 import { renderReport, type ReconciliationReport } from '../../src/reconcile/report';
-import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
+import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
+import { Worker } from 'bullmq';
+import { QUEUE } from '../../src/queues/topology';
 
 /**
  * The reconciler on real Redis, partners played by nock: each class of discrepancy found,
@@ -125,6 +127,20 @@ describe('reconciler', () => {
     // Write-backs not yet stored by the RMS are visible while pending.
     expect(report.pendingWriteBacks).toBeGreaterThan(0);
     expect(report.pendingWriteBacks).toBe(await ctx.referrals.outboxSize());
+  });
+
+  test('a write-back already in the dead-letter queue is left for an operator, not re-added every run', async () => {
+    await ctx.queues.policeOutcomes.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
+    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', { connection: ctx.redis, prefix: ctx.config.redis.prefix });
+    try {
+      await waitFor(async () => (await ctx.queues.policeOutcomes.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered', 'the write-back dead-lettered');
+    } finally {
+      await worker.close();
+    }
+    const report = (await reconcile(ctx, { now: NOW }))!;
+    expect(find(report, 'not-written-back', F)).toEqual([expect.objectContaining({ action: 'none', note: expect.stringContaining('dead-letter') })]);
+    const waiting = await ctx.queues.policeOutcomes.getJobs(['waiting']);
+    expect(waiting.filter((j) => j.data.referralId === F)).toEqual([]);
   });
 
   test('the clinical clock: overdue once N working days have passed without an answer', async () => {
