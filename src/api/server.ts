@@ -12,6 +12,8 @@ import { referralsPlugin } from './referrals';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
 import { operationsPlugin } from './operations';
+import { deadLettersPlugin } from './dead-letters';
+import { strictAuditSink } from '../queues/dead-letter-admin';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
 export async function createServer(ctx: BridgeContext, overrides: { port?: number; host?: string } = {}): Promise<Hapi.Server> {
@@ -47,6 +49,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: reconciliationPlugin, options: { ctx } },
     { plugin: adminDashboardPlugin, options: { ctx } },
     { plugin: operationsPlugin, options: { ctx } },
+    { plugin: deadLettersPlugin, options: { ctx, audit: strictAuditSink(ctx.audit) } },
   ]);
   return server;
 }

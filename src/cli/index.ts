@@ -12,6 +12,7 @@ const USAGE = `usage: iasu-bridge <command>
                                 dry run: show what a feed document would become; touches no queue or partner
   reconcile [--json]            compare every referral with the partners and the police, act on each
                                 difference, and print the report (ids and crime references only)
+  dlq list|show|redrive|discard  dead letters: find, inspect, redrive, discard (iasu-bridge dlq --help)
   token --sub NAME --scope "S1 S2" [--ttl SECONDS]
                                 an operator token signed with API_JWT_SECRET (scopes: referrals:read,
                                 dlq:redrive, metrics:read, admin); with an identity provider, use its tokens`;
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return reconcileCommand(rest);
     case 'token':
       return tokenCommand(rest);
+    case 'dlq':
+      return dlq(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -90,6 +93,11 @@ async function reconcileCommand(args: string[]): Promise<number> {
   } finally {
     await ctx.close();
   }
+}
+
+async function dlq(args: string[]): Promise<number> {
+  const { dlqCommand } = await import('./dlq-command');
+  return dlqCommand(args, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) });
 }
 
 async function tokenCommand(args: string[]): Promise<number> {

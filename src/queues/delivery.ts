@@ -89,10 +89,14 @@ async function resendToPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, m
   return 'resent';
 }
 
+/** A cancel has something to reach: the partner holds it, or was sent it and has not closed it. */
+export function reachedPartner(meta: Pick<ReferralMeta, 'status' | 'partnerRef'>): boolean {
+  return AT_PARTNER_STATUSES.has(meta.status) || (Boolean(meta.partnerRef) && meta.status !== 'COMPLETED' && meta.status !== 'REJECTED');
+}
+
 async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
   const reason = job.cancelReason ?? 'CONSENT_WITHDRAWN';
-  const reachedPartner = AT_PARTNER_STATUSES.has(meta.status) || (meta.partnerRef !== undefined && meta.status !== 'COMPLETED' && meta.status !== 'REJECTED');
-  if (!reachedPartner) return `cancel-skipped:${meta.status}`;
+  if (!reachedPartner(meta)) return `cancel-skipped:${meta.status}`;
   const outcome = await ops.cancel(meta, reason, { correlationId: job.correlationId });
   if (outcome === 'already-closed') {
     await ctx.referrals.patch(meta.referralId, { cancelReason: reason });

@@ -23,5 +23,6 @@ export class Keys {
   reconcileReport() { return `${this.prefix}:reconcile:last-report`; }
   audit() { return `${this.prefix}:audit`; }
   auditByReferral(referralId: string) { return `${this.prefix}:audit:referral:${referralId}`; }
+  deadLetterDiscarded(id: string) { return `${this.prefix}:dead-letter:discarded:${id}`; }
   counters() { return `${this.prefix}:counters`; }
 }
