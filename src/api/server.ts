@@ -11,6 +11,7 @@ import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
+import { openapiPlugin } from './openapi';
 import { operationsPlugin } from './operations';
 import { deadLettersPlugin } from './dead-letters';
 import { strictAuditSink } from '../queues/dead-letter-admin';
@@ -49,6 +50,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: reconciliationPlugin, options: { ctx } },
     { plugin: adminDashboardPlugin, options: { ctx } },
     { plugin: operationsPlugin, options: { ctx } },
+    { plugin: openapiPlugin },
     { plugin: deadLettersPlugin, options: { ctx, audit: strictAuditSink(ctx.audit) } },
   ]);
   return server;

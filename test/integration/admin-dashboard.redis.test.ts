@@ -31,6 +31,13 @@ describe('queue dashboard', () => {
     const body = JSON.parse(res.payload) as { queues: { name: string; readOnlyMode: boolean }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(['charity-delivery', 'dead-letter', 'intake', 'nhs-delivery', 'police-outcomes', 'reconcile']);
     expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+    // Its action routes exist but refuse: read-only is enforced by the server, not only hidden in the UI.
+    await ctx.queues.intake.add('record', { sealed: 'x', crimeReference: 'CC-26-1', recordVersion: 1, force: 'CHESHIRE', correlationId: 'c', source: 'push' }, { jobId: 'dash-1' });
+    for (const url of ['/admin/queues/api/queues/intake/empty', '/admin/queues/api/queues/intake/pause', '/admin/queues/api/queues/dead-letter/retry/failed']) {
+      const refused = await server.inject({ method: 'PUT', url, headers: operatorHeader(ctx.config, ['admin']) });
+      expect([url, refused.statusCode >= 400]).toEqual([url, true]);
+    }
+    expect(await ctx.queues.intake.getJob('dash-1')).toBeDefined();
   });
 
   test('a browser session: the token becomes an HttpOnly, SameSite=Strict cookie accepted by the dashboard only', async () => {

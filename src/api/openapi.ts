@@ -1,0 +1,129 @@
+import type { Plugin, RequestRoute, Server } from '@hapi/hapi';
+import type Joi from 'joi';
+import { version } from '../../package.json';
+import { DASHBOARD_PATH } from './admin-dashboard';
+import { publicRoute, type RouteCredential } from './auth';
+
+/**
+ * `GET /openapi.json`: an OpenAPI 3.0 description built from the server's own route table, so
+ * it cannot drift from what is served: paths, parameters (from the joi validation), request
+ * content types, and who may call each route (scopes, or the partner's credential). The words
+ * live in ROUTE_DOCS; a test fails when a route has none. (hapi-swagger would do this, but it
+ * requires joi 17 and this project is on joi 18.)
+ */
+interface RouteDoc {
+  summary: string;
+  tag: 'referrals' | 'operations' | 'dead letters' | 'partners' | 'health' | 'dashboard';
+  responses: Record<string, string>;
+}
+
+export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
+  'GET /health/live': { tag: 'health', summary: 'The process answers.', responses: { 200: 'alive' } },
+  'GET /health/ready': { tag: 'health', summary: 'Redis answers within a second.', responses: { 200: 'ready', 503: 'Redis not answering' } },
+  'GET /openapi.json': { tag: 'health', summary: 'This description.', responses: { 200: 'OpenAPI 3.0 document' } },
+  'POST /v1/police/flags': {
+    tag: 'partners',
+    summary: "The police RMS pushes a CrimeFlagFeed document (police-feed.md §2).",
+    responses: { 202: '{accepted, held, quarantined[]}', 400: 'unreadable document', 401: 'bad token', 413: 'too large', 415: 'not XML', 503: 'push not configured' },
+  },
+  'POST /v1/webhooks/charity': {
+    tag: 'partners',
+    summary: "The charity's referral.status_changed events, signed with X-Charity-Signature.",
+    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured' },
+  },
+  'POST /fhir/$process-message': {
+    tag: 'partners',
+    summary: "The NHS trust's BaRS servicerequest-response messages.",
+    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome', 401: 'OperationOutcome', 403: 'OperationOutcome', 404: 'OperationOutcome: unknown message', 422: 'OperationOutcome' },
+  },
+  'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference and timeline of one referral; no personal data.', responses: { 200: 'referral', 404: 'unknown' } },
+  'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },
+  'POST /v1/reconciliation': { tag: 'referrals', summary: 'Run a reconciliation now and answer its report.', responses: { 200: 'report', 409: 'another is running' } },
+  'GET /v1/dead-letters': { tag: 'dead letters', summary: 'Dead letters, filtered by partner, error class, queue and age.', responses: { 200: '{items, truncated}' } },
+  'GET /v1/dead-letters/{id}': {
+    tag: 'dead letters',
+    summary: 'One dead letter: metadata, error, the referral timeline; include=personal for administrators (audited).',
+    responses: { 200: 'detail', 403: 'personal data needs admin', 404: 'unknown' },
+  },
+  'POST /v1/dead-letters/{id}/redrive': { tag: 'dead letters', summary: 'Redrive one dead letter.', responses: { 200: 'redriven', 404: 'unknown', 409: 'refused, with why' } },
+  'POST /v1/dead-letters/redrive': { tag: 'dead letters', summary: 'Redrive every dead letter matching a filter (or all).', responses: { 200: '{results}' } },
+  'POST /v1/dead-letters/{id}/discard': { tag: 'dead letters', summary: 'Discard one dead letter, with a reason.', responses: { 200: 'discarded', 404: 'unknown', 409: 'refused' } },
+  'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics.', responses: { 200: 'text exposition format' } },
+  'GET /v1/audit': { tag: 'operations', summary: 'The audit trail by referral and time range (metadata only).', responses: { 200: '{events}' } },
+  'GET /v1/audit/export': { tag: 'operations', summary: 'The audit trail as JSON lines.', responses: { 200: 'application/x-ndjson' } },
+  'GET /admin/login': { tag: 'dashboard', summary: 'Sign in to the queue dashboard with an administrator token.', responses: { 200: 'HTML' } },
+  'POST /admin/session': { tag: 'dashboard', summary: "Turn the bearer token into the dashboard's HttpOnly cookie.", responses: { 204: 'cookie set' } },
+};
+
+/** bull-board's own routes, described once: the dashboard and its read-only API. */
+const DASHBOARD_DOC: RouteDoc = { tag: 'dashboard', summary: 'Queue dashboard (bull-board), read-only, administrators only.', responses: { 200: 'dashboard' } };
+
+export function routeDoc(method: string, path: string): RouteDoc | undefined {
+  return ROUTE_DOCS[`${method.toUpperCase()} ${path}`] ?? (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? DASHBOARD_DOC : undefined);
+}
+
+export const openapiPlugin: Plugin<void> = {
+  name: 'iasu-openapi',
+  register(server) {
+    server.route({ method: 'GET', path: '/openapi.json', options: { ...publicRoute() }, handler: () => buildOpenApi(server) });
+  },
+};
+
+export function buildOpenApi(server: Server): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of server.table()) {
+    const doc = routeDoc(route.method, route.path);
+    if (!doc) continue; // undocumented: the route-table test fails on it
+    const openApiPath = route.path.replace(/\{(\w+)\*?\d*\}/g, '{$1}');
+    paths[openApiPath] ??= {};
+    paths[openApiPath]![route.method] = {
+      summary: doc.summary,
+      tags: [doc.tag],
+      parameters: parametersOf(route),
+      ...requestBodyOf(route),
+      responses: Object.fromEntries(Object.entries(doc.responses).map(([code, description]) => [code, { description }])),
+      ...securityOf(route),
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'iasu-bridge', version, description: 'Integration middleware for an Integrated Anti-Stalking Unit: police, NHS trust and charity.' },
+    paths,
+    components: {
+      securitySchemes: {
+        operatorJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Operator token; scopes in the scope claim: referrals:read, dlq:redrive, metrics:read, admin.' },
+        policePushToken: { type: 'http', scheme: 'bearer', description: 'POLICE_PUSH_TOKEN' },
+        charitySignature: { type: 'apiKey', in: 'header', name: 'X-Charity-Signature', description: 't={unix seconds},v1={hex HMAC-SHA256(secret, "{t}.{raw body}")}' },
+        nhsInbound: { type: 'http', scheme: 'bearer', description: 'NHS_INBOUND_TOKEN, or mTLS when NHS_INBOUND_AUTH=mtls' },
+      },
+    },
+  };
+}
+
+function parametersOf(route: RequestRoute): unknown[] {
+  const params = [...route.path.matchAll(/\{(\w+)\*?\d*\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const query = (route.settings.validate as { query?: Joi.ObjectSchema } | undefined)?.query;
+  const described = query && typeof query.describe === 'function' ? (query.describe() as { keys?: Record<string, { type?: string; flags?: { presence?: string } }> }) : undefined;
+  for (const [name, key] of Object.entries(described?.keys ?? {})) {
+    params.push({ name, in: 'query', required: key.flags?.presence === 'required', schema: { type: key.type === 'number' ? 'number' : key.type === 'boolean' ? 'boolean' : 'string' } });
+  }
+  return params;
+}
+
+function requestBodyOf(route: RequestRoute): Record<string, unknown> {
+  if (route.method === 'get') return {};
+  const allow = (route.settings.payload as { allow?: string | string[] } | undefined)?.allow;
+  const types = allow ? (Array.isArray(allow) ? allow : [allow]) : ['application/json'];
+  return { requestBody: { content: Object.fromEntries(types.map((t) => [t, {}])) } };
+}
+
+function securityOf(route: RequestRoute): Record<string, unknown> {
+  const auth = route.settings.auth as false | { access?: { scope?: { selection?: string[] } }[] } | undefined;
+  if (auth === false) {
+    const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
+    if (!credential || 'public' in credential) return { security: [] };
+    const scheme = { 'police-push-token': 'policePushToken', 'charity-signature': 'charitySignature', 'nhs-inbound': 'nhsInbound' }[credential.partnerCredential];
+    return { security: [{ [scheme]: [] }] };
+  }
+  return { security: [{ operatorJwt: auth?.access?.flatMap((a) => a.scope?.selection ?? []) ?? [] }] };
+}

@@ -1,0 +1,48 @@
+import type { Server } from '@hapi/hapi';
+import { routeDoc } from '../../src/api/openapi';
+import { createServer } from '../../src/api/server';
+import { createContext, type BridgeContext } from '../../src/context';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+
+/** GET /openapi.json: built from the route table, every route described, its credential named. */
+describe('OpenAPI description', () => {
+  let ctx: BridgeContext;
+  let server: Server;
+  let doc: { openapi: string; paths: Record<string, Record<string, { summary: string; security: Record<string, string[]>[]; parameters: { name: string; in: string }[] }>> };
+
+  beforeAll(async () => {
+    ctx = createContext(testConfig(), capturedLogger().logger);
+    server = await createServer(ctx, { port: 0 });
+    const res = await server.inject('/openapi.json');
+    expect(res.statusCode).toBe(200);
+    doc = JSON.parse(res.payload);
+  });
+  afterAll(async () => {
+    await server.stop();
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  test('every route the server serves is described (a new route without words fails here)', () => {
+    const undocumented = server.table().filter((r) => !routeDoc(r.method, r.path)).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    expect(undocumented).toEqual([]);
+    for (const r of server.table()) {
+      const path = r.path.replace(/\{(\w+)\*?\d*\}/g, '{$1}');
+      expect(doc.paths[path]?.[r.method]?.summary).toBeTruthy();
+    }
+    expect(doc.openapi).toBe('3.0.3');
+  });
+
+  test('security says who may call: scopes for operators, the partner credential, or nothing for public routes', () => {
+    expect(doc.paths['/v1/referrals/{id}']!.get!.security).toEqual([{ operatorJwt: ['referrals:read', 'admin'] }]);
+    expect(doc.paths['/v1/webhooks/charity']!.post!.security).toEqual([{ charitySignature: [] }]);
+    expect(doc.paths['/fhir/$process-message']!.post!.security).toEqual([{ nhsInbound: [] }]);
+    expect(doc.paths['/v1/police/flags']!.post!.security).toEqual([{ policePushToken: [] }]);
+    expect(doc.paths['/health/ready']!.get!.security).toEqual([]);
+  });
+
+  test('parameters come from the routes: path ids and validated query keys', () => {
+    expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })]);
+    expect(doc.paths['/v1/audit']!.get!.parameters.map((p) => p.name).sort()).toEqual(['from', 'limit', 'referralId', 'to']);
+  });
+});
