@@ -185,6 +185,24 @@ async function* deadLetterJobs(ctx: BridgeContext): AsyncGenerator<Job<DeadLette
   }
 }
 
+/**
+ * A dead letter waits for an operator, but the personal data in it (a sealed police record)
+ * does not wait longer than RETENTION_DAYS: after that it is removed from the entry, which keeps
+ * its metadata and reason. Returns how many entries lost their record.
+ */
+export async function expireDeadLetterPersonalData(ctx: BridgeContext, now = new Date()): Promise<number> {
+  const cutoff = now.getTime() - ctx.config.retention.days * 24 * 3600_000;
+  let expired = 0;
+  for await (const job of deadLetterJobs(ctx)) {
+    const data = job.data.data as { sealed?: string } | undefined;
+    if (!data?.sealed || Date.parse(job.data.failedAt) > cutoff) continue;
+    const { sealed: _dropped, ...rest } = data;
+    await job.updateData({ ...job.data, data: { ...rest, sealedExpired: true } });
+    expired++;
+  }
+  return expired;
+}
+
 export async function listDeadLetters(ctx: BridgeContext, filter: DeadLetterFilter = {}, now = new Date()): Promise<DeadLetterSummary[]> {
   const out: DeadLetterSummary[] = [];
   if (filter.limit !== undefined && filter.limit <= 0) return out;
@@ -354,7 +372,8 @@ async function planDelivery(ctx: BridgeContext, entry: DeadLetterJob, actor: str
 }
 
 async function planIntake(ctx: BridgeContext, entry: DeadLetterJob): Promise<Plan> {
-  const data = entry.data as IntakeJob | undefined;
+  const data = entry.data as (IntakeJob & { sealedExpired?: boolean }) | undefined;
+  if (data?.sealedExpired) return refuse('the police record expired from the bridge after RETENTION_DAYS: ask the police to send it again');
   if (!data?.sealed || !data.crimeReference || !Number.isInteger(data.recordVersion)) return refuse('the dead letter does not hold a police record');
   const latest = await ctx.referrals.crimeVersion(data.crimeReference);
   if (data.recordVersion < latest) return refuse(`record version ${latest} of this crime has been applied since; version ${data.recordVersion} would be ignored`);

@@ -5,6 +5,7 @@ import { charityStatusToBridgeStatus } from '../mappings/charity-status';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
 import { applyCharityUpdate } from '../queues/charity-updates';
 import { enqueueResend, requeueOutcome } from '../queues/delivery-jobs';
+import { expireDeadLetterPersonalData } from '../queues/dead-letter-admin';
 import { changeStatus } from '../queues/status-change';
 import type { PartnerCode, ReferralMeta } from '../store/referral-store';
 import type { Discrepancy, ReconciliationReport } from './report';
@@ -125,6 +126,8 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
     if (finding?.kind === 'clinical-overdue') report.serviceLevels.overdue.push(finding);
   }
   report.pendingWriteBacks = await ctx.referrals.outboxSize();
+  const expired = await expireDeadLetterPersonalData(ctx, now);
+  if (expired > 0) ctx.logger.info({ expired }, 'personal data removed from dead letters older than the retention period');
   return report;
 }
 

@@ -1,0 +1,80 @@
+import { createContext, type BridgeContext } from '../../src/context';
+import { defaultJobOptions, QUEUE } from '../../src/queues/topology';
+import { expireDeadLetterPersonalData, redriveDeadLetter } from '../../src/queues/dead-letter-admin';
+import { advocacyReferral } from '../helpers/referrals';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+
+/** Nothing personal stays longer than configured, and Redis does not grow without bound. */
+describe('retention', () => {
+  let ctx: BridgeContext;
+  const day = 24 * 3600;
+
+  beforeAll(() => {
+    ctx = createContext(testConfig({ RETENTION_DAYS: '30', QUARANTINE_RETENTION_DAYS: '14' }), capturedLogger().logger);
+  });
+  afterAll(async () => {
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  test('personal data expires RETENTION_DAYS after a terminal status, the frozen payload with it', async () => {
+    const referral = advocacyReferral();
+    const id = referral.referralId;
+    await ctx.referrals.saveData(referral);
+    await ctx.referrals.transition(id, { to: 'QUEUED', source: 'test', create: { referralId: id, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: id } });
+    await ctx.referrals.saveOutbound(id, { externalReference: id });
+    // Make the clock visible: shorten both, then a terminal status must set them back to the full period.
+    await ctx.redis.expire(ctx.keys.data(id), 60);
+    await ctx.redis.expire(ctx.keys.outbound(id), 60);
+    await ctx.referrals.transition(id, { to: 'SENT', source: 'test' });
+    await ctx.referrals.transition(id, { to: 'COMPLETED', source: 'test' });
+    for (const key of [ctx.keys.data(id), ctx.keys.outbound(id)]) {
+      const ttl = await ctx.redis.ttl(key);
+      expect(ttl).toBeGreaterThan(30 * day - 60);
+      expect(ttl).toBeLessThanOrEqual(30 * day);
+    }
+    // The metadata (no personal data) stays: a late record version must not bring it back to life.
+    expect(await ctx.redis.ttl(ctx.keys.referral(id))).toBe(-1);
+  });
+
+  test('a quarantined record expires after QUARANTINE_RETENTION_DAYS', async () => {
+    const entry = await ctx.quarantine.add({ crimeReference: 'CC-26-0000099', recordVersion: 1, reason: 'test', source: 'push' }, '<CrimeRecord/>');
+    const ttl = await ctx.redis.ttl(ctx.keys.quarantine(entry.id));
+    expect(ttl).toBeGreaterThan(14 * day - 60);
+    expect(ttl).toBeLessThanOrEqual(14 * day);
+  });
+
+  test('finished jobs are pruned by age and count on every working queue; dead letters wait for an operator', () => {
+    for (const queue of [QUEUE.intake, QUEUE.nhsDelivery, QUEUE.charityDelivery, QUEUE.policeOutcomes, QUEUE.reconcile]) {
+      const opts = defaultJobOptions(ctx.config, queue);
+      expect([queue, opts.removeOnComplete]).toEqual([queue, expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) })]);
+      expect([queue, opts.removeOnFail]).toEqual([queue, expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) })]);
+    }
+    expect(defaultJobOptions(ctx.config, QUEUE.deadLetter)).toMatchObject({ removeOnComplete: false, removeOnFail: false });
+  });
+
+  test('a dead letter keeps its metadata but loses its sealed police record after RETENTION_DAYS', async () => {
+    const entry = (failedAt: string, jobId: string) => ({
+      queue: QUEUE.intake,
+      jobId,
+      jobName: 'record',
+      data: { sealed: ctx.cipher.sealJson({ forename: 'Plantedname' }, jobId), crimeReference: 'CC-26-0000077', recordVersion: 1, force: 'CHESHIRE', correlationId: 'c', source: 'push' },
+      partner: 'BRIDGE' as const,
+      errorKind: 'permanent' as const,
+      reason: 'test',
+      attempts: 1,
+      failedAt,
+      crimeReference: 'CC-26-0000077',
+    });
+    const now = new Date('2026-11-22T12:00:00Z');
+    await ctx.queues.deadLetter.add('intake:record', entry('2026-10-01T00:00:00Z', 'old'), { jobId: 'dl-old' });
+    await ctx.queues.deadLetter.add('intake:record', entry('2026-11-20T00:00:00Z', 'new'), { jobId: 'dl-new' });
+    expect(await expireDeadLetterPersonalData(ctx, now)).toBe(1);
+    const old = (await ctx.queues.deadLetter.getJob('dl-old'))!.data;
+    expect(old).toMatchObject({ reason: 'test', crimeReference: 'CC-26-0000077', data: { sealedExpired: true } });
+    expect(JSON.stringify(old)).not.toContain('enc1.');
+    expect((await ctx.queues.deadLetter.getJob('dl-new'))!.data.data).toHaveProperty('sealed');
+    const refused = await redriveDeadLetter(ctx, 'dl-old', 'operator:tester');
+    expect(refused).toMatchObject({ outcome: 'refused', why: expect.stringContaining('expired') });
+  });
+});
