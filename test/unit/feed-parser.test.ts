@@ -514,6 +514,23 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
     expect(feed.records).toHaveLength(1);
   });
 
+  it('a record nested deeper than a record can be is quarantined for it, with its reference and no raw copy', async () => {
+    const deep = '<Deep>'.repeat(100) + '</Deep>'.repeat(100);
+    const feed = await parseFeed(feedDocument([record('CC-26-0000049', ['<Summary>', `${deep}<Summary>`]), record('CC-26-0000050')]), opts);
+    expect(feed.records[0]).toMatchObject({ ok: false, crimeReference: 'CC-26-0000049', reason: 'record is nested deeper than 64 levels', raw: null });
+    expect(feed.records[1]!.ok).toBe(true);
+  });
+
+  it('namespace prefixes: bound to the feed namespace read as ours; bound elsewhere ignored; undeclared refused', async () => {
+    const NS = 'urn:iasu:police-feed:1';
+    const withPrefix = (doc: string, decl: string) => doc.replace(`xmlns="${NS}"`, `xmlns="${NS}" ${decl}`);
+    const ours = await parseFeed(withPrefix(feedDocument([record('CC-26-0000051').replace(/<(\/?)CrimeRecord>/g, '<$1f:CrimeRecord>')]), `xmlns:f="${NS}"`), opts);
+    expect(ours.records).toEqual([expect.objectContaining({ ok: true })]);
+    const foreign = await parseFeed(withPrefix(feedDocument([record('CC-26-0000052', ['<Summary>', '<x:Note>ext</x:Note><Summary>'])]), 'xmlns:x="urn:example:other"'), opts);
+    expect(foreign.records).toEqual([expect.objectContaining({ ok: true })]);
+    await expect(parseFeed(feedDocument([record('CC-26-0000053', ['<Summary>', '<y:Note>ext</y:Note><Summary>'])]), opts)).rejects.toThrow(/prefix y is not declared/);
+  });
+
   it('a readable document with zero records gives an empty list', async () => {
     const feed = await parseFeed(feedDocument([], { cursor: { next: 'end', more: false } }), opts);
     expect(feed.records).toEqual([]);

@@ -1,4 +1,4 @@
-import { Parser } from 'xml2js';
+import { Parser, processors } from 'xml2js';
 import { parseCrimeRecord, type RecordParseResult } from './record-validator';
 
 /**
@@ -43,7 +43,9 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
     throw new FeedError(`root element must be CrimeFlagFeed, found ${Object.keys(root)[0] ?? 'nothing'}`);
   }
   const attrs = (feed.$ ?? {}) as Record<string, string>;
-  if (attrs.xmlns !== FEED_NAMESPACE) throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
+  // In the feed's namespace by default, or by a prefix bound to it (checked in parseXml).
+  const prefixedRoot = /<[A-Za-z_][\w.-]*:CrimeFlagFeed[\s>/]/.test(text.slice(0, 4096));
+  if (attrs.xmlns !== FEED_NAMESPACE && !(prefixedRoot && attrs.xmlns === undefined)) throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
 
   const cursorNode = firstObject(feed.Cursor);
   let cursor: FeedCursor | undefined;
@@ -55,7 +57,13 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
   }
 
   const rawRecords: unknown[] = Array.isArray(feed.CrimeRecord) ? feed.CrimeRecord : [];
-  const records = rawRecords.map((raw, index) => parseCrimeRecord(raw, index, opts.crimeRefPattern));
+  const records = rawRecords.map((raw, index) =>
+    // A real record nests a handful of levels; a deep one is hostile, and copying it for the
+    // quarantine would overflow the stack: quarantine it with its reference and no raw copy.
+    depthExceeds(raw, MAX_RECORD_DEPTH)
+      ? { ok: false as const, index, reason: `record is nested deeper than ${MAX_RECORD_DEPTH} levels`, raw: null, ...referenceOf(raw) }
+      : parseCrimeRecord(raw, index, opts.crimeRefPattern),
+  );
   return { force: attrs.force || undefined, generatedAt: attrs.generatedAt || undefined, cursor, records };
 }
 
@@ -83,8 +91,44 @@ function decode(input: Buffer | string, maxBytes: number): string {
   return text;
 }
 
+const MAX_RECORD_DEPTH = 64;
+
+/** Iterative, so the check itself cannot overflow the stack it protects. */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > limit) return true;
+    if (node && typeof node === 'object') for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function referenceOf(raw: unknown): { crimeReference?: string } {
+  const ref = (raw as { CrimeReference?: unknown[] } | undefined)?.CrimeReference?.[0];
+  return typeof ref === 'string' && ref.length <= 50 ? { crimeReference: ref } : {};
+}
+
+/**
+ * Namespace prefixes: one bound to the feed's namespace means the feed's element
+ * (`<f:CrimeRecord>` is a CrimeRecord); one bound elsewhere is a foreign extension, kept under
+ * its prefixed name and so ignored like any unknown element; one never declared makes the
+ * document not namespace-well-formed, and the page is refused rather than read half-understood.
+ */
+function feedPrefixes(text: string): Set<string> {
+  const declared = new Map<string, string>();
+  for (const m of text.matchAll(/\sxmlns:([A-Za-z_][\w.-]*)\s*=\s*(["'])(.*?)\2/g)) declared.set(m[1]!, m[3]!);
+  for (const m of text.matchAll(/<\/?([A-Za-z_][\w.-]*):[A-Za-z_]/g)) {
+    const prefix = m[1]!;
+    if (prefix !== 'xml' && !declared.has(prefix)) throw new FeedError(`element prefix ${prefix.slice(0, 20)} is not declared`);
+  }
+  return new Set([...declared].filter(([, ns]) => ns === FEED_NAMESPACE).map(([prefix]) => prefix));
+}
+
 async function parseXml(text: string): Promise<Record<string, any>> {
+  const ours = feedPrefixes(text);
   const parser = new Parser({
+    tagNameProcessors: [(name: string) => (ours.has(name.split(':')[0]!) ? processors.stripPrefix(name) : name)],
     explicitArray: true,
     explicitRoot: true,
     trim: true,
