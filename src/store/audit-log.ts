@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isValidNhsNumber } from '../domain/nhs-number';
 import type { Logger } from '../logger';
+import { runScript } from './scripts';
 
 /**
  * The audit trail: who did what to which referral, and when, as metadata only (ids, statuses,
@@ -289,7 +290,7 @@ export class AuditLog {
     }
     if (rejected.length > 0) fields.push('rejected', rejected.join(','));
     const keys = clean.referralId ? [this.keys.audit(), this.keys.auditByReferral(clean.referralId)] : [this.keys.audit()];
-    const id = await this.redis.eval(APPEND_SCRIPT, keys.length, ...keys, String(ms), String(cutoff), String(Math.ceil(this.retentionMs / 1000)), ...fields);
+    const id = await runScript(this.redis, APPEND_SCRIPT, keys.length, ...keys, String(ms), String(cutoff), String(Math.ceil(this.retentionMs / 1000)), ...fields);
     return String(id);
   }
 

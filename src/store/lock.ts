@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
+import { runScript } from './scripts';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -10,11 +11,14 @@ export class RedisLock {
 
   async acquire(name: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
-    const ok = await this.redis.set(this.keys.lock(name), token, 'PX', ttlMs, 'NX');
-    return ok === 'OK' ? token : undefined;
+    const key = this.keys.lock(name);
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK') return token;
+    // When Redis restarts, ioredis resends a command whose reply was lost: the resent SET NX then
+    // finds the lock our own first SET took. The token is ours alone, so holding it means we hold the lock.
+    return (await this.redis.get(key)) === token ? token : undefined;
   }
 
   async release(name: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.keys.lock(name), token);
+    await runScript(this.redis, RELEASE, 1, this.keys.lock(name), token);
   }
 }

@@ -4,6 +4,7 @@ import { AT_PARTNER_STATUSES, canTransition, isTerminal, type ReferralStatus } f
 import type { Referral } from '../domain/referral';
 import type { DataCipher } from './crypto';
 import type { Keys } from './keys';
+import { runScript } from './scripts';
 
 /**
  * Referral state in Redis. Metadata (ids, status, timeline) is plain and holds no personal
@@ -166,7 +167,8 @@ export class ReferralStore {
         await this.redis.sadd(this.keys.allReferrals(), id);
         await this.redis.sadd(this.keys.crimeReferrals(crimeReference), id);
       }
-      const committed = await this.redis.eval(
+      const committed = await runScript(
+        this.redis,
         COMMIT_SCRIPT,
         6,
         this.keys.referral(id),
