@@ -35,6 +35,8 @@ export interface BridgeConfig {
     feedToken: string;
     pollCron: string;
     pageLimit: number;
+    /** The poller stops pulling while this many records wait for intake (a backfill cannot flood Redis). */
+    maxBacklog: number;
     maxDocumentBytes: number;
     crimeRefPattern?: RegExp;
     pushToken: string;
@@ -133,6 +135,7 @@ const schema = Joi.object({
   POLICE_FEED_TOKEN: Joi.string().allow(''),
   POLICE_POLL_CRON: cron.required(),
   POLICE_PAGE_LIMIT: Joi.number().integer().min(1).max(1000).required(),
+  POLICE_MAX_BACKLOG: positiveInt.max(1_000_000).required(),
   POLICE_MAX_DOCUMENT_BYTES: positiveInt.max(1024 * 1024 * 1024).required(),
   POLICE_CRIME_REF_PATTERN: Joi.string().allow('').custom((v: string) => {
     if (v) new RegExp(v);
@@ -244,6 +247,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       feedToken: v.POLICE_FEED_TOKEN,
       pollCron: v.POLICE_POLL_CRON,
       pageLimit: v.POLICE_PAGE_LIMIT,
+      maxBacklog: v.POLICE_MAX_BACKLOG,
       maxDocumentBytes: v.POLICE_MAX_DOCUMENT_BYTES,
       crimeRefPattern: v.POLICE_CRIME_REF_PATTERN ? new RegExp(v.POLICE_CRIME_REF_PATTERN) : undefined,
       pushToken: v.POLICE_PUSH_TOKEN,

@@ -15,6 +15,8 @@ export interface PollRun {
   records: number;
   quarantined: number;
   skipped?: 'locked' | 'busy' | 'claimed';
+  /** Stopped early: POLICE_MAX_BACKLOG records were already waiting for intake. */
+  backlogged?: boolean;
   error?: string;
 }
 
@@ -63,6 +65,12 @@ export class FeedPoller {
     const log = logger.child({ correlationId, poll: 'police-feed' });
     try {
       for (let page = 0; page < this.maxPagesPerRun; page++) {
+        // Backpressure: the cursor waits where it is while intake catches up.
+        const waiting = await this.ctx.queues.intake.getJobCountByTypes('waiting', 'prioritized', 'delayed');
+        if (waiting >= this.ctx.config.police.maxBacklog) {
+          run.backlogged = true;
+          break;
+        }
         const from = await cursor.get();
         const document = await partners.policeFeed.fetchPage(from, { correlationId });
         let summary;

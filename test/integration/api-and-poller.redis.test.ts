@@ -117,6 +117,22 @@ describe('feed poller', () => {
     }
   });
 
+  test('backpressure: the poller stops pulling while POLICE_MAX_BACKLOG records wait for intake', async () => {
+    const records = generateFeedRecords({ records: 12, seed: 8, prefix: 'BACK' });
+    const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5', POLICE_MAX_BACKLOG: '5' }), capturedLogger().logger);
+    try {
+      const run = await new FeedPoller(ctx).pollOnce();
+      expect(run).toMatchObject({ pages: 1, backlogged: true });
+      expect(police.served()).toBe(5);
+      expect(await ctx.cursor.get()).toBe('0000000000000005');
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+      await police.stop();
+    }
+  });
+
   test('one poll per schedule tick across processes: the first to claim the tick polls', async () => {
     const police = await startPoliceFeedSimulator({ records: [], token: 't' });
     const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);

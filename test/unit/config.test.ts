@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       feedToken: '',
       pollCron: '*/30 * * * * *',
       pageLimit: 500,
+      maxBacklog: 5000,
       maxDocumentBytes: 10 * 1024 * 1024,
       crimeRefPattern: undefined,
       pushToken: '',
