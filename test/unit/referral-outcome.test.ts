@@ -49,6 +49,14 @@ describe('outcomeToXml', () => {
     expect(xml).not.toMatch(/<Seq/i);
   });
 
+  it('escapes every value: markup characters round-trip, characters XML cannot carry are dropped', async () => {
+    const xml = outcomeToXml(outcome({ detail: `charity status <DECLINED> & "closed" 'ok'\u0001`, partnerReference: 'CH-1</PartnerReference><Status>COMPLETED' }));
+    const root = (await parsed(xml)).ReferralOutcome;
+    expect(root.Detail).toBe(`charity status <DECLINED> & "closed" 'ok'`);
+    expect(root.PartnerReference).toBe('CH-1</PartnerReference><Status>COMPLETED');
+    expect(root.Status).toBe('ACCEPTED');
+  });
+
   it('omits PartnerReference and Detail when absent', async () => {
     const xml = outcomeToXml(outcome({ partner: 'CHARITY', partnerReference: undefined, detail: undefined, status: 'HELD' }));
     expect(xml).not.toContain('PartnerReference');
