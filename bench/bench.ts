@@ -97,6 +97,12 @@ async function main(): Promise<void> {
     // 2. Latency at a fixed arrival rate: records pushed one by one, push → partner receipt.
     let fixedRate: { rate: number; seconds: number; referrals: number; latencyMs: ReturnType<typeof percentiles> } | undefined;
     if (!values['skip-latency']) {
+      // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
+      let posts = -1;
+      while (partners.stats().outcomePosts !== posts) {
+        posts = partners.stats().outcomePosts;
+        await sleep(2000);
+      }
       const rate = Number(values.rate);
       const pushSeconds = Number(values['latency-seconds']);
       const extra = generateFeedRecords({ records: rate * pushSeconds, seed: 99, prefix: 'PUSH' }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
