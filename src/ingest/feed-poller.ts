@@ -21,6 +21,11 @@ export interface PollRun {
 }
 
 const LOCK = 'police-poll';
+/**
+ * The poll lock is short and renewed while the poll runs: a process killed mid-poll (SIGKILL,
+ * OOM) then blocks every other process's polling for seconds, not for a long fixed TTL.
+ */
+const LOCK_TTL_MS = 10_000;
 
 export class FeedPoller {
   private task?: ScheduledTask;
@@ -58,8 +63,10 @@ export class FeedPoller {
     const run: PollRun = { pages: 0, records: 0, quarantined: 0 };
     if (this.running) return { ...run, skipped: 'busy' };
     const { lock, cursor, partners, logger } = this.ctx;
-    const token = await lock.acquire(LOCK, 10 * 60_000);
+    const token = await lock.acquire(LOCK, LOCK_TTL_MS);
     if (!token) return { ...run, skipped: 'locked' };
+    const heartbeat = setInterval(() => void lock.extend(LOCK, token, LOCK_TTL_MS).catch(() => undefined), LOCK_TTL_MS / 3);
+    heartbeat.unref();
     this.running = true;
     const correlationId = randomUUID();
     const log = logger.child({ correlationId, poll: 'police-feed' });
@@ -94,6 +101,7 @@ export class FeedPoller {
       log.warn({ reason: (err as Error).message }, 'feed poll failed; will try again next tick');
       return { ...run, error: (err as Error).message };
     } finally {
+      clearInterval(heartbeat);
       this.running = false;
       await lock.release(LOCK, token);
     }

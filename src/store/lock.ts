@@ -4,6 +4,7 @@ import type { Keys } from './keys';
 import { runScript } from './scripts';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /** A short Redis lock (SET NX PX) so that one process at a time polls the feed or handles one crime. */
 export class RedisLock {
@@ -16,6 +17,11 @@ export class RedisLock {
     // When Redis restarts, ioredis resends a command whose reply was lost: the resent SET NX then
     // finds the lock our own first SET took. The token is ours alone, so holding it means we hold the lock.
     return (await this.redis.get(key)) === token ? token : undefined;
+  }
+
+  /** Holds the lock for another ttlMs from now; false when it is no longer ours (it expired, maybe taken since). */
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await runScript(this.redis, EXTEND, 1, this.keys.lock(name), token, String(ttlMs))) === 1;
   }
 
   async release(name: string, token: string): Promise<void> {
