@@ -11,6 +11,12 @@ import type { DeadLetterJob, QueueName } from './topology';
  */
 export type JobIds = Pick<DeadLetterJob, 'referralId' | 'crimeReference' | 'correlationId'>;
 
+/**
+ * How many times a job may be cut off by its worker process dying (SIGKILL, OOM, a host lost)
+ * and still be retried. BullMQ's default is 1: the second such death failed the job outright.
+ */
+export const MAX_STALLED_COUNT = 5;
+
 export interface BridgeWorkerSpec<T> {
   queue: QueueName;
   process(job: Job<T>): Promise<unknown>;
@@ -48,9 +54,24 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
       connection: ctx.redis,
       prefix: ctx.config.redis.prefix,
       concurrency: spec.concurrency ?? ctx.config.delivery.concurrency,
+      maxStalledCount: MAX_STALLED_COUNT,
       settings: { backoffStrategy: partnerBackoff(ctx.config.delivery.backoffMs) },
     },
   );
   worker.on('error', (err) => ctx.logger.error({ err: err.message, queue: spec.queue }, 'worker error'));
+  // A job that stalled more than MAX_STALLED_COUNT times is failed by BullMQ itself, without the
+  // processor above ever running: dead-letter it here, or it would sit in `failed` unseen (a
+  // delivery left QUEUED for ever, an intake record never applied).
+  worker.on('failed', (job, err) => {
+    if (!job || err?.name !== 'UnrecoverableError') return;
+    const verdict: FailureVerdict = { kind: 'transient', alert: true, final: true, partner: 'BRIDGE', reason: `${err.message}: its worker process stopped while running it, too many times` };
+    void (async () => {
+      const ids = await spec.describe(job);
+      await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
+      ctx.metrics.countDeadLetter(spec.queue, verdict.partner, verdict.kind);
+      await spec.afterDeadLetter?.(job, verdict);
+      ctx.logger.error({ ...ids, queue: spec.queue, jobId: job.id, alert: true, kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');
+    })().catch((e: unknown) => ctx.logger.error({ err: (e as Error).message, queue: spec.queue, jobId: job.id, alert: true }, 'a job BullMQ failed could not be dead-lettered'));
+  });
   return worker;
 }

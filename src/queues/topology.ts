@@ -76,7 +76,11 @@ export function defaultJobOptions(config: BridgeConfig, queue: QueueName): JobsO
   const retention = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 50_000 } };
   if (queue === QUEUE.deadLetter) return { attempts: 1, removeOnComplete: false, removeOnFail: false };
   if (queue === QUEUE.reconcile) return { attempts: 1, ...retention, removeOnComplete: { age: 3600, count: 100 } };
-  if (queue === QUEUE.intake) return { attempts: 5, backoff: { type: 'exponential', delay: 500, jitter: 0.5 }, ...retention };
+  // A crime's lock held by a process that died mid-intake is freed only by its 30 s TTL (intake.ts),
+  // and meanwhile every other version of that crime fails with CrimeBusyError: the retries must
+  // outlast the TTL, or the newer version (a withdrawal) is dead-lettered. 8 retries at 500 ms
+  // doubling wait 127 s, at least 63 s after jitter (5 attempts waited 7.5 s, at least 3.75 s).
+  if (queue === QUEUE.intake) return { attempts: 9, backoff: { type: 'exponential', delay: 500, jitter: 0.5 }, ...retention };
   return { attempts: config.delivery.attempts, backoff: { type: PARTNER_BACKOFF, delay: config.delivery.backoffMs }, ...retention };
 }
 
