@@ -1,3 +1,4 @@
+import { PartnerError } from '../adapters/partner-error';
 import type { BridgeContext } from '../context';
 import { applyCharityUpdate } from './charity-updates';
 
@@ -25,6 +26,14 @@ export interface CharityPollSummary {
  */
 export const WATERMARK_OVERLAP_MS = 5_000;
 const MAX_PAGES = 1_000;
+/**
+ * A page that fails transiently is asked for again (same cursor) before the round gives up. The
+ * watermark moves only after a whole round, so without this a flaky charity (a share of calls
+ * failing) with a backlog of many pages would almost never complete one, and a lost webhook's
+ * status would wait for the charity to be healthy again.
+ */
+const PAGE_ATTEMPTS = 3;
+const MAX_PAGE_WAIT_MS = 5_000;
 
 export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Date()): Promise<CharityPollSummary> {
   const key = ctx.keys.charityWatermark();
@@ -34,7 +43,7 @@ export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Dat
   let oldestBusy = Infinity;
   let cursor: string | undefined;
   do {
-    const page = await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, { correlationId: `charity-poll-${now.getTime()}` });
+    const page = await listPage(ctx, since, cursor, `charity-poll-${now.getTime()}`);
     summary.pages++;
     for (const item of page.items) {
       summary.items++;
@@ -67,6 +76,17 @@ export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Dat
     await ctx.redis.set(key, summary.watermark);
   }
   return summary;
+}
+
+async function listPage(ctx: BridgeContext, since: string, cursor: string | undefined, correlationId: string): ReturnType<BridgeContext['partners']['charity']['listUpdated']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, { correlationId });
+    } catch (err) {
+      if (!(err instanceof PartnerError) || err.kind !== 'transient' || attempt >= PAGE_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(MAX_PAGE_WAIT_MS, Math.max(err.retryAfterMs ?? 0, 250 * attempt))));
+    }
+  }
 }
 
 /** First round: from the oldest referral the charity may hold, or from now if there is none. */

@@ -254,32 +254,46 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
     expectNoPlantedData(logs());
   });
 
-  test('a 503 on the second page throws and leaves the watermark where it was; the next round reads the same range again', async () => {
+  test('a second page that keeps failing (503 three times) throws and leaves the watermark where it was; the next round reads the same range again', async () => {
     await referral(A, '2026-11-22T09:40:00.000Z', 'SENT', { partnerRef: 'CH-000101' });
     const before = '2026-11-22T10:00:00.000Z';
     await ctx.redis.set(ctx.keys.charityWatermark(), before);
 
     page([item(A, 'CH-000101', 'ALLOCATED', '2026-11-22T10:05:00.000Z')], 'cursor-2');
-    page([], null, 503);
+    for (let i = 0; i < 3; i++) page([], null, 503);
     const err = await partnerFailure(pollCharityUpdates(ctx, new Date('2026-11-22T12:00:00.000Z')));
     expect(err.kind).toBe('transient');
     expect(await watermark()).toBe(before);
-    expect(asked).toHaveLength(2);
+    expect(asked).toHaveLength(4);
+    expect(asked.slice(1).map((q) => q.get('cursor'))).toEqual(['cursor-2', 'cursor-2', 'cursor-2']);
 
     // The next round asks from the same place; the item already applied is not applied twice.
     const timelineLength = (await ctx.referrals.timeline(A)).length;
     page([item(A, 'CH-000101', 'ALLOCATED', '2026-11-22T10:05:00.000Z')], 'cursor-2');
     page([item(A, 'CH-000101', 'CONTACTED', '2026-11-22T10:09:00.000Z')], null);
     const summary = await pollCharityUpdates(ctx, new Date('2026-11-22T12:01:00.000Z'));
-    expect(asked[2]!.get('updatedSince')).toBe(before);
+    expect(asked[4]!.get('updatedSince')).toBe(before);
     expect(summary).toMatchObject({ pages: 2, items: 2, applied: 1, ignored: 1 });
     expect(await ctx.referrals.timeline(A)).toHaveLength(timelineLength + 1);
     expect(await watermark()).toBe('2026-11-22T10:08:55.000Z');
   });
 
+  test('a page that fails once (503) is asked for again with the same cursor and the round completes', async () => {
+    await referral(A, '2026-11-22T09:40:00.000Z', 'SENT', { partnerRef: 'CH-000101' });
+    await ctx.redis.set(ctx.keys.charityWatermark(), '2026-11-22T10:00:00.000Z');
+    page([item(A, 'CH-000101', 'ALLOCATED', '2026-11-22T10:05:00.000Z')], 'cursor-2');
+    page([], null, 503);
+    page([item(A, 'CH-000101', 'CONTACTED', '2026-11-22T10:09:00.000Z')], null);
+    const summary = await pollCharityUpdates(ctx, new Date('2026-11-22T12:00:00.000Z'));
+    expect(summary).toMatchObject({ pages: 2, items: 2, applied: 2 });
+    expect(asked.map((q) => q.get('cursor'))).toEqual([null, 'cursor-2', 'cursor-2']);
+    expect(await statusOf(A)).toBe('IN_PROGRESS');
+    expect(await watermark()).toBe('2026-11-22T10:08:55.000Z');
+  });
+
   test('a 503 in the very first round stores no watermark', async () => {
     await referral(A, '2026-11-22T09:40:00.000Z', 'SENT', { partnerRef: 'CH-000101' });
-    page([], null, 503);
+    for (let i = 0; i < 3; i++) page([], null, 503);
     await partnerFailure(pollCharityUpdates(ctx, new Date('2026-11-22T12:00:00.000Z')));
     expect(await watermark()).toBeNull();
   });
