@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import Hapi from '@hapi/hapi';
 import Joi from 'joi';
+import { faultInjector, type FaultKind, type FaultSettings, type FaultStats } from './faults';
 import { outageSwitch } from './outage';
 import type { CharityReferralState } from '../src/adapters/charity/charity-client';
 
@@ -30,7 +31,17 @@ export interface CharitySimulatorOptions {
   /** Where to send webhooks and the secret to sign them with; can also be set later with setWebhook(). */
   webhook?: CharityWebhookTarget;
   faults?: {
+    /**
+     * This fraction of requests fails before the simulator looks at them (nothing is created).
+     * Without `kinds` (the original behaviour) only POSTs fail, alternately 503 and 429 with
+     * Retry-After; with `kinds` any API request may fail with one of them (see ./faults.ts),
+     * 'lost-answer' included: the request is handled and the answer is then cut off.
+     * Drawn from `random`.
+     */
     errorRate?: number;
+    kinds?: FaultKind[];
+    /** How long a 'timeout' fault holds a request before answering 504 (default 5000 ms). */
+    holdMs?: number;
     latencyMs?: number;
     /** This fraction of events is never delivered (a lost webhook). Drawn from `random`. */
     dropWebhookRate?: number;
@@ -94,6 +105,16 @@ export interface CharitySimulator {
   flushWebhooks(): Promise<void>;
   /** Every event the simulator generated, in order (whether delivered, dropped or pending). */
   events(): CharityWebhookEvent[];
+  /** Change the HTTP faults and the webhook loss rate while running (e.g. end a chaos phase with errorRate 0). */
+  setFaults(faults: FaultSettings & { dropWebhookRate?: number }): void;
+  /** Requests that could have failed and the faults injected, by kind. */
+  faultStats(): FaultStats;
+  /**
+   * Duplicates made measurable: creates (201s) against distinct Idempotency-Keys, and the
+   * distinct externalReferences (the bridge's referral ids) among the referrals held.
+   * A clean run has creates === distinctKeys === distinctExternalReferences === referrals held.
+   */
+  idempotency(): { creates: number; distinctKeys: number; referrals: number; distinctExternalReferences: number };
   /**
    * Stop listening (new connections are refused: ECONNREFUSED) but keep every referral in memory.
    * Open connections, keep-alive ones included, are destroyed (a request in flight is cut off).
@@ -248,9 +269,10 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const apiKey = opts.apiKey ?? DEFAULT_SIMULATOR_API_KEY;
   const expectedAuth = Buffer.from(`Bearer ${apiKey}`);
   const random = opts.random ?? Math.random;
-  const errorRate = opts.faults?.errorRate ?? 0;
   const latencyMs = opts.faults?.latencyMs ?? 0;
-  const dropWebhookRate = opts.faults?.dropWebhookRate ?? 0;
+  let dropWebhookRate = opts.faults?.dropWebhookRate ?? 0;
+  // Without kinds the original faults: POSTs only, alternately 503 and 429.
+  let explicitKinds = opts.faults?.kinds !== undefined;
   const duplicateWebhookRate = opts.faults?.duplicateWebhookRate ?? 0;
   const reorderWebhooks = opts.faults?.reorderWebhooks ?? false;
   const now = opts.now ?? Date.now;
@@ -356,6 +378,13 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   };
 
   const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1', routes: { timeout: { server: false } } });
+  const faults = faultInjector(server, {
+    settings: { errorRate: opts.faults?.errorRate ?? 0, ...(opts.faults?.kinds ? { kinds: opts.faults.kinds } : {}), ...(opts.faults?.holdMs ? { holdMs: opts.faults.holdMs } : {}) },
+    defaultKinds: ['503', '429'],
+    random,
+    errorResponse: (h, status) =>
+      h.response({ error: { 500: 'internal_error', 503: 'service_unavailable', 429: 'rate_limited', 504: 'gateway_timeout' }[status] }).code(status),
+  });
 
   server.ext('onRequest', async (request, h) => {
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
@@ -363,14 +392,19 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     if (given.length !== expectedAuth.length || !timingSafeEqual(given, expectedAuth)) {
       return h.response({ error: 'unauthorized' }).code(401).takeover();
     }
-    // Faults hit POSTs before anything else happens, alternating 503 and 429.
-    if (request.method === 'post' && errorRate > 0 && random() < errorRate) {
-      faultCount += 1;
-      return faultCount % 2 === 1
-        ? h.response({ error: 'service_unavailable' }).code(503).takeover()
-        : h.response({ error: 'rate_limited' }).code(429).header('Retry-After', '1').takeover();
+    // Faults hit before anything else happens (so nothing is created), except 'lost-answer'.
+    let kind: FaultKind | undefined;
+    if (explicitKinds) {
+      kind = faults.draw();
+    } else if (request.method === 'post') {
+      faults.countEligible();
+      const errorRate = faults.settings().errorRate;
+      if (errorRate > 0 && random() < errorRate) {
+        faultCount += 1;
+        kind = faultCount % 2 === 1 ? '503' : '429';
+      }
     }
-    return h.continue;
+    return (await faults.strike(request, h, kind)) ?? h.continue;
   });
 
   server.route({
@@ -531,6 +565,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
         stopped = true;
         if (retryTimer) clearTimeout(retryTimer);
         stopping.abort();
+        faults.releaseHolds();
         await deliveries;
         await server.stop({ timeout: 1000 });
       }),
@@ -543,6 +578,19 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     },
     flushWebhooks,
     events: () => generated.map((e) => ({ ...e, referral: { ...e.referral } })),
+    setFaults(next) {
+      if (next.kinds !== undefined) explicitKinds = true;
+      if (next.dropWebhookRate !== undefined) dropWebhookRate = next.dropWebhookRate;
+      const { dropWebhookRate: _drop, ...http } = next;
+      faults.set(http);
+    },
+    faultStats: () => faults.stats(),
+    idempotency: () => ({
+      creates: counters.created,
+      distinctKeys: byKey.size,
+      referrals: byId.size,
+      distinctExternalReferences: new Set([...byId.values()].map((r) => r.externalReference)).size,
+    }),
     goDown: outage.goDown,
     comeBack: outage.comeBack,
     forget,

@@ -1,6 +1,7 @@
 import Hapi from '@hapi/hapi';
 import { parseStringPromise } from 'xml2js';
 import { feedDocument } from './feed-generator';
+import { faultInjector, type FaultSettings, type FaultStats } from './faults';
 
 /**
  * The police RMS as police-feed.md describes it: a paged `GET /flags?cursor=&limit=` feed and
@@ -12,6 +13,13 @@ export interface PoliceSimulatorOptions {
   token?: string;
   force?: string;
   records?: string[];
+  /**
+   * HTTP faults on `GET /flags` and `POST /referral-outcomes`, decided after the token check and
+   * before the request is handled (no page position moves, no outcome is stored), except
+   * 'lost-answer' (handled, then the answer is cut). Default kinds: '503' (see ./faults.ts).
+   * A failed page is simply read again: the feed itself never loses a record.
+   */
+  faults?: FaultSettings & { random?: () => number };
 }
 
 export interface StoredOutcome {
@@ -30,6 +38,10 @@ export interface PoliceSimulator {
   served(): number;
   outcomes(): StoredOutcome[];
   stats(): { pagesServed: number; outcomePosts: number; distinctOutcomeKeys: number; outcomeReplays: number };
+  /** Change the HTTP faults while running. */
+  setFaults(faults: FaultSettings): void;
+  /** Requests that could have failed and the faults injected, by kind. */
+  faultStats(): FaultStats;
 }
 
 export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}): Promise<PoliceSimulator> {
@@ -42,6 +54,18 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
 
   const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1' });
   const authorised = (header: unknown) => !opts.token || header === `Bearer ${opts.token}`;
+  const faults = faultInjector(server, {
+    settings: opts.faults,
+    defaultKinds: ['503'],
+    random: opts.faults?.random ?? Math.random,
+    errorResponse: (h, status) => h.response(`RMS ${status}`).code(status).type('text/plain'),
+  });
+  // Only the two RMS routes, only for a caller with the right token (a 401 stays a 401).
+  server.ext('onRequest', async (request, h) => {
+    const route = (request.method === 'get' && request.path === '/flags') || (request.method === 'post' && request.path === '/referral-outcomes');
+    if (!route || !authorised(request.headers.authorization)) return h.continue;
+    return (await faults.strike(request, h, faults.draw())) ?? h.continue;
+  });
 
   server.route({
     method: 'GET',
@@ -93,9 +117,14 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
   return {
     url: server.info.uri,
     append: (more) => void records.push(...more),
-    stop: async () => void (await server.stop({ timeout: 1000 })),
+    stop: async () => {
+      faults.releaseHolds();
+      await server.stop({ timeout: 1000 });
+    },
     served: () => highWater,
     outcomes: () => [...outcomes.values()],
     stats: () => ({ pagesServed, outcomePosts, distinctOutcomeKeys: outcomes.size, outcomeReplays }),
+    setFaults: (settings) => faults.set(settings),
+    faultStats: () => faults.stats(),
   };
 }

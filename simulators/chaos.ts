@@ -1,0 +1,836 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import IORedis from 'ioredis';
+import pino from 'pino';
+import defaults from '../config/default.json';
+import { issueOperatorToken } from '../src/api/auth';
+import { loadConfig } from '../src/config';
+import { createContext, type BridgeContext } from '../src/context';
+import { STATUS_ORDER, type ReferralStatus } from '../src/domain/lifecycle';
+import { createLogger } from '../src/logger';
+import { outcomeIdempotencyKey } from '../src/mappings/referral-to-outcome';
+import { listDeadLetters } from '../src/queues/dead-letter-admin';
+import type { ReconciliationReport } from '../src/reconcile/report';
+import { generateDataKeySpec } from '../src/store/crypto';
+import { startCharitySimulator, type CharitySimulator } from './charity';
+import { FAULT_KINDS, type FaultKind, type FaultStats } from './faults';
+import { feedDocument, generateFeedRecords, mulberry32, type GeneratedRecord } from './feed-generator';
+import { startFhirServer, type FhirServer } from './fhir-server';
+import { startPoliceFeedSimulator, type PoliceSimulator } from './police-feed';
+
+/**
+ * `npm run chaos`: the whole pipeline under failure, with proof at the end that nothing was lost
+ * or duplicated.
+ *
+ * - a private redis-server with AOF (appendfsync everysec) on a free loopback port, in a temp
+ *   dir of its own (the shared Redis on 6379 is never touched), restarted once mid-run (SIGTERM,
+ *   which fsyncs the AOF, then started again on the same port and dir) while the bridges run;
+ * - the three partner simulators failing a share of calls (500, 503, 429 with Retry-After,
+ *   timeouts longer than the bridge's, connection resets, and answers lost after the work was
+ *   done), moving statuses on timers, the charity's webhooks signed and sometimes lost or doubled;
+ * - three `iasu-bridge start` processes, one at random SIGKILLed every 3–8 s and started again;
+ * - 5,000 generated crime records (ground truth known), pulled from the police feed as they
+ *   appear there, and a few hundred pushed through the bridges' API;
+ * - once everything has settled (or the time limit), the killing stops, the partners recover,
+ *   a reconciliation runs (POST /v1/reconciliation, admin token), and every record, referral,
+ *   partner-side create and police write-back is accounted for.
+ *
+ * Exit 0 only when nothing is lost, nothing is duplicated at a partner, no write-back is lost,
+ * and the reconciliation finds nothing. Loopback only. Everything started is stopped on any exit.
+ *
+ *   npx tsx simulators/chaos.ts [--records 5000] [--seed N] [--time-limit-seconds 240]
+ *        [--fault-rate 0.2] [--bridges 3] [--feed-seconds 60] [--chaos-seconds 120] [--keep-logs]
+ */
+const ROOT = join(__dirname, '..');
+const SETTLED_OK: Record<'QUEUED' | 'HELD' | 'CANCELLED', ReadonlySet<ReferralStatus>> = {
+  // Delivered: the partner closed it (the trust may reject).
+  QUEUED: new Set(['COMPLETED', 'REJECTED']),
+  HELD: new Set(['HELD']),
+  // Withdrawn: cancelled, or the partner had already closed it (its own final status stands).
+  CANCELLED: new Set(['CANCELLED', 'COMPLETED', 'REJECTED']),
+};
+const WORK_QUEUES = ['intake', 'nhsDelivery', 'charityDelivery', 'policeOutcomes'] as const;
+
+interface ChaosOptions {
+  records: number;
+  seed: number;
+  timeLimitMs: number;
+  faultRate: number;
+  bridges: number;
+  feedMs: number;
+  /** Bridges are killed until everything has settled or this long after the start. */
+  chaosMs: number;
+  keepLogs: boolean;
+}
+
+interface Slot {
+  index: number;
+  port: number;
+  url: string;
+  logFile: string;
+  child?: ChildProcess;
+  exit?: Promise<void>;
+  ready: boolean;
+  starts: number;
+  /** Set just before we SIGKILL it, so its exit is not mistaken for a crash. */
+  killing: boolean;
+}
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------- everything started, stopped again on any exit ----------
+
+const children = new Set<ChildProcess>();
+const cleanups: (() => Promise<void>)[] = [];
+const tempDirs: string[] = [];
+let cleaning: Promise<void> | undefined;
+/** Set on Ctrl-C (which the bridges get too, from the terminal): their exits are then expected. */
+let interrupted = false;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+// Last resort (an exception, process.exit): no child outlives the script, no temp dir is left.
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    say(`\n${signal}: stopping everything the chaos run started`);
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
+// ---------- the private Redis ----------
+
+class PrivateRedis {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  readonly url: string;
+
+  constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly logFile: string,
+  ) {
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  async start(): Promise<void> {
+    const log = openSync(this.logFile, 'a');
+    const child = spawn(
+      'redis-server',
+      [
+        '--port', String(this.port),
+        '--bind', '127.0.0.1',
+        '--dir', this.dir,
+        '--appendonly', 'yes',
+        '--appendfsync', 'everysec',
+        '--save', '',
+        '--maxmemory-policy', 'noeviction',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    closeSync(log);
+    children.add(child);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const failed = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`redis-server could not be started (${err.message}); install Redis`))));
+    await Promise.race([failed, this.waitForPing(10_000)]);
+  }
+
+  /** SIGTERM: Redis fsyncs the AOF and exits; nothing acknowledged is lost. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const done = await Promise.race([this.exited!.then(() => true), sleep(15_000).then(() => false)]);
+    if (!done) this.child.kill('SIGKILL');
+    await this.exited;
+    children.delete(this.child);
+  }
+
+  private async waitForPing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const client = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 500 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        // Loading the AOF answers LOADING until done: wait for a real PONG.
+        if ((await client.ping()) === 'PONG') return;
+      } catch {
+        /* not yet */
+      } finally {
+        client.disconnect();
+      }
+      await sleep(100);
+    }
+    throw new Error(`redis-server did not answer on ${this.url} within ${timeoutMs} ms`);
+  }
+}
+
+// ---------- helpers ----------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+async function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function parseOptions(argv: string[]): ChaosOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      records: { type: 'string', default: '5000' },
+      seed: { type: 'string', default: '20261122' },
+      'time-limit-seconds': { type: 'string', default: '240' },
+      'fault-rate': { type: 'string', default: '0.2' },
+      bridges: { type: 'string', default: '3' },
+      'feed-seconds': { type: 'string', default: '60' },
+      'chaos-seconds': { type: 'string', default: '120' },
+      'keep-logs': { type: 'boolean', default: false },
+    },
+  });
+  const int = (name: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const rate = Number(values['fault-rate']);
+  if (!(rate >= 0 && rate < 1)) throw new Error('--fault-rate must be from 0 to below 1');
+  return {
+    records: int('records', values.records!, 10, 100_000),
+    seed: int('seed', values.seed!, 0, 2 ** 31),
+    timeLimitMs: int('time-limit-seconds', values['time-limit-seconds']!, 30, 3600) * 1000,
+    faultRate: rate,
+    bridges: int('bridges', values.bridges!, 2, 8),
+    feedMs: int('feed-seconds', values['feed-seconds']!, 0, 600) * 1000,
+    chaosMs: int('chaos-seconds', values['chaos-seconds']!, 0, 3600) * 1000,
+    keepLogs: values['keep-logs']!,
+  };
+}
+
+function faultSummary(stats: FaultStats): string {
+  const parts = FAULT_KINDS.filter((k) => stats.injected[k] > 0).map((k) => `${k} ${stats.injected[k]}`);
+  const total = FAULT_KINDS.reduce((a, k) => a + stats.injected[k], 0);
+  return `${total} of ${stats.eligible} calls${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+// ---------- the run ----------
+
+async function chaos(opts: ChaosOptions): Promise<boolean> {
+  const started = Date.now();
+  const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
+  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const random = mulberry32(opts.seed ^ 0x5eed);
+
+  const work = mkdtempSync(join(tmpdir(), 'iasu-chaos-'));
+  tempDirs.push(work);
+  const logDir = join(tmpdir(), 'iasu-bridge-chaos', runId);
+  mkdirSync(logDir, { recursive: true });
+  const redisDir = join(work, 'redis');
+  mkdirSync(redisDir);
+  say(`iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, limit ${opts.timeLimitMs / 1000} s`);
+  say(`Logs (bridges, Redis, this run's view): ${logDir}`);
+
+  // 1. Redis, private, with AOF.
+  const redis = new PrivateRedis(await freePort(), redisDir, join(logDir, 'redis.log'));
+  await redis.start();
+  cleanups.push(() => redis.stop());
+  say(`Redis: ${redis.url} (private redis-server, AOF everysec, dir ${redisDir})`);
+
+  // 2. Ground truth and the simulators.
+  const generated = generateFeedRecords({ records: opts.records, seed: opts.seed, prefix: `CHAOS-${runId.toUpperCase()}` });
+  const pushed = generated.filter((g, i) => g.recordVersion === 1 && i % 17 === 5);
+  const pulled = generated.filter((g) => !pushed.includes(g));
+  const holdMs = 3000; // longer than the bridge's 2000 ms timeouts below
+  const kinds: FaultKind[] = [...FAULT_KINDS];
+  const feedToken = 'chaos-feed-token';
+  const pushToken = 'chaos-push-token';
+  const charityKey = 'chaos-charity-key';
+  const webhookSecret = randomBytes(24).toString('base64url');
+  const police = await startPoliceFeedSimulator({ token: feedToken, faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 1) } });
+  cleanups.push(() => police.stop());
+  const fhir = await startFhirServer({ advanceEveryMs: 1000, rejectEvery: 9, faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 2) } });
+  cleanups.push(() => fhir.stop());
+  const charity = await startCharitySimulator({
+    apiKey: charityKey,
+    advanceEveryMs: 1000,
+    random: mulberry32(opts.seed + 3),
+    faults: { errorRate: opts.faultRate, kinds, holdMs, dropWebhookRate: 0.1, duplicateWebhookRate: 0.05 },
+  });
+  cleanups.push(() => charity.stop());
+  say(`Simulators: police ${police.url}, FHIR ${fhir.url}, charity ${charity.url}`);
+
+  // 3. The bridge processes.
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const bridgeEnv: Record<string, string> = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: `{iasu-chaos-${runId}}`,
+    DATA_KEYS: generateDataKeySpec('chaos'),
+    HTTP_HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    API_JWT_SECRET: jwtSecret,
+    POLICE_FEED_URL: police.url,
+    POLICE_FEED_TOKEN: feedToken,
+    POLICE_PUSH_TOKEN: pushToken,
+    POLICE_POLL_CRON: '* * * * * *',
+    POLICE_PAGE_LIMIT: '100',
+    POLICE_TIMEOUT_MS: '2000',
+    STATUS_POLL_CRON: '*/2 * * * * *',
+    NHS_MODE: 'fhir-rest',
+    NHS_FHIR_BASE_URL: fhir.url,
+    NHS_TIMEOUT_MS: '2000',
+    CHARITY_API_URL: charity.url,
+    CHARITY_API_KEY: charityKey,
+    CHARITY_TIMEOUT_MS: '2000',
+    CHARITY_WEBHOOK_SECRETS: webhookSecret,
+    CHARITY_POLL_PAGE_LIMIT: '200',
+    DELIVERY_ATTEMPTS: '25',
+    DELIVERY_BACKOFF_MS: '200',
+    // Most jobs wait on a partner (2 s timeouts): more in flight per process.
+    WORKER_CONCURRENCY: '16',
+  };
+  const config = loadConfig(bridgeEnv);
+  // Nothing from this shell's environment reaches the bridges' configuration but what is set here.
+  const baseEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !(k in defaults)) baseEnv[k] = v;
+
+  const slots: Slot[] = [];
+  for (let i = 0; i < opts.bridges; i++) {
+    const port = await freePort();
+    slots.push({ index: i, port, url: `http://127.0.0.1:${port}`, logFile: join(logDir, `bridge-${i}.log`), ready: false, starts: 0, killing: false });
+  }
+  const crashes: string[] = [];
+  let stopping = false;
+
+  const startSlot = (slot: Slot): void => {
+    const log = openSync(slot.logFile, 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], {
+      cwd: ROOT,
+      env: { ...baseEnv, ...bridgeEnv, HTTP_PORT: String(slot.port) },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    children.add(child);
+    slot.child = child;
+    slot.ready = false;
+    slot.killing = false;
+    slot.starts += 1;
+    slot.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        slot.ready = false;
+        if (!slot.killing && !stopping && !interrupted) {
+          crashes.push(`bridge-${slot.index} exited by itself (code ${code}, signal ${signal}) at ${elapsed()} s; see ${slot.logFile}`);
+          say(`  !! bridge-${slot.index} exited by itself (code ${code}, signal ${signal}); starting it again`);
+          startSlot(slot);
+        }
+        resolve();
+      }),
+    );
+    void (async () => {
+      const deadline = Date.now() + 60_000;
+      while (slot.child === child && child.exitCode === null && Date.now() < deadline) {
+        if (await httpOk(`${slot.url}/health/live`)) {
+          slot.ready = true;
+          return;
+        }
+        await sleep(200);
+      }
+    })();
+  };
+  const stopAll = async () => {
+    stopping = true;
+    for (const slot of slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGTERM');
+    await Promise.race([Promise.all(slots.map((s) => s.exit)), sleep(8_000)]);
+    for (const slot of slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGKILL');
+    await Promise.all(slots.map((s) => s.exit));
+  };
+  cleanups.push(stopAll);
+
+  for (const slot of slots) startSlot(slot);
+  const liveSlots = () => slots.filter((s) => s.ready && !s.killing);
+  const readyBy = Date.now() + 60_000;
+  while (liveSlots().length < slots.length) {
+    if (Date.now() > readyBy) throw new Error(`bridges did not become ready within 60 s; see ${logDir}`);
+    await sleep(200);
+  }
+  say(`Bridges: ${slots.map((s) => `bridge-${s.index} ${s.url}`).join(', ')} (ready at ${elapsed()} s)`);
+
+  // The charity's webhooks go to one bridge; when that one dies they move to another (a load
+  // balancer's job), and whatever was in flight to the dead one is retried or lost.
+  let webhookSlot = slots[0]!;
+  charity.setWebhook({ url: `${webhookSlot.url}/v1/webhooks/charity`, secret: webhookSecret });
+
+  // This run's own view of the bridge's Redis state (reads only; it runs no worker).
+  const viewLogger = createLogger('info', pino.destination({ dest: join(logDir, 'chaos-view.log'), sync: false }));
+  const view = createContext(config, viewLogger);
+  // Redis restarts on purpose: the view reconnects by itself, nothing to report.
+  view.redis.on('error', () => undefined);
+  for (const queue of view.queues.all()) queue.on('error', () => undefined);
+  cleanups.push(() => view.close());
+
+  // 4. Feed: the police feed grows over feedMs; some records are pushed instead.
+  const chunks = Math.max(1, Math.round(opts.feedMs / 1500));
+  const chunkSize = Math.ceil(pulled.length / chunks);
+  let appended = 0;
+  const feeding = (async () => {
+    for (let i = 0; i < chunks; i++) {
+      police.append(pulled.slice(i * chunkSize, (i + 1) * chunkSize).map((g) => g.xml));
+      appended = Math.min(pulled.length, (i + 1) * chunkSize);
+      if (i < chunks - 1) await sleep(opts.feedMs / chunks);
+    }
+  })();
+  let pushedDone = 0;
+  let pushRetries = 0;
+  const pushing = (async () => {
+    const batch = 20;
+    const batches = Math.ceil(pushed.length / batch);
+    for (let b = 0; b < batches; b++) {
+      const records = pushed.slice(b * batch, (b + 1) * batch);
+      const body = feedDocument(records.map((g) => g.xml));
+      for (;;) {
+        const live = liveSlots();
+        const target = live[Math.floor(random() * live.length)];
+        if (target) {
+          try {
+            const res = await fetch(`${target.url}/v1/police/flags`, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/xml', Authorization: `Bearer ${pushToken}` },
+              body,
+              signal: AbortSignal.timeout(10_000),
+            });
+            await res.arrayBuffer();
+            if (res.status === 202) break;
+          } catch {
+            /* the bridge died under us or Redis is restarting: push again (idempotent by job id) */
+          }
+        }
+        pushRetries++;
+        await sleep(500);
+      }
+      pushedDone += records.length;
+      await sleep(Math.max(200, opts.feedMs / batches));
+    }
+  })();
+
+  // 5. Chaos: SIGKILL a random bridge every 3–8 s, start it again; restart Redis once.
+  const kills: string[] = [];
+  let redisRestarts = 0;
+  let redisDownMs = 0;
+  const killUntil = started + Math.min(opts.chaosMs, opts.timeLimitMs - 30_000);
+  let chaosOn = true;
+  const killing = (async () => {
+    await sleep(3000);
+    while (chaosOn && Date.now() < killUntil) {
+      const live = liveSlots();
+      if (live.length >= 2) {
+        const victim = live[Math.floor(random() * live.length)]!;
+        victim.killing = true;
+        victim.child!.kill('SIGKILL');
+        await victim.exit;
+        kills.push(`bridge-${victim.index}@${elapsed()}s`);
+        if (victim === webhookSlot) {
+          webhookSlot = liveSlots()[0] ?? webhookSlot;
+          charity.setWebhook({ url: `${webhookSlot.url}/v1/webhooks/charity`, secret: webhookSecret });
+        }
+        await sleep(200 + random() * 800);
+        if (stopping || interrupted) break;
+        startSlot(victim);
+      }
+      await sleep(3000 + random() * 5000);
+    }
+  })();
+  const redisRestart = (async () => {
+    // Mid-feed, with every queue busy.
+    while (chaosOn && police.served() < pulled.length * 0.4 && Date.now() < started + opts.timeLimitMs / 3) await sleep(250);
+    if (!chaosOn) return;
+    const down = Date.now();
+    say(`  >> restarting Redis (SIGTERM, AOF fsync) at ${elapsed()} s`);
+    await redis.stop();
+    await sleep(1500);
+    await redis.start();
+    redisDownMs = Date.now() - down;
+    redisRestarts++;
+    say(`  >> Redis back on the same port after ${(redisDownMs / 1000).toFixed(1)} s`);
+  })();
+
+  // 6. Watch until everything settles or the time limit.
+  const latest = new Map<string, GeneratedRecord>();
+  for (const g of generated) if ((latest.get(g.crimeReference)?.recordVersion ?? 0) < g.recordVersion) latest.set(g.crimeReference, g);
+  const expected = new Map<string, { decision: 'QUEUED' | 'HELD' | 'CANCELLED'; type: string; crimeReference: string }>();
+  for (const g of latest.values()) for (const r of g.expectedReferrals) expected.set(r.referralId, { decision: r.decision, type: r.type, crimeReference: g.crimeReference });
+
+  const snapshot = async () => {
+    const statuses = await view.referrals.statuses();
+    const byStatus = new Map<ReferralStatus, number>();
+    for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
+    let unsettled = 0;
+    for (const [id, e] of expected) if (!SETTLED_OK[e.decision].has(statuses.get(id) as ReferralStatus)) unsettled++;
+    const counts = await Promise.all(WORK_QUEUES.map((q) => view.queues[q].getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')));
+    const pendingJobs = counts.reduce((a, b) => a + b, 0);
+    const outbox = await view.referrals.outboxSize();
+    const c = await view.counters.all();
+    const fed = appended === pulled.length && pushedDone === pushed.length && police.served() >= pulled.length;
+    return { statuses, byStatus, unsettled, pendingJobs, outbox, counters: c, fed, settled: fed && unsettled === 0 && pendingJobs === 0 && outbox === 0 };
+  };
+
+  const limitAt = started + opts.timeLimitMs;
+  let settled = false;
+  let lastProgress = 0;
+  for (;;) {
+    if (interrupted) return false;
+    let snap;
+    try {
+      snap = await snapshot();
+    } catch (err) {
+      if (interrupted) return false;
+      say(`  (progress unavailable: ${(err as Error).message})`);
+      await sleep(1000);
+      if (Date.now() > limitAt) break;
+      continue;
+    }
+    if (Date.now() - lastProgress >= 4000 || snap.settled) {
+      lastProgress = Date.now();
+      const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s)).map((s) => `${s} ${snap.byStatus.get(s)}`).join(' ');
+      say(
+        `  ${elapsed().padStart(6)} s | records read ${Math.min(police.served(), pulled.length) + pushedDone}/${generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${kills.length} | redis restarts ${redisRestarts}`,
+      );
+    }
+    if (snap.settled) {
+      settled = true;
+      break;
+    }
+    if (Date.now() > limitAt) break;
+    await sleep(1000);
+  }
+  const settledAt = elapsed();
+  say(settled ? `Settled at ${settledAt} s. Stopping the chaos.` : `Time limit reached at ${settledAt} s without settling. Stopping the chaos.`);
+
+  // 7. Stop killing, let every bridge come back, the partners recover; then reconcile.
+  chaosOn = false;
+  await Promise.all([killing, redisRestart, feeding]);
+  const backBy = Date.now() + 60_000;
+  while (liveSlots().length < slots.length && Date.now() < backBy) await sleep(200);
+  police.setFaults({ errorRate: 0 });
+  fhir.setFaults({ errorRate: 0 });
+  charity.setFaults({ errorRate: 0, dropWebhookRate: 0 });
+  await Promise.race([pushing, sleep(30_000)]);
+
+  const reconciliation = await runReconciliation(liveSlots(), issueOperatorToken(config, 'chaos-run', ['admin'], 600));
+
+  // 8. Account for everything.
+  const result = await account({ view, generated, latest, expected, police, fhir, charity, reconciliation });
+  const deadLetters = await listDeadLetters(view);
+  const deadByReason = new Map<string, number>();
+  for (const d of deadLetters) deadByReason.set(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`, (deadByReason.get(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`) ?? 0) + 1);
+  const errorLines = slots.map((s) => countErrorLines(s.logFile));
+  // The bridge completes every job it gives up on (after dead-lettering it), so BullMQ's own
+  // 'failed' set should stay empty: anything there failed outside the bridge's failure policy.
+  const bullFailed = new Map<string, number>();
+  for (const q of WORK_QUEUES) {
+    for (const job of await view.queues[q].getJobs(['failed'], 0, 10_000)) {
+      const key = `${q}: ${job.failedReason ?? 'no reason'} (stalled ${job.stalledCounter ?? 0}x, attempts ${job.attemptsMade})`;
+      bullFailed.set(key, (bullFailed.get(key) ?? 0) + 1);
+    }
+  }
+  const bullFailedCount = [...bullFailed.values()].reduce((a, b) => a + b, 0);
+  const stuckDetail = await describeUnsettled(view, expected, result.statuses);
+  const charityStats = charity.stats();
+
+  const ok = result.lost === 0 && result.duplicates === 0 && result.lostWriteBacks === 0 && result.discrepancies === 0 && result.outbox === 0 && crashes.length === 0;
+  const rows: [string, string | number][] = [
+    ['Crime records (versions)', `${latest.size} crimes, ${generated.length} versions: ${generated.length - pushed.length} pulled, ${pushed.length} pushed (${pushRetries} pushes repeated)`],
+    ['  accounted for', `${result.accounted} (${result.withReferrals} with referrals at their expected status, ${result.noReferrals} out of scope or no MDT decision, ${result.quarantined} quarantined)`],
+    ['  NOT accounted for (LOST)', result.lost],
+    ...result.lostDetail.slice(0, 10).map((d): [string, string] => ['    ', d]),
+    ['Referrals expected / in the bridge', `${expected.size} / ${result.referrals}`],
+    ...STATUS_ORDER.filter((s) => result.byStatus.get(s)).map((s): [string, number] => [`  status ${s}`, result.byStatus.get(s)!]),
+    ['Partner duplicates', result.duplicates],
+    ['  NHS trust (FHIR)', result.nhsDetail],
+    ['  charity', result.charityDetail],
+    ['  police RMS', result.policeDetail],
+    ['Police write-backs', `${result.timelineEntries} status changes, ${result.writeBacksStored} stored at the RMS (${result.outcomeReplays} harmless repeats)`],
+    ['  LOST write-backs', `${result.lostWriteBacks} (outbox ${result.outbox})`],
+    ['Reconciliation', result.reconciliationText],
+    ['Dead letters', deadLetters.length],
+    ...[...deadByReason].slice(0, 10).map(([reason, n]): [string, string] => ['    ', `${n} x ${reason.slice(0, 160)}`]),
+    ["Jobs failed outside the bridge's policy", bullFailedCount],
+    ...[...bullFailed].slice(0, 10).map(([reason, n]): [string, string] => ['    ', `${n} x ${reason.slice(0, 160)}`]),
+    ...stuckDetail.slice(0, 10).map((d): [string, string] => ['  unsettled referral', d]),
+    ['Faults injected: police RMS', faultSummary(police.faultStats())],
+    ['Faults injected: NHS trust', faultSummary(fhir.faultStats())],
+    ['Faults injected: charity', faultSummary(charity.faultStats())],
+    ['Charity webhooks', `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up`],
+    ['Bridge processes SIGKILLed and restarted', `${kills.length} (${kills.join(', ')})`],
+    ['Bridge crashes (exits not caused by us)', crashes.length],
+    ['Bridge log lines at error level', errorLines.map((n, i) => `bridge-${i}: ${n}`).join(', ')],
+    ['Redis restarts (SIGTERM + AOF, same port)', `${redisRestarts} (down ${(redisDownMs / 1000).toFixed(1)} s)`],
+    ['Settled', settled ? `yes, at ${settledAt} s` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
+    ['Elapsed', `${elapsed()} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const line = '-'.repeat(100);
+  say('');
+  say([line, 'iasu-bridge chaos summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n'));
+  for (const crash of crashes) say(`  ${crash}`);
+  say(ok ? 'CLEAN: every record accounted for, nothing duplicated at a partner, every write-back stored, reconciliation clean.' : 'NOT CLEAN: see the rows above and the logs.');
+  say(
+    JSON.stringify({
+      ok,
+      runId,
+      seed: opts.seed,
+      records: latest.size,
+      versions: generated.length,
+      accounted: result.accounted,
+      lost: result.lost,
+      duplicates: result.duplicates,
+      lostWriteBacks: result.lostWriteBacks,
+      outbox: result.outbox,
+      discrepancies: result.discrepancies,
+      deadLetters: deadLetters.length,
+      kills: kills.length,
+      crashes: crashes.length,
+      redisRestarts,
+      settled,
+      elapsedSeconds: Number(elapsed()),
+    }),
+  );
+
+  if (ok && !opts.keepLogs) rmSync(logDir, { recursive: true, force: true });
+  else say(`Logs kept in ${logDir}`);
+  return ok;
+}
+
+async function runReconciliation(live: Slot[], token: string): Promise<ReconciliationReport | string> {
+  const deadline = Date.now() + 45_000;
+  let last = 'no bridge answered';
+  while (Date.now() < deadline) {
+    for (const slot of live) {
+      try {
+        const res = await fetch(`${slot.url}/v1/reconciliation`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(40_000) });
+        const text = await res.text();
+        if (res.status === 200) return JSON.parse(text) as ReconciliationReport;
+        last = `HTTP ${res.status} ${text.slice(0, 200)}`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+    }
+    // 409: a scheduled reconciliation holds the lock; wait for it.
+    await sleep(2000);
+  }
+  return last;
+}
+
+interface AccountInput {
+  view: BridgeContext;
+  generated: GeneratedRecord[];
+  latest: Map<string, GeneratedRecord>;
+  expected: Map<string, { decision: 'QUEUED' | 'HELD' | 'CANCELLED'; type: string; crimeReference: string }>;
+  police: PoliceSimulator;
+  fhir: FhirServer;
+  charity: CharitySimulator;
+  reconciliation: ReconciliationReport | string;
+}
+
+async function account(input: AccountInput) {
+  const { view, latest, expected, police, fhir, charity, reconciliation } = input;
+  const statuses = await view.referrals.statuses();
+  const byStatus = new Map<ReferralStatus, number>();
+  for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
+
+  // Records: each crime's last version says what should exist.
+  const quarantinedRefs = new Set((await view.quarantine.list(1_000_000)).map((q) => q.crimeReference).filter(Boolean));
+  const pipeline = view.redis.pipeline();
+  const crimes = [...latest.values()];
+  for (const g of crimes) pipeline.hget(view.keys.crime(g.crimeReference), 'version');
+  const versions = ((await pipeline.exec()) ?? []).map((r) => Number(r[1] ?? 0));
+  let withReferrals = 0;
+  let noReferrals = 0;
+  let quarantined = 0;
+  const lostDetail: string[] = [];
+  const wrong = new Map<string, number>();
+  crimes.forEach((g, i) => {
+    if (g.expectQuarantine) {
+      if (quarantinedRefs.has(g.crimeReference)) quarantined++;
+      else lostDetail.push(`${g.crimeReference} v${g.recordVersion} (${g.kind}): not quarantined`);
+      return;
+    }
+    if (versions[i]! < g.recordVersion) {
+      lostDetail.push(`${g.crimeReference} v${g.recordVersion} (${g.kind}): intake reached only v${versions[i]}`);
+      return;
+    }
+    if (g.expectedReferrals.length === 0) {
+      noReferrals++;
+      return;
+    }
+    const bad = g.expectedReferrals.filter((r) => !SETTLED_OK[r.decision].has(statuses.get(r.referralId) as ReferralStatus));
+    if (bad.length === 0) {
+      withReferrals++;
+      return;
+    }
+    for (const r of bad) {
+      const key = `${r.type} expected ${r.decision}, is ${statuses.get(r.referralId) ?? 'MISSING'}`;
+      wrong.set(key, (wrong.get(key) ?? 0) + 1);
+    }
+    if (lostDetail.length < 50) lostDetail.push(`${g.crimeReference} (${g.kind}): ${bad.map((r) => `${r.type} ${r.referralId} expected ${r.decision}, is ${statuses.get(r.referralId) ?? 'MISSING'}`).join('; ')}`);
+  });
+  const accounted = withReferrals + noReferrals + quarantined;
+  const lost = crimes.length - accounted;
+  const lostSummary = [...wrong].map(([k, n]) => `${n} x ${k}`);
+
+  // Partner duplicates.
+  const nhs = fhir.idempotency();
+  const nhsDup =
+    nhs.serviceRequestCreates - nhs.serviceRequestReferralIds + (nhs.taskCreates - nhs.taskReferralIds) + (nhs.serviceRequests - nhs.distinctServiceRequestReferralIds) + (nhs.tasks - nhs.distinctTaskReferralIds);
+  const ch = charity.idempotency();
+  const chDup = ch.creates - ch.distinctKeys + (ch.referrals - ch.distinctExternalReferences);
+  const outcomes = police.outcomes();
+  const bySeq = new Set(outcomes.map((o) => `${o.referralId}#${o.key.split(':').pop()}`));
+  const policeDup = outcomes.length - bySeq.size;
+  const duplicates = nhsDup + chDup + policeDup;
+
+  // Write-backs: every timeline entry of every referral stored at the RMS under its key.
+  const stored = new Set(outcomes.map((o) => o.key));
+  let timelineEntries = 0;
+  let lostWriteBacks = 0;
+  const ids = [...statuses.keys()];
+  for (let i = 0; i < ids.length; i += 500) {
+    const batch = ids.slice(i, i + 500);
+    const p = view.redis.pipeline();
+    for (const id of batch) p.lrange(view.keys.timeline(id), 0, -1);
+    const replies = (await p.exec()) ?? [];
+    batch.forEach((id, j) => {
+      for (const raw of (replies[j]?.[1] as string[] | undefined) ?? []) {
+        const e = JSON.parse(raw) as { seq: number; status: ReferralStatus };
+        timelineEntries++;
+        if (!stored.has(outcomeIdempotencyKey({ referralId: id, status: e.status, seq: e.seq }))) lostWriteBacks++;
+      }
+    });
+  }
+  const outbox = await view.referrals.outboxSize();
+
+  let discrepancies: number;
+  let reconciliationText: string;
+  if (typeof reconciliation === 'string') {
+    discrepancies = -1;
+    reconciliationText = `DID NOT RUN: ${reconciliation}`;
+  } else {
+    const byClass = new Map<string, number>();
+    for (const d of reconciliation.discrepancies) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
+    // A partner it could not reach is a report that checked nothing there: not clean.
+    discrepancies = reconciliation.discrepancies.length + reconciliation.unreachable.length;
+    reconciliationText =
+      `${reconciliation.discrepancies.length} discrepancies${byClass.size ? ` (${[...byClass].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}, ` +
+      `${reconciliation.unreachable.length} partners unreachable, ${reconciliation.pendingWriteBacks} write-backs pending, ` +
+      `${reconciliation.serviceLevels.breaches.length} Victims' Code breaches, ${reconciliation.serviceLevels.overdue.length} clinical overdue`;
+  }
+
+  return {
+    statuses,
+    referrals: statuses.size,
+    byStatus,
+    accounted,
+    withReferrals,
+    noReferrals,
+    quarantined,
+    lost,
+    lostDetail: [...lostSummary, ...lostDetail],
+    duplicates,
+    nhsDetail: `${nhsDup} (ServiceRequests: ${nhs.serviceRequestCreates} created for ${nhs.serviceRequestReferralIds} referral ids, ${nhs.serviceRequests} held; Tasks: ${nhs.taskCreates} created for ${nhs.taskReferralIds}, ${nhs.tasks} held)`,
+    charityDetail: `${chDup} (${ch.creates} creates, ${ch.distinctKeys} distinct Idempotency-Keys, ${ch.referrals} cases for ${ch.distinctExternalReferences} referral ids; ${charity.stats().replays} idempotent replays)`,
+    policeDetail: `${policeDup} (${outcomes.length} outcome keys for ${bySeq.size} distinct status changes)`,
+    timelineEntries,
+    writeBacksStored: stored.size,
+    outcomeReplays: police.stats().outcomeReplays,
+    lostWriteBacks,
+    outbox,
+    discrepancies,
+    reconciliationText,
+  };
+}
+
+/** For each expected referral not at its expected status: its timeline and its delivery job, as BullMQ holds it. */
+async function describeUnsettled(
+  view: BridgeContext,
+  expected: Map<string, { decision: 'QUEUED' | 'HELD' | 'CANCELLED'; type: string; crimeReference: string }>,
+  statuses: Map<string, ReferralStatus>,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const [id, e] of expected) {
+    if (SETTLED_OK[e.decision].has(statuses.get(id) as ReferralStatus)) continue;
+    if (out.length >= 20) break;
+    const timeline = await view.referrals.timeline(id);
+    const queue = e.type === 'CLINICAL' ? view.queues.nhsDelivery : view.queues.charityDelivery;
+    const jobs: string[] = [];
+    for (const entry of timeline.filter((t) => t.status === 'QUEUED')) {
+      const job = await queue.getJob(`${id}-q${entry.seq}`);
+      jobs.push(
+        job
+          ? `job ${job.id}: ${await job.getState()}, attempts ${job.attemptsMade}, stalled ${job.stalledCounter ?? 0}x${job.failedReason ? `, failed: ${job.failedReason}` : ''}${job.returnvalue ? `, returned ${JSON.stringify(job.returnvalue)}` : ''}`
+          : `job ${id}-q${entry.seq}: not in the queue`,
+      );
+    }
+    out.push(`${e.type} ${id} (${e.crimeReference}) expected ${e.decision}, is ${statuses.get(id) ?? 'MISSING'}; timeline ${timeline.map((t) => `${t.status}@${t.source}`).join(' > ') || 'none'}; ${jobs.join('; ') || 'no delivery job id'}`);
+  }
+  return out;
+}
+
+function countErrorLines(file: string): number {
+  if (!existsSync(file)) return 0;
+  let n = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) if (line.includes('"level":50') || line.includes('"level":60')) n++;
+  return n;
+}
+
+export async function runChaos(argv: string[] = process.argv.slice(2)): Promise<number> {
+  let opts: ChaosOptions;
+  try {
+    opts = parseOptions(argv);
+  } catch (err) {
+    process.stderr.write(`chaos: ${(err as Error).message}\n`);
+    return 2;
+  }
+  try {
+    return (await chaos(opts)) ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`chaos: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+if (require.main === module) {
+  void runChaos().then((code) => process.exit(code));
+}
