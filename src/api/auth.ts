@@ -1,6 +1,7 @@
 import Boom from '@hapi/boom';
 import type { Plugin, RouteOptions } from '@hapi/hapi';
 import Jwt from '@hapi/jwt';
+import { timingSafeEqual } from 'node:crypto';
 import type { BridgeConfig } from '../config';
 
 /**
@@ -42,6 +43,14 @@ export function publicRoute(): Pick<RouteOptions, 'auth' | 'app'> {
 
 export function partnerRoute(credential: Extract<RouteCredential, { partnerCredential: string }>['partnerCredential']): Pick<RouteOptions, 'auth' | 'app'> {
   return { auth: false, app: { credential: { partnerCredential: credential } satisfies RouteCredential } };
+}
+
+/** A partner's shared bearer token, compared in constant time (the police push, the trust's responses). */
+export function bearerTokenMatches(authorization: unknown, expected: string): boolean {
+  const header = String(authorization ?? '');
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
 /** The operator named in the token, as the audit trail records it. */

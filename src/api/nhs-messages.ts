@@ -1,6 +1,5 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
 import type { BridgeContext } from '../context';
@@ -10,7 +9,7 @@ import { changeStatus } from '../queues/status-change';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
-import { partnerRoute } from './auth';
+import { bearerTokenMatches, partnerRoute } from './auth';
 
 /**
  * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
@@ -133,10 +132,7 @@ function authorise(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
   }
   const expected = nhs.inboundToken;
   if (!expected) return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
-  const header = String(request.headers.authorization ?? '');
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const wanted = Buffer.from(expected);
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+  if (!bearerTokenMatches(request.headers.authorization, expected)) {
     return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
   }
   return undefined;

@@ -1,10 +1,9 @@
 import Boom from '@hapi/boom';
 import type { Plugin, Request } from '@hapi/hapi';
-import { timingSafeEqual } from 'node:crypto';
 import { FeedError } from '../adapters/police/feed-parser';
 import type { BridgeContext } from '../context';
 import { ingestDocument } from '../ingest/feed-ingest';
-import { partnerRoute } from './auth';
+import { bearerTokenMatches, partnerRoute } from './auth';
 
 /**
  * `POST /v1/police/flags` (police-feed.md §2): the RMS pushes a CrimeFlagFeed document.
@@ -44,9 +43,5 @@ export const policePushPlugin: Plugin<{ ctx: BridgeContext }> = {
 function authorisePush(ctx: BridgeContext, request: Request): void {
   const expected = ctx.config.police.pushToken;
   if (!expected) throw Boom.serverUnavailable('police push is not configured (set POLICE_PUSH_TOKEN)');
-  const header = String(request.headers.authorization ?? '');
-  const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw Boom.unauthorized('a valid bearer token is required', 'Bearer');
+  if (!bearerTokenMatches(request.headers.authorization, expected)) throw Boom.unauthorized('a valid bearer token is required', 'Bearer');
 }
