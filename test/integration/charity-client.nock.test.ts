@@ -5,7 +5,7 @@ import { PartnerError } from '../../src/adapters/partner-error';
 import { charityView } from '../../src/mappings/allow-lists';
 import { referralToCharityPayload } from '../../src/mappings/referral-to-charity';
 import { advocacyReferral } from '../helpers/referrals';
-import { useStrictNock } from '../helpers/nock';
+import { socketError, useStrictNock } from '../helpers/nock';
 
 const BASE = 'http://charity.test';
 const API_KEY = 'test-api-key';
@@ -139,7 +139,7 @@ describe('CharityClient.createReferral: the charity-api.md response table', () =
   });
 
   it('connection reset → transient', async () => {
-    post().replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    post().replyWithError(socketError('ECONNRESET', 'socket hang up'));
     const err = await createError();
     expect(err).toMatchObject({ partner: 'CHARITY', kind: 'transient' });
     expect(err.options.code).toBe('network');

@@ -3,6 +3,9 @@ import { PoliceFeedClient } from '../../src/adapters/police/feed-client';
 import { PoliceOutcomeClient } from '../../src/adapters/police/outcome-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-outcome';
+import { restoreNockAfterAll, socketError } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 const BASE = 'http://rms.test';
 const TOKEN = 'rms-static-token';
@@ -136,12 +139,12 @@ describe('PoliceOutcomeClient.post', () => {
   });
 
   it('treats a connection reset as transient', async () => {
-    post().replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    post().replyWithError(socketError('ECONNRESET', 'socket hang up'));
     const err = await rejection(client.post(outcome, ctx));
     expect(err.kind).toBe('transient');
     expect(err.partner).toBe('POLICE');
     expect(err.status).toBeUndefined();
-    expect(err.message).toMatch(/^police RMS unreachable/);
+    expect(err.message).toBe('police RMS unreachable (ECONNRESET)');
   });
 
   it('treats a timeout as transient', async () => {
@@ -149,6 +152,7 @@ describe('PoliceOutcomeClient.post', () => {
     post().delay(500).reply(204);
     const err = await rejection(slow.post(outcome, ctx));
     expect(err.kind).toBe('transient');
+    expect(err.message).toBe('police RMS unreachable (ETIMEDOUT)');
   });
 });
 
@@ -221,9 +225,10 @@ describe('PoliceFeedClient.fetchPage', () => {
   });
 
   it('treats a connection reset as transient', async () => {
-    get({ limit: '250' }).replyWithError({ code: 'ECONNRESET' });
+    get({ limit: '250' }).replyWithError(socketError('ECONNRESET'));
     const err = await rejection(client.fetchPage(undefined, ctx));
     expect(err.kind).toBe('transient');
+    expect(err.message).toBe('police RMS unreachable (ECONNRESET)');
   });
 
   it('sends no Authorization header when no token is configured', async () => {

@@ -1,3 +1,4 @@
+import { HttpRequestError, HttpTimeoutError, KeepAliveHttp } from '../keep-alive-http';
 import { PartnerError, isNetworkError } from '../partner-error';
 import type { CharityReferralPayload } from '../../mappings/referral-to-charity';
 import { classifyCharityResponse } from './errors';
@@ -31,7 +32,7 @@ export interface CharityClientOptions {
 
 interface RawResponse {
   status: number;
-  headers: Headers;
+  headers: Pick<Headers, 'get'>;
   body: unknown;
 }
 
@@ -42,7 +43,7 @@ interface RawResponse {
 export class CharityClient {
   private readonly apiBase: string;
 
-  constructor(private readonly opts: CharityClientOptions) {
+  constructor(private readonly opts: CharityClientOptions, private readonly http = new KeepAliveHttp()) {
     this.apiBase = `${opts.baseUrl.replace(/\/+$/, '')}/v1`;
   }
 
@@ -119,33 +120,29 @@ export class CharityClient {
     };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
 
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs);
     try {
-      const res = await fetch(`${this.apiBase}${path}`, {
+      const res = await this.http.request(`${this.apiBase}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: controller.signal,
-        // A redirect would carry the bearer token elsewhere; surface it as an unexpected status.
-        redirect: 'manual',
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.opts.timeoutMs,
       });
-      // The timeout also covers reading the body: a stalled body is as bad as no answer.
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, body: parseJson(text) };
+      return { status: res.status, headers: { get: (name) => res.header(name) }, body: parseJson(res.body.toString('utf8')) };
     } catch (err) {
-      if (controller.signal.aborted) {
+      if (err instanceof HttpRequestError) throw new PartnerError('CHARITY', 'permanent', 'charity request could not be made', { code: 'request_failed' });
+      if (err instanceof HttpTimeoutError) {
         throw new PartnerError('CHARITY', 'transient', `charity did not answer within ${this.opts.timeoutMs} ms`, { code: 'timeout' });
       }
-      // undici wraps socket failures as TypeError('fetch failed') with the cause attached. Any of
-      // them counts as transient: wrongly dead-lettering a victim's referral costs more than a retry.
-      if (isNetworkError(err) || isFetchFailure(err)) {
+      // Any socket failure counts as transient: wrongly dead-lettering a victim's referral costs more than a retry.
+      if (isNetworkError(err) || isSocketFailure(err)) {
         throw new PartnerError('CHARITY', 'transient', `charity unreachable (${networkCode(err)})`, { code: 'network' });
       }
       throw new PartnerError('CHARITY', 'permanent', 'charity request could not be made', { code: 'request_failed' });
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  close(): void {
+    this.http.close();
   }
 }
 
@@ -183,10 +180,10 @@ function pickState(v: CharityReferralState): CharityReferralState {
   return { id: v.id, externalReference: v.externalReference, status: v.status, statusReason: v.statusReason ?? null, updatedAt: v.updatedAt };
 }
 
-/** By name, not instanceof: the error may come from another realm (undici, jest's vm). */
-function isFetchFailure(err: unknown): boolean {
-  const e = err as { name?: unknown; message?: unknown } | undefined;
-  return e?.name === 'TypeError' && e.message === 'fetch failed';
+/** node:http's own socket and parser failures carry a code (ECONNRESET, HPE_…). */
+function isSocketFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(E[A-Z]+|HPE_[A-Z_]+)$/.test(code);
 }
 
 function networkCode(err: unknown): string {

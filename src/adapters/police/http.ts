@@ -1,15 +1,16 @@
+import { KeepAliveHttp, type HttpAnswer, type HttpCall } from '../keep-alive-http';
 import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
 
-/** fetch with an overall timeout; network failures and timeouts become transient PartnerErrors. */
-export async function fetchWithTimeout(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+/** One call to the RMS; network failures and timeouts become transient PartnerErrors. */
+export async function callPolice(http: KeepAliveHttp, url: string, call: HttpCall): Promise<HttpAnswer> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return await http.request(url, call);
   } catch (err) {
-    if (isNetworkError(err) || (err as Error).name === 'TypeError') {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    if (isNetworkError(err)) {
+      const code = (err as { code?: string }).code ?? (err as Error).name;
       throw new PartnerError('POLICE', 'transient', `police RMS unreachable (${code})`);
     }
-    throw err;
+    throw new PartnerError('POLICE', 'transient', 'police RMS call failed');
   }
 }
 

@@ -1,9 +1,14 @@
 import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../mappings/referral-to-outcome';
-import { classifyPoliceStatus, fetchWithTimeout } from './http';
+import { KeepAliveHttp } from '../keep-alive-http';
+import { callPolice, classifyPoliceStatus } from './http';
 
 /** Posts one ReferralOutcome to `POST {base}/referral-outcomes` (police-feed.md §3). */
 export class PoliceOutcomeClient {
-  constructor(private readonly opts: { baseUrl: string; token: string; timeoutMs: number }) {}
+  private readonly url: string;
+
+  constructor(private readonly opts: { baseUrl: string; token: string; timeoutMs: number }, private readonly http = new KeepAliveHttp()) {
+    this.url = `${opts.baseUrl}/referral-outcomes`;
+  }
 
   async post(outcome: ReferralOutcome, ctx: { correlationId: string }): Promise<void> {
     const headers: Record<string, string> = {
@@ -12,9 +17,12 @@ export class PoliceOutcomeClient {
       'X-Correlation-Id': ctx.correlationId,
     };
     if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
-    const res = await fetchWithTimeout(`${this.opts.baseUrl}/referral-outcomes`, { method: 'POST', headers, body: outcomeToXml(outcome) }, this.opts.timeoutMs);
-    await res.body?.cancel();
+    const res = await callPolice(this.http, this.url, { method: 'POST', headers, body: outcomeToXml(outcome), timeoutMs: this.opts.timeoutMs });
     if (res.status === 200 || res.status === 201 || res.status === 204) return;
-    throw classifyPoliceStatus(res.status, res.headers.get('retry-after'), 'outcome write-back');
+    throw classifyPoliceStatus(res.status, res.header('retry-after'), 'outcome write-back');
+  }
+
+  close(): void {
+    this.http.close();
   }
 }
