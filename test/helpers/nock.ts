@@ -46,3 +46,24 @@ export class FakeTokens {
     if (token === this.current) this.current = `${token}-2`;
   }
 }
+
+/**
+ * A socket failure for `replyWithError`: node:http clients only see an Error instance (nock
+ * 14 drops a plain object on the floor, and the call then ends in its timeout instead).
+ */
+export function socketError(code: string, message = code): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * nock patches node:http for the whole jest worker, not just this file: restore it when the file
+ * is done, or the next file's HTTP runs through this file's stale interceptors (and a reset
+ * emitted there surfaces, unhandled, in somebody else's test).
+ */
+export function restoreNockAfterAll(): void {
+  afterAll(() => {
+    nock.cleanAll();
+    nock.enableNetConnect();
+    nock.restore();
+  });
+}

@@ -6,6 +6,9 @@ import { FeedPoller } from '../../src/ingest/feed-poller';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { startPoliceFeedSimulator } from '../../simulators/police-feed';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 describe('HTTP API', () => {
   let ctx: BridgeContext;

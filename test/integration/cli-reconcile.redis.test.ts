@@ -3,6 +3,9 @@ import { main } from '../../src/cli/index';
 import { loadConfig } from '../../src/config';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { dropKeys, REDIS_URL } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /** `iasu-bridge reconcile [--json]`: config from the environment, report on stdout, logs on stderr. */
 describe('iasu-bridge reconcile', () => {

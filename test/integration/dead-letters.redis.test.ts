@@ -24,6 +24,9 @@ import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /**
  * The dead-letter tools on real Redis and real BullMQ queues, partners played by nock: real dead

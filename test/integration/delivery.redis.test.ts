@@ -8,6 +8,9 @@ import { startOutcomeWorker } from '../../src/queues/police-outcomes';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /**
  * Delivery through real BullMQ queues on real Redis, the charity and police RMS played by nock:

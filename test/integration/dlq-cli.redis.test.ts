@@ -11,6 +11,9 @@ import type { DeadLetterJob } from '../../src/queues/topology';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, REDIS_URL, waitFor } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /**
  * `iasu-bridge dlq list|show|redrive|discard`: config from the environment, answers on io.out,

@@ -135,7 +135,7 @@ describe('BridgeMetrics', () => {
     // One reconcile job active, one failed (reconcile jobs have one attempt).
     await ctx.queues.reconcile.add('reconcile', { kind: 'reconcile' });
     await ctx.queues.reconcile.add('reconcile', { kind: 'reconcile' });
-    const worker = new Worker(QUEUE.reconcile, null, { connection: ctx.redis, prefix: ctx.config.redis.prefix, autorun: false });
+    const worker = new Worker(QUEUE.reconcile, null, { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix, autorun: false });
     extra.push(worker);
     const failing = await worker.getNextJob('token-1', { block: false });
     await failing!.moveToFailed(new Error('boom'), 'token-1', false);

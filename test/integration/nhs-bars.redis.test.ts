@@ -12,6 +12,9 @@ import type { DeadLetterJob } from '../../src/queues/topology';
 import { trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /**
  * nhs-fhir.md Mode B through real BullMQ queues on real Redis: delivery to a BaRS receiver

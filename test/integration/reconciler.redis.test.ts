@@ -8,6 +8,9 @@ import { renderReport, type ReconciliationReport } from '../../src/reconcile/rep
 import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
 import { Worker } from 'bullmq';
 import { QUEUE } from '../../src/queues/topology';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
 
 /**
  * The reconciler on real Redis, partners played by nock: each class of discrepancy found,
@@ -131,7 +134,7 @@ describe('reconciler', () => {
 
   test('a write-back already in the dead-letter queue is left for an operator, not re-added every run', async () => {
     await ctx.queues.policeOutcomes.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
-    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', { connection: ctx.redis, prefix: ctx.config.redis.prefix });
+    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix });
     try {
       await waitFor(async () => (await ctx.queues.policeOutcomes.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered', 'the write-back dead-lettered');
     } finally {
