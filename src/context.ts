@@ -28,7 +28,14 @@ import { BridgeMetrics } from './observability/metrics';
 export interface BridgeContext {
   config: BridgeConfig;
   logger: Logger;
+  /** The bridge's own reads and writes, auto-pipelined: commands issued in one tick go in one write. */
   redis: Redis;
+  /**
+   * BullMQ's connection (queues and workers), without auto-pipelining, which BullMQ does not
+   * support. Ordering between the two holds where it matters: every caller awaits its commit
+   * before it queues the job that depends on it.
+   */
+  queueRedis: Redis;
   keys: Keys;
   cipher: DataCipher;
   referrals: ReferralStore;
@@ -55,17 +62,21 @@ export interface BridgeContext {
 }
 
 export function createContext(config: BridgeConfig, logger: Logger = createLogger(config.logLevel)): BridgeContext {
-  const redis = createRedis(config.redis, 'worker');
+  // The profile showed a sixth of the bridge's CPU in per-command socket writes: with dozens of
+  // jobs in flight, auto-pipelining turns a tick's commands into one write.
+  const redis = createRedis(config.redis, 'worker', { enableAutoPipelining: true });
+  const queueRedis = createRedis(config.redis, 'worker');
   const keys = new Keys(config.redis.prefix);
   const cipher = new DataCipher(config.dataKeys);
   const day = 24 * 3600;
-  const queues = createQueues(redis, config);
+  const queues = createQueues(queueRedis, config);
   const auth = nhsTokenSource(config);
   const nhsAuth = auth ? { auth } : {};
   const ctx: BridgeContext = {
     config,
     logger,
     redis,
+    queueRedis,
     keys,
     cipher,
     referrals: new ReferralStore(redis, keys, cipher, config.retention.days * day),
@@ -110,7 +121,10 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     },
     async close() {
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      ctx.partners.charity.close();
+      ctx.partners.policeFeed.close();
+      ctx.partners.policeOutcomes.close();
+      await Promise.all([redis, queueRedis].map((r) => r.quit().catch(() => r.disconnect())));
     },
   };
   ctx.metrics = new BridgeMetrics(ctx);

@@ -51,7 +51,7 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
       }
     },
     {
-      connection: ctx.redis,
+      connection: ctx.queueRedis,
       prefix: ctx.config.redis.prefix,
       concurrency: spec.concurrency ?? ctx.config.delivery.concurrency,
       maxStalledCount: MAX_STALLED_COUNT,

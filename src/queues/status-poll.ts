@@ -90,7 +90,7 @@ export function startReconcileWorker(ctx: BridgeContext): Worker<ReconcileJob> {
       return summary;
     },
     // One poll at a time per process; the job id per tick keeps it to one per tick across processes.
-    { connection: ctx.redis, prefix: ctx.config.redis.prefix, concurrency: 1 },
+    { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix, concurrency: 1 },
   );
   worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'reconcile worker error'));
   return worker;
