@@ -68,4 +68,30 @@ export function cronLogger(logger: Logger) {
   };
 }
 
+/** The log lines a job writes. */
+export interface JobLog {
+  debug(obj: object, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/**
+ * A child logger made on the first line actually written. pino's child() runs the redaction over
+ * its bindings at once, and the hot paths make one per job: at LOG_LEVEL=warn that was work for
+ * lines never written.
+ */
+export function lazyChild(logger: Logger, bindings: Record<string, unknown>): JobLog {
+  let child: Logger | undefined;
+  const line =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (obj: object | string, msg?: string): void => {
+      if (!logger.isLevelEnabled(level)) return;
+      child ??= logger.child(bindings);
+      if (typeof obj === 'string') child[level](obj);
+      else child[level](obj, msg);
+    };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
 export type { Logger };

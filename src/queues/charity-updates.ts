@@ -2,6 +2,7 @@ import type { BridgeContext } from '../context';
 import { decideCharityUpdate, type CharityUpdate } from '../mappings/charity-status';
 import type { ReferralMeta } from '../store/referral-store';
 import { changeStatus } from './status-change';
+import { lazyChild } from '../logger';
 
 /**
  * The one place a charity status reaches a referral, whichever way it came (webhook or
@@ -30,7 +31,7 @@ export async function applyCharityUpdate(
 }
 
 async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpdate & { charityId: string }, source: CharityUpdateSource): Promise<CharityUpdateResult> {
-  const log = ctx.logger.child({ correlationId: meta.correlationId, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: 'CHARITY', source });
+  const log = lazyChild(ctx.logger, { correlationId: meta.correlationId, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: 'CHARITY', source });
   if (meta.status === 'HELD') {
     // Never sent (no consent): a status for it must not move it on. Reconciliation's orphan case.
     log.error({ alert: true, partnerStatus: update.status.slice(0, 40) }, 'charity reports a referral the bridge is holding back; ignored');

@@ -8,6 +8,7 @@ import { PermanentError } from './dead-letter';
 import { enqueueCancel } from './delivery-jobs';
 import { changeStatus } from './status-change';
 import type { DeliveryJob, QueueName } from './topology';
+import { lazyChild } from '../logger';
 
 /**
  * What differs between partners; everything else about delivery (status checks, frozen
@@ -28,7 +29,7 @@ export interface PartnerDelivery<Payload> {
 
 export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: Job<DeliveryJob>): Promise<string> {
   const { referralId, correlationId } = job.data;
-  const log = ctx.logger.child({ correlationId, referralId, partner: ops.partner, jobId: job.id });
+  const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
   const meta = await ctx.referrals.get(referralId);
   if (!meta) throw new PermanentError('unknown referral');
   if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);

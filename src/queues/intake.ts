@@ -9,6 +9,7 @@ import { startBridgeWorker } from './bridge-worker';
 import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
 import { changeStatus } from './status-change';
 import { QUEUE, type IntakeJob } from './topology';
+import { lazyChild } from '../logger';
 
 /**
  * Intake: one police record version → referral states. Versions of one crime are applied in
@@ -20,7 +21,7 @@ export class CrimeBusyError extends Error {}
 export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Promise<{ outcome: string }> {
   const { referrals, lock, logger, cipher, counters } = ctx;
   const { crimeReference, recordVersion, force, correlationId } = job.data;
-  const log = logger.child({ correlationId, crimeReference, recordVersion, jobId: job.id });
+  const log = lazyChild(logger, { correlationId, crimeReference, recordVersion, jobId: job.id });
 
   const token = await lock.acquire(`crime:${crimeReference}`, 30_000);
   if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
