@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { generateDataKeySpec } from '../src/store/crypto';
 import { feedDocument, generateFeedRecords } from '../simulators/feed-generator';
@@ -27,12 +27,15 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '200' },
       'latency-seconds': { type: 'string', default: '15' },
       concurrency: { type: 'string', default: '16' },
+      // Bridge processes sharing the work (the scale-out the bridge supports); the baseline gets as many.
+      processes: { type: 'string', default: '1' },
       'skip-baseline': { type: 'boolean', default: false },
       'skip-latency': { type: 'boolean', default: false },
     },
   });
   const records = Number(values.records);
   const concurrency = Number(values.concurrency);
+  const processes = Math.max(1, Number(values.processes));
   const say = (line: string) => process.stderr.write(`${line}\n`);
 
   const redis = await findOrStartRedis(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6391');
@@ -48,27 +51,39 @@ async function main(): Promise<void> {
   await admin.config('SET', 'maxmemory-policy', 'noeviction').catch(() => undefined);
   const memoryBefore = usedMemory(await admin.info('memory'));
 
-  const port = await freePort();
-  const bridge = startBridgeProcess(port, {
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: prefix,
-    DATA_KEYS: generateDataKeySpec('bench'),
-    HTTP_PORT: String(port),
-    LOG_LEVEL: 'warn',
-    POLICE_FEED_URL: partners.feedUrl,
-    POLICE_POLL_CRON: '* * * * * *',
-    POLICE_PAGE_LIMIT: '1000',
-    POLICE_PUSH_TOKEN: 'bench-push',
-    STATUS_POLL_CRON: NEVER,
-    RECONCILE_CRON: NEVER,
-    NHS_FHIR_BASE_URL: partners.nhsUrl,
-    CHARITY_API_URL: partners.charityUrl,
-    CHARITY_API_KEY: 'bench',
-    WORKER_CONCURRENCY: String(concurrency),
-  });
+  // The bridge as installed runs: compiled JavaScript (bin/iasu-bridge.js), not tsx.
+  say('Building the bridge (tsc) so the benchmark runs the compiled code');
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const dataKeys = generateDataKeySpec('bench');
+  const bridges: ReturnType<typeof startBridgeProcess>[] = [];
+  for (let i = 0; i < processes; i++) {
+    const port = await freePort();
+    bridges.push(
+      startBridgeProcess(port, {
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: prefix,
+        DATA_KEYS: dataKeys,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        POLICE_FEED_URL: partners.feedUrl,
+        POLICE_POLL_CRON: '* * * * * *',
+        POLICE_PAGE_LIMIT: '1000',
+        POLICE_PUSH_TOKEN: 'bench-push',
+        STATUS_POLL_CRON: NEVER,
+        RECONCILE_CRON: NEVER,
+        NHS_FHIR_BASE_URL: partners.nhsUrl,
+        CHARITY_API_URL: partners.charityUrl,
+        CHARITY_API_KEY: 'bench',
+        WORKER_CONCURRENCY: String(concurrency),
+      }),
+    );
+  }
+  const bridge = bridges[0]!;
+  const pids = () => bridges.map((b) => b.child.pid!);
   try {
     const api = await bridge.listening;
-    say(`Bridge pid ${bridge.child.pid} at ${api}; ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency}`);
+    await Promise.all(bridges.map((b) => b.listening));
+    say(`Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per worker`);
 
     // 1. Throughput: the backlog, pulled from the feed, until every referral reached its partner.
     const deadline = Date.now() + 30 * 60_000;
@@ -77,7 +92,7 @@ async function main(): Promise<void> {
       await sleep(250);
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
-        say(`  ${countArrived(partners.received, expected)}/${expected.size} referrals at the partners, RSS ${rssMb(bridge.child.pid!)} MB`);
+        say(`  ${countArrived(partners.received, expected)}/${expected.size} referrals at the partners, RSS ${pids().map(rssMb).join(' + ')} MB`);
       }
     }
     const arrived = countArrived(partners.received, expected);
@@ -123,19 +138,20 @@ async function main(): Promise<void> {
       fixedRate = { rate: round(extra.length / ((Date.now() - started) / 1000) > rate ? rate : rate), seconds: pushSeconds, referrals: pushLatencies.length, latencyMs: percentiles(pushLatencies) };
     }
 
-    const peakRssMb = peakRss(bridge.child.pid!);
+    const peakRssMb = Math.max(...pids().map(peakRss));
     const redisMemory = usedMemory(await admin.info('memory'));
-    await bridge.stop();
+    await Promise.all(bridges.map((b) => b.stop()));
 
     // 3. Raw BullMQ on the same Redis: no-op jobs through three hops (intake → delivery → police
     //    write-back, as each referral takes at least), the same concurrency, in one process.
     let baseline: { flows: number; seconds: number; flowsPerSecond: number } | undefined;
-    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency);
+    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, processes);
 
     const result = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version },
       records,
       concurrency,
+      processes,
       backlog,
       baseline,
       ratioToBaseline: baseline ? round(backlog.referralsPerSecond / baseline.flowsPerSecond) : undefined,
@@ -147,7 +163,7 @@ async function main(): Promise<void> {
     printTable(result);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    await bridge.stop();
+    await Promise.all(bridges.map((b) => b.stop()));
     await partners.stop();
     admin.disconnect();
     await redis.stop();
@@ -158,7 +174,7 @@ function startBridgeProcess(port: number, env: Record<string, string>) {
   // Logs at warn (info logging would be part of what is measured); stdout is discarded.
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...profile, join(ROOT, 'bin/iasu-bridge.js'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const api = `http://127.0.0.1:${port}`;
   const listening = (async () => {
     for (let i = 0; i < 300; i++) {
@@ -193,33 +209,38 @@ function freePort(): Promise<number> {
   });
 }
 
-async function rawBullmq(url: string, prefix: string, flows: number, concurrency: number): Promise<{ flows: number; seconds: number; flowsPerSecond: number }> {
+/**
+ * Raw BullMQ: the same number of processes as the bridge ran, each with one worker per hop at the
+ * same concurrency, doing nothing but queue the next hop. This process adds the flows; the last
+ * hop counts them in Redis (one INCR), which is how this process knows they are done.
+ */
+async function rawBullmq(url: string, prefix: string, flows: number, concurrency: number, processes: number): Promise<{ flows: number; seconds: number; flowsPerSecond: number }> {
   const connection = new IORedis(url, { maxRetriesPerRequest: null });
-  const names = ['hop1', 'hop2', 'hop3'];
-  const queues = names.map((n) => new Queue(n, { connection, prefix }));
-  let done = 0;
-  const finished = new Promise<void>((resolve) => {
-    const workers = names.map(
-      (n, i) =>
-        new Worker(
-          n,
-          async (job) => {
-            if (i < 2) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
-            else if (++done === flows) resolve();
-          },
-          { connection, prefix, concurrency },
-        ),
-    );
-    void Promise.resolve(workers);
-  });
+  const first = new Queue('hop1', { connection, prefix });
+  const doneKey = `${prefix}:done`;
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'raw-bullmq-worker.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_DONE_KEY: doneKey },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  // Each child says "ready" once its workers are connected, so start-up is not timed.
+  await Promise.all(children.map((c) => new Promise<void>((resolve) => c.stdout!.once('data', () => resolve()))));
   const started = Date.now();
   for (let i = 0; i < flows; i += 1000) {
-    await queues[0]!.addBulk(Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({ name: 'start', data: { n: i + k }, opts: { removeOnComplete: true } })));
+    await first.addBulk(Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({ name: 'start', data: { n: i + k }, opts: { removeOnComplete: true } })));
   }
-  await finished;
+  while (Number((await connection.get(doneKey)) ?? 0) < flows) await sleep(20);
   const seconds = (Date.now() - started) / 1000;
-  await Promise.all(queues.map((q) => q.obliterate({ force: true }).catch(() => undefined)));
-  await Promise.all(queues.map((q) => q.close()));
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(['hop1', 'hop2', 'hop3'].map(async (n) => {
+    const q = new Queue(n, { connection, prefix });
+    await q.obliterate({ force: true }).catch(() => undefined);
+    await q.close();
+  }));
+  await first.close();
+  await connection.del(doneKey);
   connection.disconnect();
   return { flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds) };
 }

@@ -1,0 +1,31 @@
+import { Queue, Worker } from 'bullmq';
+import IORedis from 'ioredis';
+
+/**
+ * One process of the raw-BullMQ baseline (bench.ts starts as many as the bridge ran): a worker
+ * per hop, no-op jobs, hop1 → hop2 → hop3, the last hop counting what arrived.
+ */
+const url = process.env.RAW_REDIS_URL!;
+const prefix = process.env.RAW_PREFIX!;
+const concurrency = Number(process.env.RAW_CONCURRENCY ?? 16);
+const doneKey = process.env.RAW_DONE_KEY!;
+
+const connection = new IORedis(url, { maxRetriesPerRequest: null });
+const names = ['hop1', 'hop2', 'hop3'];
+const queues = names.map((n) => new Queue(n, { connection, prefix }));
+const workers = names.map(
+  (n, i) =>
+    new Worker(
+      n,
+      async (job) => {
+        if (i < 2) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
+        else await connection.incr(doneKey);
+      },
+      { connection, prefix, concurrency },
+    ),
+);
+
+void Promise.all(workers.map((w) => w.waitUntilReady())).then(() => process.stdout.write('ready\n'));
+process.once('SIGTERM', () => {
+  void Promise.all(workers.map((w) => w.close(true))).finally(() => process.exit(0));
+});
