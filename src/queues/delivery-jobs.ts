@@ -1,11 +1,14 @@
 import type { BridgeContext } from '../context';
 import type { PartnerCode } from '../store/referral-store';
 
-/** Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job. */
-export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number): Promise<void> {
-  const meta = await ctx.referrals.get(referralId);
-  if (!meta) return;
-  const queue = meta.partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
+/**
+ * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.
+ * `partner`: when the caller knows it, the referral is not read again.
+ */
+export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode): Promise<void> {
+  const to = partner ?? (await ctx.referrals.get(referralId))?.partner;
+  if (!to) return;
+  const queue = to === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
   await queue.add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: `${referralId}-q${queuedSeq}` });
 }
 

@@ -45,6 +45,7 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
     to: 'SENT',
     source: ops.partner,
     expectFrom: ['QUEUED'],
+    known: meta,
     detail: 'partner confirmed receipt',
     patch: { partnerRef: result.partnerRef, partnerStatus: result.partnerStatus },
   });
@@ -65,9 +66,9 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */
 async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, referralId: string): Promise<P> {
-  const frozen = await ctx.referrals.loadOutbound<P>(referralId);
-  if (frozen !== undefined) return frozen;
-  const referral = await ctx.referrals.loadData(referralId);
+  const stored = await ctx.referrals.loadForDelivery<P>(referralId);
+  if (stored.outbound !== undefined) return stored.outbound;
+  const referral = stored.data;
   if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');
   let payload: P;
   try {

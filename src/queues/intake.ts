@@ -42,8 +42,7 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
     }
     for (const decided of mapping.referrals) await applyDecision(ctx, decided, correlationId);
     if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
-    await referrals.setCrimeVersion(crimeReference, recordVersion);
-    if (recordVersion > latest) await counters.add('recordsQueued');
+    await Promise.all([referrals.setCrimeVersion(crimeReference, recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined]);
     log.info({ referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) }, 'record applied');
     return { outcome: 'applied' };
   } finally {
@@ -72,9 +71,10 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
           source: 'police',
           detail: `record v${referral.recordVersion}`,
           create,
+          known: meta ?? null,
           patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
         });
-        if (t.applied) await enqueueDelivery(ctx, id, correlationId, t.seq);
+        if (t.applied) await enqueueDelivery(ctx, id, correlationId, t.seq, referral.type === 'CLINICAL' ? 'NHS' : 'CHARITY');
       } else if (meta.status === 'QUEUED') {
         // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.
         await referrals.patch(id, patch);
@@ -84,7 +84,7 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
     }
     case 'HELD': {
       if (!meta || meta.status === 'QUEUED') {
-        await changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, patch: { ...patch, heldReason: reason } });
+        await changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, known: meta ?? null, patch: { ...patch, heldReason: reason } });
       } else if (meta.status === 'HELD') {
         await referrals.patch(id, { ...patch, heldReason: reason });
       }

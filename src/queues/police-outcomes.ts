@@ -7,8 +7,7 @@ import { QUEUE, type OutcomeJob } from './topology';
 /** Writes one status change back to the police RMS; the outbox entry is cleared only on success. */
 export async function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): Promise<string> {
   const { referralId, seq } = job.data;
-  const meta = await ctx.referrals.get(referralId);
-  const entry = await ctx.referrals.timelineEntry(referralId, seq);
+  const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
   if (!meta || !entry) {
     await ctx.referrals.ackOutcome(referralId, seq);
     return 'nothing-to-report';

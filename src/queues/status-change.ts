@@ -19,8 +19,11 @@ export async function changeStatus(ctx: BridgeContext, referralId: string, req: 
   if (result.applied) {
     const { correlationId, crimeReference } = result;
     ctx.logger.info({ correlationId, referralId, crimeReference, from: result.from, to: req.to, source: req.source }, 'referral status changed');
-    await enqueueOutcome(ctx, referralId, result.seq, correlationId);
-    await ctx.audit.record({ actor: auditActor(req.source), action: 'referral.status_changed', referralId, crimeReference, status: req.to, ...(result.from ? { outcome: `from_${result.from}` } : {}) });
+    // Together: the audit append and the write-back job travel in one round trip.
+    await Promise.all([
+      enqueueOutcome(ctx, referralId, result.seq, correlationId),
+      ctx.audit.record({ actor: auditActor(req.source), action: 'referral.status_changed', referralId, crimeReference, status: req.to, ...(result.from ? { outcome: `from_${result.from}` } : {}) }),
+    ]);
   }
   return result;
 }

@@ -59,6 +59,12 @@ export interface TransitionRequest {
   >;
   /** Required when the referral does not exist yet. */
   create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;
+  /**
+   * The referral as the caller has just read it (null: read and absent), so the first attempt
+   * skips reading it again. Safe when stale: the commit checks the status sequence and a
+   * mismatch re-reads and re-decides.
+   */
+  known?: ReferralMeta | null;
   now?: Date;
 }
 
@@ -82,6 +88,10 @@ if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[7]) else redis.call('S
 if ARGV[8] ~= '0' then
   redis.call('EXPIRE', KEYS[5], ARGV[8])
   redis.call('EXPIRE', KEYS[6], ARGV[8])
+end
+if ARGV[9] == 'new' then
+  redis.call('SADD', KEYS[7], ARGV[7])
+  redis.call('SADD', KEYS[8], ARGV[7])
 end
 return 1
 `;
@@ -135,6 +145,16 @@ export class ReferralStore {
     return sealed ? this.cipher.openJson<T>(sealed, `${id}:outbound`) : undefined;
   }
 
+  /**
+   * What delivery starts from, in one round trip: the frozen payload when there is one (a retry),
+   * else the referral details to build it from. Only the one used is decrypted.
+   */
+  async loadForDelivery<T>(id: string): Promise<{ outbound?: T; data?: Referral }> {
+    const [outbound, data] = await this.redis.mget(this.keys.outbound(id), this.keys.data(id));
+    if (outbound) return { outbound: this.cipher.openJson<T>(outbound, `${id}:outbound`) };
+    return data ? { data: this.cipher.openJson<Referral>(data, id) } : {};
+  }
+
   async patch(id: string, fields: TransitionRequest['patch']): Promise<void> {
     const entries = Object.entries(fields ?? {}).filter(([, v]) => v !== undefined);
     if (entries.length > 0) await this.redis.hset(this.keys.referral(id), Object.fromEntries(entries.map(([k, v]) => [k, String(v)])));
@@ -142,7 +162,7 @@ export class ReferralStore {
 
   async transition(id: string, req: TransitionRequest): Promise<TransitionResult> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const meta = await this.get(id);
+      const meta = attempt === 0 && req.known !== undefined ? (req.known ?? undefined) : await this.get(id);
       const from = meta?.status;
       if (req.expectFrom && (!from || !req.expectFrom.includes(from))) return { applied: false, from, why: 'unexpected-status' };
       if (!meta && !req.create) return { applied: false, why: 'unknown-referral' };
@@ -168,20 +188,19 @@ export class ReferralStore {
       const entry: TimelineEntry = { seq, at: now, status: req.to, from, source: req.source, detail: req.detail };
       const expire = isTerminal(req.to) ? String(this.retentionSeconds) : '0';
       const crimeReference = meta?.crimeReference ?? req.create!.crimeReference;
-      if (!meta) {
-        await this.redis.sadd(this.keys.allReferrals(), id);
-        await this.redis.sadd(this.keys.crimeReferrals(crimeReference), id);
-      }
+      // A new referral joins the id sets in the same commit, so neither lists an id that has no state.
       const committed = await runScript(
         this.redis,
         COMMIT_SCRIPT,
-        6,
+        8,
         this.keys.referral(id),
         this.keys.timeline(id),
         this.keys.outbox(),
         this.keys.active(partner),
         this.keys.data(id),
         this.keys.outbound(id),
+        this.keys.allReferrals(),
+        this.keys.crimeReferrals(crimeReference),
         String(meta?.statusSeq ?? 0),
         JSON.stringify(fields),
         JSON.stringify(entry),
@@ -190,6 +209,7 @@ export class ReferralStore {
         AT_PARTNER_STATUSES.has(req.to) ? 'add' : 'rem',
         id,
         expire,
+        meta ? 'existing' : 'new',
       );
       if (committed === 1) return { applied: true, from, seq, correlationId: fields.correlationId ?? meta!.correlationId, crimeReference };
       // Someone else changed it between our read and the commit: read again and re-decide.
