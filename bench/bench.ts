@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -135,6 +135,11 @@ async function main(): Promise<void> {
       const waitUntil = Date.now() + 60_000;
       while ([...pushedAt.keys()].some((id) => !partners.received.has(id)) && Date.now() < waitUntil) await sleep(100);
       const pushLatencies = [...pushedAt].filter(([id]) => partners.received.has(id)).map(([id, at]) => partners.received.get(id)! - at);
+      // BENCH_LATENCY_DUMP=file: every push's (ms since start, latency), to see when the slow ones happen.
+      if (process.env.BENCH_LATENCY_DUMP) {
+        const rows = [...pushedAt].filter(([id]) => partners.received.has(id)).map(([id, at]) => `${at - started}\t${partners.received.get(id)! - at}`);
+        writeFileSync(process.env.BENCH_LATENCY_DUMP, `${rows.join('\n')}\n`);
+      }
       fixedRate = { rate: round(extra.length / ((Date.now() - started) / 1000) > rate ? rate : rate), seconds: pushSeconds, referrals: pushLatencies.length, latencyMs: percentiles(pushLatencies) };
     }
 
