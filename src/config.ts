@@ -41,6 +41,8 @@ export interface BridgeConfig {
     crimeRefPattern?: RegExp;
     pushToken: string;
     timeoutMs: number;
+    /** Write-backs tried at once, per process, before the rest go to the police-outcomes queue (0: all queued). */
+    writeBackInFlight: number;
   };
   nhs: {
     mode: NhsMode;
@@ -143,6 +145,7 @@ const schema = Joi.object({
   }, 'regular expression'),
   POLICE_PUSH_TOKEN: Joi.string().allow(''),
   POLICE_TIMEOUT_MS: positiveInt.required(),
+  POLICE_WRITEBACK_INFLIGHT: Joi.number().integer().min(0).max(1000).required(),
   NHS_MODE: Joi.string().valid('fhir-rest', 'bars').required(),
   NHS_FHIR_BASE_URL: url.required(),
   NHS_TRUST_ODS_CODE: Joi.string().pattern(/^[A-Z0-9]{3,10}$/).required(),
@@ -252,6 +255,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       crimeRefPattern: v.POLICE_CRIME_REF_PATTERN ? new RegExp(v.POLICE_CRIME_REF_PATTERN) : undefined,
       pushToken: v.POLICE_PUSH_TOKEN,
       timeoutMs: v.POLICE_TIMEOUT_MS,
+      writeBackInFlight: v.POLICE_WRITEBACK_INFLIGHT,
     },
     nhs: {
       mode: v.NHS_MODE,

@@ -23,6 +23,7 @@ import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
 import { version as bridgeVersion } from '../package.json';
 import { AuditLog } from './store/audit-log';
 import { BridgeMetrics } from './observability/metrics';
+import { WriteBacks } from './queues/write-backs';
 
 /** Everything a process of the bridge shares: built once from config, closed once on shutdown. */
 export interface BridgeContext {
@@ -50,6 +51,8 @@ export interface BridgeContext {
   /** Who did what, when: metadata only, append-only. */
   audit: AuditLog;
   metrics: BridgeMetrics;
+  /** Police write-backs of committed status changes: tried at once, queued when that fails. */
+  writeBacks: WriteBacks;
   queues: BridgeQueues;
   partners: {
     nhs: NhsFhirClient;
@@ -89,6 +92,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     audit: new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger }),
     // Built just below: it reads the queues and stores of this same context.
     metrics: undefined as unknown as BridgeMetrics,
+    writeBacks: undefined as unknown as WriteBacks,
     queues,
     partners: {
       nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
@@ -120,6 +124,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
       policeOutcomes: new PoliceOutcomeClient({ baseUrl: config.police.feedUrl, token: config.police.feedToken, timeoutMs: config.police.timeoutMs }),
     },
     async close() {
+      await ctx.writeBacks.close();
       await queues.close();
       ctx.partners.charity.close();
       ctx.partners.policeFeed.close();
@@ -128,6 +133,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     },
   };
   ctx.metrics = new BridgeMetrics(ctx);
+  ctx.writeBacks = new WriteBacks(ctx);
   return ctx;
 }
 

@@ -22,7 +22,10 @@ export interface FailureVerdict {
 /** Permanent and auth errors go straight to the dead-letter queue; transient ones once attempts run out. */
 export function judgeFailure(job: Job, err: unknown): FailureVerdict {
   const attempts = job.opts.attempts ?? 1;
-  const lastAttempt = job.attemptsMade + 1 >= attempts;
+  return judgeError(err, job.attemptsMade + 1 >= attempts);
+}
+
+export function judgeError(err: unknown, lastAttempt: boolean): FailureVerdict {
   if (err instanceof PartnerError) {
     const detail = err.options.detail ? `: ${err.options.detail}` : '';
     const alert = err.kind === 'auth' || err.options.alert === true;

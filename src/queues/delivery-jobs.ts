@@ -24,8 +24,8 @@ export async function enqueueCancel(
 }
 
 /** Each committed status change is written back to the police once (outbox entry `{id}|{seq}`). */
-export async function enqueueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<void> {
-  await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}` });
+export async function enqueueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
+  await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}`, ...(delayMs > 0 ? { delay: delayMs } : {}) });
 }
 
 /** The trust asked for a message again; one resend per asking response message. */

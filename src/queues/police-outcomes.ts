@@ -5,8 +5,7 @@ import { startBridgeWorker } from './bridge-worker';
 import { QUEUE, type OutcomeJob } from './topology';
 
 /** Writes one status change back to the police RMS; the outbox entry is cleared only on success. */
-export async function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): Promise<string> {
-  const { referralId, seq } = job.data;
+export async function reportOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
   const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
   if (!meta || !entry) {
     await ctx.referrals.ackOutcome(referralId, seq);
@@ -22,9 +21,13 @@ export async function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): 
     detail: entry.detail,
     seq,
   };
-  await ctx.partners.policeOutcomes.post(outcome, { correlationId: job.data.correlationId });
+  await ctx.partners.policeOutcomes.post(outcome, { correlationId });
   await ctx.referrals.ackOutcome(referralId, seq);
   return 'reported';
+}
+
+export function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): Promise<string> {
+  return reportOutcome(ctx, job.data.referralId, job.data.seq, job.data.correlationId);
 }
 
 export function startOutcomeWorker(ctx: BridgeContext): Worker<OutcomeJob> {

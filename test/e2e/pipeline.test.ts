@@ -35,7 +35,9 @@ describe('pipeline end to end', () => {
       .replace(/phone="0[0-9]+" email/, `phone="${PLANTED.phone}" email`)
       .replace(/<Summary>[^<]+/, `<Summary>${PLANTED.summary}`);
     police = await startPoliceFeedSimulator({ records: generated.slice(2).map((g) => g.xml), token: 'feed' });
-    fhir = await startFhirServer({ advanceEveryMs: 300 });
+    // Each Task status outlasts the 1 s status poll, so every one of them is seen and written back
+    // (at 300 ms, Tasks created together moved in step and ACCEPTED was seen only by luck).
+    fhir = await startFhirServer({ advanceEveryMs: 1500 });
     charity = await startCharitySimulator({ apiKey: 'charity', advanceEveryMs: 300 });
     const config = testConfig({
       POLICE_FEED_URL: police.url,

@@ -127,7 +127,9 @@ describe('BaRS mode', () => {
     const timeline = await ctx.referrals.timeline(ID);
     expect(timeline.map((e) => e.status)).toEqual(['QUEUED', 'SENT', 'ACCEPTED', 'IN_PROGRESS', 'COMPLETED']);
     expect(timeline.slice(2).every((e) => e.source === 'nhs-bars')).toBe(true);
-    // Every change the bridge made is queued for write-back to the police (QUEUED, seq 1, was the test's own set-up).
+    // Every change the bridge made is written back to the police (QUEUED, seq 1, was the test's own
+    // set-up). No RMS answers here, so each first attempt fails and is queued for retry.
+    await ctx.writeBacks.idle();
     const outcomes = await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed']);
     expect(outcomes.map((j) => j.id).sort()).toEqual([2, 3, 4, 5].map((s) => `${ID}-s${s}`).sort());
   });

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       crimeRefPattern: undefined,
       pushToken: '',
       timeoutMs: 15000,
+      writeBackInFlight: 32,
     });
     expect(config.nhs).toMatchObject({ mode: 'fhir-rest', baseUrl: 'http://127.0.0.1:8092/fhir/R4', trustOdsCode: 'RTV', timeoutMs: 15000, serviceSnomedCode: undefined });
     expect(config.charity).toMatchObject({ baseUrl: 'http://127.0.0.1:8093', apiKey: '', timeoutMs: 15000 });

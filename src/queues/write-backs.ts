@@ -1,0 +1,63 @@
+import type { BridgeContext } from '../context';
+import { partnerBackoff } from './backoff';
+import { judgeError } from './dead-letter';
+import { enqueueOutcome } from './delivery-jobs';
+import { reportOutcome } from './police-outcomes';
+import { QUEUE } from './topology';
+
+/**
+ * Police write-backs, first attempt at once. By the time a write-back is asked for, its status
+ * change and outbox entry are committed, so the POST can go straight from this process: the
+ * usual case then costs one call, not a queue job (write-back jobs were over half of all the
+ * bridge's jobs, and the largest share of its CPU and Redis work). A first attempt that fails,
+ * or one over the in-flight limit, becomes a police-outcomes job with the queue's retries,
+ * backoff and dead-lettering. A process that dies mid-attempt leaves the outbox entry, which the
+ * status poll and the reconciler re-queue after a minute: nothing is lost either way, and the
+ * RMS's idempotency makes a repeat harmless.
+ */
+export class WriteBacks {
+  private readonly inFlight = new Set<Promise<void>>();
+  private closing = false;
+  private readonly backoff: ReturnType<typeof partnerBackoff>;
+
+  constructor(private readonly ctx: BridgeContext) {
+    this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
+  }
+
+  /** Resolves once the write-back is under way or queued; never waits for the RMS. */
+  async dispatch(referralId: string, seq: number, correlationId: string): Promise<void> {
+    if (this.closing || this.inFlight.size >= this.ctx.config.police.writeBackInFlight) {
+      await enqueueOutcome(this.ctx, referralId, seq, correlationId);
+      return;
+    }
+    const attempt = this.attempt(referralId, seq, correlationId).finally(() => this.inFlight.delete(attempt));
+    this.inFlight.add(attempt);
+  }
+
+  /** Graceful stop: no new first attempts; waits for those under way (each bounded by the RMS timeout). */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Resolves when every first attempt under way has ended (reported, or queued for retry). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async attempt(referralId: string, seq: number, correlationId: string): Promise<void> {
+    try {
+      await reportOutcome(this.ctx, referralId, seq, correlationId);
+    } catch (err) {
+      const { kind, reason } = judgeError(err, false);
+      this.ctx.metrics.countRetry(QUEUE.policeOutcomes, 'POLICE', kind);
+      const log = this.ctx.logger.child({ correlationId, referralId, queue: QUEUE.policeOutcomes });
+      log.warn({ attempt: 1, kind, reason }, 'write-back attempt failed; queued for retry');
+      // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
+      const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
+      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) =>
+        log.error({ alert: true, err: (e as Error).message }, 'write-back could not be queued; the outbox sweep will queue it'),
+      );
+    }
+  }
+}

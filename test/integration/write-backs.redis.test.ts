@@ -1,0 +1,111 @@
+import nock from 'nock';
+import { createContext, type BridgeContext } from '../../src/context';
+import { changeStatus } from '../../src/queues/status-change';
+import { advocacyReferral } from '../helpers/referrals';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
+
+/**
+ * Police write-backs on real Redis, the RMS played by nock: the first attempt goes at once, a
+ * failed one (or one over the in-flight limit) becomes a police-outcomes job, and the outbox
+ * keeps the change pending until the RMS has stored it.
+ */
+describe('write-backs', () => {
+  const RMS = 'http://rms.test';
+  const CORRELATION = 'c0ffee00-0000-4000-8000-000000000000';
+  let ctx: BridgeContext;
+
+  function start(overrides: Record<string, string> = {}) {
+    ctx = createContext(testConfig({ POLICE_FEED_URL: RMS, DELIVERY_BACKOFF_MS: '20', ...overrides }), capturedLogger().logger);
+  }
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+  });
+  afterEach(async () => {
+    await ctx.writeBacks.idle();
+    await dropKeys(ctx.config);
+    await ctx.close();
+    nock.cleanAll();
+  });
+
+  async function queued(referralId = '3b9e1f0a-5a43-5d0c-8b8e-6a2b7c1d9e22'): Promise<string> {
+    const referral = advocacyReferral({ referralId });
+    const t = await changeStatus(ctx, referral.referralId, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: CORRELATION },
+    });
+    if (!t.applied) throw new Error('setup failed');
+    return referral.referralId;
+  }
+  const jobs = () => ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed', 'active']);
+
+  test('the first attempt goes at once: the RMS has it, the outbox is cleared, no job is queued', async () => {
+    start();
+    const keys: string[] = [];
+    nock(RMS)
+      .post('/referral-outcomes')
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [201];
+      });
+    const id = await queued();
+    await ctx.writeBacks.idle();
+    expect(keys).toEqual([`${id}:QUEUED:1`]);
+    expect(await ctx.referrals.outboxSize()).toBe(0);
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  test('a failed first attempt is queued for retry, not before the RMS Retry-After, and stays in the outbox', async () => {
+    start();
+    nock(RMS).post('/referral-outcomes').reply(503, '', { 'Retry-After': '30' });
+    const id = await queued();
+    await ctx.writeBacks.idle();
+    const [job, ...more] = await jobs();
+    expect(more).toHaveLength(0);
+    expect(job?.id).toBe(`${id}-s1`);
+    expect(job?.data).toEqual({ referralId: id, seq: 1, correlationId: CORRELATION });
+    expect(job?.opts.delay).toBeGreaterThanOrEqual(30_000);
+    expect(await ctx.referrals.pendingOutcomes(0)).toEqual([{ referralId: id, seq: 1 }]);
+  });
+
+  test('a permanent refusal is queued at once, for the queue to dead-letter with its reason', async () => {
+    start();
+    nock(RMS).post('/referral-outcomes').reply(400);
+    const id = await queued();
+    await ctx.writeBacks.idle();
+    const [job] = await jobs();
+    expect(job?.id).toBe(`${id}-s1`);
+    expect(job?.opts.delay ?? 0).toBe(0);
+  });
+
+  test('over the in-flight limit (0 here), every write-back is a queued job and nothing is sent at once', async () => {
+    start({ POLICE_WRITEBACK_INFLIGHT: '0' });
+    const rms = nock(RMS).post('/referral-outcomes').reply(201);
+    const id = await queued();
+    await ctx.writeBacks.idle();
+    expect((await jobs()).map((j) => j.id)).toEqual([`${id}-s1`]);
+    expect(rms.isDone()).toBe(false);
+  });
+
+  test('close waits for attempts under way; after it, write-backs are queued', async () => {
+    start();
+    let answered = false;
+    nock(RMS)
+      .post('/referral-outcomes')
+      .delay(200)
+      .reply(() => {
+        answered = true;
+        return [204];
+      });
+    await queued();
+    await ctx.writeBacks.close();
+    expect(answered).toBe(true);
+    expect(await ctx.referrals.outboxSize()).toBe(0);
+    const second = await queued('3b9e1f0a-5a43-5d0c-8b8e-6a2b7c1d9e23');
+    expect((await jobs()).map((j) => j.id)).toEqual([`${second}-s1`]);
+  });
+});
