@@ -138,7 +138,10 @@ async function main(): Promise<void> {
         const g = extra[i]!;
         const at = Date.now();
         for (const r of g.expectedReferrals) if (r.decision === 'QUEUED') pushedAt.set(r.referralId, at);
-        void fetch(`${api}/v1/police/flags`, { method: 'POST', headers: { 'content-type': 'application/xml', authorization: 'Bearer bench-push' }, body: feedDocument([g.xml]) });
+        // The answer is read: an unread fetch body holds its connection until garbage collection.
+        void fetch(`${api}/v1/police/flags`, { method: 'POST', headers: { 'content-type': 'application/xml', authorization: 'Bearer bench-push' }, body: feedDocument([g.xml]) })
+          .then((res) => res.arrayBuffer())
+          .catch(() => undefined);
       }
       const pushedFor = (Date.now() - started) / 1000;
       const waitUntil = Date.now() + 60_000;
@@ -146,7 +149,7 @@ async function main(): Promise<void> {
       const arrived = [...pushedAt].filter(([id]) => partners.received.has(id));
       // BENCH_LATENCY_DUMP=file: every push's (ms since the measured window began, latency), to see when the slow ones happen.
       if (process.env.BENCH_LATENCY_DUMP) {
-        writeFileSync(process.env.BENCH_LATENCY_DUMP, `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}`).join('\n')}\n`);
+        writeFileSync(process.env.BENCH_LATENCY_DUMP, `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}\t${id}`).join('\n')}\n`);
       }
       const run = (rows: [string, number][], seconds: number): RateRun => ({
         rate: round(extra.length / pushedFor),
