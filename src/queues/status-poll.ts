@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
 import { requeueOutcome } from './delivery-jobs';
+import { writeBackSweepAfterMs } from './write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from './status-change';
 import { QUEUE, type ReconcileJob } from './topology';
@@ -39,7 +40,7 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
     ctx.logger.warn({ partner: 'CHARITY', err: (err as Error).message }, 'charity status poll failed; will try again next round');
   }
 
-  for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
+  for (const pending of await ctx.referrals.pendingOutcomes(writeBackSweepAfterMs(ctx.config))) {
     const meta = await ctx.referrals.get(pending.referralId);
     if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued') summary.outcomesRequeued++;
   }

@@ -1,3 +1,4 @@
+import type { BridgeConfig } from '../config';
 import type { BridgeContext } from '../context';
 import { partnerBackoff } from './backoff';
 import { judgeError } from './dead-letter';
@@ -12,9 +13,18 @@ import { QUEUE } from './topology';
  * bridge's jobs, and the largest share of its CPU and Redis work). A first attempt that fails,
  * or one over the in-flight limit, becomes a police-outcomes job with the queue's retries,
  * backoff and dead-lettering. A process that dies mid-attempt leaves the outbox entry, which the
- * status poll and the reconciler re-queue after a minute: nothing is lost either way, and the
+ * status poll re-queues once no attempt can still be running: nothing is lost either way, and the
  * RMS's idempotency makes a repeat harmless.
  */
+/**
+ * How old an outbox entry must be before the status poll queues it again: older than any first
+ * attempt can still be running (the RMS timeout bounds it), so one cut off by a process dying
+ * waits seconds, not a minute, and one under way is not sent twice. At most a minute, as before.
+ */
+export function writeBackSweepAfterMs(config: BridgeConfig): number {
+  return Math.min(60_000, config.police.timeoutMs + 10_000);
+}
+
 export class WriteBacks {
   private readonly inFlight = new Set<Promise<void>>();
   private closing = false;

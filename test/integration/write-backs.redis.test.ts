@@ -1,6 +1,8 @@
 import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
 import { changeStatus } from '../../src/queues/status-change';
+import { pollPartnerStatuses } from '../../src/queues/status-poll';
+import { writeBackSweepAfterMs } from '../../src/queues/write-backs';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
@@ -107,5 +109,37 @@ describe('write-backs', () => {
     expect(await ctx.referrals.outboxSize()).toBe(0);
     const second = await queued('3b9e1f0a-5a43-5d0c-8b8e-6a2b7c1d9e23');
     expect((await jobs()).map((j) => j.id)).toEqual([`${second}-s1`]);
+  });
+});
+
+describe('the status poll re-queues write-backs a dead process left', () => {
+  let ctx: BridgeContext;
+  const ID = '3b9e1f0a-5a43-5d0c-8b8e-6a2b7c1d9e24';
+  beforeEach(() => {
+    // The charity poll fails at once (nothing listens there), which the poll reports and survives.
+    ctx = createContext(testConfig({ POLICE_TIMEOUT_MS: '1000', CHARITY_API_URL: 'http://127.0.0.1:9' }), capturedLogger().logger);
+  });
+  afterEach(async () => {
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  test('older than the RMS timeout plus 10 s: queued again; younger: left to the attempt under way', async () => {
+    expect(writeBackSweepAfterMs(ctx.config)).toBe(11_000);
+    const referral = advocacyReferral({ referralId: ID });
+    const t = await ctx.referrals.transition(ID, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: ID, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: ID },
+    });
+    expect(t.applied).toBe(true);
+    // Committed 5 s ago, its first attempt cut off: not yet.
+    await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 5_000, `${ID}|1`);
+    expect((await pollPartnerStatuses(ctx)).outcomesRequeued).toBe(0);
+    expect(await ctx.queues.policeOutcomes.getJob(`${ID}-s1`)).toBeUndefined();
+    // 12 s ago: queued again.
+    await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 12_000, `${ID}|1`);
+    expect((await pollPartnerStatuses(ctx)).outcomesRequeued).toBe(1);
+    expect((await ctx.queues.policeOutcomes.getJob(`${ID}-s1`))?.data).toEqual({ referralId: ID, seq: 1, correlationId: ID });
   });
 });
