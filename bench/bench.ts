@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const prefix = `{iasu-bench-${Date.now().toString(36)}}`;
   say(`Redis ${redis.url}${redis.started ? ' (private, started for the benchmark)' : ''}`);
 
-  const generated = generateFeedRecords({ records, seed: 7, prefix: 'BENCH' });
+  const generated = generateFeedRecords({ records, seed: 7, prefix: 'BENCH', now: new Date() });
   const latest = new Map(generated.map((g) => [g.crimeReference, g]));
   const expected = new Set([...latest.values()].flatMap((g) => g.expectedReferrals.filter((r) => r.decision === 'QUEUED').map((r) => r.referralId)));
   // A referral that a later version cancels may or may not have been sent first: count what arrives.
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       const rate = Number(values.rate);
       const warmupSeconds = Number(values['warmup-seconds']);
       const pushSeconds = Number(values['latency-seconds']);
-      const extra = generateFeedRecords({ records: rate * (warmupSeconds + pushSeconds), seed: 99, prefix: 'PUSH' }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
+      const extra = generateFeedRecords({ records: rate * (warmupSeconds + pushSeconds), seed: 99, prefix: 'PUSH', now: new Date() }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
       const pushedAt = new Map<string, number>();
       const started = Date.now();
       const measureFrom = started + warmupSeconds * 1000;
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
       processes,
       backlog,
       baseline,
-      ratioToBaseline: baseline ? round(backlog.referralsPerSecond / baseline.flowsPerSecond) : undefined,
+      ratioToBaseline: baseline ? Math.round((backlog.referralsPerSecond / baseline.flowsPerSecond) * 1000) / 1000 : undefined,
       fixedRate,
       peakRssMb,
       redisMemoryMb: round((redisMemory - memoryBefore) / 2 ** 20),

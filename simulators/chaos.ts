@@ -269,7 +269,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   say(`Redis: ${redis.url} (private redis-server, AOF everysec, dir ${redisDir})`);
 
   // 2. Ground truth and the simulators.
-  const generated = generateFeedRecords({ records: opts.records, seed: opts.seed, prefix: `CHAOS-${runId.toUpperCase()}` });
+  const generated = generateFeedRecords({ records: opts.records, seed: opts.seed, prefix: `CHAOS-${runId.toUpperCase()}`, now: new Date() });
   const pushed = generated.filter((g, i) => g.recordVersion === 1 && i % 17 === 5);
   const pulled = generated.filter((g) => !pushed.includes(g));
   const holdMs = 3000; // longer than the bridge's 2000 ms timeouts below

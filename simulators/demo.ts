@@ -52,7 +52,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   const redis = await findOrStartRedis();
   say(`Redis: ${redis.url}${redis.started ? ' (private redis-server started for the demo)' : ''}`);
 
-  const generated = generateFeedRecords({ records: total, seed: 20261122, prefix: `DEMO-${runId.toUpperCase()}` });
+  const generated = generateFeedRecords({ records: total, seed: 20261122, prefix: `DEMO-${runId.toUpperCase()}`, now: new Date() });
   // The last few records arrive by push instead of pull, as an RMS may also send them.
   const pushed = generated.filter((g) => g.recordVersion === 1).slice(-5);
   const pulled = generated.filter((g) => !pushed.includes(g));

@@ -122,6 +122,24 @@ interface Facts {
   level: string;
   basisOrConsent: 'basis' | 'consent';
   decidedAt: string;
+  /** The record's other times, fixed offsets before `now` (so the default `now` gives the fixtures' values). */
+  times: { committedFrom: string; committedTo: string; raisedAt: string; assessedAt: string; advocacyConsentAt: string; clinicalConsentAt: string; basisAt: string };
+}
+
+const HOUR = 3600_000;
+const instant = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function recordTimes(now: Date): Facts['times'] {
+  const before = (ms: number) => new Date(now.getTime() - ms);
+  return {
+    committedFrom: instant(before(82 * 24 * HOUR)).slice(0, 10),
+    committedTo: instant(before(2 * 24 * HOUR)).slice(0, 10),
+    raisedAt: instant(before(18 * HOUR)),
+    assessedAt: instant(before(16.5 * HOUR)),
+    advocacyConsentAt: instant(before(16 * HOUR + 20 * 60_000)),
+    clinicalConsentAt: instant(before(2 * HOUR)),
+    basisAt: instant(before(25 * 60_000)),
+  };
 }
 
 function randomFacts(random: () => number, now: Date): Facts {
@@ -134,7 +152,8 @@ function randomFacts(random: () => number, now: Date): Facts {
     relationship: pick(RELATIONSHIPS),
     level: pick(['STANDARD', 'MEDIUM', 'HIGH']),
     basisOrConsent: random() < 0.6 ? 'basis' : 'consent',
-    decidedAt: decided.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    decidedAt: instant(decided),
+    times: recordTimes(now),
   };
 }
 
@@ -164,11 +183,11 @@ function buildRecord(force: string, crimeReference: string, version: number, kin
       <OffenceCode>${outOfScope ? '195/12' : '8/65'}</OffenceCode>
       <Description>${outOfScope ? 'Harassment' : 'Stalking involving fear of violence'}</Description>
       <Legislation>Protection from Harassment Act 1997 s4A</Legislation>
-      <CommittedFrom>2026-09-01</CommittedFrom>
-      <CommittedTo>2026-11-20</CommittedTo>
+      <CommittedFrom>${f.times.committedFrom}</CommittedFrom>
+      <CommittedTo>${f.times.committedTo}</CommittedTo>
     </Offence>
-    <Flags>${outOfScope ? '' : `<Flag code="STALKING" raisedAt="2026-11-21T16:00:00Z" raisedBy="4521"/>`}</Flags>
-    <RiskAssessment tool="${riskTool}" level="${f.level}" score="9" assessedAt="2026-11-21T17:30:00Z" assessor="4521"/>
+    <Flags>${outOfScope ? '' : `<Flag code="STALKING" raisedAt="${f.times.raisedAt}" raisedBy="4521"/>`}</Flags>
+    <RiskAssessment tool="${riskTool}" level="${f.level}" score="9" assessedAt="${f.times.assessedAt}" assessor="4521"/>
     ${mdt}
     <Person ref="P1" role="VICTIM">
       <Forename>${escapeXml(f.victim.forename)}</Forename>
@@ -179,7 +198,7 @@ function buildRecord(force: string, crimeReference: string, version: number, kin
       <Address><Line>${10 + (crimeReference.length % 80)} Example Street</Line><Town>${f.victim.town[0]}</Town><Postcode>${f.victim.town[1]} 1AA</Postcode></Address>
       <SafeContact phone="${f.victim.phone}" email="victim.${crimeReference.toLowerCase()}@example.org" safeTimeToCall="weekdays 10:00-14:00" voicemailSafe="false"/>
       <Language>en</Language>
-      <Consent purpose="ADVOCACY_REFERRAL" status="${victimConsent}" recordedAt="2026-11-21T17:40:00Z" recordedBy="4521"/>
+      <Consent purpose="ADVOCACY_REFERRAL" status="${victimConsent}" recordedAt="${f.times.advocacyConsentAt}" recordedBy="4521"/>
     </Person>
     <Person ref="P2" role="SUSPECT">
       <Forename>${escapeXml(f.suspect.forename)}</Forename>
@@ -188,8 +207,8 @@ function buildRecord(force: string, crimeReference: string, version: number, kin
       <Gender>MALE</Gender>
       <NhsNumber>${f.suspect.nhs}</NhsNumber>
       <Address><Line>9 Other Road</Line><Town>${f.suspect.town[0]}</Town><Postcode>${f.suspect.town[1]} 2AB</Postcode></Address>
-      <Consent purpose="CLINICAL_REFERRAL" status="${suspectConsent}" recordedAt="2026-11-22T08:00:00Z" recordedBy="4521"/>
-      ${suspectBasis ? `<LawfulBasis code="DPA2018-S8-P1" authorisedBy="Insp 0771" authorisedAt="2026-11-22T09:35:00Z"/>` : ''}
+      <Consent purpose="CLINICAL_REFERRAL" status="${suspectConsent}" recordedAt="${f.times.clinicalConsentAt}" recordedBy="4521"/>
+      ${suspectBasis ? `<LawfulBasis code="DPA2018-S8-P1" authorisedBy="Insp 0771" authorisedAt="${f.times.basisAt}"/>` : ''}
       <ClinicalIndicators>Reports low mood; alcohol misuse</ClinicalIndicators>
       <RelationshipToVictim victim="P1">${f.relationship}</RelationshipToVictim>
     </Person>
