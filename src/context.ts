@@ -24,6 +24,7 @@ import { version as bridgeVersion } from '../package.json';
 import { AuditLog } from './store/audit-log';
 import { BridgeMetrics } from './observability/metrics';
 import { WriteBacks } from './queues/write-backs';
+import { FeedParsePool } from './adapters/police/feed-parse-pool';
 
 /** Everything a process of the bridge shares: built once from config, closed once on shutdown. */
 export interface BridgeContext {
@@ -51,6 +52,8 @@ export interface BridgeContext {
   /** Who did what, when: metadata only, append-only. */
   audit: AuditLog;
   metrics: BridgeMetrics;
+  /** Feed documents parsed off the main thread (small ones in place). */
+  feedParser: FeedParsePool;
   /** Police write-backs of committed status changes: tried at once, queued when that fails. */
   writeBacks: WriteBacks;
   queues: BridgeQueues;
@@ -93,6 +96,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     // Built just below: it reads the queues and stores of this same context.
     metrics: undefined as unknown as BridgeMetrics,
     writeBacks: undefined as unknown as WriteBacks,
+    feedParser: new FeedParsePool({ minBytes: 64 * 1024, maxHeapMb: 256 }),
     queues,
     partners: {
       nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
@@ -125,6 +129,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     },
     async close() {
       await ctx.writeBacks.close();
+      await ctx.feedParser.close();
       await queues.close();
       ctx.partners.charity.close();
       ctx.partners.policeFeed.close();

@@ -1,5 +1,5 @@
 import type { BridgeContext } from '../context';
-import { parseFeed, type ParsedFeed } from '../adapters/police/feed-parser';
+import type { ParsedFeed } from '../adapters/police/feed-parser';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
 import { intakeJobId } from '../queues/topology';
 import { correlationIdFor } from './correlation';
@@ -22,7 +22,7 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   const actor = source === 'push' ? 'police-push' : 'police-poll';
   let feed: ParsedFeed;
   try {
-    feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
+    feed = await ctx.feedParser.parse(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
   } catch (err) {
     await counters.add('documentsRejected');
     throw err;

@@ -1,0 +1,40 @@
+import { FeedParsePool } from '../../src/adapters/police/feed-parse-pool';
+import { FeedError, parseFeed } from '../../src/adapters/police/feed-parser';
+import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
+
+/** The feed parser on a worker thread: the same answers as on the calling thread, and a ceiling. */
+describe('FeedParsePool', () => {
+  const opts = { maxBytes: 10 * 2 ** 20 };
+  const page = Buffer.from(feedDocument(generateFeedRecords({ records: 120, seed: 3 }).map((g) => g.xml), { cursor: { next: '120', more: true } }));
+  let pool: FeedParsePool;
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  test('a page parsed on the worker equals the page parsed in place, quarantine reasons included', async () => {
+    pool = new FeedParsePool({ minBytes: 1024, maxHeapMb: 256 });
+    const inPlace = await parseFeed(page, opts);
+    expect(inPlace.records.some((r) => !r.ok)).toBe(true);
+    expect(await pool.parse(page, opts)).toEqual(inPlace);
+  });
+
+  test('an unreadable document is refused with the FeedError parseFeed gives', async () => {
+    pool = new FeedParsePool({ minBytes: 16, maxHeapMb: 256 });
+    const truncated = page.subarray(0, Math.floor(page.length / 2));
+    const expected = (await parseFeed(truncated, opts).catch((e: unknown) => e)) as Error;
+    expect(expected).toBeInstanceOf(FeedError);
+    const err = (await pool.parse(truncated, opts).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(FeedError);
+    expect(err.message).toBe(expected.message);
+  });
+
+  test('a document that exhausts the worker heap is refused as unreadable, and the next parse works', async () => {
+    pool = new FeedParsePool({ minBytes: 16, maxHeapMb: 16 });
+    const huge = Buffer.from(feedDocument(generateFeedRecords({ records: 3000, seed: 4 }).map((g) => g.xml)));
+    const err = (await pool.parse(huge, opts).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(FeedError);
+    expect(err.message).toMatch(/needs more than the parser's 16 MB/);
+    const small = Buffer.from(feedDocument(generateFeedRecords({ records: 2, seed: 5 }).map((g) => g.xml)));
+    expect((await pool.parse(small, opts)).records).toHaveLength((await parseFeed(small, opts)).records.length);
+  }, 30_000);
+});
