@@ -1,4 +1,4 @@
-import { HttpRequestError, HttpTimeoutError, KeepAliveHttp } from '../keep-alive-http';
+import { HttpTimeoutError, KeepAliveHttp } from '../keep-alive-http';
 import { PartnerError, isNetworkError } from '../partner-error';
 import type { CharityReferralPayload } from '../../mappings/referral-to-charity';
 import { classifyCharityResponse } from './errors';
@@ -129,7 +129,6 @@ export class CharityClient {
       });
       return { status: res.status, headers: { get: (name) => res.header(name) }, body: parseJson(res.body.toString('utf8')) };
     } catch (err) {
-      if (err instanceof HttpRequestError) throw new PartnerError('CHARITY', 'permanent', 'charity request could not be made', { code: 'request_failed' });
       if (err instanceof HttpTimeoutError) {
         throw new PartnerError('CHARITY', 'transient', `charity did not answer within ${this.opts.timeoutMs} ms`, { code: 'timeout' });
       }
@@ -137,6 +136,7 @@ export class CharityClient {
       if (isNetworkError(err) || isSocketFailure(err)) {
         throw new PartnerError('CHARITY', 'transient', `charity unreachable (${networkCode(err)})`, { code: 'network' });
       }
+      // What is left could not be sent at all (HttpRequestError: an invalid header value, a bad URL).
       throw new PartnerError('CHARITY', 'permanent', 'charity request could not be made', { code: 'request_failed' });
     }
   }
