@@ -75,7 +75,6 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
       await server?.stop({ timeout: 10_000 });
       // Worker.close waits for active jobs; a job cut off by a hard kill is retried as stalled.
       await Promise.all(workers.map((w) => w.close()));
-      await ctx.writeBacks.close();
       await ctx.close();
     })());
 

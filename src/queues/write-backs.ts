@@ -7,6 +7,15 @@ import { reportOutcome } from './police-outcomes';
 import { QUEUE } from './topology';
 
 /**
+ * How old an outbox entry must be before the status poll queues it again: older than any first
+ * attempt can still be running (the RMS timeout bounds it), so one cut off by a process dying
+ * waits seconds, not a minute, and one under way is not sent twice. At most a minute, as before.
+ */
+export function writeBackSweepAfterMs(config: BridgeConfig): number {
+  return Math.min(60_000, config.police.timeoutMs + 10_000);
+}
+
+/**
  * Police write-backs, first attempt at once. By the time a write-back is asked for, its status
  * change and outbox entry are committed, so the POST can go straight from this process: the
  * usual case then costs one call, not a queue job (write-back jobs were over half of all the
@@ -16,15 +25,6 @@ import { QUEUE } from './topology';
  * status poll re-queues once no attempt can still be running: nothing is lost either way, and the
  * RMS's idempotency makes a repeat harmless.
  */
-/**
- * How old an outbox entry must be before the status poll queues it again: older than any first
- * attempt can still be running (the RMS timeout bounds it), so one cut off by a process dying
- * waits seconds, not a minute, and one under way is not sent twice. At most a minute, as before.
- */
-export function writeBackSweepAfterMs(config: BridgeConfig): number {
-  return Math.min(60_000, config.police.timeoutMs + 10_000);
-}
-
 export class WriteBacks {
   private readonly inFlight = new Set<Promise<void>>();
   private closing = false;
@@ -47,7 +47,7 @@ export class WriteBacks {
   /** Graceful stop: no new first attempts; waits for those under way (each bounded by the RMS timeout). */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.inFlight]);
+    await this.idle();
   }
 
   /** Resolves when every first attempt under way has ended (reported, or queued for retry). */
