@@ -67,3 +67,13 @@ export function restoreNockAfterAll(): void {
     nock.restore();
   });
 }
+
+/** The police RMS storing one write-back (201), its Idempotency-Key recorded in `keys`. */
+export function rmsStoresOne(base: string, keys: string[]): nock.Scope {
+  return nock(base)
+    .post('/referral-outcomes')
+    .reply(function () {
+      keys.push(String(this.req.headers['idempotency-key']));
+      return [201];
+    });
+}

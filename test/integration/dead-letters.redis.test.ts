@@ -24,7 +24,7 @@ import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
-import { restoreNockAfterAll } from '../helpers/nock';
+import { restoreNockAfterAll, rmsStoresOne } from '../helpers/nock';
 
 restoreNockAfterAll();
 
@@ -367,12 +367,7 @@ describe('dead letters', () => {
     });
     const deadLetterId = await failedWriteBack(referral.referralId, 1);
     const keys: string[] = [];
-    nock(RMS)
-      .post('/referral-outcomes')
-      .reply(function () {
-        keys.push(String(this.req.headers['idempotency-key']));
-        return [201];
-      });
+    rmsStoresOne(RMS, keys);
     workers.push(startOutcomeWorker(ctx));
     const result = await redriveDeadLetter(ctx, deadLetterId, OPERATOR);
     expect(result).toMatchObject({ outcome: 'redriven', newJobId: expect.stringMatching(new RegExp(`^${referral.referralId}-s1-r\\d+$`)) });

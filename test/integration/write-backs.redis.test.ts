@@ -5,7 +5,7 @@ import { pollPartnerStatuses } from '../../src/queues/status-poll';
 import { writeBackSweepAfterMs } from '../../src/queues/write-backs';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
-import { restoreNockAfterAll } from '../helpers/nock';
+import { restoreNockAfterAll, rmsStoresOne } from '../helpers/nock';
 
 restoreNockAfterAll();
 
@@ -48,12 +48,7 @@ describe('write-backs', () => {
   test('the first attempt goes at once: the RMS has it, the outbox is cleared, no job is queued', async () => {
     start();
     const keys: string[] = [];
-    nock(RMS)
-      .post('/referral-outcomes')
-      .reply(function () {
-        keys.push(String(this.req.headers['idempotency-key']));
-        return [201];
-      });
+    rmsStoresOne(RMS, keys);
     const id = await queued();
     await ctx.writeBacks.idle();
     expect(keys).toEqual([`${id}:QUEUED:1`]);
