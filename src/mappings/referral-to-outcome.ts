@@ -13,6 +13,23 @@ export interface ReferralOutcome {
   seq: number;
 }
 
+/** The write-back for one timeline entry of a referral. Pure. */
+export function outcomeFor(
+  referral: { referralId: string; crimeReference: string; partner: 'NHS' | 'CHARITY'; partnerRef?: string },
+  entry: { seq: number; status: ReferralStatus; at: string; detail?: string },
+): ReferralOutcome {
+  return {
+    crimeReference: referral.crimeReference,
+    referralId: referral.referralId,
+    partner: referral.partner,
+    partnerReference: referral.partnerRef,
+    status: entry.status,
+    statusAt: entry.at,
+    detail: entry.detail,
+    seq: entry.seq,
+  };
+}
+
 /**
  * Written out directly rather than through xml2js's builder: one is sent per status change, and
  * the builder was a visible share of the benchmark's CPU. Every value is escaped.

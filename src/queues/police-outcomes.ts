@@ -1,26 +1,30 @@
 import type { Job, Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
-import type { ReferralOutcome } from '../mappings/referral-to-outcome';
+import { outcomeFor, type ReferralOutcome } from '../mappings/referral-to-outcome';
 import { startBridgeWorker } from './bridge-worker';
 import { QUEUE, type OutcomeJob } from './topology';
 
-/** Writes one status change back to the police RMS; the outbox entry is cleared only on success. */
-export async function reportOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
-  const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
-  if (!meta || !entry) {
-    await ctx.referrals.ackOutcome(referralId, seq);
-    return 'nothing-to-report';
+/**
+ * Writes one status change back to the police RMS; the outbox entry is cleared only on success.
+ * `committed` is the write-back as its status change committed it (the first attempt, in the
+ * process that made the change); without it, a retry reads the change back from the store.
+ */
+export async function reportOutcome(
+  ctx: BridgeContext,
+  referralId: string,
+  seq: number,
+  correlationId: string,
+  committed?: ReferralOutcome,
+): Promise<'reported' | 'nothing-to-report'> {
+  let outcome = committed;
+  if (!outcome) {
+    const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
+    if (!meta || !entry) {
+      await ctx.referrals.ackOutcome(referralId, seq);
+      return 'nothing-to-report';
+    }
+    outcome = outcomeFor(meta, entry);
   }
-  const outcome: ReferralOutcome = {
-    crimeReference: meta.crimeReference,
-    referralId,
-    partner: meta.partner,
-    partnerReference: meta.partnerRef,
-    status: entry.status,
-    statusAt: entry.at,
-    detail: entry.detail,
-    seq,
-  };
   await ctx.partners.policeOutcomes.post(outcome, { correlationId });
   await ctx.referrals.ackOutcome(referralId, seq);
   return 'reported';

@@ -1,4 +1,5 @@
 import type { BridgeContext } from '../context';
+import { outcomeFor } from '../mappings/referral-to-outcome';
 import type { TransitionRequest, TransitionResult } from '../store/referral-store';
 
 /**
@@ -20,7 +21,7 @@ export async function changeStatus(ctx: BridgeContext, referralId: string, req: 
     ctx.logger.info({ correlationId, referralId, crimeReference, from: result.from, to: req.to, source: req.source }, 'referral status changed');
     // Together: the audit append and the write-back travel in one round trip.
     await Promise.all([
-      ctx.writeBacks.dispatch(referralId, result.seq, correlationId),
+      ctx.writeBacks.dispatch(outcomeFor({ referralId, crimeReference, partner: result.partner, partnerRef: result.partnerRef }, result.entry), correlationId),
       ctx.audit.record({ actor: auditActor(req.source), action: 'referral.status_changed', referralId, crimeReference, status: req.to, ...(result.from ? { outcome: `from_${result.from}` } : {}) }),
     ]);
   }

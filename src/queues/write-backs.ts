@@ -1,5 +1,6 @@
 import type { BridgeConfig } from '../config';
 import type { BridgeContext } from '../context';
+import type { ReferralOutcome } from '../mappings/referral-to-outcome';
 import { partnerBackoff } from './backoff';
 import { judgeError } from './dead-letter';
 import { enqueueOutcome } from './delivery-jobs';
@@ -34,13 +35,17 @@ export class WriteBacks {
     this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
   }
 
-  /** Resolves once the write-back is under way or queued; never waits for the RMS. */
-  async dispatch(referralId: string, seq: number, correlationId: string): Promise<void> {
+  /**
+   * Resolves once the write-back is under way or queued; never waits for the RMS. The first
+   * attempt sends `committed` as it is, with no read; a queued retry reads the change back.
+   */
+  async dispatch(committed: ReferralOutcome, correlationId: string): Promise<void> {
+    const { referralId, seq } = committed;
     if (this.closing || this.inFlight.size >= this.ctx.config.police.writeBackInFlight) {
       await enqueueOutcome(this.ctx, referralId, seq, correlationId);
       return;
     }
-    const attempt = this.attempt(referralId, seq, correlationId).finally(() => this.inFlight.delete(attempt));
+    const attempt = this.attempt(committed, correlationId).finally(() => this.inFlight.delete(attempt));
     this.inFlight.add(attempt);
   }
 
@@ -55,9 +60,10 @@ export class WriteBacks {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private async attempt(referralId: string, seq: number, correlationId: string): Promise<void> {
+  private async attempt(committed: ReferralOutcome, correlationId: string): Promise<void> {
+    const { referralId, seq } = committed;
     try {
-      await reportOutcome(this.ctx, referralId, seq, correlationId);
+      await reportOutcome(this.ctx, referralId, seq, correlationId, committed);
     } catch (err) {
       const { kind, reason } = judgeError(err, false);
       this.ctx.metrics.countRetry(QUEUE.policeOutcomes, 'POLICE', kind);

@@ -69,7 +69,17 @@ export interface TransitionRequest {
 }
 
 export type TransitionResult =
-  | { applied: true; from?: ReferralStatus; seq: number; correlationId: string; crimeReference: string }
+  | {
+      applied: true;
+      from?: ReferralStatus;
+      seq: number;
+      correlationId: string;
+      crimeReference: string;
+      /** The referral's partner and reference as committed with the change, and the change itself: a write-back needs nothing more. */
+      partner: PartnerCode;
+      partnerRef?: string;
+      entry: TimelineEntry;
+    }
   | { applied: false; from?: ReferralStatus; why: string };
 
 const COMMIT_SCRIPT = `
@@ -211,7 +221,10 @@ export class ReferralStore {
         expire,
         meta ? 'existing' : 'new',
       );
-      if (committed === 1) return { applied: true, from, seq, correlationId: fields.correlationId ?? meta!.correlationId, crimeReference };
+      if (committed === 1) {
+        const partnerRef = fields.partnerRef ?? meta?.partnerRef;
+        return { applied: true, from, seq, correlationId: fields.correlationId ?? meta!.correlationId, crimeReference, partner, ...(partnerRef ? { partnerRef } : {}), entry };
+      }
       // Someone else changed it between our read and the commit: read again and re-decide.
     }
     throw new Error(`referral ${id}: too much contention on status change`);

@@ -1,5 +1,6 @@
 import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
+import { outcomeFor, outcomeToXml } from '../../src/mappings/referral-to-outcome';
 import { changeStatus } from '../../src/queues/status-change';
 import { pollPartnerStatuses } from '../../src/queues/status-poll';
 import { writeBackSweepAfterMs } from '../../src/queues/write-backs';
@@ -54,6 +55,29 @@ describe('write-backs', () => {
     expect(keys).toEqual([`${id}:QUEUED:1`]);
     expect(await ctx.referrals.outboxSize()).toBe(0);
     expect(await jobs()).toHaveLength(0);
+  });
+
+  test('the first attempt sends the change as committed: the same document a retry reads back from the store', async () => {
+    start();
+    const bodies: string[] = [];
+    nock(RMS)
+      .post('/referral-outcomes', (body: string) => {
+        bodies.push(body);
+        return true;
+      })
+      .times(2)
+      .reply(201);
+    const id = await queued();
+    await changeStatus(ctx, id, { to: 'SENT', source: 'CHARITY', detail: 'partner confirmed receipt', patch: { partnerRef: 'CH-REF-1' } });
+    await ctx.writeBacks.idle();
+    const meta = (await ctx.referrals.get(id))!;
+    const fromStore = await Promise.all([1, 2].map(async (seq) => outcomeToXml(outcomeFor(meta, (await ctx.referrals.timelineEntry(id, seq))!))));
+    // The QUEUED change was committed before the partner reference existed, so its document has none.
+    expect(bodies[0]).not.toContain('PartnerReference');
+    expect(bodies[0]).toBe(fromStore[0]!.replace(/\n  <PartnerReference>CH-REF-1<\/PartnerReference>/, ''));
+    expect(bodies[1]).toBe(fromStore[1]);
+    expect(bodies[1]).toContain('<PartnerReference>CH-REF-1</PartnerReference>');
+    expect(bodies[1]).toContain('<Detail>partner confirmed receipt</Detail>');
   });
 
   test('a failed first attempt is queued for retry, not before the RMS Retry-After, and stays in the outbox', async () => {
