@@ -89,6 +89,9 @@ async function main(): Promise<void> {
     say(`Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per worker`);
 
     // 1. Throughput: the backlog, pulled from the feed, until every referral reached its partner.
+    //    CPU time is counted too (bridge processes and Redis): wall-clock figures on a shared VM
+    //    move with the neighbours, CPU per referral much less.
+    const cpuBefore = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')) };
     const deadline = Date.now() + 30 * 60_000;
     let lastReport = 0;
     while (countArrived(partners.received, expected) < expected.size && Date.now() < deadline) {
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       }
     }
     const arrived = countArrived(partners.received, expected);
+    const cpuAfter = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')) };
     // reduce, not spread: 100,000 arguments overflow the stack.
     const firstServed = [...partners.served.values()].reduce((a, b) => Math.min(a, b), Infinity);
     const lastArrived = [...partners.received.values()].reduce((a, b) => Math.max(a, b), 0);
@@ -111,7 +115,16 @@ async function main(): Promise<void> {
         if (servedAt !== undefined && at !== undefined && expected.has(r.referralId)) latencies.push(at - servedAt);
       }
     }
-    const backlog = { referrals: arrived, seconds: round(seconds), referralsPerSecond: round(arrived / seconds), latencyMs: percentiles(latencies) };
+    const backlog = {
+      referrals: arrived,
+      seconds: round(seconds),
+      referralsPerSecond: round(arrived / seconds),
+      latencyMs: percentiles(latencies),
+      cpuMsPerReferral: {
+        bridge: round2(((cpuAfter.bridge - cpuBefore.bridge) * 1000) / arrived),
+        redis: round2(((cpuAfter.redis - cpuBefore.redis) * 1000) / arrived),
+      },
+    };
 
     // 2. Latency at a fixed arrival rate: records pushed one by one, push → partner receipt, in one
     //    steady stream whose first seconds are a warm-up, reported but not counted: the push route
@@ -164,6 +177,9 @@ async function main(): Promise<void> {
     }
 
     const peakRssMb = Math.max(...pids().map(peakRss));
+    const deadLetterQueue = new Queue('dead-letter', { connection: admin, prefix });
+    const deadLetters = (await deadLetterQueue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed')) as Record<string, number>;
+    await deadLetterQueue.close();
     const redisMemory = usedMemory(await admin.info('memory'));
     await Promise.all(bridges.map((b) => b.stop()));
 
@@ -184,6 +200,7 @@ async function main(): Promise<void> {
       peakRssMb,
       redisMemoryMb: round((redisMemory - memoryBefore) / 2 ** 20),
       partnerCalls: partners.stats(),
+      deadLetters: sum(Object.values(deadLetters)),
     };
     printTable(result);
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -239,7 +256,13 @@ function freePort(): Promise<number> {
  * same concurrency, doing nothing but queue the next hop. This process adds the flows; the last
  * hop counts them in Redis (one INCR), which is how this process knows they are done.
  */
-async function rawBullmq(url: string, prefix: string, flows: number, concurrency: number, processes: number): Promise<{ flows: number; seconds: number; flowsPerSecond: number }> {
+async function rawBullmq(
+  url: string,
+  prefix: string,
+  flows: number,
+  concurrency: number,
+  processes: number,
+): Promise<{ flows: number; seconds: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } }> {
   const connection = new IORedis(url, { maxRetriesPerRequest: null });
   const first = new Queue('hop1', { connection, prefix });
   const doneKey = `${prefix}:done`;
@@ -252,12 +275,15 @@ async function rawBullmq(url: string, prefix: string, flows: number, concurrency
   );
   // Each child says "ready" once its workers are connected, so start-up is not timed.
   await Promise.all(children.map((c) => new Promise<void>((resolve) => c.stdout!.once('data', () => resolve()))));
+  const cpuBefore = { workers: sum(children.map((c) => cpuSeconds(c.pid!))), redis: redisCpuSeconds(await connection.info('cpu')) };
   const started = Date.now();
   for (let i = 0; i < flows; i += 1000) {
     await first.addBulk(Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({ name: 'start', data: { n: i + k }, opts: { removeOnComplete: true } })));
   }
   while (Number((await connection.get(doneKey)) ?? 0) < flows) await sleep(20);
   const seconds = (Date.now() - started) / 1000;
+  const workers = sum(children.map((c) => cpuSeconds(c.pid!))) - cpuBefore.workers;
+  const redisCpu = redisCpuSeconds(await connection.info('cpu')) - cpuBefore.redis;
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(['hop1', 'hop2', 'hop3'].map(async (n) => {
     const q = new Queue(n, { connection, prefix });
@@ -267,7 +293,7 @@ async function rawBullmq(url: string, prefix: string, flows: number, concurrency
   await first.close();
   await connection.del(doneKey);
   connection.disconnect();
-  return { flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds) };
+  return { flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds), cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) } };
 }
 
 function countArrived(received: Map<string, number>, expected: Set<string>): number {
@@ -296,6 +322,30 @@ function rssMb(pid: number): number {
   }
 }
 
+/** User + system CPU seconds a process has used (Linux /proc; 0 once it has gone). */
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name, which may itself hold spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+function redisCpuSeconds(info: string): number {
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
 function usedMemory(info: string): number {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
@@ -308,20 +358,25 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function printTable(r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number> } }): void {
+function printTable(
+  r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number>; cpuMsPerReferral: { bridge: number; redis: number } } },
+): void {
   const b = r.backlog;
-  const base = r.baseline as { flowsPerSecond: number } | undefined;
+  const base = r.baseline as { flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
   const fixed = r.fixedRate as (Run & { warmup: Run }) | undefined;
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
+    ['  CPU per referral', `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms`],
     ['raw BullMQ, 3 hops', base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
+    ['  CPU per flow', base ? `workers ${base.cpuMsPerFlow.workers} ms, Redis ${base.cpuMsPerFlow.redis} ms` : '-'],
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
     ['fixed rate (push)', fixed ? `${fixed.rate} records/s, ${fixed.referrals} referrals: p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms` : 'skipped'],
     ['  its warm-up (not counted)', fixed ? `${fixed.warmup.referrals} referrals: p50 ${fixed.warmup.latencyMs.p50} ms, p99 ${fixed.warmup.latencyMs.p99} ms` : '-'],
     ['peak RSS of the bridge', `${r.peakRssMb} MB`],
     ['Redis memory used', `${r.redisMemoryMb} MB`],
+    ['dead letters', String(r.deadLetters)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n')}\n\n`);

@@ -15,7 +15,7 @@ export interface BenchPartners {
   received: Map<string, number>;
   /** Crime reference → ms when its record was first served by the feed. */
   served: Map<string, number>;
-  stats(): { feedPages: number; nhsPosts: number; charityPosts: number; outcomePosts: number; distinctOutcomeKeys: number };
+  stats(): { feedPages: number; nhsPosts: number; charityPosts: number; cancels: number; outcomePosts: number; distinctOutcomeKeys: number };
   append(records: { crimeReference: string; xml: string }[]): void;
   stop(): Promise<void>;
 }
@@ -27,7 +27,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
   const received = new Map<string, number>();
   const served = new Map<string, number>();
   const outcomeKeys = new Set<string>();
-  const counts = { feedPages: 0, nhsPosts: 0, charityPosts: 0, outcomePosts: 0 };
+  const counts = { feedPages: 0, nhsPosts: 0, charityPosts: 0, cancels: 0, outcomePosts: 0 };
   let charitySeq = 0;
 
   const body = (req: IncomingMessage): Promise<string> =>
@@ -69,6 +69,26 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
       const referralId = req.headers['idempotency-key'];
       if (typeof referralId === 'string' && !received.has(referralId)) received.set(referralId, Date.now());
       json(res, 201, { id: `CH-${String(++charitySeq).padStart(6, '0')}`, status: 'RECEIVED' });
+      return;
+    }
+    // Cancels (a later record version withdrew consent or the record): each partner's contract,
+    // so the benchmark's withdrawn referrals end CANCELLED, not in the dead-letter queue.
+    if (req.method === 'POST' && /^\/charity\/v1\/referrals\/[^/]+\/cancel$/.test(url.pathname)) {
+      counts.cancels++;
+      json(res, 200, { id: url.pathname.split('/')[4], status: 'CANCELLED' });
+      return;
+    }
+    const search = /^\/nhs\/fhir\/(Task|ServiceRequest)$/.exec(url.pathname);
+    if (req.method === 'GET' && search) {
+      const resourceType = search[1]!;
+      const [system, value] = (url.searchParams.get('identifier') ?? '').split('|');
+      const resource = { resourceType, id: `${resourceType === 'Task' ? 't' : 'sr'}-${value}`, meta: { versionId: '1' }, status: resourceType === 'Task' ? 'requested' : 'active', identifier: [{ system, value }] };
+      json(res, 200, { resourceType: 'Bundle', type: 'searchset', entry: value ? [{ resource }] : [] }, 'application/fhir+json');
+      return;
+    }
+    if (req.method === 'PUT' && /^\/nhs\/fhir\/(Task|ServiceRequest)\/[^/]+$/.test(url.pathname)) {
+      if (url.pathname.includes('/Task/')) counts.cancels++;
+      json(res, 200, JSON.parse(text), 'application/fhir+json');
       return;
     }
     if (req.method === 'POST' && url.pathname.startsWith('/nhs/fhir')) {
