@@ -131,6 +131,8 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
       await ctx.writeBacks.close();
       await ctx.feedParser.close();
       await queues.close();
+      ctx.partners.nhs.close();
+      ctx.partners.bars.close();
       ctx.partners.charity.close();
       ctx.partners.policeFeed.close();
       ctx.partners.policeOutcomes.close();

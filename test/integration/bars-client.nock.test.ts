@@ -5,7 +5,7 @@ import { nhsView } from '../../src/mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage } from '../../src/mappings/referral-to-bars';
 import { NHS_BARS_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
-import { FakeTokens, partnerFailure, useStrictNock } from '../helpers/nock';
+import { FakeTokens, partnerFailure, socketError, useStrictNock } from '../helpers/nock';
 
 /** nhs-fhir.md Mode B over HTTP: the BaRS headers, and one test per row of the "Errors" table. */
 const ORIGIN = 'https://bars.nhs.test';
@@ -121,8 +121,8 @@ describe('NhsBarsClient.sendMessage', () => {
   });
 
   it('a connection reset is transient', async () => {
-    receiver().post(PATH).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
+    receiver().post(PATH).replyWithError(socketError('ECONNRESET', 'socket hang up'));
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'ECONNRESET' } });
   });
 
   it('a timeout is transient', async () => {

@@ -6,7 +6,7 @@ import { nhsView } from '../../src/mappings/allow-lists';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
 import { NHS_FHIR_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
-import { FakeTokens, partnerFailure, useStrictNock } from '../helpers/nock';
+import { FakeTokens, partnerFailure, socketError, useStrictNock } from '../helpers/nock';
 
 const ORIGIN = 'https://trust.nhs.test';
 const BASE = `${ORIGIN}/fhir/R4`;
@@ -145,7 +145,7 @@ describe('NhsFhirClient.sendTransaction', () => {
   });
 
   it('a connection reset is transient', async () => {
-    trust().post('/fhir/R4/').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    trust().post('/fhir/R4/').replyWithError(socketError('ECONNRESET', 'socket hang up'));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient' });
     expect(err.options.detail).toBe('ECONNRESET');

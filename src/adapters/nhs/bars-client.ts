@@ -1,5 +1,4 @@
 import type { Bundle, Device, MessageHeader, Organization } from '@medplum/fhirtypes';
-import type { FhirResource } from 'fhir-kit-client';
 import { useContextOf } from '../../mappings/referral-to-bars';
 import { PartnerError } from '../partner-error';
 import { summariseOutcome } from './errors';
@@ -39,6 +38,11 @@ export class NhsBarsClient {
     this.partyHeaders = barsPartyHeaders(opts.parties);
   }
 
+  /** Closes the kept-alive sockets (shutdown, tests). */
+  close(): void {
+    this.requester.close();
+  }
+
   /**
    * Sends one message. A 409 (REC_CONFLICT) means the trust already holds the referral: the
    * caller treats it as delivered. A 200 whose body is a response message saying
@@ -48,11 +52,7 @@ export class NhsBarsClient {
     const headers = { ...this.partyHeaders, 'use-context': useContextOf(message), Accept: BARS_ACCEPT, 'Content-Type': 'application/fhir+json' };
     let answer: unknown;
     try {
-      answer = await this.requester.call(
-        ctx,
-        (client, options) => client.operation({ name: '$process-message', input: message as unknown as FhirResource, options }),
-        headers,
-      );
+      answer = await this.requester.post(ctx, '$process-message', message, headers);
     } catch (err) {
       if (err instanceof PartnerError && err.status === 409) return { outcome: 'duplicate' };
       throw err;

@@ -71,8 +71,9 @@ export function classifyNhsResponse(status: number, headers: HeaderSource, body:
 /**
  * Any failure of a fhir-kit-client call as a verdict. fhir-kit-client 2.x rejects HTTP errors with
  * `{ response: { status, data }, config: { headers } }` (config.headers is the fetch Response's
- * Headers, so Retry-After is readable); network failures surface as fetch's TypeError
- * ('fetch failed', cause with the socket code) and timeouts as our AbortSignal's TimeoutError.
+ * Headers, so Retry-After is readable), and NhsRequester.post rejects in the same shape. Network
+ * failures surface as fetch's TypeError ('fetch failed', cause with the socket code) or as
+ * node:http's error with its code; timeouts as a TimeoutError (our AbortSignal or KeepAliveHttp).
  * Its own message contains the request URL, which may carry a search on an identifier, so it is
  * never copied.
  */

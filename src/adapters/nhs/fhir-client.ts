@@ -36,7 +36,7 @@ export class NhsFhirClient {
     const referralId = this.referralIdOf(bundle);
     let response: Bundle;
     try {
-      response = (await this.request(ctx, (client, options) => client.transaction({ body: bundle as unknown as FhirResource, options }))) as unknown as Bundle;
+      response = (await this.requester.post(ctx, '', bundle)) as Bundle;
     } catch (err) {
       if (err instanceof PartnerError && err.status === 409) return this.lookUpDelivered(referralId, ctx);
       throw err;
@@ -46,6 +46,11 @@ export class NhsFhirClient {
     if (!serviceRequestRef) return this.lookUpDelivered(referralId, ctx);
     const taskRef = refFromResponse(bundle, response, 'Task');
     return { serviceRequestRef, ...(taskRef ? { taskRef } : {}) };
+  }
+
+  /** Closes the kept-alive sockets (shutdown, tests). */
+  close(): void {
+    this.requester.close();
   }
 
   /** The trust's Task for the referral, or undefined if it has none (yet). */
