@@ -65,7 +65,6 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
     jobs.map((job) => audit.record({ actor, action: 'record.ingested', partner: 'POLICE', crimeReference: job.data.crimeReference, outcome: `queued_v${job.data.recordVersion}` })),
   );
   summary.accepted = jobs.length;
-  await counters.add('recordsRead', feed.records.length);
-  await counters.add('recordsQuarantined', summary.quarantined.length);
+  await Promise.all([counters.add('recordsRead', feed.records.length), counters.add('recordsQuarantined', summary.quarantined.length)]);
   return summary;
 }
