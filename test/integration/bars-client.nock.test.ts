@@ -34,7 +34,8 @@ function receiver(token = 'test-token', useContext = 'stalking-mdt|referral|serv
       'x-correlation-id': ctx.correlationId,
       'x-request-id': (v: string) => UUID.test(v),
       accept: BARS_ACCEPT,
-      'content-type': (v: string) => v.startsWith('application/fhir+json'),
+      // Exact: BaRS's own Content-Type and Accept replace the client's defaults.
+      'content-type': 'application/fhir+json',
       'use-context': useContext,
       'nhsd-target-identifier': (v: string) => JSON.stringify(decode(v)) === JSON.stringify(parties.target),
       'nhsd-end-user-organisation': (v: string) => (decode(v) as { resourceType?: string }).resourceType === 'Organization',

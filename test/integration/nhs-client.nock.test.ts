@@ -144,6 +144,11 @@ describe('NhsFhirClient.sendTransaction', () => {
     expect(err.options.detail).toBeUndefined();
   });
 
+  it('a 200 whose body is not JSON is transient: nothing says the trust has the referral', async () => {
+    trust().post('/fhir/R4/').reply(200, '<html>portal login</html>', { 'Content-Type': 'text/html' });
+    expect(await partnerFailure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'transient', status: 200 });
+  });
+
   it('a connection reset is transient', async () => {
     trust().post('/fhir/R4/').replyWithError(socketError('ECONNRESET', 'socket hang up'));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
