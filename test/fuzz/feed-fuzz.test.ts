@@ -4,7 +4,7 @@ import { ingestDocument } from '../../src/ingest/feed-ingest';
 import { feedDocument } from '../../simulators/feed-generator';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 import { baseRecord, DEFAULT_MAX_BYTES, DOC_MUTATIONS, RECORD_MUTATIONS } from './feed-arbitraries';
-import { documentMutationProperty, ingestProperty, KNOWN_BUGS, recordMutationProperty } from './feed-properties';
+import { documentMutationProperty, hangLimitMs, ingestProperty, KNOWN_BUGS, recordMutationProperty, settle } from './feed-properties';
 
 /**
  * Fuzzing the police feed with a FIXED seed and a bounded number of runs, so `npm test` cannot
@@ -102,5 +102,24 @@ describe('bugs found by fuzzing, now fixed (their counterexamples)', () => {
       expect(summary.accepted).toBe(2);
       expect(summary.quarantined).toEqual([{ crimeReference: 'FZ2-0000001', reason: 'record is nested deeper than 64 levels' }]);
     });
+  });
+});
+
+describe('the fuzzing harness itself', () => {
+  test('a call that never settles is reported as a hang at its limit', async () => {
+    await expect(settle('never', () => new Promise<never>(() => undefined), 50)).rejects.toMatchObject({ code: 'hang' });
+  });
+
+  test('a call that blocks past its limit is a hang too, though it returned', async () => {
+    const busy = async () => {
+      const until = performance.now() + 80;
+      while (performance.now() < until);
+    };
+    await expect(settle('busy', busy, 20)).rejects.toMatchObject({ code: 'hang' });
+  });
+
+  test('the hang limit grows by 1 ms per KiB: small hostile documents keep the base limit', () => {
+    expect(hangLimitMs(2000, 300)).toBe(2001);
+    expect(hangLimitMs(2000, 5 * 1024 * 1024)).toBe(7120);
   });
 });

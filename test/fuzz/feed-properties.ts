@@ -54,7 +54,10 @@ export interface FuzzOptions {
   path?: string;
   /** Count violations that match a known bug instead of failing (see KNOWN_BUGS). */
   tolerateKnownBugs?: boolean;
-  /** Per-call limit: a call that takes longer, or never settles, is a hang. */
+  /**
+   * Per-call limit for a small document, plus 1 ms per KiB of input (see hangLimitMs): a call
+   * that takes longer, or never settles, is a hang.
+   */
   timeoutMs?: number;
   /** Sizes of generated inputs (record-level and document-level). */
   sizes?: DocOptions;
@@ -104,6 +107,16 @@ class Stats {
 // ---- helpers -------------------------------------------------------------------------------
 
 const DEFAULT_TIMEOUT_MS = 2000;
+
+/**
+ * A hang is work that does not grow linearly with the input (entity expansion, backtracking) or
+ * never ends. A fixed limit made a 5 MiB attribute (2,055 ms to parse in one CI run) a "hang" on a busy
+ * 2-core machine; 1 ms per KiB (parsing at 1 MiB/s or better) keeps the limit for small hostile
+ * documents and gives a big one the time its size needs.
+ */
+export function hangLimitMs(baseMs: number, bytes: number): number {
+  return baseMs + Math.ceil(bytes / 1024);
+}
 
 type Settled<T> = { ok: true; value: T; ms: number } | { ok: false; error: unknown; ms: number };
 
@@ -357,7 +370,8 @@ export async function recordMutationProperty(opts: FuzzOptions): Promise<FuzzRep
         for (const a of r.applied) stats.count(a.kind);
       }
       try {
-        const out = await settle('parseFeed', () => parseFeed(Buffer.from(page.xml, 'utf8'), { maxBytes: DEFAULT_MAX_BYTES }), timeoutMs);
+        const input = Buffer.from(page.xml, 'utf8');
+        const out = await settle('parseFeed', () => parseFeed(input, { maxBytes: DEFAULT_MAX_BYTES }), hangLimitMs(timeoutMs, input.length));
         if (!out.ok) throw new Violation('threw', `parseFeed rejected a well-formed document: ${short((out.error as Error)?.message ?? out.error, 300)}`);
         const feed = out.value;
         if (feed.force !== 'CHESHIRE' || !sameValue(feed.cursor, page.cursor)) throw new Violation('header', `force/cursor ${short({ force: feed.force, cursor: feed.cursor })}`);
@@ -431,7 +445,7 @@ export async function documentMutationProperty(opts: FuzzOptions): Promise<FuzzR
   return stats.report(opts.seed, performance.now() - start);
 
   async function checkDocument(c: DocCase, truth: GroundTruth): Promise<void> {
-    const out = await settle('parseFeed', () => parseFeed(c.input, { maxBytes: c.maxBytes }), timeoutMs);
+    const out = await settle('parseFeed', () => parseFeed(c.input, { maxBytes: c.maxBytes }), hangLimitMs(timeoutMs, Buffer.byteLength(c.input)));
     if (!out.ok) {
       stats.count('outcome:FeedError');
       checkFeedError(out.error, c, truth);
@@ -488,7 +502,7 @@ export async function ingestProperty(opts: FuzzOptions): Promise<FuzzReport> {
       let thrown: unknown;
       try {
         const input = typeof c.input === 'string' ? Buffer.from(c.input, 'utf8') : c.input;
-        const out = await settle('ingestDocument', () => ingestDocument(ctx, input, 'push'), timeoutMs);
+        const out = await settle('ingestDocument', () => ingestDocument(ctx, input, 'push'), hangLimitMs(timeoutMs, input.length));
         const queued = async () => Object.values(await ctx.queues.intake.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'waiting-children')).reduce((a, b) => a + b, 0);
         if (!out.ok) {
           thrown = out.error;
