@@ -5,29 +5,23 @@ import { startBridgeWorker } from './bridge-worker';
 import { QUEUE, type OutcomeJob } from './topology';
 
 /**
- * Writes one status change back to the police RMS; the outbox entry is cleared only on success.
- * `committed` is the write-back as its status change committed it (the first attempt, in the
- * process that made the change); without it, a retry reads the change back from the store.
+ * Writes one status change back to the police RMS, read back from the store (a queued retry);
+ * the outbox entry is cleared only on success.
  */
-export async function reportOutcome(
-  ctx: BridgeContext,
-  referralId: string,
-  seq: number,
-  correlationId: string,
-  committed?: ReferralOutcome,
-): Promise<'reported' | 'nothing-to-report'> {
-  let outcome = committed;
-  if (!outcome) {
-    const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
-    if (!meta || !entry) {
-      await ctx.referrals.ackOutcome(referralId, seq);
-      return 'nothing-to-report';
-    }
-    outcome = outcomeFor(meta, entry);
+async function reportOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
+  const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
+  if (!meta || !entry) {
+    await ctx.referrals.ackOutcome(referralId, seq);
+    return 'nothing-to-report';
   }
-  await ctx.partners.policeOutcomes.post(outcome, { correlationId });
-  await ctx.referrals.ackOutcome(referralId, seq);
+  await sendOutcome(ctx, outcomeFor(meta, entry), correlationId);
   return 'reported';
+}
+
+/** POSTs a write-back as it stands (the first attempt sends it as its commit recorded it), then clears its outbox entry. */
+export async function sendOutcome(ctx: BridgeContext, outcome: ReferralOutcome, correlationId: string): Promise<void> {
+  await ctx.partners.policeOutcomes.post(outcome, { correlationId });
+  await ctx.referrals.ackOutcome(outcome.referralId, outcome.seq);
 }
 
 export function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): Promise<string> {

@@ -4,7 +4,7 @@ import type { ReferralOutcome } from '../mappings/referral-to-outcome';
 import { partnerBackoff } from './backoff';
 import { judgeError } from './dead-letter';
 import { enqueueOutcome } from './delivery-jobs';
-import { reportOutcome } from './police-outcomes';
+import { sendOutcome } from './police-outcomes';
 import { QUEUE } from './topology';
 
 /**
@@ -63,7 +63,7 @@ export class WriteBacks {
   private async attempt(committed: ReferralOutcome, correlationId: string): Promise<void> {
     const { referralId, seq } = committed;
     try {
-      await reportOutcome(this.ctx, referralId, seq, correlationId, committed);
+      await sendOutcome(this.ctx, committed, correlationId);
     } catch (err) {
       const { kind, reason } = judgeError(err, false);
       this.ctx.metrics.countRetry(QUEUE.policeOutcomes, 'POLICE', kind);
