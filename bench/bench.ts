@@ -91,7 +91,8 @@ async function main(): Promise<void> {
     // 1. Throughput: the backlog, pulled from the feed, until every referral reached its partner.
     //    CPU time is counted too (bridge processes and Redis): wall-clock figures on a shared VM
     //    move with the neighbours, CPU per referral much less.
-    const cpuBefore = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')) };
+    // The partner simulators run in this process and share the two cores: their CPU is counted too.
+    const cpuBefore = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), partners: process.cpuUsage() };
     const deadline = Date.now() + 30 * 60_000;
     let lastReport = 0;
     while (countArrived(partners.received, expected) < expected.size && Date.now() < deadline) {
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
       }
     }
     const arrived = countArrived(partners.received, expected);
-    const cpuAfter = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')) };
+    const cpuAfter = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), partners: process.cpuUsage(cpuBefore.partners) };
     // reduce, not spread: 100,000 arguments overflow the stack.
     const firstServed = [...partners.served.values()].reduce((a, b) => Math.min(a, b), Infinity);
     const lastArrived = [...partners.received.values()].reduce((a, b) => Math.max(a, b), 0);
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
       cpuMsPerReferral: {
         bridge: round2(((cpuAfter.bridge - cpuBefore.bridge) * 1000) / arrived),
         redis: round2(((cpuAfter.redis - cpuBefore.redis) * 1000) / arrived),
+        partnerSimulators: round2((cpuAfter.partners.user + cpuAfter.partners.system) / 1000 / arrived),
       },
     };
 
@@ -359,7 +361,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function printTable(
-  r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number>; cpuMsPerReferral: { bridge: number; redis: number } } },
+  r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number>; cpuMsPerReferral: { bridge: number; redis: number; partnerSimulators: number } } },
 ): void {
   const b = r.backlog;
   const base = r.baseline as { flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
@@ -368,7 +370,7 @@ function printTable(
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
-    ['  CPU per referral', `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms`],
+    ['  CPU per referral', `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms, partner simulators ${b.cpuMsPerReferral.partnerSimulators} ms`],
     ['raw BullMQ, 3 hops', base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
     ['  CPU per flow', base ? `workers ${base.cpuMsPerFlow.workers} ms, Redis ${base.cpuMsPerFlow.redis} ms` : '-'],
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
