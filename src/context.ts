@@ -78,6 +78,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
   const queues = createQueues(queueRedis, config);
   const auth = nhsTokenSource(config);
   const nhsAuth = auth ? { auth } : {};
+  const audit = new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger });
   const ctx: BridgeContext = {
     config,
     logger,
@@ -85,14 +86,14 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     queueRedis,
     keys,
     cipher,
-    referrals: new ReferralStore(redis, keys, cipher, config.retention.days * day),
+    referrals: new ReferralStore(redis, keys, cipher, config.retention.days * day, audit),
     quarantine: new QuarantineStore(redis, keys, cipher, config.retention.quarantineDays * day),
     cursor: new CursorStore(redis, keys),
     lock: new RedisLock(redis, keys),
     counters: new Counters(redis, keys),
     messages: new MessageIndex(redis, keys, (config.retention.days + 30) * day),
     webhookEvents: new WebhookEvents(redis, keys, 7 * day),
-    audit: new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger }),
+    audit,
     // Built just below: it reads the queues and stores of this same context.
     metrics: undefined as unknown as BridgeMetrics,
     writeBacks: undefined as unknown as WriteBacks,

@@ -41,14 +41,19 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
   }
   const payload = await outboundPayload(ctx, ops, referralId);
   const result = await ops.send(payload, { referralId, correlationId });
-  const sent = await changeStatus(ctx, referralId, {
-    to: 'SENT',
-    source: ops.partner,
-    expectFrom: ['QUEUED'],
-    known: meta,
-    detail: 'partner confirmed receipt',
-    patch: { partnerRef: result.partnerRef, partnerStatus: result.partnerStatus },
-  });
+  const sent = await changeStatus(
+    ctx,
+    referralId,
+    {
+      to: 'SENT',
+      source: ops.partner,
+      expectFrom: ['QUEUED'],
+      known: meta,
+      detail: 'partner confirmed receipt',
+      patch: { partnerRef: result.partnerRef, partnerStatus: result.partnerStatus },
+    },
+    [{ actor: 'system', action: 'referral.sent', partner: ops.partner, status: 'SENT', outcome: 'delivered' }],
+  );
   if (!sent.applied) {
     // Withdrawn or held while we were sending: the partner has it, so it must cancel it.
     await ctx.referrals.patch(referralId, { partnerRef: result.partnerRef });
@@ -60,7 +65,6 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
   }
   log.info({ partnerRef: result.partnerRef }, 'referral delivered');
   ctx.metrics.observeDelivery(ops.partner, Math.max(0, (Date.now() - Date.parse(meta.updatedAt)) / 1000));
-  await ctx.audit.record({ actor: 'system', action: 'referral.sent', referralId, crimeReference: meta.crimeReference, partner: ops.partner, status: 'SENT', outcome: 'delivered' });
   return 'sent';
 }
 

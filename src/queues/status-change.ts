@@ -14,16 +14,14 @@ function auditActor(source: string): string {
   return CHANNEL_ACTORS.has(source) ? source : 'system';
 }
 
-export async function changeStatus(ctx: BridgeContext, referralId: string, req: TransitionRequest): Promise<TransitionResult> {
-  const result = await ctx.referrals.transition(referralId, req);
+/** `alsoAudit`: further events about this referral, committed with the change (e.g. `referral.sent`). */
+export async function changeStatus(ctx: BridgeContext, referralId: string, req: Omit<TransitionRequest, 'audit'>, alsoAudit?: NonNullable<TransitionRequest['audit']>['also']): Promise<TransitionResult> {
+  // The audit event is committed with the change, so neither is ever recorded without the other.
+  const result = await ctx.referrals.transition(referralId, { ...req, audit: { actor: auditActor(req.source), ...(alsoAudit ? { also: alsoAudit } : {}) } });
   if (result.applied) {
     const { correlationId, crimeReference } = result;
     ctx.logger.info({ correlationId, referralId, crimeReference, from: result.from, to: req.to, source: req.source }, 'referral status changed');
-    // Together: the audit append and the write-back travel in one round trip.
-    await Promise.all([
-      ctx.writeBacks.dispatch(outcomeFor({ referralId, crimeReference, partner: result.partner, partnerRef: result.partnerRef }, result.entry), correlationId),
-      ctx.audit.record({ actor: auditActor(req.source), action: 'referral.status_changed', referralId, crimeReference, status: req.to, ...(result.from ? { outcome: `from_${result.from}` } : {}) }),
-    ]);
+    await ctx.writeBacks.dispatch(outcomeFor({ referralId, crimeReference, partner: result.partner, partnerRef: result.partnerRef }, result.entry), correlationId);
   }
   return result;
 }

@@ -17,9 +17,11 @@ import { runScript } from './scripts';
  * Metadata only is enforced, not hoped for: every field is checked by `sanitiseAuditEvent`
  * against a strict shape and against personal-data shapes (emails, phone and NHS numbers, dates,
  * postcodes, "First.Last" names). A field that fails is not written; the event is written
- * without it and names the dropped fields in `rejected`. Auditing never blocks the pipeline:
- * `record` logs and swallows its own failures; `recordOrThrow` is there for callers that must
- * fail closed (an operator read that may not go unrecorded).
+ * without it and names the dropped fields in `rejected`. Events recorded on their own never
+ * block the pipeline: `record` logs and swallows its own failures; `recordOrThrow` is there for
+ * callers that must fail closed (an operator read that may not go unrecorded). A referral's
+ * status change is different: the referral store commits its event in the same script
+ * (`AUDIT_APPEND_LUA`), so the change and its event are made together or not at all.
  */
 export type AuditAction =
   | 'record.ingested'
@@ -81,6 +83,8 @@ export interface AuditFilter {
 
 export interface AuditKeys {
   audit(): string;
+  /** The last id appended to the log (and so to any referral's stream). */
+  auditLastId(): string;
   auditByReferral(referralId: string): string;
 }
 
@@ -202,14 +206,17 @@ export function sanitiseAuditEvent(input: AuditEventInput): SanitisedAuditEvent 
 // Storage
 
 /**
- * KEYS[1] the log, KEYS[2] (optional) the referral's stream.
- * ARGV[1] the event time (ms), ARGV[2] MINID cutoff (ms), ARGV[3] referral stream TTL (s), ARGV[4..] field, value…
- * The id is `{event ms}-0`, or — when that is not after the last id of either stream (same
+ * Lua shared by the append script here and the referral store's commit (a status change and its
+ * audit event are one atomic write). `audit_append(k_log, k_last, cutoff, ttl, events)` appends
+ * each event (`{ms, ref key or false, fields}`) to the log and, with a ref key, to the referral's
+ * stream, under one id: `{event ms}-0`, or — when that is not after the last id (same
  * millisecond, or an event written late) — the last id's millisecond with the next sequence
- * number: ids, and so `at`, never go backwards. Returns the id.
+ * number, so ids, and so `at`, never go backwards. The last id is kept in `k_last`: reading it
+ * back with XINFO STREAM, twice per event, was most of the script's cost in Redis. Without that
+ * key (a log from before it was kept) the streams' own last ids are read. Returns the ids.
  */
-const APPEND_SCRIPT = `
-local function last(key)
+export const AUDIT_APPEND_LUA = `
+local function audit_stream_last(key)
   if redis.call('EXISTS', key) == 0 then return 0, 0 end
   local info = redis.call('XINFO', 'STREAM', key)
   for i = 1, #info, 2 do
@@ -220,22 +227,69 @@ local function last(key)
   end
   return 0, 0
 end
-local ms, seq = last(KEYS[1])
-if KEYS[2] then
-  local ms2, seq2 = last(KEYS[2])
-  if ms2 > ms or (ms2 == ms and seq2 > seq) then ms, seq = ms2, seq2 end
+local function audit_append(k_log, k_last, cutoff, ttl, events)
+  if #events == 0 then return {} end
+  local ms, seq
+  local last = redis.call('GET', k_last)
+  if last then
+    local m, s = string.match(last, '^(%d+)-(%d+)$')
+    ms, seq = tonumber(m), tonumber(s)
+  end
+  if not ms then
+    ms, seq = audit_stream_last(k_log)
+    for _, e in ipairs(events) do
+      if e.ref then
+        local m2, s2 = audit_stream_last(e.ref)
+        if m2 > ms or (m2 == ms and s2 > seq) then ms, seq = m2, s2 end
+      end
+    end
+  end
+  local ids = {}
+  for _, e in ipairs(events) do
+    if e.ms > ms then ms, seq = e.ms, 0 else seq = seq + 1 end
+    local id = string.format('%.0f-%.0f', ms, seq)
+    redis.call('XADD', k_log, 'MINID', cutoff, id, unpack(e.fields))
+    if e.ref then
+      redis.call('XADD', e.ref, 'MINID', cutoff, id, unpack(e.fields))
+      redis.call('EXPIRE', e.ref, ttl)
+    end
+    ids[#ids + 1] = id
+  end
+  redis.call('SET', k_last, ids[#ids])
+  return ids
 end
-local id
-if tonumber(ARGV[1]) > ms then id = ARGV[1] .. '-0' else id = string.format('%.0f-%.0f', ms, seq + 1) end
-local fields = {}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[1], 'MINID', ARGV[2], id, unpack(fields))
-if KEYS[2] then
-  redis.call('XADD', KEYS[2], 'MINID', ARGV[2], id, unpack(fields))
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+-- ARGV[n] holds events as JSON, [[ms, index into KEYS of the referral stream or 0, field, value, ...], ...]
+local function audit_events(json)
+  local events = {}
+  for _, raw in ipairs(cjson.decode(json)) do
+    local fields = {}
+    for i = 3, #raw do fields[#fields + 1] = raw[i] end
+    events[#events + 1] = { ms = tonumber(raw[1]), ref = raw[2] > 0 and KEYS[raw[2]] or false, fields = fields }
+  end
+  return events
 end
-return id
 `;
+
+/** KEYS[1] the log, KEYS[2] its last id, KEYS[3..] referral streams; ARGV[1] MINID cutoff (ms), ARGV[2] referral stream TTL (s), ARGV[3] the events. */
+const APPEND_SCRIPT = `${AUDIT_APPEND_LUA}
+return audit_append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], audit_events(ARGV[3]))
+`;
+
+/** An event checked and laid out for the append: its time, its referral (for that stream) and its fields in order. */
+export interface PreparedAuditEvent {
+  ms: number;
+  referralId?: string;
+  fields: string[];
+}
+
+/** What a script needs to append events: keys from `firstKey` on, and three arguments. */
+export interface AuditScriptArgs {
+  keys: string[];
+  args: [cutoff: string, ttl: string, events: string];
+}
+
+/** Events appended in one script call at most (a page of records is split): a long script blocks Redis. */
+const APPEND_BATCH = 100;
 
 const PAGE = 500;
 const DEFAULT_QUERY_LIMIT = 1000;
@@ -277,21 +331,75 @@ export class AuditLog {
    * the action was invalid and nothing was written.
    */
   async recordOrThrow(event: AuditEventInput, at?: Date): Promise<string | undefined> {
+    const prepared = this.prepare(event, at);
+    if (!prepared) return undefined;
+    const [id] = await this.append([prepared]);
+    return id;
+  }
+
+  /**
+   * As `record` for many events, in as few round trips as there are batches of a hundred (a
+   * page of records). Never throws; events that fail validation entirely are skipped.
+   */
+  async recordMany(events: AuditEventInput[], at?: Date): Promise<void> {
+    const prepared = events.map((e) => this.prepare(e, at)).filter((p): p is PreparedAuditEvent => p !== undefined);
+    for (let i = 0; i < prepared.length; i += APPEND_BATCH) {
+      const batch = prepared.slice(i, i + APPEND_BATCH);
+      try {
+        await this.append(batch);
+      } catch (err) {
+        this.logger?.error({ action: safeAction(events[0]), events: batch.length, err: (err as Error)?.message ?? String(err) }, 'audit write failed');
+      }
+    }
+  }
+
+  /**
+   * Validates an event (dropping and logging what fails) and lays it out for an append, timed
+   * now unless `at` is given; undefined when nothing may be written. The referral store uses it
+   * to commit a status change and its event together.
+   */
+  prepare(event: AuditEventInput, at?: Date): PreparedAuditEvent | undefined {
     const { event: clean, rejected } = sanitiseAuditEvent(event);
     if (rejected.length > 0) this.logger?.warn({ action: safeAction(event), rejected }, clean ? 'audit event fields dropped' : 'audit event dropped');
     if (!clean) return undefined;
-
     const ms = Math.max(0, Math.trunc(at && Number.isFinite(at.getTime()) ? at.getTime() : Date.now()));
-    const cutoff = Math.max(0, ms - this.retentionMs);
     const fields: string[] = [];
     for (const f of FIELD_ORDER) {
       const v = clean[f];
       if (v !== undefined) fields.push(f, v);
     }
     if (rejected.length > 0) fields.push('rejected', rejected.join(','));
-    const keys = clean.referralId ? [this.keys.audit(), this.keys.auditByReferral(clean.referralId)] : [this.keys.audit()];
-    const id = await runScript(this.redis, APPEND_SCRIPT, keys.length, ...keys, String(ms), String(cutoff), String(Math.ceil(this.retentionMs / 1000)), ...fields);
-    return String(id);
+    return { ms, ...(clean.referralId ? { referralId: clean.referralId } : {}), fields };
+  }
+
+  /**
+   * The keys and arguments for `audit_append` (AUDIT_APPEND_LUA) in a script whose audit keys
+   * start at KEYS[firstKey]: the log, its last id, then each referral stream once.
+   */
+  scriptArgs(events: PreparedAuditEvent[], firstKey = 1): AuditScriptArgs {
+    const keys = [this.keys.audit(), this.keys.auditLastId()];
+    const refIndex = new Map<string, number>();
+    const rows = events.map((e) => {
+      let ref = 0;
+      if (e.referralId) {
+        ref = refIndex.get(e.referralId) ?? 0;
+        if (!ref) {
+          keys.push(this.keys.auditByReferral(e.referralId));
+          ref = firstKey + keys.length - 1;
+          refIndex.set(e.referralId, ref);
+        }
+      }
+      return [String(e.ms), ref, ...e.fields];
+    });
+    // The cutoff follows the newest event, as one append per event did.
+    const newest = events.reduce((m, e) => Math.max(m, e.ms), 0);
+    return { keys, args: [String(Math.max(0, newest - this.retentionMs)), String(Math.ceil(this.retentionMs / 1000)), JSON.stringify(rows)] };
+  }
+
+  private async append(events: PreparedAuditEvent[]): Promise<string[]> {
+    const { keys, args } = this.scriptArgs(events);
+    const ids = (await runScript(this.redis, APPEND_SCRIPT, keys.length, ...keys, ...args)) as string[];
+    return ids.map(String);
   }
 
   /** Events matching the filter, oldest first. */

@@ -22,6 +22,7 @@ export class Keys {
   charityWatermark() { return `${this.prefix}:charity:updated-since`; }
   reconcileReport() { return `${this.prefix}:reconcile:last-report`; }
   audit() { return `${this.prefix}:audit`; }
+  auditLastId() { return `${this.prefix}:audit-last-id`; }
   auditByReferral(referralId: string) { return `${this.prefix}:audit:referral:${referralId}`; }
   deadLetterDiscarded(id: string) { return `${this.prefix}:dead-letter:discarded:${id}`; }
   counters() { return `${this.prefix}:counters`; }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ReferralType } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, canTransition, isTerminal, type ReferralStatus } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
+import { AUDIT_APPEND_LUA, type AuditEventInput, type AuditLog, type AuditScriptArgs } from './audit-log';
 import type { DataCipher } from './crypto';
 import type { Keys } from './keys';
 import { runScript } from './scripts';
@@ -66,6 +67,11 @@ export interface TransitionRequest {
    */
   known?: ReferralMeta | null;
   now?: Date;
+  /**
+   * Audit the change in its own commit: a `referral.status_changed` event by `actor`, and any
+   * `also` events about this referral (e.g. `referral.sent`). Needs the store's audit log.
+   */
+  audit?: { actor: string; also?: Omit<AuditEventInput, 'referralId' | 'crimeReference'>[] };
 }
 
 export type TransitionResult =
@@ -82,7 +88,7 @@ export type TransitionResult =
     }
   | { applied: false; from?: ReferralStatus; why: string };
 
-const COMMIT_SCRIPT = `
+const COMMIT_SCRIPT = `${AUDIT_APPEND_LUA}
 local seq = redis.call('HGET', KEYS[1], 'statusSeq') or '0'
 if seq ~= ARGV[1] then
   -- This very commit, run twice: ioredis resends a script whose reply was lost when Redis
@@ -90,6 +96,9 @@ if seq ~= ARGV[1] then
   if tonumber(seq) == tonumber(ARGV[1]) + 1 and redis.call('LINDEX', KEYS[2], -1) == ARGV[3] then return 1 end
   return 0
 end
+-- The audit events first: a script that fails part-way keeps what it wrote, and an event
+-- without its change (a retry writes it again) is better than a change without its event.
+if ARGV[10] then audit_append(KEYS[9], KEYS[10], ARGV[10], ARGV[11], audit_events(ARGV[12])) end
 local fields = cjson.decode(ARGV[2])
 for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -112,6 +121,7 @@ export class ReferralStore {
     private readonly keys: Keys,
     private readonly cipher: DataCipher,
     private readonly retentionSeconds: number,
+    private readonly auditLog?: AuditLog,
   ) {}
 
   async get(id: string): Promise<ReferralMeta | undefined> {
@@ -198,11 +208,12 @@ export class ReferralStore {
       const entry: TimelineEntry = { seq, at: now, status: req.to, from, source: req.source, detail: req.detail };
       const expire = isTerminal(req.to) ? String(this.retentionSeconds) : '0';
       const crimeReference = meta?.crimeReference ?? req.create!.crimeReference;
+      const audit = req.audit ? this.auditArgs(id, crimeReference, from, req.to, req.audit) : undefined;
       // A new referral joins the id sets in the same commit, so neither lists an id that has no state.
       const committed = await runScript(
         this.redis,
         COMMIT_SCRIPT,
-        8,
+        8 + (audit?.keys.length ?? 0),
         this.keys.referral(id),
         this.keys.timeline(id),
         this.keys.outbox(),
@@ -211,6 +222,7 @@ export class ReferralStore {
         this.keys.outbound(id),
         this.keys.allReferrals(),
         this.keys.crimeReferrals(crimeReference),
+        ...(audit?.keys ?? []),
         String(meta?.statusSeq ?? 0),
         JSON.stringify(fields),
         JSON.stringify(entry),
@@ -220,6 +232,7 @@ export class ReferralStore {
         id,
         expire,
         meta ? 'existing' : 'new',
+        ...(audit?.args ?? []),
       );
       if (committed === 1) {
         const partnerRef = fields.partnerRef ?? meta?.partnerRef;
@@ -228,6 +241,17 @@ export class ReferralStore {
       // Someone else changed it between our read and the commit: read again and re-decide.
     }
     throw new Error(`referral ${id}: too much contention on status change`);
+  }
+
+  private auditArgs(id: string, crimeReference: string, from: ReferralStatus | undefined, to: ReferralStatus, audit: NonNullable<TransitionRequest['audit']>): AuditScriptArgs {
+    if (!this.auditLog) throw new Error('this referral store has no audit log to record the change in');
+    const about = { referralId: id, crimeReference };
+    const events = [
+      { actor: audit.actor, action: 'referral.status_changed' as const, ...about, status: to, ...(from ? { outcome: `from_${from}` } : {}) },
+      ...(audit.also ?? []).map((e) => ({ ...e, ...about })),
+    ].map((e) => this.auditLog!.prepare(e));
+    // Keys from KEYS[9], after the commit's own eight.
+    return this.auditLog.scriptArgs(events.filter((e) => e !== undefined), 9);
   }
 
   async idsForCrime(crimeReference: string): Promise<string[]> {

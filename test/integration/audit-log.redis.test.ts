@@ -18,6 +18,7 @@ const DAY = 24 * 3600 * 1000;
 function auditKeys(prefix: string): AuditKeys {
   return {
     audit: () => `${prefix}:audit`,
+    auditLastId: () => `${prefix}:audit-last-id`,
     auditByReferral: (referralId: string) => `${prefix}:audit:referral:${referralId}`,
   };
 }
@@ -142,7 +143,7 @@ describe('AuditLog', () => {
 
   it('is append-only: no method changes or deletes an event, and ids only go forwards', async () => {
     const methods = Object.getOwnPropertyNames(AuditLog.prototype).filter((m) => m !== 'constructor').sort();
-    expect(methods).toEqual(['exportJsonLines', 'query', 'record', 'recordOrThrow']);
+    expect(methods).toEqual(['append', 'exportJsonLines', 'prepare', 'query', 'record', 'recordMany', 'recordOrThrow', 'scriptArgs']);
     for (const m of methods) expect(m).not.toMatch(/delete|remove|update|edit|set|put|patch|trim|clear|purge|del|replace/i);
 
     // Same millisecond, then an event stamped earlier than the last: neither goes backwards.
@@ -218,7 +219,7 @@ describe('AuditLog', () => {
         const { pid: _pid, hostname: _host, time: _time, ...rest } = JSON.parse(l) as Record<string, unknown>;
         return JSON.stringify(rest);
       });
-    expect(allKeys.sort()).toEqual([':audit', `:audit:referral:${R1}`, `:audit:referral:${R2}`]);
+    expect(allKeys.sort()).toEqual([':audit', ':audit-last-id', `:audit:referral:${R1}`, `:audit:referral:${R2}`]);
     for (const text of [stored, allKeys.join('\n'), logLines.join('\n')]) {
       for (const p of planted) expect(text.toLowerCase()).not.toContain(p.toLowerCase());
       for (const fragment of ['jane', 'doe', 'example.com', '07700', '900123', '1990', '12/04', '9434765919', 'sw1a', '1aa']) expect(text.toLowerCase()).not.toContain(fragment);
@@ -248,6 +249,33 @@ describe('AuditLog', () => {
     await expect(audit.recordOrThrow({ actor: 'system', action: 'referral.sent', referralId: R1 })).rejects.toThrow();
     // Nothing half-written: the referral's stream did not get the event the log could not take.
     expect(await redis.exists(keys.auditByReferral(R1))).toBe(0);
+  });
+
+  it('records many events in order, over batches, each also in its referral’s stream', async () => {
+    const events: AuditEventInput[] = Array.from({ length: 250 }, (_, i) => ({ actor: 'police-poll', action: 'record.ingested', ...(i % 2 ? { referralId: i % 4 === 1 ? R1 : R2 } : {}), outcome: `queued_v${i}` }));
+    // One invalid event is dropped, the rest still go.
+    await audit.recordMany([...events.slice(0, 10), { actor: 'system', action: 'nonsense' } as unknown as AuditEventInput, ...events.slice(10)], at(0));
+    const all = await audit.query({ limit: 1000 });
+    expect(all.map((e) => e.outcome)).toEqual(events.map((e) => e.outcome));
+    // One millisecond for all: the sequence numbers run on across the batches of a hundred.
+    expect(all.map((e) => e.id)).toEqual(events.map((_, i) => `${T0}-${i}`));
+    expect((await audit.query({ referralId: R1, limit: 1000 })).map((e) => e.outcome)).toEqual(events.filter((e) => e.referralId === R1).map((e) => e.outcome));
+    expect(await redis.xlen(keys.auditByReferral(R2))).toBe(62);
+    expect(logs()).toContain('audit event dropped');
+  });
+
+  it('continues after the streams’ own last ids when it has no record of the last id (a log from before it was kept)', async () => {
+    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(5000));
+    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(5000));
+    await redis.del(keys.auditLastId());
+    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R2 }, at(1000));
+    // An older log whose referral stream is ahead of it (the log's newest entries trimmed by hand, say).
+    await redis.del(keys.auditLastId());
+    await redis.xtrim(keys.audit(), 'MAXLEN', 0);
+    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(1000));
+    expect((await redis.xrange(keys.auditByReferral(R1), '-', '+')).map(([i]) => i)).toEqual([`${T0 + 5000}-0`, `${T0 + 5000}-1`, `${T0 + 5000}-3`]);
+    expect((await redis.xrange(keys.auditByReferral(R2), '-', '+')).map(([i]) => i)).toEqual([`${T0 + 5000}-2`]);
+    expect(await redis.get(keys.auditLastId())).toBe(`${T0 + 5000}-3`);
   });
 
   it('refuses a retention period that is not a positive number', () => {

@@ -85,5 +85,12 @@ describe('ReferralStore.transition when the commit is resent after a Redis resta
     expect(await ctx.referrals.outboxSize()).toBe(2);
     // A commit that is not its own (the status moved on since it was read) is still refused.
     expect(await store.transition('r-1', { to: 'SENT', source: 'CHARITY' })).toMatchObject({ applied: false });
+
+    // The audit events committed with a change are not written twice either.
+    const id = '00000000-0000-5000-8000-0000000000aa';
+    const audited = new ReferralStore(resending as Redis, new Keys(ctx.config.redis.prefix), ctx.cipher, 3600, ctx.audit);
+    await audited.transition(id, { to: 'QUEUED', source: 'police', create: { ...create, referralId: id }, audit: { actor: 'system' } });
+    await audited.transition(id, { to: 'SENT', source: 'CHARITY', audit: { actor: 'system', also: [{ actor: 'system', action: 'referral.sent', partner: 'CHARITY' }] } });
+    expect((await ctx.audit.query({ referralId: id })).map((e) => `${e.action} ${e.status ?? ''}`)).toEqual(['referral.status_changed QUEUED', 'referral.status_changed SENT', 'referral.sent ']);
   });
 });
