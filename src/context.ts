@@ -23,6 +23,7 @@ import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
 import { version as bridgeVersion } from '../package.json';
 import { AuditLog } from './store/audit-log';
 import { BridgeMetrics } from './observability/metrics';
+import { FirstDeliveries } from './queues/first-deliveries';
 import { WriteBacks } from './queues/write-backs';
 import { FeedParsePool } from './adapters/police/feed-parse-pool';
 
@@ -56,6 +57,8 @@ export interface BridgeContext {
   feedParser: FeedParsePool;
   /** Police write-backs of committed status changes: tried at once, queued when that fails. */
   writeBacks: WriteBacks;
+  /** First delivery attempts, made as intake queues a referral (queues/first-deliveries.ts). */
+  deliveries: FirstDeliveries;
   queues: BridgeQueues;
   partners: {
     nhs: NhsFhirClient;
@@ -97,6 +100,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
     // Built just below: it reads the queues and stores of this same context.
     metrics: undefined as unknown as BridgeMetrics,
     writeBacks: undefined as unknown as WriteBacks,
+    deliveries: undefined as unknown as FirstDeliveries,
     feedParser: new FeedParsePool({ minBytes: 64 * 1024, maxHeapMb: 256 }),
     queues,
     partners: {
@@ -129,6 +133,8 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
       policeOutcomes: new PoliceOutcomeClient({ baseUrl: config.police.feedUrl, token: config.police.feedToken, timeoutMs: config.police.timeoutMs }),
     },
     async close() {
+      // Deliveries first: each ends in a status change, whose write-back goes out next.
+      await ctx.deliveries.close();
       await ctx.writeBacks.close();
       await ctx.feedParser.close();
       await queues.close();
@@ -142,6 +148,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
   };
   ctx.metrics = new BridgeMetrics(ctx);
   ctx.writeBacks = new WriteBacks(ctx);
+  ctx.deliveries = new FirstDeliveries(ctx);
   return ctx;
 }
 

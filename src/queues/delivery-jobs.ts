@@ -5,11 +5,29 @@ import type { PartnerCode } from '../store/referral-store';
  * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.
  * `partner`: when the caller knows it, the referral is not read again.
  */
-export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode): Promise<void> {
+export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode, delayMs = 0): Promise<void> {
   const to = partner ?? (await ctx.referrals.get(referralId))?.partner;
   if (!to) return;
   const queue = to === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
-  await queue.add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: `${referralId}-q${queuedSeq}` });
+  await queue.add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) });
+}
+
+export function deliveryJobId(referralId: string, queuedSeq: number): string {
+  return `${referralId}-q${queuedSeq}`;
+}
+
+/**
+ * A referral QUEUED for longer than any first attempt can run, looked at again: with no delivery
+ * job (a process died mid-attempt, or between commit and enqueue) it is queued; with one, in
+ * whatever state, it is left to that job (a finished job is the dead-letter queue's business).
+ */
+export async function requeueDelivery(ctx: BridgeContext, referralId: string): Promise<'requeued' | 'in-queue' | 'not-queued'> {
+  const meta = await ctx.referrals.get(referralId);
+  if (!meta || meta.status !== 'QUEUED') return 'not-queued';
+  const queue = meta.partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
+  if (await queue.getJob(deliveryJobId(referralId, meta.statusSeq))) return 'in-queue';
+  await enqueueDelivery(ctx, referralId, meta.correlationId, meta.statusSeq, meta.partner);
+  return 'requeued';
 }
 
 export async function enqueueCancel(

@@ -27,7 +27,10 @@ export interface PartnerDelivery<Payload> {
   cancel(meta: ReferralMeta, reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN', call: { correlationId: string }): Promise<'cancelled' | 'already-closed'>;
 }
 
-export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: Job<DeliveryJob>): Promise<string> {
+/** A delivery job, or a first attempt made without one (first-deliveries.ts): its id and data. */
+export type DeliveryRun = Pick<Job<DeliveryJob>, 'id' | 'data'>;
+
+export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: DeliveryRun): Promise<string> {
   const { referralId, correlationId } = job.data;
   const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
   const meta = await ctx.referrals.get(referralId);

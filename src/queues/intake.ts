@@ -74,7 +74,7 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
           known: meta ?? null,
           patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
         });
-        if (t.applied) await enqueueDelivery(ctx, id, correlationId, t.seq, referral.type === 'CLINICAL' ? 'NHS' : 'CHARITY');
+        if (t.applied) await ctx.deliveries.dispatch(id, correlationId, t.seq, t.partner);
       } else if (meta.status === 'QUEUED') {
         // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.
         await referrals.patch(id, patch);

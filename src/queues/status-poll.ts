@@ -1,7 +1,8 @@
 import { Worker } from 'bullmq';
 import type { BridgeContext } from '../context';
 import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
-import { requeueOutcome } from './delivery-jobs';
+import { requeueDelivery, requeueOutcome } from './delivery-jobs';
+import { deliverySweepAfterMs } from './first-deliveries';
 import { writeBackSweepAfterMs } from './write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from './status-change';
@@ -18,6 +19,8 @@ export interface PollSummary {
   changed: number;
   errors: number;
   outcomesRequeued: number;
+  /** QUEUED referrals found with no delivery job (their process died mid-attempt) and queued. */
+  deliveriesRequeued: number;
   /** The charity is polled in bulk by `updatedSince`; undefined when that round failed. */
   charity?: CharityPollSummary;
 }
@@ -25,7 +28,7 @@ export interface PollSummary {
 const POLL_CONCURRENCY = 8;
 
 export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSummary> {
-  const summary: PollSummary = { checked: 0, changed: 0, errors: 0, outcomesRequeued: 0 };
+  const summary: PollSummary = { checked: 0, changed: 0, errors: 0, outcomesRequeued: 0, deliveriesRequeued: 0 };
   const work: (() => Promise<void>)[] = [];
   // In BaRS mode the trust pushes status to POST /fhir/$process-message; there is nothing to poll.
   if (ctx.config.nhs.mode === 'fhir-rest') {
@@ -40,6 +43,10 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
     ctx.logger.warn({ partner: 'CHARITY', err: (err as Error).message }, 'charity status poll failed; will try again next round');
   }
 
+  // The safety net of first delivery attempts: a referral QUEUED with no attempt or job left.
+  for (const id of await ctx.referrals.queuedLongerThan(deliverySweepAfterMs(ctx.config))) {
+    if ((await requeueDelivery(ctx, id)) === 'requeued') summary.deliveriesRequeued++;
+  }
   for (const pending of await ctx.referrals.pendingOutcomes(writeBackSweepAfterMs(ctx.config))) {
     const meta = await ctx.referrals.get(pending.referralId);
     if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued') summary.outcomesRequeued++;

@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config';
 import type { BridgeContext } from '../context';
 import type { ReferralOutcome } from '../mappings/referral-to-outcome';
+import { AttemptsInFlight } from './attempts-in-flight';
 import { partnerBackoff } from './backoff';
 import { judgeError } from './dead-letter';
 import { enqueueOutcome } from './delivery-jobs';
@@ -27,8 +28,7 @@ export function writeBackSweepAfterMs(config: BridgeConfig): number {
  * RMS's idempotency makes a repeat harmless.
  */
 export class WriteBacks {
-  private readonly inFlight = new Set<Promise<void>>();
-  private closing = false;
+  private readonly inFlight = new AttemptsInFlight();
   private readonly backoff: ReturnType<typeof partnerBackoff>;
 
   constructor(private readonly ctx: BridgeContext) {
@@ -41,23 +41,21 @@ export class WriteBacks {
    */
   async dispatch(committed: ReferralOutcome, correlationId: string): Promise<void> {
     const { referralId, seq } = committed;
-    if (this.closing || this.inFlight.size >= this.ctx.config.police.writeBackInFlight) {
+    if (this.inFlight.closing || this.inFlight.size >= this.ctx.config.police.writeBackInFlight) {
       await enqueueOutcome(this.ctx, referralId, seq, correlationId);
       return;
     }
-    const attempt = this.attempt(committed, correlationId).finally(() => this.inFlight.delete(attempt));
-    this.inFlight.add(attempt);
+    this.inFlight.track(this.attempt(committed, correlationId));
   }
 
   /** Graceful stop: no new first attempts; waits for those under way (each bounded by the RMS timeout). */
-  async close(): Promise<void> {
-    this.closing = true;
-    await this.idle();
+  close(): Promise<void> {
+    return this.inFlight.close();
   }
 
   /** Resolves when every first attempt under way has ended (reported, or queued for retry). */
-  async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  idle(): Promise<void> {
+    return this.inFlight.idle();
   }
 
   private async attempt(committed: ReferralOutcome, correlationId: string): Promise<void> {

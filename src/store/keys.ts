@@ -12,6 +12,7 @@ export class Keys {
   crime(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}`; }
   crimeReferrals(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}:referrals`; }
   active(partner: string) { return `${this.prefix}:active:${partner}`; }
+  queued() { return `${this.prefix}:queued`; }
   outbox() { return `${this.prefix}:outbox`; }
   quarantineIndex() { return `${this.prefix}:quarantine`; }
   quarantine(id: string) { return `${this.prefix}:quarantine:${id}`; }

@@ -98,7 +98,7 @@ if seq ~= ARGV[1] then
 end
 -- The audit events first: a script that fails part-way keeps what it wrote, and an event
 -- without its change (a retry writes it again) is better than a change without its event.
-if ARGV[10] then audit_append(KEYS[9], KEYS[10], ARGV[10], ARGV[11], audit_events(ARGV[12])) end
+if ARGV[11] then audit_append(KEYS[10], KEYS[11], ARGV[11], ARGV[12], audit_events(ARGV[13])) end
 local fields = cjson.decode(ARGV[2])
 for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -112,6 +112,8 @@ if ARGV[9] == 'new' then
   redis.call('SADD', KEYS[7], ARGV[7])
   redis.call('SADD', KEYS[8], ARGV[7])
 end
+-- The QUEUED index: every referral waiting to be delivered, by when it became QUEUED.
+if ARGV[10] == 'queued' then redis.call('ZADD', KEYS[9], ARGV[4], ARGV[7]) else redis.call('ZREM', KEYS[9], ARGV[7]) end
 return 1
 `;
 
@@ -213,7 +215,7 @@ export class ReferralStore {
       const committed = await runScript(
         this.redis,
         COMMIT_SCRIPT,
-        8 + (audit?.keys.length ?? 0),
+        9 + (audit?.keys.length ?? 0),
         this.keys.referral(id),
         this.keys.timeline(id),
         this.keys.outbox(),
@@ -222,6 +224,7 @@ export class ReferralStore {
         this.keys.outbound(id),
         this.keys.allReferrals(),
         this.keys.crimeReferrals(crimeReference),
+        this.keys.queued(),
         ...(audit?.keys ?? []),
         String(meta?.statusSeq ?? 0),
         JSON.stringify(fields),
@@ -232,6 +235,7 @@ export class ReferralStore {
         id,
         expire,
         meta ? 'existing' : 'new',
+        req.to === 'QUEUED' ? 'queued' : 'other',
         ...(audit?.args ?? []),
       );
       if (committed === 1) {
@@ -250,8 +254,8 @@ export class ReferralStore {
       { actor: audit.actor, action: 'referral.status_changed' as const, ...about, status: to, ...(from ? { outcome: `from_${from}` } : {}) },
       ...(audit.also ?? []).map((e) => ({ ...e, ...about })),
     ].map((e) => this.auditLog!.prepare(e));
-    // Keys from KEYS[9], after the commit's own eight.
-    return this.auditLog.scriptArgs(events.filter((e) => e !== undefined), 9);
+    // Keys from KEYS[10], after the commit's own nine.
+    return this.auditLog.scriptArgs(events.filter((e) => e !== undefined), 10);
   }
 
   async idsForCrime(crimeReference: string): Promise<string[]> {
@@ -274,6 +278,11 @@ export class ReferralStore {
       if (typeof status === 'string' && status) out.set(id, status as ReferralStatus);
     });
     return out;
+  }
+
+  /** Referrals QUEUED for longer than `olderThanMs` (oldest first): each should have a delivery under way or queued. */
+  async queuedLongerThan(olderThanMs: number, limit = 500): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.queued(), 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
   }
 
   async activeIds(partner: PartnerCode): Promise<string[]> {

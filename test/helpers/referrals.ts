@@ -1,3 +1,4 @@
+import type { BridgeContext } from '../../src/context';
 import type { Referral } from '../../src/domain/referral';
 
 /** Referrals as the police mapping produces them from shared/fixtures/police/example-feed.xml. */
@@ -77,4 +78,19 @@ export function advocacyReferral(overrides: Partial<Referral> = {}): Referral {
     recordLastModified: '2026-11-22T09:58:00Z',
     ...overrides,
   };
+}
+
+/**
+ * A referral saved and committed QUEUED, as intake leaves it, with no delivery attempt or job
+ * yet (the test makes those). Returns the QUEUED change's seq, which names its delivery job.
+ */
+export async function queueWithoutDelivery(ctx: BridgeContext, referral: Referral, correlationId: string): Promise<number> {
+  await ctx.referrals.saveData(referral);
+  const t = await ctx.referrals.transition(referral.referralId, {
+    to: 'QUEUED',
+    source: 'test',
+    create: { referralId: referral.referralId, type: referral.type, crimeReference: referral.crimeReference, recordVersion: 3, correlationId },
+  });
+  if (!t.applied) throw new Error('setup failed');
+  return t.seq;
 }

@@ -6,7 +6,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { startOutcomeWorker } from '../../src/queues/police-outcomes';
 import type { DeadLetterJob } from '../../src/queues/topology';
-import { advocacyReferral } from '../helpers/referrals';
+import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
 
@@ -51,13 +51,7 @@ describe('delivery queues', () => {
 
   async function queueReferralWithoutDelivery() {
     const referral = advocacyReferral();
-    await ctx.referrals.saveData(referral);
-    const t = await ctx.referrals.transition(referral.referralId, {
-      to: 'QUEUED',
-      source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: 'c0ffee00-0000-4000-8000-000000000000' },
-    });
-    if (!t.applied) throw new Error('setup failed');
+    await queueWithoutDelivery(ctx, referral, 'c0ffee00-0000-4000-8000-000000000000');
     return referral.referralId;
   }
 

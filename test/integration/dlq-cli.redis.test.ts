@@ -9,7 +9,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueDelivery } from '../../src/queues/delivery-jobs';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { generateDataKeySpec } from '../../src/store/crypto';
-import { advocacyReferral } from '../helpers/referrals';
+import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
 import { capturedLogger, dropKeys, REDIS_URL, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
 
@@ -69,14 +69,7 @@ describe('iasu-bridge dlq', () => {
       subject: { ...base.subject, forename: PLANTED },
     });
     nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
-    await ctx.referrals.saveData(referral);
-    const t = await ctx.referrals.transition(referral.referralId, {
-      to: 'QUEUED',
-      source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
-    });
-    if (!t.applied) throw new Error('setup failed');
-    await enqueueDelivery(ctx, referral.referralId, CORRELATION, t.seq);
+    await enqueueDelivery(ctx, referral.referralId, CORRELATION, await queueWithoutDelivery(ctx, referral, CORRELATION));
     const job = await waitFor(async () => (await ctx.queues.deadLetter.getJobs(['waiting'])).find((j) => (j.data as DeadLetterJob).referralId === referral.referralId), 'dead letter');
     await waitFor(async () => (await ctx.referrals.get(referral.referralId))?.status === 'FAILED', 'FAILED');
     return { referralId: referral.referralId, deadLetterId: String(job.id) };

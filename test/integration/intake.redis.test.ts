@@ -13,8 +13,9 @@ describe('intake on real Redis', () => {
   let ctx: BridgeContext;
   const logs = capturedLogger();
 
+  // Intake's own decisions, seen in the queues: no first delivery attempts (first-deliveries.redis.test.ts has those).
   beforeEach(() => {
-    ctx = createContext(testConfig(), logs.logger);
+    ctx = createContext(testConfig({ DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: '0' }), logs.logger);
   });
   afterEach(async () => {
     await dropKeys(ctx.config);

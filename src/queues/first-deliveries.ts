@@ -1,0 +1,82 @@
+import type { BridgeConfig } from '../config';
+import type { BridgeContext } from '../context';
+import type { PartnerCode } from '../store/referral-store';
+import { AttemptsInFlight } from './attempts-in-flight';
+import { partnerBackoff } from './backoff';
+import { charityDelivery } from './charity-delivery';
+import { judgeError } from './dead-letter';
+import { processDelivery, type PartnerDelivery } from './delivery';
+import { deliveryJobId, enqueueDelivery } from './delivery-jobs';
+import { nhsDelivery } from './nhs-delivery';
+
+/**
+ * How long a referral must have been QUEUED before the status poll makes sure it has a delivery
+ * job: longer than any first attempt can still be running (the partner timeout bounds it).
+ */
+export function deliverySweepAfterMs(config: BridgeConfig): number {
+  return Math.min(60_000, Math.max(config.nhs.timeoutMs, config.charity.timeoutMs) + 10_000);
+}
+
+/**
+ * Deliveries, first attempt at once. When intake commits a referral QUEUED, the process sends it
+ * straight away instead of queueing a job for a worker to pick up: a delivery job's round trips
+ * were over a third of Redis's work per referral. A first attempt that fails, or one over the
+ * per-partner in-flight limit, or one asked for while the process is stopping, becomes the
+ * delivery job it would have been, with the queue's retries, backoff and dead-lettering (a
+ * transient failure waits its backoff first). Intake never waits for a partner: `dispatch`
+ * resolves once the attempt is under way or queued, so a partner that is down slows nothing but
+ * its own deliveries. A process that dies mid-attempt leaves the referral QUEUED, and the commit
+ * keeps an index of QUEUED referrals: the status poll queues a job for any that has none once no
+ * attempt can still be running. The partners' idempotency keys make a repeat harmless.
+ */
+export class FirstDeliveries {
+  private readonly inFlight = new AttemptsInFlight();
+  private readonly perPartner: Record<PartnerCode, number> = { NHS: 0, CHARITY: 0 };
+  private readonly backoff: ReturnType<typeof partnerBackoff>;
+  private ops: Record<PartnerCode, PartnerDelivery<unknown>> | undefined;
+
+  constructor(private readonly ctx: BridgeContext) {
+    this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
+  }
+
+  async dispatch(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
+    if (this.inFlight.closing || this.perPartner[partner] >= this.ctx.config.delivery.firstAttemptInFlight) {
+      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner);
+      return;
+    }
+    this.perPartner[partner]++;
+    this.inFlight.track(this.attempt(referralId, correlationId, queuedSeq, partner).finally(() => this.perPartner[partner]--));
+  }
+
+  /** Graceful stop: no new first attempts; waits for those under way (each bounded by the partner timeout). */
+  close(): Promise<void> {
+    return this.inFlight.close();
+  }
+
+  /** Resolves when every first attempt under way has ended (delivered, or queued for retry). */
+  idle(): Promise<void> {
+    return this.inFlight.idle();
+  }
+
+  private async attempt(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
+    const ops = this.partnerOps()[partner];
+    try {
+      await processDelivery(this.ctx, ops, { id: deliveryJobId(referralId, queuedSeq), data: { referralId, correlationId, action: 'deliver' } });
+    } catch (err) {
+      const { kind, reason } = judgeError(err, false);
+      this.ctx.metrics.countRetry(ops.queue, partner, kind);
+      const log = this.ctx.logger.child({ correlationId, referralId, partner, queue: ops.queue });
+      log.warn({ attempt: 1, kind, reason }, 'delivery attempt failed; queued for retry');
+      // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
+      const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
+      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) =>
+        log.error({ alert: true, err: (e as Error).message }, 'delivery could not be queued; the QUEUED sweep will queue it'),
+      );
+    }
+  }
+
+  private partnerOps(): Record<PartnerCode, PartnerDelivery<unknown>> {
+    this.ops ??= { NHS: nhsDelivery(this.ctx) as PartnerDelivery<unknown>, CHARITY: charityDelivery(this.ctx) as PartnerDelivery<unknown> };
+    return this.ops;
+  }
+}

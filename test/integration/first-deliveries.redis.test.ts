@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import type { Job, Worker } from 'bullmq';
+import nock from 'nock';
+import { createContext, type BridgeContext } from '../../src/context';
+import { ingestDocument } from '../../src/ingest/feed-ingest';
+import { charityDelivery } from '../../src/queues/charity-delivery';
+import { startDeliveryWorker } from '../../src/queues/delivery';
+import { processIntake } from '../../src/queues/intake';
+import { pollPartnerStatuses } from '../../src/queues/status-poll';
+import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
+import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
+import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
+import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { restoreNockAfterAll } from '../helpers/nock';
+
+restoreNockAfterAll();
+
+/**
+ * A referral intake has just QUEUED is sent from the same process at once; the delivery queue
+ * takes over when that attempt fails, when too many are in flight, when the process is
+ * stopping, and (through the status poll) when the process died mid-attempt.
+ */
+describe('first delivery attempts', () => {
+  let ctx: BridgeContext;
+  let workers: Worker[];
+  const CHARITY = 'http://charity.test';
+  const RMS = 'http://rms.test';
+  const CORRELATION = 'c0ffee00-0000-4000-8000-000000000000';
+
+  function start(overrides: Record<string, string> = {}): void {
+    ctx = createContext(
+      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '3', DELIVERY_BACKOFF_MS: '200', ...overrides }),
+      capturedLogger().logger,
+    );
+  }
+
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    // The RMS takes every write-back; what is tested here is the delivery.
+    nock(RMS).persist().post('/referral-outcomes').reply(201);
+    workers = [];
+  });
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await dropKeys(ctx.config);
+    await ctx.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  /** A QUEUED advocacy referral whose first attempt has not been made (as after a crash). */
+  async function queuedReferral(): Promise<{ id: string; seq: number }> {
+    const referral = advocacyReferral({ referralId: randomUUID() });
+    return { id: referral.referralId, seq: await queueWithoutDelivery(ctx, referral, CORRELATION) };
+  }
+
+  const deliveryJobs = async () => (await ctx.queues.charityDelivery.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).map((j) => j.id);
+  const inQueuedIndex = async (id: string) => (await ctx.redis.zscore(ctx.keys.queued(), id)) !== null;
+
+  test('intake sends a QUEUED referral at once: no delivery job, SENT, and out of the QUEUED index', async () => {
+    start();
+    // A record whose suspect has no lawful basis: only the victim's advocacy referral is QUEUED.
+    const generated = generateFeedRecords({ records: 400, seed: 7, prefix: 'FD' }).find((g) => g.kind === 'suspect-no-basis')!;
+    const advocacy = generated.expectedReferrals.find((r) => r.type === 'ADVOCACY')!;
+    expect(generated.expectedReferrals.filter((r) => r.decision === 'QUEUED')).toEqual([advocacy]);
+    const keys: string[] = [];
+    const scope = nock(CHARITY)
+      .post('/v1/referrals')
+      .reply(function () {
+        keys.push(String(this.req.headers['idempotency-key']));
+        return [201, { id: 'CH-000777', status: 'RECEIVED' }];
+      });
+    await ingestDocument(ctx, Buffer.from(feedDocument([generated.xml])), 'push');
+    const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
+    await processIntake(ctx, job!);
+    await ctx.deliveries.idle();
+    scope.done();
+    expect(keys).toEqual([advocacy.referralId]);
+    expect(await ctx.referrals.get(advocacy.referralId)).toMatchObject({ status: 'SENT', partnerRef: 'CH-000777' });
+    expect(await deliveryJobs()).toEqual([]);
+    expect(await inQueuedIndex(advocacy.referralId)).toBe(false);
+    expect((await ctx.audit.query({ referralId: advocacy.referralId })).map((e) => e.action)).toEqual(['referral.status_changed', 'referral.status_changed', 'referral.sent']);
+  });
+
+  test('a transient failure becomes the delivery job after its backoff, and the worker delivers the same body', async () => {
+    start();
+    const bodies: string[] = [];
+    nock(CHARITY)
+      .post('/v1/referrals', (b) => bodies.push(JSON.stringify(b)) > 0)
+      .reply(503, { error: 'busy' })
+      .post('/v1/referrals', (b) => bodies.push(JSON.stringify(b)) > 0)
+      .reply(201, { id: 'CH-000778', status: 'RECEIVED' });
+    const { id, seq } = await queuedReferral();
+    await ctx.deliveries.dispatch(id, CORRELATION, seq, 'CHARITY');
+    await ctx.deliveries.idle();
+    expect(await ctx.queues.charityDelivery.getJobs(['delayed']).then((jobs) => jobs.map((j) => j.id))).toEqual([`${id}-q${seq}`]);
+    expect((await ctx.referrals.get(id))?.status).toBe('QUEUED');
+    workers.push(startDeliveryWorker(ctx, charityDelivery(ctx)));
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'SENT', 'referral SENT');
+    expect(bodies).toHaveLength(2);
+    expect(new Set(bodies).size).toBe(1);
+  });
+
+  test('a permanent failure becomes a job at once, which the worker dead-letters', async () => {
+    start();
+    nock(CHARITY).post('/v1/referrals').twice().reply(422, { errors: [{ path: 'client', message: 'is required' }] });
+    const { id, seq } = await queuedReferral();
+    await ctx.deliveries.dispatch(id, CORRELATION, seq, 'CHARITY');
+    await ctx.deliveries.idle();
+    expect(await ctx.queues.charityDelivery.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 1, delayed: 0 });
+    workers.push(startDeliveryWorker(ctx, charityDelivery(ctx)));
+    await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
+    const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
+    expect(letters).toMatchObject([{ queue: 'charity-delivery', referralId: id, errorKind: 'permanent' }]);
+  });
+
+  test('over the in-flight limit, and once stopping, deliveries are queued; stopping waits for those under way', async () => {
+    start({ DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: '1' });
+    nock(CHARITY).post('/v1/referrals').delay(300).reply(201, { id: 'CH-000779', status: 'RECEIVED' });
+    const first = await queuedReferral();
+    const second = await queuedReferral();
+    const third = await queuedReferral();
+    await ctx.deliveries.dispatch(first.id, CORRELATION, first.seq, 'CHARITY');
+    await ctx.deliveries.dispatch(second.id, CORRELATION, second.seq, 'CHARITY');
+    expect(await deliveryJobs()).toEqual([`${second.id}-q${second.seq}`]);
+    await ctx.deliveries.close();
+    // close() returned only once the attempt under way had finished.
+    expect((await ctx.referrals.get(first.id))?.status).toBe('SENT');
+    await ctx.deliveries.dispatch(third.id, CORRELATION, third.seq, 'CHARITY');
+    expect((await deliveryJobs()).sort()).toEqual([`${second.id}-q${second.seq}`, `${third.id}-q${third.seq}`].sort());
+  });
+
+  test('the status poll queues a job, once, for a referral left QUEUED with no attempt or job (its process died)', async () => {
+    start();
+    nock(CHARITY).persist().get(/.*/).reply(503);
+    const orphaned = await queuedReferral();
+    const recent = await queuedReferral();
+    // QUEUED for longer than any attempt could run (the index holds when it became QUEUED).
+    await ctx.redis.zadd(ctx.keys.queued(), Date.now() - 10 * 60_000, orphaned.id);
+    expect((await pollPartnerStatuses(ctx)).deliveriesRequeued).toBe(1);
+    expect(await deliveryJobs()).toEqual([`${orphaned.id}-q${orphaned.seq}`]);
+    // Its job is there now: the next poll leaves it alone; the recent one is not yet looked at.
+    expect((await pollPartnerStatuses(ctx)).deliveriesRequeued).toBe(0);
+    expect(await deliveryJobs()).toEqual([`${orphaned.id}-q${orphaned.seq}`]);
+    expect(await inQueuedIndex(recent.id)).toBe(true);
+  });
+});
