@@ -33,6 +33,9 @@ async function main(): Promise<void> {
       // Bridge processes sharing the work (the scale-out the bridge supports); the baseline gets as many.
       processes: { type: 'string', default: '1' },
       'skip-baseline': { type: 'boolean', default: false },
+      // Three: the pipeline's stages (intake → delivery → police write-back), the reference since the
+      // first bench. The bridge itself now queues one hop per record when first attempts succeed.
+      'baseline-hops': { type: 'string', default: '3' },
       'skip-latency': { type: 'boolean', default: false },
     },
   });
@@ -185,10 +188,11 @@ async function main(): Promise<void> {
     const redisMemory = usedMemory(await admin.info('memory'));
     await Promise.all(bridges.map((b) => b.stop()));
 
-    // 3. Raw BullMQ on the same Redis: no-op jobs through three hops (intake → delivery → police
+    // 3. Raw BullMQ on the same Redis: no-op jobs through three hops by default (intake → delivery → police
     //    write-back, as each referral takes at least), the same concurrency, in one process.
-    let baseline: { flows: number; seconds: number; flowsPerSecond: number } | undefined;
-    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, processes);
+    let baseline: { hops: number; flows: number; seconds: number; flowsPerSecond: number } | undefined;
+    const hops = Math.max(1, Number(values['baseline-hops']));
+    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, processes, hops);
 
     const result = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version },
@@ -264,14 +268,15 @@ async function rawBullmq(
   flows: number,
   concurrency: number,
   processes: number,
-): Promise<{ flows: number; seconds: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } }> {
+  hops: number,
+): Promise<{ hops: number; flows: number; seconds: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } }> {
   const connection = new IORedis(url, { maxRetriesPerRequest: null });
   const first = new Queue('hop1', { connection, prefix });
   const doneKey = `${prefix}:done`;
   const children = Array.from({ length: processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'raw-bullmq-worker.ts')], {
       cwd: ROOT,
-      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_DONE_KEY: doneKey },
+      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_DONE_KEY: doneKey, RAW_HOPS: String(hops) },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
@@ -287,7 +292,7 @@ async function rawBullmq(
   const workers = sum(children.map((c) => cpuSeconds(c.pid!))) - cpuBefore.workers;
   const redisCpu = redisCpuSeconds(await connection.info('cpu')) - cpuBefore.redis;
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(['hop1', 'hop2', 'hop3'].map(async (n) => {
+  await Promise.all(Array.from({ length: hops }, (_, i) => `hop${i + 1}`).map(async (n) => {
     const q = new Queue(n, { connection, prefix });
     await q.obliterate({ force: true }).catch(() => undefined);
     await q.close();
@@ -295,7 +300,7 @@ async function rawBullmq(
   await first.close();
   await connection.del(doneKey);
   connection.disconnect();
-  return { flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds), cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) } };
+  return { hops, flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds), cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) } };
 }
 
 function countArrived(received: Map<string, number>, expected: Set<string>): number {
@@ -364,14 +369,14 @@ function printTable(
   r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number>; cpuMsPerReferral: { bridge: number; redis: number; partnerSimulators: number } } },
 ): void {
   const b = r.backlog;
-  const base = r.baseline as { flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
+  const base = r.baseline as { hops: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
   const fixed = r.fixedRate as (Run & { warmup: Run }) | undefined;
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
     ['  CPU per referral', `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms, partner simulators ${b.cpuMsPerReferral.partnerSimulators} ms`],
-    ['raw BullMQ, 3 hops', base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
+    [`raw BullMQ, ${base?.hops ?? "-"} hop${base?.hops === 1 ? "" : "s"}`, base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
     ['  CPU per flow', base ? `workers ${base.cpuMsPerFlow.workers} ms, Redis ${base.cpuMsPerFlow.redis} ms` : '-'],
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
     ['fixed rate (push)', fixed ? `${fixed.rate} records/s, ${fixed.referrals} referrals: p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms` : 'skipped'],

@@ -3,7 +3,7 @@ import IORedis from 'ioredis';
 
 /**
  * One process of the raw-BullMQ baseline (bench.ts starts as many as the bridge ran): a worker
- * per hop, no-op jobs, hop1 → hop2 → hop3, the last hop counting what arrived.
+ * per hop (RAW_HOPS, default 3), no-op jobs, hop1 → hop2 → …, the last hop counting what arrived.
  */
 const url = process.env.RAW_REDIS_URL!;
 const prefix = process.env.RAW_PREFIX!;
@@ -11,14 +11,14 @@ const concurrency = Number(process.env.RAW_CONCURRENCY ?? 16);
 const doneKey = process.env.RAW_DONE_KEY!;
 
 const connection = new IORedis(url, { maxRetriesPerRequest: null });
-const names = ['hop1', 'hop2', 'hop3'];
+const names = Array.from({ length: Math.max(1, Number(process.env.RAW_HOPS ?? 3)) }, (_, i) => `hop${i + 1}`);
 const queues = names.map((n) => new Queue(n, { connection, prefix }));
 const workers = names.map(
   (n, i) =>
     new Worker(
       n,
       async (job) => {
-        if (i < 2) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
+        if (i < names.length - 1) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
         else await connection.incr(doneKey);
       },
       { connection, prefix, concurrency },
