@@ -19,6 +19,8 @@ import { evaluateServiceLevel } from './service-levels';
  */
 export interface ReconcileOptions {
   now?: Date;
+  /** How long the run's lock lives without renewal (tests); renewed every third of it while the run lasts. */
+  lockTtlMs?: number;
 }
 
 const LOCK = 'reconcile';
@@ -27,8 +29,12 @@ const ORPHAN_PAGES = 200;
 
 /** Undefined when another process is reconciling right now. */
 export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {}): Promise<ReconciliationReport | undefined> {
-  const token = await ctx.lock.acquire(LOCK, LOCK_TTL_MS);
+  const ttl = opts.lockTtlMs ?? LOCK_TTL_MS;
+  const token = await ctx.lock.acquire(LOCK, ttl);
   if (!token) return undefined;
+  // A run over a large active set with a slow partner can outlast the TTL: renew it, as the feed poll does.
+  const heartbeat = setInterval(() => void ctx.lock.extend(LOCK, token, ttl).catch(() => undefined), ttl / 3);
+  heartbeat.unref();
   try {
     const report = await run(ctx, opts.now ?? new Date());
     await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(report), 'EX', 7 * 24 * 3600);
@@ -40,6 +46,7 @@ export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {})
     );
     return report;
   } finally {
+    clearInterval(heartbeat);
     await ctx.lock.release(LOCK, token);
   }
 }

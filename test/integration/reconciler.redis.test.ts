@@ -168,6 +168,19 @@ describe('reconciler', () => {
     expect([first, second].filter(Boolean)).toHaveLength(1);
   });
 
+  test('a run that outlasts its lock’s TTL keeps the lock: the heartbeat renews it', async () => {
+    // Partners that answer slowly (and badly), so the run lasts several TTLs.
+    nock.cleanAll();
+    nock(TRUST).persist().get(/.*/).delay(1000).reply(503);
+    nock(CHARITY).persist().get(/.*/).delay(1000).reply(503);
+    const running = reconcile(ctx, { now: NOW, lockTtlMs: 120 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await reconcile(ctx, { now: NOW, lockTtlMs: 120 })).toBeUndefined();
+    expect(await running).toBeDefined();
+    // Released at the end: the next run goes ahead.
+    expect(await reconcile(ctx, { now: NOW })).toBeDefined();
+  });
+
   test('the API serves the last report and runs one on demand; the CLI table names ids only', async () => {
     const server = await createServer(ctx, { port: 0 });
     const reader = operatorHeader(ctx.config, ['referrals:read']);
