@@ -42,6 +42,13 @@ export async function dropKeys(config: BridgeConfig): Promise<void> {
   }
 }
 
+/** Test teardown for a bridge with workers: the workers stop first, then its keys go, then its connections. */
+export async function stopBridge(ctx: { config: BridgeConfig; close(): Promise<void> }, workers: { close(): Promise<void> }[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.close()));
+  await dropKeys(ctx.config);
+  await ctx.close();
+}
+
 /** A logger whose JSON lines are kept in memory, for tests that look for planted personal data. */
 export function capturedLogger(): { logger: Logger; text: () => string } {
   const chunks: string[] = [];

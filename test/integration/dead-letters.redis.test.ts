@@ -23,7 +23,7 @@ import { startOutcomeWorker } from '../../src/queues/police-outcomes';
 import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
-import { capturedLogger, dropKeys, operatorHeader, testConfig, waitFor } from '../helpers/bridge';
+import { capturedLogger, operatorHeader, testConfig, waitFor, stopBridge } from '../helpers/bridge';
 import { restoreNockAfterAll, rmsStoresOne } from '../helpers/nock';
 
 restoreNockAfterAll();
@@ -70,9 +70,7 @@ describe('dead letters', () => {
     workers = [];
   });
   afterEach(async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    await dropKeys(ctx.config);
-    await ctx.close();
+    await stopBridge(ctx, workers);
     nock.cleanAll();
     nock.enableNetConnect();
   });

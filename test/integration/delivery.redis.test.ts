@@ -7,7 +7,7 @@ import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { startOutcomeWorker } from '../../src/queues/police-outcomes';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
-import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { capturedLogger, testConfig, waitFor, stopBridge } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
 
 restoreNockAfterAll();
@@ -35,9 +35,7 @@ describe('delivery queues', () => {
     workers = [startDeliveryWorker(ctx, charityDelivery(ctx))];
   });
   afterEach(async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    await dropKeys(ctx.config);
-    await ctx.close();
+    await stopBridge(ctx, workers);
     nock.cleanAll();
     nock.enableNetConnect();
   });

@@ -10,7 +10,7 @@ import { pollPartnerStatuses } from '../../src/queues/status-poll';
 import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
-import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
+import { capturedLogger, testConfig, waitFor, stopBridge } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
 
 restoreNockAfterAll();
@@ -42,9 +42,7 @@ describe('first delivery attempts', () => {
     workers = [];
   });
   afterEach(async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    await dropKeys(ctx.config);
-    await ctx.close();
+    await stopBridge(ctx, workers);
     nock.cleanAll();
     nock.enableNetConnect();
   });
