@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     //    steady stream whose first seconds are a warm-up, reported but not counted: the push route
     //    is not yet compiled hot after a pulled backlog, and those seconds measured the JIT.
     type RateRun = { rate: number; seconds: number; referrals: number; latencyMs: ReturnType<typeof percentiles> };
-    let fixedRate: (RateRun & { warmup: RateRun }) | undefined;
+    let fixedRate: (RateRun & { warmup: RateRun; cpuMsPerReferral: { bridge: number; redis: number; pushClientAndSimulators: number } }) | undefined;
     if (!values['skip-latency']) {
       // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
       let posts = -1;
@@ -148,7 +148,17 @@ async function main(): Promise<void> {
       const pushSeconds = Number(values['latency-seconds']);
       const extra = generateFeedRecords({ records: rate * (warmupSeconds + pushSeconds), seed: 99, prefix: 'PUSH', now: new Date() }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
       const pushedAt = new Map<string, number>();
+      const cpuStart = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), bench: process.cpuUsage() };
       const started = Date.now();
+      // BENCH_QUEUE_TRACE=1: each queue's waiting and active jobs every half second, to see where a backlog builds.
+      const trace = process.env.BENCH_QUEUE_TRACE
+        ? setInterval(() => {
+            const names = ['intake', 'nhs-delivery', 'charity-delivery', 'police-outcomes'];
+            const p = admin.pipeline();
+            for (const n of names) p.llen(`${prefix}:${n}:wait`).llen(`${prefix}:${n}:active`);
+            void p.exec().then((r) => say(`  +${Date.now() - started} ms ${names.map((n, i) => `${n} ${r?.[2 * i]?.[1]}/${r?.[2 * i + 1]?.[1]}`).join(', ')}`));
+          }, 500)
+        : undefined;
       const measureFrom = started + warmupSeconds * 1000;
       for (let i = 0; i < extra.length; i++) {
         const due = started + (i * 1000) / rate;
@@ -162,9 +172,18 @@ async function main(): Promise<void> {
           .catch(() => undefined);
       }
       const pushedFor = (Date.now() - started) / 1000;
+      clearInterval(trace);
       const waitUntil = Date.now() + 60_000;
       while ([...pushedAt.keys()].some((id) => !partners.received.has(id)) && Date.now() < waitUntil) await sleep(100);
       const arrived = [...pushedAt].filter(([id]) => partners.received.has(id));
+      // Write-backs of the last pushes may still run: a little under the whole cost, the same each run.
+      const cpuEnd = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), bench: process.cpuUsage(cpuStart.bench) };
+      const pushCpu = {
+        bridge: round2(((cpuEnd.bridge - cpuStart.bridge) * 1000) / arrived.length),
+        redis: round2(((cpuEnd.redis - cpuStart.redis) * 1000) / arrived.length),
+        // The pushing client and the partner simulators both run in this process.
+        pushClientAndSimulators: round2((cpuEnd.bench.user + cpuEnd.bench.system) / 1000 / arrived.length),
+      };
       // BENCH_LATENCY_DUMP=file: every push's (ms since the measured window began, latency), to see when the slow ones happen.
       if (process.env.BENCH_LATENCY_DUMP) {
         writeFileSync(process.env.BENCH_LATENCY_DUMP, `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}\t${id}`).join('\n')}\n`);
@@ -177,6 +196,7 @@ async function main(): Promise<void> {
       });
       fixedRate = {
         ...run(arrived.filter(([, at]) => at >= measureFrom), pushSeconds),
+        cpuMsPerReferral: pushCpu,
         warmup: run(arrived.filter(([, at]) => at < measureFrom), warmupSeconds),
       };
     }
@@ -371,7 +391,7 @@ function printTable(
   const b = r.backlog;
   const base = r.baseline as { hops: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
-  const fixed = r.fixedRate as (Run & { warmup: Run }) | undefined;
+  const fixed = r.fixedRate as (Run & { warmup: Run; cpuMsPerReferral: Record<string, number> }) | undefined;
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
@@ -381,6 +401,7 @@ function printTable(
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
     ['fixed rate (push)', fixed ? `${fixed.rate} records/s, ${fixed.referrals} referrals: p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms` : 'skipped'],
     ['  its warm-up (not counted)', fixed ? `${fixed.warmup.referrals} referrals: p50 ${fixed.warmup.latencyMs.p50} ms, p99 ${fixed.warmup.latencyMs.p99} ms` : '-'],
+    ['  CPU per referral, both', fixed ? `bridge ${fixed.cpuMsPerReferral.bridge} ms, Redis ${fixed.cpuMsPerReferral.redis} ms, push client + simulators ${fixed.cpuMsPerReferral.pushClientAndSimulators} ms` : '-'],
     ['peak RSS of the bridge', `${r.peakRssMb} MB`],
     ['Redis memory used', `${r.redisMemoryMb} MB`],
     ['dead letters', String(r.deadLetters)],
