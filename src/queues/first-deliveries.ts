@@ -20,18 +20,19 @@ export function deliverySweepAfterMs(config: BridgeConfig): number {
 /**
  * Deliveries, first attempt at once. When intake commits a referral QUEUED, the process sends it
  * straight away instead of queueing a job for a worker to pick up: a delivery job's round trips
- * were over a third of Redis's work per referral. A first attempt that fails, or one over the
- * per-partner in-flight limit, or one asked for while the process is stopping, becomes the
- * delivery job it would have been, with the queue's retries, backoff and dead-lettering (a
- * transient failure waits its backoff first). Intake never waits for a partner: `dispatch`
- * resolves once the attempt is under way or queued, so a partner that is down slows nothing but
- * its own deliveries. A process that dies mid-attempt leaves the referral QUEUED, and the commit
- * keeps an index of QUEUED referrals: the status poll queues a job for any that has none once no
- * attempt can still be running. The partners' idempotency keys make a repeat harmless.
+ * were over a third of Redis's work per referral. Over the per-partner in-flight limit, an
+ * attempt waits in a short line for a free slot (see WaitingLine). A first attempt that fails,
+ * one that waited too long or found the line full, or one asked for while the process is
+ * stopping, becomes the delivery job it would have been, with the queue's retries, backoff and
+ * dead-lettering (a transient failure waits its backoff first). Intake never waits for a
+ * partner: `dispatch` resolves once the attempt is under way, waiting or queued, so a partner
+ * that is down slows nothing but its own deliveries. A process that dies mid-attempt leaves the
+ * referral QUEUED, and the commit keeps an index of QUEUED referrals: the status poll queues a
+ * job for any that has none once no attempt can still be running. The partners' idempotency keys
+ * make a repeat harmless.
  */
 export class FirstDeliveries {
   private readonly inFlight = new AttemptsInFlight();
-  private readonly perPartner: Record<PartnerCode, number> = { NHS: 0, CHARITY: 0 };
   private readonly backoff: ReturnType<typeof partnerBackoff>;
   private ops: Record<PartnerCode, PartnerDelivery<unknown>> | undefined;
 
@@ -40,15 +41,14 @@ export class FirstDeliveries {
   }
 
   async dispatch(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
-    if (this.inFlight.closing || this.perPartner[partner] >= this.ctx.config.delivery.firstAttemptInFlight) {
-      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner);
-      return;
-    }
-    this.perPartner[partner]++;
-    this.inFlight.track(this.attempt(referralId, correlationId, queuedSeq, partner).finally(() => this.perPartner[partner]--));
+    await this.inFlight.offer(partner, this.ctx.config.delivery.firstAttemptInFlight, {
+      start: () => this.attempt(referralId, correlationId, queuedSeq, partner),
+      queue: () => enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner),
+      lost: (err) => this.couldNotQueue(referralId, correlationId, partner, err),
+    });
   }
 
-  /** Graceful stop: no new first attempts; waits for those under way (each bounded by the partner timeout). */
+  /** Graceful stop: no new first attempts; queues those waiting and waits for those under way (each bounded by the partner timeout). */
   close(): Promise<void> {
     return this.inFlight.close();
   }
@@ -69,10 +69,14 @@ export class FirstDeliveries {
       log.warn({ attempt: 1, kind, reason }, 'delivery attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
-      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) =>
-        log.error({ alert: true, err: (e as Error).message }, 'delivery could not be queued; the QUEUED sweep will queue it'),
-      );
+      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) => this.couldNotQueue(referralId, correlationId, partner, e));
     }
+  }
+
+  private couldNotQueue(referralId: string, correlationId: string, partner: PartnerCode, err: unknown): void {
+    this.ctx.logger
+      .child({ correlationId, referralId, partner, queue: this.partnerOps()[partner].queue })
+      .error({ alert: true, err: (err as Error).message }, 'delivery could not be queued; the QUEUED sweep will queue it');
   }
 
   private partnerOps(): Record<PartnerCode, PartnerDelivery<unknown>> {

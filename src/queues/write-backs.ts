@@ -21,9 +21,10 @@ export function writeBackSweepAfterMs(config: BridgeConfig): number {
  * Police write-backs, first attempt at once. By the time a write-back is asked for, its status
  * change and outbox entry are committed, so the POST can go straight from this process: the
  * usual case then costs one call, not a queue job (write-back jobs were over half of all the
- * bridge's jobs, and the largest share of its CPU and Redis work). A first attempt that fails,
- * or one over the in-flight limit, becomes a police-outcomes job with the queue's retries,
- * backoff and dead-lettering. A process that dies mid-attempt leaves the outbox entry, which the
+ * bridge's jobs, and the largest share of its CPU and Redis work). Over the in-flight limit, a
+ * write-back waits in a short line for a free slot (see WaitingLine). A first attempt that fails,
+ * or one that waited too long or found the line full, becomes a police-outcomes job with the
+ * queue's retries, backoff and dead-lettering. A process that dies mid-attempt leaves the outbox entry, which the
  * status poll re-queues once no attempt can still be running: nothing is lost either way, and the
  * RMS's idempotency makes a repeat harmless.
  */
@@ -36,19 +37,20 @@ export class WriteBacks {
   }
 
   /**
-   * Resolves once the write-back is under way or queued; never waits for the RMS. The first
-   * attempt sends `committed` as it is, with no read; a queued retry reads the change back.
+   * Resolves once the write-back is under way, waiting for a free slot, or queued; never waits
+   * for the RMS. The first attempt sends `committed` as it is, with no read; a queued retry reads
+   * the change back.
    */
   async dispatch(committed: ReferralOutcome, correlationId: string): Promise<void> {
     const { referralId, seq } = committed;
-    if (this.inFlight.closing || this.inFlight.size >= this.ctx.config.police.writeBackInFlight) {
-      await enqueueOutcome(this.ctx, referralId, seq, correlationId);
-      return;
-    }
-    this.inFlight.track(this.attempt(committed, correlationId));
+    await this.inFlight.offer('POLICE', this.ctx.config.police.writeBackInFlight, {
+      start: () => this.attempt(committed, correlationId),
+      queue: () => enqueueOutcome(this.ctx, referralId, seq, correlationId),
+      lost: (err) => this.couldNotQueue(referralId, correlationId, err),
+    });
   }
 
-  /** Graceful stop: no new first attempts; waits for those under way (each bounded by the RMS timeout). */
+  /** Graceful stop: no new first attempts; queues those waiting and waits for those under way (each bounded by the RMS timeout). */
   close(): Promise<void> {
     return this.inFlight.close();
   }
@@ -69,9 +71,13 @@ export class WriteBacks {
       log.warn({ attempt: 1, kind, reason }, 'write-back attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
-      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) =>
-        log.error({ alert: true, err: (e as Error).message }, 'write-back could not be queued; the outbox sweep will queue it'),
-      );
+      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) => this.couldNotQueue(referralId, correlationId, e));
     }
+  }
+
+  private couldNotQueue(referralId: string, correlationId: string, err: unknown): void {
+    this.ctx.logger
+      .child({ correlationId, referralId, queue: QUEUE.policeOutcomes })
+      .error({ alert: true, err: (err as Error).message }, 'write-back could not be queued; the outbox sweep will queue it');
   }
 }

@@ -16,9 +16,10 @@ import { restoreNockAfterAll } from '../helpers/nock';
 restoreNockAfterAll();
 
 /**
- * A referral intake has just QUEUED is sent from the same process at once; the delivery queue
- * takes over when that attempt fails, when too many are in flight, when the process is
- * stopping, and (through the status poll) when the process died mid-attempt.
+ * A referral intake has just QUEUED is sent from the same process at once (after a short wait
+ * for a slot when too many are in flight); the delivery queue takes over when that attempt
+ * fails, when the process is stopping, and (through the status poll) when the process died
+ * mid-attempt.
  */
 describe('first delivery attempts', () => {
   let ctx: BridgeContext;
@@ -113,7 +114,21 @@ describe('first delivery attempts', () => {
     expect(letters).toMatchObject([{ queue: 'charity-delivery', referralId: id, errorKind: 'permanent' }]);
   });
 
-  test('over the in-flight limit, and once stopping, deliveries are queued; stopping waits for those under way', async () => {
+  test('over the in-flight limit a delivery waits for the slot and is then sent at once, with no job', async () => {
+    start({ DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: '1' });
+    nock(CHARITY).post('/v1/referrals').delay(200).times(2).reply(201, { id: 'CH-000780', status: 'RECEIVED' });
+    const first = await queuedReferral();
+    const second = await queuedReferral();
+    await ctx.deliveries.dispatch(first.id, CORRELATION, first.seq, 'CHARITY');
+    await ctx.deliveries.dispatch(second.id, CORRELATION, second.seq, 'CHARITY');
+    expect((await ctx.referrals.get(second.id))?.status).toBe('QUEUED');
+    await ctx.deliveries.idle();
+    expect((await ctx.referrals.get(first.id))?.status).toBe('SENT');
+    expect((await ctx.referrals.get(second.id))?.status).toBe('SENT');
+    expect(await deliveryJobs()).toEqual([]);
+  });
+
+  test('stopping queues the deliveries still waiting and waits for those under way; after it, deliveries are queued', async () => {
     start({ DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: '1' });
     nock(CHARITY).post('/v1/referrals').delay(300).reply(201, { id: 'CH-000779', status: 'RECEIVED' });
     const first = await queuedReferral();
@@ -121,10 +136,11 @@ describe('first delivery attempts', () => {
     const third = await queuedReferral();
     await ctx.deliveries.dispatch(first.id, CORRELATION, first.seq, 'CHARITY');
     await ctx.deliveries.dispatch(second.id, CORRELATION, second.seq, 'CHARITY');
-    expect(await deliveryJobs()).toEqual([`${second.id}-q${second.seq}`]);
+    expect(await deliveryJobs()).toEqual([]);
     await ctx.deliveries.close();
-    // close() returned only once the attempt under way had finished.
+    // close() returned only once the attempt under way had finished; the waiting one is a job.
     expect((await ctx.referrals.get(first.id))?.status).toBe('SENT');
+    expect(await deliveryJobs()).toEqual([`${second.id}-q${second.seq}`]);
     await ctx.deliveries.dispatch(third.id, CORRELATION, third.seq, 'CHARITY');
     expect((await deliveryJobs()).sort()).toEqual([`${second.id}-q${second.seq}`, `${third.id}-q${third.seq}`].sort());
   });
