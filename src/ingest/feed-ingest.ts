@@ -1,6 +1,6 @@
 import type { BridgeContext } from '../context';
 import type { ParsedFeed } from '../adapters/police/feed-parser';
-import { mapCrimeRecord } from '../mappings/police-to-referral';
+import { countHeld } from '../mappings/police-to-referral';
 import { intakeJobId } from '../queues/topology';
 import { correlationIdFor } from './correlation';
 import type { AuditEventInput } from '../store/audit-log';
@@ -43,7 +43,7 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
       continue;
     }
     const { record } = result;
-    summary.held += mapCrimeRecord(record, force).referrals.filter((r) => r.decision === 'HELD').length;
+    summary.held += countHeld(record);
     const correlationId = correlationIdFor(force, record.crimeReference, record.recordVersion);
     const jobId = intakeJobId(record.crimeReference, record.recordVersion);
     jobs.push({
@@ -59,8 +59,10 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
       opts: { jobId },
     });
   }
-  // One round trip for the page; the deterministic job id makes a re-read page a no-op.
-  if (jobs.length > 0) await queues.intake.addBulk(jobs);
+  // One round trip for the page; the deterministic job id makes a re-read page a no-op. A push
+  // of one record skips addBulk's pipeline, which cost more than the job itself.
+  if (jobs.length === 1) await queues.intake.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+  else if (jobs.length > 1) await queues.intake.addBulk(jobs);
   // The page's events in one append (a script call per hundred), not one per record.
   await audit.recordMany([
     ...quarantinedEvents,

@@ -15,6 +15,17 @@ export function mapCrimeRecord(record: CrimeRecord, force: string): RecordMappin
   return { ...base, inScope: true, referrals };
 }
 
+/**
+ * How many of the record's referrals wait for consent or a lawful basis: the HELD count of
+ * `mapCrimeRecord`, without building the referrals (ingest reports it; intake maps for real).
+ */
+export function countHeld(record: CrimeRecord): number {
+  if (!isInScope(record)) return 0;
+  return (record.mdtDecision?.referrals ?? []).filter(
+    (mdt) => decideBasis(record, mdt.type, record.persons.find((p) => p.ref === mdt.subjectRef)).decision === 'HELD',
+  ).length;
+}
+
 function decideReferral(record: CrimeRecord, force: string, mdt: MdtReferral): DecidedReferral {
   const person = record.persons.find((p) => p.ref === mdt.subjectRef);
   const referral = buildReferral(record, force, mdt, person);

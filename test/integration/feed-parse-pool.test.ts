@@ -18,6 +18,23 @@ describe('FeedParsePool', () => {
     expect(await pool.parse(page, opts)).toEqual(inPlace);
   });
 
+  test('a small document goes to the worker, but is parsed in place while the worker has a page', async () => {
+    pool = new FeedParsePool({ minBytes: 16 * 1024, maxHeapMb: 256 });
+    const small = Buffer.from(feedDocument(generateFeedRecords({ records: 1, seed: 6 }).map((g) => g.xml)));
+    expect(small.length).toBeLessThan(16 * 1024);
+    const expected = await parseFeed(small, opts);
+    expect(await pool.parse(small, opts)).toEqual(expected);
+    expect(pool.parsed).toEqual({ onWorker: 1, inPlace: 0 });
+    const busy = pool.parse(page, opts);
+    expect(await pool.parse(small, opts)).toEqual(expected);
+    expect(pool.parsed).toEqual({ onWorker: 2, inPlace: 1 });
+    await busy;
+    // Behind another small one it waits for the worker: only a page sends it back.
+    const [one, two] = await Promise.all([pool.parse(small, opts), pool.parse(small, opts)]);
+    expect([one, two]).toEqual([expected, expected]);
+    expect(pool.parsed).toEqual({ onWorker: 4, inPlace: 1 });
+  });
+
   test('an unreadable document is refused with the FeedError parseFeed gives', async () => {
     pool = new FeedParsePool({ minBytes: 16, maxHeapMb: 256 });
     const truncated = page.subarray(0, Math.floor(page.length / 2));

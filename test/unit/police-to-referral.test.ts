@@ -18,7 +18,7 @@ import {
 } from '../../src/domain/crime-record';
 import { REFERRAL_ID_NAMESPACE, referralIdFor } from '../../src/domain/referral-id';
 import type { DecidedReferral } from '../../src/domain/referral';
-import { mapCrimeRecord } from '../../src/mappings/police-to-referral';
+import { countHeld, mapCrimeRecord } from '../../src/mappings/police-to-referral';
 import { minimalRecord, person } from '../helpers/records';
 
 const EXAMPLE = readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml'));
@@ -405,6 +405,19 @@ describe('mapCrimeRecord: consent property', () => {
         mdtDecision: hasMdt ? { referrals } : undefined,
       }),
     );
+
+  it('countHeld, which ingest reports, is the HELD count of the full mapping', () => {
+    let held = 0;
+    fc.assert(
+      fc.property(recordArb, (record) => {
+        const expected = mapCrimeRecord(record, FORCE).referrals.filter((r) => r.decision === 'HELD').length;
+        expect(countHeld(record)).toBe(expected);
+        held += expected;
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+    expect(held).toBeGreaterThan(0);
+  });
 
   /** The subject's one consent for the referral's purpose. */
   const consentFor = (p: Person, type: ReferralType) => p.consents.find((c) => c.purpose === (type === 'ADVOCACY' ? 'ADVOCACY_REFERRAL' : 'CLINICAL_REFERRAL'));
