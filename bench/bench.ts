@@ -29,6 +29,8 @@ async function main(): Promise<void> {
       'warmup-seconds': { type: 'string', default: '5' },
       // V8 flags for the bridge processes; the default is docker-compose.yml's NODE_OPTIONS.
       'node-flags': { type: 'string', default: '--max-old-space-size=384' },
+      // Partner workers' jobs in flight; intake runs 4× that and first deliveries 2× per partner,
+      // the same ratios as the defaults (8, 32, 16). The baseline's first hop runs intake's.
       concurrency: { type: 'string', default: '16' },
       // Bridge processes sharing the work (the scale-out the bridge supports); the baseline gets as many.
       processes: { type: 'string', default: '1' },
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   });
   const records = Number(values.records);
   const concurrency = Number(values.concurrency);
+  const intakeConcurrency = 4 * concurrency;
   const processes = Math.max(1, Number(values.processes));
   const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -81,6 +84,8 @@ async function main(): Promise<void> {
         CHARITY_API_URL: partners.charityUrl,
         CHARITY_API_KEY: 'bench',
         WORKER_CONCURRENCY: String(concurrency),
+        INTAKE_CONCURRENCY: String(intakeConcurrency),
+        DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: String(2 * concurrency),
       }),
     );
   }
@@ -89,7 +94,7 @@ async function main(): Promise<void> {
   try {
     const api = await bridge.listening;
     await Promise.all(bridges.map((b) => b.listening));
-    say(`Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per worker`);
+    say(`Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per partner worker, ${intakeConcurrency} for intake`);
 
     // 1. Throughput: the backlog, pulled from the feed, until every referral reached its partner.
     //    CPU time is counted too (bridge processes and Redis): wall-clock figures on a shared VM
@@ -212,12 +217,12 @@ async function main(): Promise<void> {
     //    write-back, as each referral takes at least), the same concurrency, in one process.
     let baseline: { hops: number; flows: number; seconds: number; flowsPerSecond: number } | undefined;
     const hops = Math.max(1, Number(values['baseline-hops']));
-    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, processes, hops);
+    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, intakeConcurrency, processes, hops);
 
     const result = {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version },
       records,
-      concurrency,
+      concurrency: { partnerWorkers: concurrency, intake: intakeConcurrency, firstDeliveriesPerPartner: 2 * concurrency },
       processes,
       backlog,
       baseline,
@@ -287,6 +292,7 @@ async function rawBullmq(
   prefix: string,
   flows: number,
   concurrency: number,
+  firstHopConcurrency: number,
   processes: number,
   hops: number,
 ): Promise<{ hops: number; flows: number; seconds: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } }> {
@@ -296,7 +302,7 @@ async function rawBullmq(
   const children = Array.from({ length: processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'raw-bullmq-worker.ts')], {
       cwd: ROOT,
-      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_DONE_KEY: doneKey, RAW_HOPS: String(hops) },
+      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_FIRST_HOP_CONCURRENCY: String(firstHopConcurrency), RAW_DONE_KEY: doneKey, RAW_HOPS: String(hops) },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );

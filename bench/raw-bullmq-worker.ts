@@ -4,10 +4,13 @@ import IORedis from 'ioredis';
 /**
  * One process of the raw-BullMQ baseline (bench.ts starts as many as the bridge ran): a worker
  * per hop (RAW_HOPS, default 3), no-op jobs, hop1 → hop2 → …, the last hop counting what arrived.
+ * The first hop runs at the bridge's intake concurrency (RAW_FIRST_HOP_CONCURRENCY), the others
+ * at its partner workers'.
  */
 const url = process.env.RAW_REDIS_URL!;
 const prefix = process.env.RAW_PREFIX!;
 const concurrency = Number(process.env.RAW_CONCURRENCY ?? 16);
+const firstHopConcurrency = Number(process.env.RAW_FIRST_HOP_CONCURRENCY ?? concurrency);
 const doneKey = process.env.RAW_DONE_KEY!;
 
 const connection = new IORedis(url, { maxRetriesPerRequest: null });
@@ -21,7 +24,7 @@ const workers = names.map(
         if (i < names.length - 1) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
         else await connection.incr(doneKey);
       },
-      { connection, prefix, concurrency },
+      { connection, prefix, concurrency: i === 0 ? firstHopConcurrency : concurrency },
     ),
 );
 

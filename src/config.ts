@@ -78,8 +78,11 @@ export interface BridgeConfig {
     /** `limit` per page when polling `GET /v1/referrals?updatedSince=`. */
     pollPageLimit: number;
   };
-  /** `firstAttemptInFlight`: deliveries a process attempts at once as intake queues them, per partner; 0 queues every one. */
-  delivery: { attempts: number; backoffMs: number; concurrency: number; firstAttemptInFlight: number };
+  /**
+   * `concurrency`: jobs in flight per partner worker; `intakeConcurrency`: intake jobs in flight;
+   * `firstAttemptInFlight`: deliveries a process attempts at once as intake queues them, per partner; 0 queues every one.
+   */
+  delivery: { attempts: number; backoffMs: number; concurrency: number; intakeConcurrency: number; firstAttemptInFlight: number };
   statusPollCron: string;
   reconcile: {
     cron: string;
@@ -181,6 +184,7 @@ const schema = Joi.object({
   DELIVERY_ATTEMPTS: positiveInt.max(100).required(),
   DELIVERY_BACKOFF_MS: positiveInt.required(),
   WORKER_CONCURRENCY: positiveInt.max(1000).required(),
+  INTAKE_CONCURRENCY: positiveInt.max(1000).required(),
   DELIVERY_FIRST_ATTEMPT_IN_FLIGHT: Joi.number().integer().min(0).max(1000).required(),
   STATUS_POLL_CRON: cron.required(),
   RECONCILE_CRON: cron.required(),
@@ -285,7 +289,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       webhookSecrets: v.CHARITY_WEBHOOK_SECRETS ? v.CHARITY_WEBHOOK_SECRETS.split(',') : [],
       pollPageLimit: v.CHARITY_POLL_PAGE_LIMIT,
     },
-    delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY, firstAttemptInFlight: v.DELIVERY_FIRST_ATTEMPT_IN_FLIGHT },
+    delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY, intakeConcurrency: v.INTAKE_CONCURRENCY, firstAttemptInFlight: v.DELIVERY_FIRST_ATTEMPT_IN_FLIGHT },
     statusPollCron: v.STATUS_POLL_CRON,
     reconcile: { cron: v.RECONCILE_CRON, stuckAfterHours: v.RECONCILE_STUCK_AFTER_HOURS, clinicalWorkingDays: v.CLINICAL_SLA_WORKING_DAYS },
     dataKeys: parseDataKeys(v.DATA_KEYS),

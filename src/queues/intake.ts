@@ -130,6 +130,9 @@ async function queuedSeq(ctx: BridgeContext, id: string): Promise<number> {
 export function startIntakeWorker(ctx: BridgeContext): Worker<IntakeJob> {
   return startBridgeWorker<IntakeJob>(ctx, {
     queue: QUEUE.intake,
+    // Intake calls no partner (its deliveries go through their own limit), only Redis: it can
+    // run more at once than the partner workers; at the workers' 16 it fell behind a 200 records/s push.
+    concurrency: ctx.config.delivery.intakeConcurrency,
     process: (job) => processIntake(ctx, job),
     describe: (job) => ({ crimeReference: job.data.crimeReference, correlationId: job.data.correlationId }),
   });

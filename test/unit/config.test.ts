@@ -44,7 +44,7 @@ describe('loadConfig', () => {
     });
     expect(config.nhs).toMatchObject({ mode: 'fhir-rest', baseUrl: 'http://127.0.0.1:8092/fhir/R4', trustOdsCode: 'RTV', timeoutMs: 15000, serviceSnomedCode: undefined });
     expect(config.charity).toMatchObject({ baseUrl: 'http://127.0.0.1:8093', apiKey: '', timeoutMs: 15000 });
-    expect(config.delivery).toEqual({ attempts: 8, backoffMs: 1000, concurrency: 8, firstAttemptInFlight: 8 });
+    expect(config.delivery).toEqual({ attempts: 8, backoffMs: 1000, concurrency: 8, intakeConcurrency: 32, firstAttemptInFlight: 16 });
     expect(config.retention).toEqual({ days: 30, quarantineDays: 30, auditDays: 400 });
     expect(typeof config.http.port).toBe('number');
     expect(typeof config.police.pageLimit).toBe('number');
