@@ -33,7 +33,12 @@ export type DeliveryRun = Pick<Job<DeliveryJob>, 'id' | 'data'>;
 export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: DeliveryRun): Promise<string> {
   const { referralId, correlationId } = job.data;
   const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
-  const meta = await ctx.referrals.get(referralId);
+  // A delivery reads its referral's state and what to send in one round trip (the second is
+  // used only if the referral is still QUEUED).
+  const [meta, stored] = await Promise.all([
+    ctx.referrals.get(referralId),
+    job.data.action === 'deliver' ? ctx.referrals.loadForDelivery<P>(referralId) : undefined,
+  ]);
   if (!meta) throw new PermanentError('unknown referral');
   if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);
   if (job.data.action === 'resend') return resendToPartner(ctx, ops, meta, job.data);
@@ -42,7 +47,7 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
     log.info({ status: meta.status }, 'delivery skipped: referral no longer queued');
     return `skipped:${meta.status}`;
   }
-  const payload = await outboundPayload(ctx, ops, referralId);
+  const payload = await outboundPayload(ctx, ops, referralId, stored ?? {});
   const result = await ops.send(payload, { referralId, correlationId });
   const sent = await changeStatus(
     ctx,
@@ -72,8 +77,7 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
 }
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */
-async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, referralId: string): Promise<P> {
-  const stored = await ctx.referrals.loadForDelivery<P>(referralId);
+async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, referralId: string, stored: { outbound?: P; data?: Referral }): Promise<P> {
   if (stored.outbound !== undefined) return stored.outbound;
   const referral = stored.data;
   if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');

@@ -4,7 +4,7 @@ import type { CrimeRecord } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, isTerminal } from '../domain/lifecycle';
 import type { DecidedReferral } from '../domain/referral';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
-import type { TransitionRequest } from '../store/referral-store';
+import type { ReferralMeta, TransitionRequest } from '../store/referral-store';
 import { startBridgeWorker } from './bridge-worker';
 import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
 import { changeStatus } from './status-change';
@@ -23,24 +23,32 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
   const { crimeReference, recordVersion, force, correlationId } = job.data;
   const log = lazyChild(logger, { correlationId, crimeReference, recordVersion, jobId: job.id });
 
-  const token = await lock.acquire(`crime:${crimeReference}`, 30_000);
+  // Mapped before the lock (pure, no I/O), so the lock, the crime's version and each referral's
+  // state go in one round trip. Commands on one connection run in order, so the reads after the
+  // SET NX see all that the lock's previous holder wrote; without the lock they are discarded.
+  const record = cipher.openJson<CrimeRecord>(job.data.sealed, String(job.id));
+  const mapping = mapCrimeRecord(record, force);
+  const ids = mapping.referrals.map((r) => r.referral.referralId);
+  const [token, latest, ...metas] = await Promise.all([
+    lock.acquire(`crime:${crimeReference}`, 30_000),
+    referrals.crimeVersion(crimeReference),
+    // A referral named twice in one record is read again when its turn comes.
+    ...ids.map((id, i) => (ids.indexOf(id) === i ? referrals.get(id) : Promise.resolve(REREAD))),
+  ]);
   if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
   try {
-    const latest = await referrals.crimeVersion(crimeReference);
     if (recordVersion < latest) {
       await counters.add('recordsStale');
       log.info({ latestVersion: latest }, 'older record version ignored');
       return { outcome: 'stale' };
     }
-    const record = cipher.openJson<CrimeRecord>(job.data.sealed, String(job.id));
-    const mapping = mapCrimeRecord(record, force);
     if (!mapping.inScope) {
       if (recordVersion > latest) await counters.add('recordsOutOfScope');
       log.info('record out of scope (no STALKING flag, class not 8Q)');
       await referrals.setCrimeVersion(crimeReference, recordVersion);
       return { outcome: 'out-of-scope' };
     }
-    for (const decided of mapping.referrals) await applyDecision(ctx, decided, correlationId);
+    for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
     if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
     await Promise.all([referrals.setCrimeVersion(crimeReference, recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined]);
     log.info({ referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) }, 'record applied');
@@ -50,32 +58,52 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
   }
 }
 
-async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, correlationId: string): Promise<void> {
+/** In place of a referral's state read with the lock: read it when its turn comes. */
+const REREAD = Symbol('reread');
+
+async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, correlationId: string, read: ReferralMeta | undefined | typeof REREAD): Promise<void> {
+  const { referrals } = ctx;
+  const { referral } = decided;
+  const meta = read === REREAD ? await referrals.get(referral.referralId) : read;
+  if (meta && isTerminal(meta.status)) return;
+  // Keep the newest details for a referral not yet sent; once the partner has it, the frozen
+  // outbound payload is all the bridge needs, so personal data is not re-written or kept longer.
+  // Sent with the status change below, in one round trip: on one connection the details are
+  // saved first, and nothing is delivered until both have succeeded.
+  const saving = !meta || !AT_PARTNER_STATUSES.has(meta.status) ? referrals.saveData(referral) : Promise.resolve();
+  saving.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled meanwhile
+  try {
+    await applyDecided(ctx, decided, correlationId, meta, saving);
+  } finally {
+    await saving;
+  }
+}
+
+/** The decision against the referral's state; `saving` (its details being saved) settles before any delivery. */
+async function applyDecided(ctx: BridgeContext, decided: DecidedReferral, correlationId: string, meta: ReferralMeta | undefined, saving: Promise<void>): Promise<void> {
   const { referrals } = ctx;
   const { referral, decision, reason } = decided;
   const id = referral.referralId;
   const create = { referralId: id, type: referral.type, crimeReference: referral.crimeReference, recordVersion: referral.recordVersion, correlationId };
-  const meta = await referrals.get(id);
-  if (meta && isTerminal(meta.status)) return;
-  // Keep the newest details for a referral not yet sent; once the partner has it, the frozen
-  // outbound payload is all the bridge needs, so personal data is not re-written or kept longer.
-  if (!meta || !AT_PARTNER_STATUSES.has(meta.status)) await referrals.saveData(referral);
   const patch = { recordVersion: referral.recordVersion, correlationId };
-
   switch (decision) {
     case 'QUEUED': {
       if (!meta || meta.status === 'HELD') {
         const basisAt = referral.consent?.status === 'GIVEN' ? referral.consent.recordedAt : referral.lawfulBasis?.authorisedAt;
-        const t = await changeStatus(ctx, id, {
-          to: 'QUEUED',
-          source: 'police',
-          detail: `record v${referral.recordVersion}`,
-          create,
-          known: meta ?? null,
-          patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
-        });
+        const [t] = await Promise.all([
+          changeStatus(ctx, id, {
+            to: 'QUEUED',
+            source: 'police',
+            detail: `record v${referral.recordVersion}`,
+            create,
+            known: meta ?? null,
+            patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
+          }),
+          saving,
+        ]);
         if (t.applied) await ctx.deliveries.dispatch(id, correlationId, t.seq, t.partner);
       } else if (meta.status === 'QUEUED') {
+        await saving;
         // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.
         await referrals.patch(id, patch);
         await enqueueDelivery(ctx, id, meta.correlationId, await queuedSeq(ctx, id));
@@ -84,13 +112,15 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
     }
     case 'HELD': {
       if (!meta || meta.status === 'QUEUED') {
-        await changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, known: meta ?? null, patch: { ...patch, heldReason: reason } });
+        await Promise.all([changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, known: meta ?? null, patch: { ...patch, heldReason: reason } }), saving]);
       } else if (meta.status === 'HELD') {
+        await saving;
         await referrals.patch(id, { ...patch, heldReason: reason });
       }
       return;
     }
     case 'CANCELLED': {
+      await saving;
       await cancelReferral(ctx, id, reason === 'RECORD_WITHDRAWN' ? 'RECORD_WITHDRAWN' : 'CONSENT_WITHDRAWN', correlationId, create);
       return;
     }

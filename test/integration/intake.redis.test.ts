@@ -86,6 +86,30 @@ describe('intake on real Redis', () => {
     expect(await ctx.referrals.outboxSize()).toBe(3);
   });
 
+  test('a referral the MDT names twice in one record is created and queued once', async () => {
+    const twice = record('CC-26-D1', 1).replace('<Referral type="ADVOCACY" subject="P1"/>', '<Referral type="ADVOCACY" subject="P1"/><Referral type="ADVOCACY" subject="P1"/>');
+    expect(twice.match(/type="ADVOCACY" subject="P1"/g)).toHaveLength(2);
+    await ingestDocument(ctx, Buffer.from(feedDocument([twice])), 'pull');
+    await runIntake();
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-D1', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.timeline(advocacy)).map((e) => e.status)).toEqual(['QUEUED']);
+    expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([advocacy]);
+  });
+
+  test('if the details cannot be saved, nothing is delivered and the retry finishes the job', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E1', 1)])), 'pull');
+    const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
+    const saveData = jest.spyOn(ctx.referrals, 'saveData').mockRejectedValueOnce(new Error('OOM command not allowed'));
+    await expect(processIntake(ctx, job!)).rejects.toThrow('OOM');
+    saveData.mockRestore();
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-E1', 'ADVOCACY', 'P1');
+    expect(await ctx.queues.charityDelivery.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(await ctx.referrals.loadData(advocacy)).toBeUndefined();
+    await processIntake(ctx, job!);
+    expect((await ctx.referrals.loadData(advocacy))?.referralId).toBe(advocacy);
+    expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([advocacy]);
+  });
+
   test('an older version never overwrites a newer one', async () => {
     await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-C1', 3, { victimConsent: 'WITHDRAWN' })])), 'pull');
     await runIntake();
