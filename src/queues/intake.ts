@@ -36,6 +36,8 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
     ...ids.map((id, i) => (ids.indexOf(id) === i ? referrals.get(id) : Promise.resolve(REREAD))),
   ]);
   if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
+  let released = false;
+  const release = () => lock.release(`crime:${crimeReference}`, token).then(() => void (released = true));
   try {
     if (recordVersion < latest) {
       await counters.add('recordsStale');
@@ -48,13 +50,17 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
       await referrals.setCrimeVersion(crimeReference, recordVersion);
       return { outcome: 'out-of-scope' };
     }
-    for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
+    // A record's referrals are independent of one another, so they are applied together (their
+    // commits share round trips); one named twice is applied in turn, each reading the last.
+    if (metas.includes(REREAD)) for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
+    else await Promise.all(mapping.referrals.map((decided, i) => applyDecision(ctx, decided, correlationId, metas[i])));
     if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
-    await Promise.all([referrals.setCrimeVersion(crimeReference, recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined]);
+    // The lock goes in the same round trip, after the version (one connection runs them in order).
+    await Promise.all([referrals.setCrimeVersion(crimeReference, recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined, release()]);
     log.info({ referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) }, 'record applied');
     return { outcome: 'applied' };
   } finally {
-    await lock.release(`crime:${crimeReference}`, token);
+    if (!released) await release();
   }
 }
 
