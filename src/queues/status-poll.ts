@@ -44,10 +44,11 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
   }
 
   // The safety net of first delivery attempts: a referral QUEUED with no attempt or job left.
-  for (const id of await ctx.referrals.queuedLongerThan(deliverySweepAfterMs(ctx.config))) {
+  // A page per poll, each poll going on from the last, so every entry is looked at in turn.
+  for (const id of await ctx.referrals.sweepQueued(deliverySweepAfterMs(ctx.config))) {
     if ((await requeueDelivery(ctx, id)) === 'requeued') summary.deliveriesRequeued++;
   }
-  for (const pending of await ctx.referrals.pendingOutcomes(writeBackSweepAfterMs(ctx.config))) {
+  for (const pending of await ctx.referrals.sweepOutbox(writeBackSweepAfterMs(ctx.config))) {
     const meta = await ctx.referrals.get(pending.referralId);
     if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued') summary.outcomesRequeued++;
   }

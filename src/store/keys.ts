@@ -14,6 +14,8 @@ export class Keys {
   active(partner: string) { return `${this.prefix}:active:${partner}`; }
   queued() { return `${this.prefix}:queued`; }
   outbox() { return `${this.prefix}:outbox`; }
+  /** Where the status poll's sweep of a time-ordered index goes on from (see ReferralStore.sweepPage). */
+  sweepOffset(index: 'queued' | 'outbox') { return `${this.prefix}:sweep-offset:${index}`; }
   quarantineIndex() { return `${this.prefix}:quarantine`; }
   quarantine(id: string) { return `${this.prefix}:quarantine:${id}`; }
   cursor() { return `${this.prefix}:police:cursor`; }

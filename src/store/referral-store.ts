@@ -281,8 +281,34 @@ export class ReferralStore {
   }
 
   /** Referrals QUEUED for longer than `olderThanMs` (oldest first): each should have a delivery under way or queued. */
-  async queuedLongerThan(olderThanMs: number, limit = 500): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.queued(), 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  /** The status poll's sweep of the QUEUED index: the next page of those QUEUED longer than `olderThanMs` (see sweepPage). */
+  async sweepQueued(olderThanMs: number, limit = 500): Promise<string[]> {
+    return this.sweepPage('queued', this.keys.queued(), olderThanMs, limit);
+  }
+
+  /** The status poll's sweep of the write-back outbox: the next page of entries older than `olderThanMs` (see sweepPage). */
+  async sweepOutbox(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {
+    return (await this.sweepPage('outbox', this.keys.outbox(), olderThanMs, limit)).map(parseOutboxMember);
+  }
+
+  /**
+   * A page of a time-ordered index, older than `olderThanMs`, starting where the last page of
+   * this sweep ended, and from the oldest again after the end. Always reading the oldest page
+   * would leave a long backlog whose oldest entries are all in hand (a partner down, its
+   * referrals waiting on retries) hiding the rest. Entries leaving meanwhile shift the offset, so
+   * a pass can step over one; the next pass starts from the oldest again.
+   */
+  private async sweepPage(name: 'queued' | 'outbox', index: string, olderThanMs: number, limit: number): Promise<string[]> {
+    const offsetKey = this.keys.sweepOffset(name);
+    const max = Date.now() - olderThanMs;
+    let offset = Number((await this.redis.get(offsetKey)) ?? 0);
+    let page = await this.redis.zrangebyscore(index, 0, max, 'LIMIT', offset, limit);
+    if (page.length === 0 && offset > 0) {
+      offset = 0;
+      page = await this.redis.zrangebyscore(index, 0, max, 'LIMIT', 0, limit);
+    }
+    await this.redis.set(offsetKey, String(page.length < limit ? 0 : offset + page.length), 'EX', 86_400);
+    return page;
   }
 
   async activeIds(partner: PartnerCode): Promise<string[]> {

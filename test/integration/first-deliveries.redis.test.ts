@@ -159,4 +159,17 @@ describe('first delivery attempts', () => {
     expect(await deliveryJobs()).toEqual([`${orphaned.id}-q${orphaned.seq}`]);
     expect(await inQueuedIndex(recent.id)).toBe(true);
   });
+
+  test('an orphan behind a page of referrals already in hand is found by the next poll', async () => {
+    start();
+    nock(CHARITY).persist().get(/.*/).reply(503);
+    const orphaned = await queuedReferral();
+    const old = Date.now() - 10 * 60_000;
+    // 500 older entries (the page size) that need nothing: as referrals whose jobs wait on retries.
+    await ctx.redis.zadd(ctx.keys.queued(), ...Array.from({ length: 500 }, (_, i) => [old + i, `in-hand-${i}`]).flat());
+    await ctx.redis.zadd(ctx.keys.queued(), old + 1000, orphaned.id);
+    expect((await pollPartnerStatuses(ctx)).deliveriesRequeued).toBe(0);
+    expect((await pollPartnerStatuses(ctx)).deliveriesRequeued).toBe(1);
+    expect(await deliveryJobs()).toEqual([`${orphaned.id}-q${orphaned.seq}`]);
+  });
 });

@@ -161,4 +161,14 @@ describe('the status poll re-queues write-backs a dead process left', () => {
     expect((await pollPartnerStatuses(ctx)).outcomesRequeued).toBe(1);
     expect((await ctx.queues.policeOutcomes.getJob(`${ID}-s1`))?.data).toEqual({ referralId: ID, seq: 1, correlationId: ID });
   });
+
+  test('the outbox sweep goes on from where the last poll stopped, and starts again from the oldest', async () => {
+    const old = Date.now() - 60_000;
+    await ctx.redis.zadd(ctx.keys.outbox(), ...[1, 2, 3, 4, 5].flatMap((n) => [old + n, `r${n}|1`]));
+    const page = async () => (await ctx.referrals.sweepOutbox(11_000, 2)).map((p) => p.referralId);
+    expect([await page(), await page(), await page(), await page()]).toEqual([['r1', 'r2'], ['r3', 'r4'], ['r5'], ['r1', 'r2']]);
+    // Entries delivered meanwhile: a page past the end reads from the oldest at once.
+    await ctx.redis.zrem(ctx.keys.outbox(), 'r1|1', 'r2|1', 'r3|1', 'r4|1');
+    expect(await page()).toEqual(['r5']);
+  });
 });
