@@ -58,11 +58,6 @@ export class AttemptsInFlight {
     return n;
   }
 
-  /** True once `close` was called: callers queue instead of attempting. */
-  get closing(): boolean {
-    return this.stopping;
-  }
-
   /**
    * Starts the attempt if its lane has room, else keeps it in the lane's line, else (line full,
    * limit 0, or stopping) queues it. Resolves once it is under way, waiting or queued; only an
@@ -79,8 +74,8 @@ export class AttemptsInFlight {
     return attempt.queue();
   }
 
-  /** Follows a promise until it settles (an attempt that is not in any lane). */
-  track(attempt: Promise<void>): void {
+  /** Follows a promise until it settles: an attempt under way, or one being queued. */
+  private track(attempt: Promise<void>): void {
     const tracked = attempt.finally(() => this.running.delete(tracked));
     this.running.add(tracked);
   }

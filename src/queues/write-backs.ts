@@ -24,9 +24,9 @@ export function writeBackSweepAfterMs(config: BridgeConfig): number {
  * bridge's jobs, and the largest share of its CPU and Redis work). Over the in-flight limit, a
  * write-back waits in a short line for a free slot (see WaitingLine). A first attempt that fails,
  * or one that waited too long or found the line full, becomes a police-outcomes job with the
- * queue's retries, backoff and dead-lettering. A process that dies mid-attempt leaves the outbox entry, which the
- * status poll re-queues once no attempt can still be running: nothing is lost either way, and the
- * RMS's idempotency makes a repeat harmless.
+ * queue's retries, backoff and dead-lettering. A process that dies mid-attempt leaves the outbox
+ * entry, which the status poll re-queues once no attempt can still be running: nothing is lost
+ * either way, and the RMS's idempotency makes a repeat harmless.
  */
 export class WriteBacks {
   private readonly inFlight = new AttemptsInFlight();
