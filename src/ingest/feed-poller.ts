@@ -65,8 +65,7 @@ export class FeedPoller {
     const { lock, cursor, partners, logger } = this.ctx;
     const token = await lock.acquire(LOCK, LOCK_TTL_MS);
     if (!token) return { ...run, skipped: 'locked' };
-    const heartbeat = setInterval(() => void lock.extend(LOCK, token, LOCK_TTL_MS).catch(() => undefined), LOCK_TTL_MS / 3);
-    heartbeat.unref();
+    const stopRenewing = lock.keepAlive(LOCK, token, LOCK_TTL_MS);
     this.running = true;
     const correlationId = randomUUID();
     const log = logger.child({ correlationId, poll: 'police-feed' });
@@ -101,7 +100,7 @@ export class FeedPoller {
       log.warn({ reason: (err as Error).message }, 'feed poll failed; will try again next tick');
       return { ...run, error: (err as Error).message };
     } finally {
-      clearInterval(heartbeat);
+      stopRenewing();
       this.running = false;
       await lock.release(LOCK, token);
     }

@@ -33,8 +33,7 @@ export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {})
   const token = await ctx.lock.acquire(LOCK, ttl);
   if (!token) return undefined;
   // A run over a large active set with a slow partner can outlast the TTL: renew it, as the feed poll does.
-  const heartbeat = setInterval(() => void ctx.lock.extend(LOCK, token, ttl).catch(() => undefined), ttl / 3);
-  heartbeat.unref();
+  const stopRenewing = ctx.lock.keepAlive(LOCK, token, ttl);
   try {
     const report = await run(ctx, opts.now ?? new Date());
     await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(report), 'EX', 7 * 24 * 3600);
@@ -46,7 +45,7 @@ export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {})
     );
     return report;
   } finally {
-    clearInterval(heartbeat);
+    stopRenewing();
     await ctx.lock.release(LOCK, token);
   }
 }

@@ -24,6 +24,16 @@ export class RedisLock {
     return (await runScript(this.redis, EXTEND, 1, this.keys.lock(name), token, String(ttlMs))) === 1;
   }
 
+  /**
+   * Renews the lock every third of its TTL while a long run holds it, so it cannot expire under
+   * the run and let a second process in. Returns the function that stops renewing.
+   */
+  keepAlive(name: string, token: string, ttlMs: number): () => void {
+    const heartbeat = setInterval(() => void this.extend(name, token, ttlMs).catch(() => undefined), ttlMs / 3);
+    heartbeat.unref();
+    return () => clearInterval(heartbeat);
+  }
+
   async release(name: string, token: string): Promise<void> {
     await runScript(this.redis, RELEASE, 1, this.keys.lock(name), token);
   }
