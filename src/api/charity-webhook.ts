@@ -9,8 +9,9 @@ import { partnerRoute } from './auth';
 /**
  * `POST /v1/webhooks/charity` (charity-api.md "Webhook to the bridge"). The signature is checked
  * over the raw bytes before anything is parsed; a repeated eventId is answered 200 and applied
- * once; an older status never overwrites a newer one (applyCharityUpdate); an unknown referral
- * is 404. Polling catches whatever webhooks are lost.
+ * once (503 while its first copy is still being applied); an older status never overwrites a
+ * newer one (applyCharityUpdate); an unknown referral is 404. Polling catches whatever webhooks
+ * are lost.
  */
 export const CHARITY_WEBHOOK_PATH = '/v1/webhooks/charity';
 const MAX_EVENT_BYTES = 64 * 1024;
@@ -71,9 +72,14 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
           throw Boom.notFound('unknown referral');
         }
 
-        if (!(await ctx.webhookEvents.claim('charity', event.eventId))) return { eventId: event.eventId, result: 'duplicate' };
+        const claim = await ctx.webhookEvents.claim('charity', event.eventId);
+        if (claim === 'applied') return { eventId: event.eventId, result: 'duplicate' };
+        // Not applied yet (another request has it, or a process died with it): a 200 would end
+        // the charity's retries before the status is in, so it is asked to try again.
+        if (claim === 'in-progress') throw Boom.serverUnavailable('this event is being applied; retry');
+        let result;
         try {
-          const result = await applyCharityUpdate(
+          result = await applyCharityUpdate(
             ctx,
             referralId,
             { charityId: event.referral.id, status: event.referral.status, statusReason: event.referral.statusReason, at: event.occurredAt },
@@ -81,11 +87,12 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
           );
           // Another update held the referral too long: let the charity retry the event.
           if (result === 'busy') throw Boom.serverUnavailable('referral busy; retry');
-          return { eventId: event.eventId, result };
         } catch (err) {
           await ctx.webhookEvents.release('charity', event.eventId);
           throw err;
         }
+        await ctx.webhookEvents.applied('charity', event.eventId);
+        return { eventId: event.eventId, result };
       },
     });
   },

@@ -29,7 +29,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'POST /v1/webhooks/charity': {
     tag: 'partners',
     summary: "The charity's referral.status_changed events, signed with X-Charity-Signature.",
-    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured' },
+    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured, or retry later (the event is still being applied, or the referral is busy)' },
   },
   'POST /fhir/$process-message': {
     tag: 'partners',

@@ -124,6 +124,47 @@ describe('charity webhook', () => {
     expect((await ctx.referrals.timeline(ID)).length).toBe(before);
   });
 
+  test('a repeat while the first copy is still being applied is 503, and is applied once that claim lapses', async () => {
+    await sentReferral();
+    const e = event('ALLOCATED', '2026-11-22T11:00:00Z');
+    // What a process that died mid-apply leaves: the claim, and no change to the referral.
+    expect(await ctx.webhookEvents.claim('charity', e.eventId)).toBe('claimed');
+    const meanwhile = await deliver(e);
+    expect(meanwhile.statusCode).toBe(503);
+    expect(await status()).toBe('SENT');
+    const key = ctx.keys.webhookEvent('charity', e.eventId);
+    expect(await ctx.redis.ttl(key)).toBeLessThanOrEqual(60);
+    await ctx.redis.pexpire(key, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const retried = await deliver(e);
+    expect(retried.statusCode).toBe(200);
+    expect(retried.result).toMatchObject({ result: 'applied' });
+    expect(await status()).toBe('ACCEPTED');
+    // Applied: repeats are duplicates for the retry window, not 503s.
+    expect(await ctx.redis.ttl(key)).toBeGreaterThan(24 * 3600);
+    expect((await deliver(e)).result).toMatchObject({ result: 'duplicate' });
+  });
+
+  test('an event id claimed by an earlier version of the bridge (value 1) counts as applied', async () => {
+    await sentReferral();
+    const e = event('ALLOCATED', '2026-11-22T11:00:00Z');
+    await ctx.redis.set(ctx.keys.webhookEvent('charity', e.eventId), '1', 'EX', 600);
+    expect((await deliver(e)).result).toMatchObject({ result: 'duplicate' });
+    expect(await status()).toBe('SENT');
+  });
+
+  test('a failed apply releases the claim, so the charity\'s retry is applied', async () => {
+    await sentReferral();
+    const e = event('ALLOCATED', '2026-11-22T11:00:00Z');
+    const real = ctx.referrals.get.bind(ctx.referrals);
+    // The handler's own read succeeds; the apply's read under the lock fails once.
+    const get = jest.spyOn(ctx.referrals, 'get').mockImplementationOnce(real).mockRejectedValueOnce(new Error('redis hiccup'));
+    expect((await deliver(e)).statusCode).toBe(500);
+    get.mockRestore();
+    expect(await ctx.redis.exists(ctx.keys.webhookEvent('charity', e.eventId))).toBe(0);
+    expect((await deliver(e)).result).toMatchObject({ result: 'applied' });
+  });
+
   test('out of order: an older status arriving late never moves the referral back', async () => {
     await sentReferral();
     await deliver(event('CONTACTED', '2026-11-22T11:05:00Z'));
