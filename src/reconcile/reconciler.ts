@@ -26,6 +26,8 @@ export interface ReconcileOptions {
 const LOCK = 'reconcile';
 const LOCK_TTL_MS = 10 * 60_000;
 const ORPHAN_PAGES = 200;
+/** Transient failures in a row before a partner is taken as down for the rest of a run. */
+const PARTNER_FAILURES_BEFORE_GIVING_UP = 3;
 
 /** Undefined when another process is reconciling right now. */
 export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {}): Promise<ReconciliationReport | undefined> {
@@ -72,20 +74,36 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
     unreachable.add(partner);
     report.unreachable.push({ partner, detail: err instanceof PartnerError ? err.message : 'request failed' });
   };
+  // One failed call is not a partner down: it is given up on for this run after a few failures
+  // in a row (or refused credentials), and a referral whose check failed is asked again once.
+  const failuresInARow: Record<PartnerCode, number> = { NHS: 0, CHARITY: 0 };
+  const checkFailed = (partner: PartnerCode, err: PartnerError) => {
+    if (err.kind === 'auth' || ++failuresInARow[partner] >= PARTNER_FAILURES_BEFORE_GIVING_UP) noteUnreachable(partner, err);
+  };
 
   // 1. Every referral the partners should hold, against what they say.
   const movedNow = new Set<string>();
-  for (const meta of await allReferrals(ctx)) {
-    if (!AT_PARTNER_STATUSES.has(meta.status) || unreachable.has(meta.partner)) continue;
+  const compare = async (meta: ReferralMeta): Promise<boolean> => {
     try {
       const found = meta.partner === 'NHS' ? await compareWithTrust(ctx, meta, runId) : await compareWithCharity(ctx, meta, runId);
+      failuresInARow[meta.partner] = 0;
       if (found) report.discrepancies.push(found);
       if (found?.action === 'applied') movedNow.add(meta.referralId);
+      return true;
     } catch (err) {
       if (!(err instanceof PartnerError)) throw err;
-      // A partner that is down is not asked again in this run: the next run will.
-      noteUnreachable(meta.partner, err);
+      checkFailed(meta.partner, err);
+      return false;
     }
+  };
+  const failed: ReferralMeta[] = [];
+  for (const meta of await allReferrals(ctx)) {
+    if (!AT_PARTNER_STATUSES.has(meta.status) || unreachable.has(meta.partner)) continue;
+    if (!(await compare(meta))) failed.push(meta);
+  }
+  for (const meta of failed) {
+    if (unreachable.has(meta.partner)) continue;
+    if (!(await compare(meta))) ctx.logger.warn({ referralId: meta.referralId, partner: meta.partner }, 'reconciliation could not check this referral with its partner; the next run will');
   }
 
   // 2. What the partners hold that the bridge does not know.

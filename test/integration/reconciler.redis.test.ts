@@ -163,6 +163,37 @@ describe('reconciler', () => {
     expect(find(report, 'partner-missing')).toEqual([]); // down is not "missing"
   });
 
+  test('one failed call is not a partner down: the referral is asked again; three failures in a row give up', async () => {
+    nock.cleanAll();
+    let trustCalls = 0;
+    nock(TRUST)
+      .persist()
+      .get(/.*/)
+      .reply(() => {
+        trustCalls++;
+        return [503, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] }];
+      });
+    const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt });
+    nock(CHARITY).get('/v1/referrals/CH-000003').reply(503, { error: 'busy' });
+    nock(CHARITY)
+      .persist()
+      .get('/v1/referrals/CH-000003')
+      .reply(200, state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'))
+      .get('/v1/referrals/CH-000004')
+      .reply(404, { error: 'not_found' })
+      .get('/v1/referrals/CH-000005')
+      .reply(200, state('CH-000005', E, 'ALLOCATED', '2026-11-20T09:00:00Z'))
+      .get('/v1/referrals')
+      .query(true)
+      .reply(200, { items: [], nextCursor: null });
+    const report = (await reconcile(ctx, { now: NOW }))!;
+    expect(report.unreachable.map((u) => u.partner)).toEqual(['NHS']);
+    // The trust holds three of the referrals: each was asked once before it was given up on.
+    expect(trustCalls).toBe(3);
+    expect(find(report, 'partner-ahead', C)).toHaveLength(1);
+    expect(await ctx.referrals.get(C)).toMatchObject({ partnerStatus: 'ENGAGED' });
+  });
+
   test('one run at a time: a second caller while one runs gets nothing', async () => {
     const [first, second] = await Promise.all([reconcile(ctx, { now: NOW }), reconcile(ctx, { now: NOW })]);
     expect([first, second].filter(Boolean)).toHaveLength(1);
