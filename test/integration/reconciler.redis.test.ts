@@ -67,6 +67,11 @@ describe('reconciler', () => {
             [A, F, ORPHAN_TASK].map((r) => ({ resource: { resourceType: 'Task', id: `t-${r.slice(-2)}`, status: 'requested', intent: 'order', identifier: [{ system: SYSTEM, value: r }] } }));
         return [200, { resourceType: 'Bundle', type: 'searchset', entry: entries }];
       });
+    charityAnswers();
+  });
+
+  /** The charity's side: C moved on to ENGAGED, D lost, E unchanged, and one orphan (CH-000777). */
+  function charityAnswers(): void {
     const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt });
     nock(CHARITY)
       .persist()
@@ -79,7 +84,7 @@ describe('reconciler', () => {
       .get('/v1/referrals')
       .query(true)
       .reply(200, { items: [state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'), state('CH-000777', id(77), 'ALLOCATED', '2026-11-25T10:00:00Z')], nextCursor: null });
-  });
+  }
 
   afterEach(async () => {
     await dropKeys(ctx.config);
@@ -173,19 +178,9 @@ describe('reconciler', () => {
         trustCalls++;
         return [503, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] }];
       });
-    const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt });
+    // The first question about C fails; nock answers interceptors in the order they were added.
     nock(CHARITY).get('/v1/referrals/CH-000003').reply(503, { error: 'busy' });
-    nock(CHARITY)
-      .persist()
-      .get('/v1/referrals/CH-000003')
-      .reply(200, state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'))
-      .get('/v1/referrals/CH-000004')
-      .reply(404, { error: 'not_found' })
-      .get('/v1/referrals/CH-000005')
-      .reply(200, state('CH-000005', E, 'ALLOCATED', '2026-11-20T09:00:00Z'))
-      .get('/v1/referrals')
-      .query(true)
-      .reply(200, { items: [], nextCursor: null });
+    charityAnswers();
     const report = (await reconcile(ctx, { now: NOW }))!;
     expect(report.unreachable.map((u) => u.partner)).toEqual(['NHS']);
     // The trust holds three of the referrals: each was asked once before it was given up on.
