@@ -3,7 +3,7 @@ import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
 import { SIGNATURE_HEADER, verifyCharitySignature } from '../adapters/charity/webhook-signature';
 import type { BridgeContext } from '../context';
-import { applyCharityUpdate } from '../queues/charity-updates';
+import { applyCharityUpdate, type CharityUpdateResult } from '../queues/charity-updates';
 import { partnerRoute } from './auth';
 
 /**
@@ -77,7 +77,7 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
         // Not applied yet (another request has it, or a process died with it): a 200 would end
         // the charity's retries before the status is in, so it is asked to try again.
         if (claim === 'in-progress') throw Boom.serverUnavailable('this event is being applied; retry');
-        let result;
+        let result: CharityUpdateResult;
         try {
           result = await applyCharityUpdate(
             ctx,
