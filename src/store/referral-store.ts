@@ -280,7 +280,6 @@ export class ReferralStore {
     return out;
   }
 
-  /** Referrals QUEUED for longer than `olderThanMs` (oldest first): each should have a delivery under way or queued. */
   /** The status poll's sweep of the QUEUED index: the next page of those QUEUED longer than `olderThanMs` (see sweepPage). */
   async sweepQueued(olderThanMs: number, limit = 500): Promise<string[]> {
     return this.sweepPage('queued', this.keys.queued(), olderThanMs, limit);
