@@ -1,5 +1,6 @@
 import type { BridgeContext } from '../context';
 import type { PartnerCode } from '../store/referral-store';
+import type { BridgeQueues } from './topology';
 
 /**
  * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.
@@ -8,8 +9,12 @@ import type { PartnerCode } from '../store/referral-store';
 export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode, delayMs = 0): Promise<void> {
   const to = partner ?? (await ctx.referrals.get(referralId))?.partner;
   if (!to) return;
-  const queue = to === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
-  await queue.add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  await deliveryQueue(ctx, to).add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) });
+}
+
+/** Each partner's deliveries, cancels and resends go through its own queue. */
+function deliveryQueue(ctx: BridgeContext, partner: PartnerCode): BridgeQueues['nhsDelivery'] {
+  return partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
 }
 
 export function deliveryJobId(referralId: string, queuedSeq: number): string {
@@ -24,8 +29,7 @@ export function deliveryJobId(referralId: string, queuedSeq: number): string {
 export async function requeueDelivery(ctx: BridgeContext, referralId: string): Promise<'requeued' | 'in-queue' | 'not-queued'> {
   const meta = await ctx.referrals.get(referralId);
   if (!meta || meta.status !== 'QUEUED') return 'not-queued';
-  const queue = meta.partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
-  if (await queue.getJob(deliveryJobId(referralId, meta.statusSeq))) return 'in-queue';
+  if (await deliveryQueue(ctx, meta.partner).getJob(deliveryJobId(referralId, meta.statusSeq))) return 'in-queue';
   await enqueueDelivery(ctx, referralId, meta.correlationId, meta.statusSeq, meta.partner);
   return 'requeued';
 }
@@ -37,8 +41,7 @@ export async function enqueueCancel(
   correlationId: string,
   cancelReason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN',
 ): Promise<void> {
-  const queue = partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
-  await queue.add('cancel', { referralId, correlationId, action: 'cancel', cancelReason }, { jobId: `${referralId}-cancel`, priority: 1 });
+  await deliveryQueue(ctx, partner).add('cancel', { referralId, correlationId, action: 'cancel', cancelReason }, { jobId: `${referralId}-cancel`, priority: 1 });
 }
 
 /** Each committed status change is written back to the police once (outbox entry `{id}|{seq}`). */
@@ -48,8 +51,7 @@ export async function enqueueOutcome(ctx: BridgeContext, referralId: string, seq
 
 /** The trust asked for a message again; one resend per asking response message. */
 export async function enqueueResend(ctx: BridgeContext, referralId: string, partner: PartnerCode, correlationId: string, askedBy: string): Promise<void> {
-  const queue = partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
-  await queue.add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
+  await deliveryQueue(ctx, partner).add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
 }
 
 /**
