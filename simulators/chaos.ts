@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { FAULT_KINDS, type FaultKind, type FaultStats } from './faults';
 import { feedDocument, generateFeedRecords, mulberry32, type GeneratedRecord } from './feed-generator';
 import { startFhirServer, type FhirServer } from './fhir-server';
 import { startPoliceFeedSimulator, type PoliceSimulator } from './police-feed';
+import { startFlakyTlsProxy } from './tls-proxy';
 
 /**
  * `npm run chaos`: the whole pipeline under failure, with proof at the end that nothing was lost
@@ -29,21 +30,26 @@ import { startPoliceFeedSimulator, type PoliceSimulator } from './police-feed';
  *
  * - a private redis-server with AOF (appendfsync everysec) on a free loopback port, in a temp
  *   dir of its own (the shared Redis on 6379 is never touched), restarted once mid-run (SIGTERM,
- *   which fsyncs the AOF, then started again on the same port and dir) while the bridges run;
+ *   which fsyncs the AOF, then started again on the same port and dir) and later crashed once
+ *   (SIGKILL: no shutdown, no final fsync) while the bridges run;
  * - the three partner simulators failing a share of calls (500, 503, 429 with Retry-After,
- *   timeouts longer than the bridge's, connection resets, and answers lost after the work was
- *   done), moving statuses on timers, the charity's webhooks signed and sometimes lost or doubled;
+ *   timeouts longer than the bridge's, connection resets, answers lost after the work was done,
+ *   and successes answered with an unreadable body), moving statuses on timers, the charity's
+ *   webhooks signed and sometimes lost, doubled, or sent before the create is answered;
+ * - the NHS trust and the charity reached over TLS, with a share of new connections offered a
+ *   certificate the bridge must refuse (untrusted, or for another host);
  * - three `iasu-bridge start` processes, one at random SIGKILLed every 3–8 s and started again;
  * - 5,000 generated crime records (ground truth known), pulled from the police feed as they
  *   appear there, and a few hundred pushed through the bridges' API;
- * - once everything has settled (or the time limit), the killing stops, the partners recover,
+ * - once everything has settled (or nothing has moved for --stall-seconds, or the hard time
+ *   limit), the killing stops, the partners recover,
  *   a reconciliation runs (POST /v1/reconciliation, admin token), and every record, referral,
  *   partner-side create and police write-back is accounted for.
  *
  * Exit 0 only when nothing is lost, nothing is duplicated at a partner, no write-back is lost,
  * and the reconciliation finds nothing. Loopback only. Everything started is stopped on any exit.
  *
- *   npx tsx simulators/chaos.ts [--records 5000] [--seed N] [--time-limit-seconds 240]
+ *   npx tsx simulators/chaos.ts [--records 5000] [--seed N] [--stall-seconds 90] [--time-limit-seconds 900]
  *        [--fault-rate 0.2] [--bridges 3] [--feed-seconds 60] [--chaos-seconds 120] [--keep-logs]
  */
 const ROOT = join(__dirname, '..');
@@ -59,7 +65,10 @@ const WORK_QUEUES = ['intake', 'nhsDelivery', 'charityDelivery', 'policeOutcomes
 interface ChaosOptions {
   records: number;
   seed: number;
+  /** Hard ceiling for the whole run. */
   timeLimitMs: number;
+  /** The run gives up settling when nothing has moved for this long: a slow machine only waits longer. */
+  stallMs: number;
   faultRate: number;
   bridges: number;
   feedMs: number;
@@ -163,6 +172,14 @@ class PrivateRedis {
     children.delete(this.child);
   }
 
+  /** SIGKILL: a crash, with no shutdown and no final fsync; what the AOF holds is what survives. */
+  async crash(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+    children.delete(this.child);
+  }
+
   private async waitForPing(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -212,7 +229,8 @@ function parseOptions(argv: string[]): ChaosOptions {
     options: {
       records: { type: 'string', default: '5000' },
       seed: { type: 'string', default: '20261122' },
-      'time-limit-seconds': { type: 'string', default: '240' },
+      'time-limit-seconds': { type: 'string', default: '900' },
+      'stall-seconds': { type: 'string', default: '90' },
       'fault-rate': { type: 'string', default: '0.2' },
       bridges: { type: 'string', default: '3' },
       'feed-seconds': { type: 'string', default: '60' },
@@ -230,7 +248,8 @@ function parseOptions(argv: string[]): ChaosOptions {
   return {
     records: int('records', values.records!, 10, 100_000),
     seed: int('seed', values.seed!, 0, 2 ** 31),
-    timeLimitMs: int('time-limit-seconds', values['time-limit-seconds']!, 30, 3600) * 1000,
+    timeLimitMs: int('time-limit-seconds', values['time-limit-seconds']!, 30, 7200) * 1000,
+    stallMs: int('stall-seconds', values['stall-seconds']!, 10, 3600) * 1000,
     faultRate: rate,
     bridges: int('bridges', values.bridges!, 2, 8),
     feedMs: int('feed-seconds', values['feed-seconds']!, 0, 600) * 1000,
@@ -259,7 +278,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   mkdirSync(logDir, { recursive: true });
   const redisDir = join(work, 'redis');
   mkdirSync(redisDir);
-  say(`iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, limit ${opts.timeLimitMs / 1000} s`);
+  say(`iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, gives up after ${opts.stallMs / 1000} s without progress (at most ${opts.timeLimitMs / 1000} s)`);
   say(`Logs (bridges, Redis, this run's view): ${logDir}`);
 
   // 1. Redis, private, with AOF.
@@ -286,10 +305,18 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     apiKey: charityKey,
     advanceEveryMs: 1000,
     random: mulberry32(opts.seed + 3),
-    faults: { errorRate: opts.faultRate, kinds, holdMs, dropWebhookRate: 0.1, duplicateWebhookRate: 0.05 },
+    faults: { errorRate: opts.faultRate, kinds, holdMs, dropWebhookRate: 0.1, duplicateWebhookRate: 0.05, webhookBeforeAnswerRate: 0.1 },
   });
   cleanups.push(() => charity.stop());
-  say(`Simulators: police ${police.url}, FHIR ${fhir.url}, charity ${charity.url}`);
+  // The trust and the charity over TLS; a share of new connections gets a certificate to refuse.
+  const badCertRate = opts.faultRate / 4;
+  const fhirTls = await startFlakyTlsProxy({ target: fhir.url, dir: work, badCertRate, random: mulberry32(opts.seed + 4) });
+  cleanups.push(() => fhirTls.stop());
+  const charityTls = await startFlakyTlsProxy({ target: charity.url, dir: work, badCertRate, random: mulberry32(opts.seed + 5) });
+  cleanups.push(() => charityTls.stop());
+  const partnerCaFile = join(work, 'partner-cas.crt');
+  writeFileSync(partnerCaFile, readFileSync(fhirTls.caFile, 'utf8') + readFileSync(charityTls.caFile, 'utf8'));
+  say(`Simulators: police ${police.url}, FHIR ${fhir.url} (TLS ${fhirTls.url}), charity ${charity.url} (TLS ${charityTls.url})`);
 
   // 3. The bridge processes.
   const jwtSecret = randomBytes(32).toString('base64url');
@@ -308,9 +335,9 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     POLICE_TIMEOUT_MS: '2000',
     STATUS_POLL_CRON: '*/2 * * * * *',
     NHS_MODE: 'fhir-rest',
-    NHS_FHIR_BASE_URL: fhir.url,
+    NHS_FHIR_BASE_URL: fhirTls.url,
     NHS_TIMEOUT_MS: '2000',
-    CHARITY_API_URL: charity.url,
+    CHARITY_API_URL: charityTls.url,
     CHARITY_API_KEY: charityKey,
     CHARITY_TIMEOUT_MS: '2000',
     CHARITY_WEBHOOK_SECRETS: webhookSecret,
@@ -337,7 +364,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     const log = openSync(slot.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], {
       cwd: ROOT,
-      env: { ...baseEnv, ...bridgeEnv, HTTP_PORT: String(slot.port) },
+      env: { ...baseEnv, ...bridgeEnv, HTTP_PORT: String(slot.port), NODE_EXTRA_CA_CERTS: partnerCaFile },
       stdio: ['ignore', log, log],
     });
     closeSync(log);
@@ -447,6 +474,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   // 5. Chaos: SIGKILL a random bridge every 3–8 s, start it again; restart Redis once.
   const kills: string[] = [];
   let redisRestarts = 0;
+  let redisCrashes = 0;
   let redisDownMs = 0;
   const killUntil = started + Math.min(opts.chaosMs, opts.timeLimitMs - 30_000);
   let chaosOn = true;
@@ -483,6 +511,18 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     redisDownMs = Date.now() - down;
     redisRestarts++;
     say(`  >> Redis back on the same port after ${(redisDownMs / 1000).toFixed(1)} s`);
+
+    // Later, a crash: no shutdown fsync, so only what the AOF already holds comes back.
+    while (chaosOn && police.served() < pulled.length * 0.75 && Date.now() < killUntil) await sleep(250);
+    if (!chaosOn) return;
+    const crashed = Date.now();
+    say(`  >> crashing Redis (SIGKILL, no shutdown fsync) at ${elapsed()} s`);
+    await redis.crash();
+    await sleep(1000);
+    await redis.start();
+    redisDownMs += Date.now() - crashed;
+    redisCrashes++;
+    say(`  >> Redis back after the crash in ${((Date.now() - crashed) / 1000).toFixed(1)} s`);
   })();
 
   // 6. Watch until everything settles or the time limit.
@@ -507,7 +547,11 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
 
   const limitAt = started + opts.timeLimitMs;
   let settled = false;
+  let stalled = false;
   let lastProgress = 0;
+  // Progress is any change in what is read, where referrals are, and what work is waiting.
+  let lastMoveAt = Date.now();
+  let lastShape = '';
   for (;;) {
     if (interrupted) return false;
     let snap;
@@ -524,18 +568,32 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
       lastProgress = Date.now();
       const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s)).map((s) => `${s} ${snap.byStatus.get(s)}`).join(' ');
       say(
-        `  ${elapsed().padStart(6)} s | records read ${Math.min(police.served(), pulled.length) + pushedDone}/${generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${kills.length} | redis restarts ${redisRestarts}`,
+        `  ${elapsed().padStart(6)} s | records read ${Math.min(police.served(), pulled.length) + pushedDone}/${generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${kills.length} | redis restarts ${redisRestarts}, crashes ${redisCrashes}`,
       );
     }
     if (snap.settled) {
       settled = true;
       break;
     }
+    const shape = [police.served(), pushedDone, snap.unsettled, snap.pendingJobs, snap.outbox, ...STATUS_ORDER.map((s) => snap.byStatus.get(s) ?? 0)].join('|');
+    if (shape !== lastShape) {
+      lastShape = shape;
+      lastMoveAt = Date.now();
+    } else if (Date.now() - lastMoveAt > opts.stallMs) {
+      stalled = true;
+      break;
+    }
     if (Date.now() > limitAt) break;
     await sleep(1000);
   }
   const settledAt = elapsed();
-  say(settled ? `Settled at ${settledAt} s. Stopping the chaos.` : `Time limit reached at ${settledAt} s without settling. Stopping the chaos.`);
+  say(
+    settled
+      ? `Settled at ${settledAt} s. Stopping the chaos.`
+      : stalled
+        ? `Nothing moved for ${opts.stallMs / 1000} s (at ${settledAt} s) and it has not settled. Stopping the chaos.`
+        : `Time limit reached at ${settledAt} s without settling. Stopping the chaos.`,
+  );
 
   // 7. Stop killing, let every bridge come back, the partners recover; then reconcile.
   chaosOn = false;
@@ -544,7 +602,9 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   while (liveSlots().length < slots.length && Date.now() < backBy) await sleep(200);
   police.setFaults({ errorRate: 0 });
   fhir.setFaults({ errorRate: 0 });
-  charity.setFaults({ errorRate: 0, dropWebhookRate: 0 });
+  charity.setFaults({ errorRate: 0, dropWebhookRate: 0, webhookBeforeAnswerRate: 0 });
+  fhirTls.setBadCertRate(0);
+  charityTls.setBadCertRate(0);
   await Promise.race([pushing, sleep(30_000)]);
 
   const reconciliation = await runReconciliation(liveSlots(), issueOperatorToken(config, 'chaos-run', ['admin'], 600));
@@ -591,12 +651,13 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     ['Faults injected: police RMS', faultSummary(police.faultStats())],
     ['Faults injected: NHS trust', faultSummary(fhir.faultStats())],
     ['Faults injected: charity', faultSummary(charity.faultStats())],
-    ['Charity webhooks', `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up`],
+    ['Charity webhooks', `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up, ${charityStats.webhooksBeforeAnswer} sent before the create was answered`],
+    ['Certificates to refuse (TLS)', `NHS trust ${fhirTls.stats().badCerts} of ${fhirTls.stats().connections} connections, charity ${charityTls.stats().badCerts} of ${charityTls.stats().connections}`],
     ['Bridge processes SIGKILLed and restarted', `${kills.length} (${kills.join(', ')})`],
     ['Bridge crashes (exits not caused by us)', crashes.length],
     ['Bridge log lines at error level', errorLines.map((n, i) => `bridge-${i}: ${n}`).join(', ')],
-    ['Redis restarts (SIGTERM + AOF, same port)', `${redisRestarts} (down ${(redisDownMs / 1000).toFixed(1)} s)`],
-    ['Settled', settled ? `yes, at ${settledAt} s` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
+    ['Redis restarts (SIGTERM + AOF, same port)', `${redisRestarts}; crashes (SIGKILL): ${redisCrashes} (down ${(redisDownMs / 1000).toFixed(1)} s in all)`],
+    ['Settled', settled ? `yes, at ${settledAt} s` : stalled ? `NO (nothing moved for ${opts.stallMs / 1000} s)` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
     ['Elapsed', `${elapsed()} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
@@ -622,6 +683,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
       kills: kills.length,
       crashes: crashes.length,
       redisRestarts,
+      redisCrashes,
       settled,
       elapsedSeconds: Number(elapsed()),
     }),

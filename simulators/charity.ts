@@ -53,6 +53,12 @@ export interface CharitySimulatorOptions {
      * the backlog when `setWebhook()` is called.
      */
     reorderWebhooks?: boolean;
+    /**
+     * This fraction of new referrals moves on a step (RECEIVED to ALLOCATED) and has that
+     * webhook delivered before the create is answered (at most WEBHOOK_BEFORE_ANSWER_MAX_MS):
+     * the bridge hears of the case before it knows the case's id. Drawn from `random`.
+     */
+    webhookBeforeAnswerRate?: number;
   };
   random?: () => number;
   /**
@@ -76,6 +82,8 @@ export interface CharitySimulatorStats {
   webhooksDropped: number;
   /** Deliveries abandoned after their last failed attempt (5 attempts, or 3 answered 404). */
   webhooksGivenUp: number;
+  /** Creates whose first status change was sent as a webhook before the create was answered. */
+  webhooksBeforeAnswer: number;
 }
 
 export interface CharityWebhookEvent {
@@ -106,7 +114,7 @@ export interface CharitySimulator {
   /** Every event the simulator generated, in order (whether delivered, dropped or pending). */
   events(): CharityWebhookEvent[];
   /** Change the HTTP faults and the webhook loss rate while running (e.g. end a chaos phase with errorRate 0). */
-  setFaults(faults: FaultSettings & { dropWebhookRate?: number }): void;
+  setFaults(faults: FaultSettings & { dropWebhookRate?: number; webhookBeforeAnswerRate?: number }): void;
   /** Requests that could have failed and the faults injected, by kind. */
   faultStats(): FaultStats;
   /**
@@ -153,6 +161,8 @@ const WEBHOOK_MAX_NOT_FOUND = 3;
 const WEBHOOK_TIMEOUT_MS = 5000;
 /** First retry delay; doubles with each attempt (250, 500, 1000, 2000 ms). */
 const WEBHOOK_RETRY_BASE_MS = 250;
+/** How long a create waits for its early webhook (webhookBeforeAnswerRate) before it is answered anyway. */
+const WEBHOOK_BEFORE_ANSWER_MAX_MS = 1000;
 
 interface StoredReferral extends CharityReferralState {
   seq: number;
@@ -271,6 +281,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const random = opts.random ?? Math.random;
   const latencyMs = opts.faults?.latencyMs ?? 0;
   let dropWebhookRate = opts.faults?.dropWebhookRate ?? 0;
+  let webhookBeforeAnswerRate = opts.faults?.webhookBeforeAnswerRate ?? 0;
   // Without kinds the original faults: POSTs only, alternately 503 and 429.
   let explicitKinds = opts.faults?.kinds !== undefined;
   const duplicateWebhookRate = opts.faults?.duplicateWebhookRate ?? 0;
@@ -283,7 +294,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const counters = { created: 0, replays: 0, conflicts: 0, cancels: 0 };
   // Never reused, so a referral created again after forget() gets a new id.
   let lastSeq = 0;
-  const webhookCounters = { webhooksSent: 0, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 };
+  const webhookCounters = { webhooksSent: 0, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0, webhooksBeforeAnswer: 0 };
   let faultCount = 0;
 
   // Webhooks: every generated event, the deliveries waiting (new or to retry), and one promise
@@ -412,7 +423,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     path: '/v1/referrals',
     // The raw bytes: "same body" means the same bytes the first time, as the bridge promises.
     options: { payload: { parse: false, output: 'data', maxBytes: 256 * 1024 } },
-    handler: (request, h) => {
+    handler: async (request, h) => {
       const header: unknown = request.headers['idempotency-key'];
       const key = typeof header === 'string' ? header : '';
       if (!key) return h.response({ error: 'idempotency_key_required' }).code(400);
@@ -452,6 +463,16 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
       const response = { id, status: 'RECEIVED' };
       byKey.set(key, { bodyHash, response });
       counters.created += 1;
+      if (webhookBeforeAnswerRate > 0 && random() < webhookBeforeAnswerRate) {
+        webhookCounters.webhooksBeforeAnswer += 1;
+        const next = nextStatus(referral)!;
+        referral.status = next.status;
+        referral.statusReason = next.statusReason;
+        referral.updatedAt = isoNow();
+        emit([referral]);
+        pump();
+        await Promise.race([deliveries, new Promise((resolve) => setTimeout(resolve, WEBHOOK_BEFORE_ANSWER_MAX_MS).unref())]);
+      }
       return h.response(response).code(201);
     },
   });
@@ -581,7 +602,8 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
     setFaults(next) {
       if (next.kinds !== undefined) explicitKinds = true;
       if (next.dropWebhookRate !== undefined) dropWebhookRate = next.dropWebhookRate;
-      const { dropWebhookRate: _drop, ...http } = next;
+      if (next.webhookBeforeAnswerRate !== undefined) webhookBeforeAnswerRate = next.webhookBeforeAnswerRate;
+      const { dropWebhookRate: _drop, webhookBeforeAnswerRate: _early, ...http } = next;
       faults.set(http);
     },
     faultStats: () => faults.stats(),

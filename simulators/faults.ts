@@ -14,12 +14,21 @@ import type { Request, ResponseObject, ResponseToolkit, Server } from '@hapi/hap
  * - 'timeout': the request is held for `holdMs` (meant to be longer than the client's timeout),
  *   then answered 504, still without having been handled;
  * - 'reset': the socket is destroyed at once, no response at all;
- * - 'lost-answer': handled, then the socket is destroyed instead of the response.
+ * - 'lost-answer': handled, then the socket is destroyed instead of the response;
+ * - 'garbled': handled, then a success (2xx) is answered with the same status and an unreadable
+ *   body (truncated JSON, an HTML page, or `{}`) — a proxy or a partner bug. Like 'lost-answer',
+ *   the work is done and only idempotency makes the retry safe. A non-2xx answer is left as is.
  */
-export type FaultKind = '500' | '503' | '429' | 'timeout' | 'reset' | 'lost-answer';
+export type FaultKind = '500' | '503' | '429' | 'timeout' | 'reset' | 'lost-answer' | 'garbled';
 
 /** Every kind: what `npm run chaos` uses. */
-export const FAULT_KINDS: readonly FaultKind[] = ['500', '503', '429', 'timeout', 'reset', 'lost-answer'];
+export const FAULT_KINDS: readonly FaultKind[] = ['500', '503', '429', 'timeout', 'reset', 'lost-answer', 'garbled'];
+/** The unreadable bodies a 'garbled' success carries, in turn. */
+const GARBLED_BODIES: readonly { type: string; body: string }[] = [
+  { type: 'application/json', body: '{"id":"CH-0' },
+  { type: 'text/html', body: '<html><body><h1>200 OK</h1><p>Request accepted by gateway</p></body></html>' },
+  { type: 'application/json', body: '{}' },
+];
 /** The kinds that change nothing at the partner (all but 'lost-answer'). */
 export const STATELESS_FAULT_KINDS: readonly FaultKind[] = ['500', '503', '429', 'timeout', 'reset'];
 export const DEFAULT_FAULT_HOLD_MS = 5000;
@@ -71,12 +80,21 @@ export interface FaultInjector {
  */
 export function faultInjector(server: Server, opts: { settings?: FaultSettings; defaultKinds: readonly FaultKind[]; random: () => number; errorResponse: ErrorResponder }): FaultInjector {
   let current: Required<FaultSettings> = resolve(opts.settings, opts.defaultKinds);
-  const injected: FaultCounts = { '500': 0, '503': 0, '429': 0, timeout: 0, reset: 0, 'lost-answer': 0 };
+  const injected: FaultCounts = { '500': 0, '503': 0, '429': 0, timeout: 0, reset: 0, 'lost-answer': 0, garbled: 0 };
   let eligible = 0;
+  let garbledTurn = 0;
   const losing = new WeakSet<Request>();
+  const garbling = new WeakSet<Request>();
   const holds = new Set<() => void>();
 
   server.ext('onPreResponse', (request, h) => {
+    if (garbling.has(request)) {
+      const response = request.response as ResponseObject & { isBoom?: boolean };
+      const status = response.isBoom ? 500 : response.statusCode;
+      if (status < 200 || status >= 300) return h.continue;
+      const garbled = GARBLED_BODIES[garbledTurn++ % GARBLED_BODIES.length]!;
+      return h.response(garbled.body).type(garbled.type).code(status);
+    }
     if (!losing.has(request)) return h.continue;
     // The work is done (created, stored, cancelled); the caller never hears about it.
     request.raw.req.socket?.destroy();
@@ -116,6 +134,9 @@ export function faultInjector(server: Server, opts: { settings?: FaultSettings; 
         return h.abandon;
       case 'lost-answer':
         losing.add(request);
+        return undefined;
+      case 'garbled':
+        garbling.add(request);
         return undefined;
     }
   };

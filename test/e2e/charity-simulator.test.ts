@@ -76,6 +76,7 @@ describe('charity simulator through CharityClient', () => {
       webhooksFailed: 0,
       webhooksDropped: 0,
       webhooksGivenUp: 0,
+      webhooksBeforeAnswer: 0,
     });
     expect(sim.referrals()).toHaveLength(1);
   });
@@ -485,6 +486,23 @@ describe('charity simulator webhooks', () => {
     expect(new Set(ids).size).toBe(4);
     expect(sim.events().map((e) => e.eventId)).toEqual(ids);
     expect(sim.stats()).toMatchObject({ webhooksSent: 4, webhooksFailed: 0, webhooksDropped: 0, webhooksGivenUp: 0 });
+  });
+
+  it('webhookBeforeAnswerRate: the first step is delivered before the create is answered', async () => {
+    const sim = await start({ faults: { webhookBeforeAnswerRate: 1 } });
+    const payload = payloadFor(1);
+    const created = await client.createReferral(payload, ctxFor(payload));
+    // Already at the receiver when the 201 arrives, not after a flush.
+    expect(receiver.got).toHaveLength(1);
+    expect(receiver.got[0]!.event.referral).toEqual({ id: created.id, externalReference: payload.externalReference, status: 'ALLOCATED', statusReason: null });
+    expect(created).toEqual({ id: 'CH-000001', status: 'RECEIVED', replayed: false });
+    expect(sim.stats()).toMatchObject({ created: 1, webhooksSent: 1, webhooksBeforeAnswer: 1 });
+
+    sim.setFaults({ webhookBeforeAnswerRate: 0 });
+    const payload2 = payloadFor(2);
+    await client.createReferral(payload2, ctxFor(payload2));
+    expect(receiver.got).toHaveLength(1);
+    expect(sim.stats()).toMatchObject({ created: 2, webhooksBeforeAnswer: 1 });
   });
 
   it('setStatus emits a signed event like a normal step, occurredAt = the new updatedAt', async () => {

@@ -110,7 +110,7 @@ describe('charity simulator faults through CharityClient', () => {
       expect(await failure(read())).toMatchObject({ status: 500 });
       expect(await failure(read())).toMatchObject({ status: 429 });
       await expect(read()).resolves.toBeUndefined();
-      expect(scripted.faultStats()).toEqual({ eligible: 3, injected: { '500': 1, '503': 0, '429': 1, timeout: 0, reset: 0, 'lost-answer': 0 } });
+      expect(scripted.faultStats()).toEqual({ eligible: 3, injected: { '500': 1, '503': 0, '429': 1, timeout: 0, reset: 0, 'lost-answer': 0, garbled: 0 } });
     } finally {
       await scripted.stop();
     }
