@@ -148,41 +148,34 @@ export function parseCrimeRecord(node: unknown, index: number, crimeRefPattern?:
   const { error, value } = recordSchema.validate(candidate, { abortEarly: true, convert: true, stripUnknown: false });
   if (error) {
     const detail = error.details[0]!;
-    return fail(`${describePath(detail.path, candidate)} ${REASONS[detail.type] ?? `is invalid (${detail.type})`}`);
+    return fail(`${describePath(detail.path)} ${REASONS[detail.type] ?? `is invalid (${detail.type})`}`);
   }
   const record = value as CrimeRecord;
   if (crimeRefPattern && !crimeRefPattern.test(record.crimeReference)) return fail('CrimeReference does not match the force pattern');
 
+  // Reasons name the element by position and the rule broken, never a value: a ref may be anything the RMS typed, even a name.
   const refs = new Set<string>();
-  for (const p of record.persons) {
-    if (refs.has(p.ref)) return fail(`Person[${p.ref}] appears twice`);
+  for (const [i, p] of record.persons.entries()) {
+    if (refs.has(p.ref)) return fail(`Person[${i}]/ref repeats an earlier Person's ref`);
     refs.add(p.ref);
   }
-  for (const r of record.mdtDecision?.referrals ?? []) {
-    if (!refs.has(r.subjectRef)) return fail(`MdtDecision/Referral subject ${r.subjectRef} names no Person in the record`);
+  for (const [i, r] of (record.mdtDecision?.referrals ?? []).entries()) {
+    if (!refs.has(r.subjectRef)) return fail(`MdtDecision/Referral[${i}]/subject names no Person in the record`);
   }
-  for (const p of record.persons) {
+  for (const [i, p] of record.persons.entries()) {
     if (p.relationshipToVictim && !refs.has(p.relationshipToVictim.victimRef)) {
-      return fail(`Person[${p.ref}]/RelationshipToVictim names no Person in the record`);
+      return fail(`Person[${i}]/RelationshipToVictim names no Person in the record`);
     }
   }
   return { ok: true, record };
 }
 
-function describePath(path: (string | number)[], candidate: any): string {
+function describePath(path: (string | number)[]): string {
   const out: string[] = [];
-  let cursor = candidate;
   for (const segment of path) {
-    const next = cursor?.[segment];
-    if (typeof segment === 'number') {
-      // Name people by their ref, never by position alone, so operators can find them.
-      // (only a well-formed ref: a malformed one may be anything, even a name).
-      const label = next && typeof next === 'object' && typeof next.ref === 'string' && REF.test(next.ref) ? next.ref : String(segment);
-      out[out.length - 1] = `${out[out.length - 1]}[${label}]`;
-    } else {
-      out.push(ELEMENT_NAMES[segment] ?? segment);
-    }
-    cursor = next;
+    // By position, never by ref: even a well-formed ref may be a name.
+    if (typeof segment === 'number') out[out.length - 1] = `${out[out.length - 1]}[${segment}]`;
+    else out.push(ELEMENT_NAMES[segment] ?? segment);
   }
   return out.join('/');
 }
