@@ -3,21 +3,43 @@
  * - `transient`: retry with backoff (honour `retryAfterMs` when the partner sent Retry-After)
  * - `permanent`: dead-letter with `detail`; retrying cannot help
  * - `auth`: credentials refused; dead-letter and alert, never a retry storm
- * `detail` must not contain personal data: partners' error texts are reduced before use.
+ * `detail` is structured and kept in clear (status, codes, FHIRPath expressions, field paths),
+ * so it must never carry the partner's own words: those often quote the patient back. They go
+ * in `partnerText`, which is not enumerable (a logged error never shows it) and is stored only
+ * sealed with the referral's data (ReferralStore.savePartnerText, a dead letter's sealed partnerText).
  */
 export type PartnerErrorKind = 'transient' | 'permanent' | 'auth';
 export type PartnerName = 'POLICE' | 'NHS' | 'CHARITY';
 
+export interface PartnerErrorOptions {
+  status?: number;
+  retryAfterMs?: number;
+  detail?: string;
+  code?: string;
+  /** Operators must act even though the kind alone would not say so (e.g. an idempotency conflict). */
+  alert?: boolean;
+}
+
 export class PartnerError extends Error {
+  readonly options: PartnerErrorOptions;
+  readonly #partnerText: string | undefined;
+
   constructor(
     readonly partner: PartnerName,
     readonly kind: PartnerErrorKind,
     message: string,
-    /** `alert`: operators must act even though the kind alone would not say so (e.g. an idempotency conflict). */
-    readonly options: { status?: number; retryAfterMs?: number; detail?: string; code?: string; alert?: boolean } = {},
+    options: PartnerErrorOptions & { partnerText?: string } = {},
   ) {
     super(message);
     this.name = 'PartnerError';
+    const { partnerText, ...clear } = options;
+    this.options = clear;
+    this.#partnerText = partnerText || undefined;
+  }
+
+  /** The partner's free text about the failure: may hold personal data, so never logged or kept in clear. */
+  get partnerText(): string | undefined {
+    return this.#partnerText;
   }
 
   get status(): number | undefined {

@@ -6,6 +6,7 @@ import type { BridgeContext } from '../context';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
 import { enqueueResend } from '../queues/delivery-jobs';
 import { changeStatus } from '../queues/status-change';
+import { deadLetterTextAad } from '../queues/dead-letter';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
@@ -87,6 +88,7 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, 
     detail: detail.slice(0, 200),
     patch: { partnerStatus, ...(to === 'FAILED' ? { lastError: detail } : {}) },
   });
+  if (result.applied && to === 'FAILED' && response.text) await ctx.referrals.savePartnerText(referralId, response.text);
   if (!result.applied) {
     log.info({ status: meta.status, reported: to, why: result.why }, 'trust response ignored: the referral is already there or beyond');
   }
@@ -108,6 +110,7 @@ async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, respons
     crimeReference: meta.crimeReference,
     correlationId: meta.correlationId,
   };
+  if (response.text) entry.partnerText = ctx.cipher.encrypt(response.text, deadLetterTextAad(entry));
   await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
   ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
 }

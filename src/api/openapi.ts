@@ -36,7 +36,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: "The NHS trust's BaRS servicerequest-response messages.",
     responses: { 200: 'acknowledgement message', 400: 'OperationOutcome', 401: 'OperationOutcome', 403: 'OperationOutcome', 404: 'OperationOutcome: unknown message', 422: 'OperationOutcome' },
   },
-  'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference and timeline of one referral; no personal data.', responses: { 200: 'referral', 404: 'unknown' } },
+  'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner\'s own words about the failure.', responses: { 200: 'referral', 404: 'unknown' } },
   'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },
   'POST /v1/reconciliation': { tag: 'referrals', summary: 'Run a reconciliation now and answer its report.', responses: { 200: 'report', 409: 'another is running' } },
   'GET /v1/dead-letters': { tag: 'dead letters', summary: 'Dead letters, filtered by partner, error class, queue and age.', responses: { 200: '{items, truncated}' } },

@@ -276,6 +276,7 @@ export function formatDeadLetterDetail(d: DeadLetterDetail): string {
   if (d.correlationId) lines.push(`  correlation  ${d.correlationId}`);
   if (d.discarded) lines.push(`  discarded    by ${d.discarded.by} at ${d.discarded.at}`);
   if (d.discardReason !== undefined) lines.push(`  reason       ${d.discardReason}`);
+  if (d.partnerText !== undefined) lines.push(`  partner said ${d.partnerText}`);
   lines.push(`  redrive      ${d.redrive.possible ? 'possible' : `not possible: ${d.redrive.why}`}`);
   if (d.referral) {
     lines.push('', `Referral: ${d.referral.status}${d.referral.partnerRef ? ` (partner ref ${d.referral.partnerRef})` : ''}`);

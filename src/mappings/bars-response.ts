@@ -1,5 +1,6 @@
 import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest } from '@medplum/fhirtypes';
 import { v5 as uuidv5 } from 'uuid';
+import { summariseOutcome } from '../adapters/nhs/errors';
 import type { ReferralStatus } from '../domain/lifecycle';
 import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_RESPONSE_HEADER_PROFILE, type BarsMessageKind } from './referral-to-bars';
 import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
@@ -20,8 +21,10 @@ export interface BarsResponse {
   encounterStatus?: Encounter['status'];
   /** The referral id the enclosed ServiceRequest names, when it names one. */
   referralId?: string;
-  /** Issue text of an enclosed OperationOutcome (response.details), capped. */
+  /** An enclosed OperationOutcome (response.details), structured: BaRS and issue codes, expressions. In clear. */
   detail?: string;
+  /** That OperationOutcome's own words (diagnostics, details.text): may quote the patient, so only ever stored sealed. */
+  text?: string;
 }
 
 export type ReadResult = { ok: true; response: BarsResponse } | { ok: false; error: string };
@@ -55,11 +58,9 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
   const encounter = resources.find((r) => r?.resourceType === 'Encounter') as Encounter | undefined;
   const outcome = resources.find((r) => r?.resourceType === 'OperationOutcome') as OperationOutcome | undefined;
   const referralId = serviceRequest?.identifier?.find((i) => i.system === referralIdSystem)?.value;
-  const detail = outcome?.issue
-    ?.map((i) => i.diagnostics ?? i.details?.text ?? i.code)
-    .filter(Boolean)
-    .join('; ')
-    .slice(0, DETAIL_MAX);
+  const summary = summariseOutcome(outcome);
+  const detail = summary.detail?.slice(0, DETAIL_MAX);
+  const text = summary.text?.slice(0, DETAIL_MAX);
 
   return {
     ok: true,
@@ -71,6 +72,7 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
       ...(encounter?.status ? { encounterStatus: encounter.status } : {}),
       ...(referralId ? { referralId } : {}),
       ...(detail ? { detail } : {}),
+      ...(text ? { text } : {}),
     },
   };
 }

@@ -42,7 +42,7 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
           ctx.metrics.countRetry(spec.queue, verdict.partner, verdict.kind);
           throw err;
         }
-        await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
+        await deadLetter(ctx.queues, spec.queue, job, verdict, ids, ctx.cipher);
         ctx.metrics.countDeadLetter(spec.queue, verdict.partner, verdict.kind);
         await spec.afterDeadLetter?.(job, verdict);
         // Credentials refused or a conflict: operators must act; retrying would only hammer the partner.

@@ -8,6 +8,7 @@ import { enqueueDelivery } from './delivery-jobs';
 import { changeStatus } from './status-change';
 import { intakeJobId, QUEUE, type DeadLetterJob, type DeliveryJob, type IntakeJob, type OutcomeJob, type QueueName } from './topology';
 import { reachedPartner } from './delivery';
+import { deadLetterTextAad } from './dead-letter';
 import type { AuditLog } from '../store/audit-log';
 
 /**
@@ -77,6 +78,8 @@ export interface DeadLetterDetail extends DeadLetterSummary {
   discardReason?: string;
   /** Only when asked for and allowed (the caller checks the permission). */
   personalData?: DeadLetterPersonalData;
+  /** The partner's own words about the failure (they may quote the patient): only with personal data. */
+  partnerText?: string;
 }
 
 export interface AuditSink {
@@ -186,18 +189,23 @@ async function* deadLetterJobs(ctx: BridgeContext): AsyncGenerator<Job<DeadLette
 }
 
 /**
- * A dead letter waits for an operator, but the personal data in it (a sealed police record)
- * does not wait longer than RETENTION_DAYS: after that it is removed from the entry, which keeps
- * its metadata and reason. Returns how many entries lost their record.
+ * A dead letter waits for an operator, but the personal data in it (a sealed police record, the
+ * partner's sealed words) does not wait longer than RETENTION_DAYS: after that it is removed
+ * from the entry, which keeps its metadata and structured reason. Returns how many entries lost some.
  */
 export async function expireDeadLetterPersonalData(ctx: BridgeContext, now = new Date()): Promise<number> {
   const cutoff = now.getTime() - ctx.config.retention.days * 24 * 3600_000;
   let expired = 0;
   for await (const job of deadLetterJobs(ctx)) {
     const data = job.data.data as { sealed?: string } | undefined;
-    if (!data?.sealed || Date.parse(job.data.failedAt) > cutoff) continue;
-    const { sealed: _dropped, ...rest } = data;
-    await job.updateData({ ...job.data, data: { ...rest, sealedExpired: true } });
+    if ((!data?.sealed && !job.data.partnerText) || Date.parse(job.data.failedAt) > cutoff) continue;
+    const { partnerText, ...entry } = job.data;
+    let next: DeadLetterJob = partnerText ? { ...entry, partnerTextExpired: true } : entry;
+    if (data?.sealed) {
+      const { sealed: _dropped, ...rest } = data;
+      next = { ...next, data: { ...rest, sealedExpired: true } };
+    }
+    await job.updateData(next);
     expired++;
   }
   return expired;
@@ -257,8 +265,22 @@ export async function showDeadLetter(ctx: BridgeContext, id: string, opts: { wit
   const plan = await planRedrive(ctx, entry, 'operator:dry-run');
   const detail: DeadLetterDetail = { ...summarise(id, entry), redrive: plan.ok ? { possible: true } : { possible: false, why: plan.why } };
   await addReferral(ctx, detail);
-  if (opts.withPersonalData) detail.personalData = await personalDataOf(ctx, entry);
+  if (opts.withPersonalData) {
+    detail.personalData = await personalDataOf(ctx, entry);
+    const text = partnerTextOf(ctx, entry);
+    if (text !== undefined) detail.partnerText = text;
+  }
   return detail;
+}
+
+function partnerTextOf(ctx: BridgeContext, entry: DeadLetterJob): string | undefined {
+  if (entry.partnerTextExpired) return '(expired from the bridge after the retention period)';
+  if (!entry.partnerText) return undefined;
+  try {
+    return ctx.cipher.decrypt(entry.partnerText, deadLetterTextAad(entry));
+  } catch {
+    return '(cannot be decrypted with the configured data keys)';
+  }
 }
 
 async function addReferral(ctx: BridgeContext, detail: DeadLetterDetail): Promise<void> {

@@ -132,13 +132,14 @@ export function startDeliveryWorker<P>(ctx: BridgeContext, ops: PartnerDelivery<
     afterDeadLetter: async (job, verdict) => {
       // A cancel that fails leaves the status where it is; a delivery that fails is FAILED.
       if (job.data.action !== 'deliver') return;
-      await changeStatus(ctx, job.data.referralId, {
+      const failed = await changeStatus(ctx, job.data.referralId, {
         to: 'FAILED',
         source: 'bridge',
         expectFrom: ['QUEUED'],
         detail: verdict.reason.slice(0, 200),
         patch: { lastError: verdict.reason },
       });
+      if (failed.applied && verdict.partnerText) await ctx.referrals.savePartnerText(job.data.referralId, verdict.partnerText);
     },
   });
 }

@@ -48,7 +48,11 @@ export interface DeadLetterJob {
   data: unknown;
   partner: 'POLICE' | 'NHS' | 'CHARITY' | 'BRIDGE';
   errorKind: 'transient' | 'permanent' | 'auth';
+  /** Structured and in clear: never the partner's own words. */
   reason: string;
+  /** The partner's own words about the failure, sealed (DataCipher, deadLetterTextAad); removed after RETENTION_DAYS. */
+  partnerText?: string;
+  partnerTextExpired?: true;
   attempts: number;
   failedAt: string;
   correlationId?: string;

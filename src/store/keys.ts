@@ -8,6 +8,8 @@ export class Keys {
   timeline(id: string) { return `${this.prefix}:referral:${id}:timeline`; }
   data(id: string) { return `${this.prefix}:referral:${id}:data`; }
   outbound(id: string) { return `${this.prefix}:referral:${id}:outbound`; }
+  /** The partner's own words about the referral's last failure: sealed, expiring with its details. */
+  partnerText(id: string) { return `${this.prefix}:referral:${id}:partner-text`; }
   allReferrals() { return `${this.prefix}:referrals`; }
   crime(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}`; }
   crimeReferrals(crimeReference: string) { return `${this.prefix}:crime:${crimeReference}:referrals`; }

@@ -36,6 +36,7 @@ export interface ReferralMeta {
   /** When the consent (or, for a suspect, the lawful basis) was recorded: service-level clocks start here. */
   basisAt?: string;
   cancelReason?: string;
+  /** Structured (what failed, status, codes) and in clear; the partner's own words are kept apart, sealed (savePartnerText). */
   lastError?: string;
 }
 
@@ -155,6 +156,20 @@ export class ReferralStore {
   async loadData(id: string): Promise<Referral | undefined> {
     const sealed = await this.redis.get(this.keys.data(id));
     return sealed ? this.cipher.openJson<Referral>(sealed, id) : undefined;
+  }
+
+  /**
+   * The partner's own words about the last failure (they may quote the patient): sealed like the
+   * referral's details and expiring after the same retention period. `lastError` holds only the
+   * structured part, in clear.
+   */
+  async savePartnerText(id: string, text: string): Promise<void> {
+    await this.redis.set(this.keys.partnerText(id), this.cipher.encrypt(text, `${id}:partner-text`), 'EX', this.retentionSeconds);
+  }
+
+  async loadPartnerText(id: string): Promise<string | undefined> {
+    const sealed = await this.redis.get(this.keys.partnerText(id));
+    return sealed ? this.cipher.decrypt(sealed, `${id}:partner-text`) : undefined;
   }
 
   /** The exact payload sent to the partner, frozen at the first attempt so retries are byte-identical. */

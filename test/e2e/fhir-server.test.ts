@@ -108,7 +108,7 @@ describe('NhsFhirClient against the FHIR simulator (Medplum router, in memory)',
     const err = await client.sendTransaction({ ...bundle, type: 'collection' }, ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartnerError);
     expect(err).toMatchObject({ partner: 'NHS', kind: 'permanent', status: 400 });
-    expect((err as PartnerError).options.detail).toMatch(/Unrecognized bundle type/);
+    expect((err as PartnerError).partnerText).toMatch(/Unrecognized bundle type/);
   });
 
   it('a server that is not there is a transient failure', async () => {

@@ -85,11 +85,12 @@ describe('NhsBarsClient.sendMessage', () => {
     await expect(client().sendMessage(barsCancelMessage(message, '2026-11-23T10:00:00Z'), ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 
-  it.each([400, 404, 422])('%i is permanent and keeps the OperationOutcome text', async (status) => {
+  it.each([400, 404, 422])('%i is permanent: the OperationOutcome codes in clear, its text apart', async (status) => {
     receiver().post(PATH).reply(status, outcome('REC_UNPROCESSABLE_ENTITY', 'Consent is missing'));
     const err = await partnerFailure(client().sendMessage(message, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'permanent', status });
-    expect(err.options.detail).toBe('REC_UNPROCESSABLE_ENTITY: Consent is missing');
+    expect(err.options.detail).toBe('REC_UNPROCESSABLE_ENTITY (invalid)');
+    expect(err.partnerText).toBe('Consent is missing');
   });
 
   it.each([401, 403])('%i refreshes the token once, then dead-letters as an auth failure', async (status) => {
@@ -131,10 +132,10 @@ describe('NhsBarsClient.sendMessage', () => {
     expect(await partnerFailure(client(50).sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'timeout' } });
   });
 
-  it('a 200 response message saying fatal-error is permanent, with its OperationOutcome text', async () => {
+  it('a 200 response message saying fatal-error is permanent, with its OperationOutcome (text apart)', async () => {
     receiver().post(PATH).reply(200, ack('fatal-error', 'unknown service'));
     const err = await partnerFailure(client().sendMessage(message, ctx));
-    expect(err).toMatchObject({ kind: 'permanent', options: { detail: 'unknown service' } });
+    expect(err).toMatchObject({ kind: 'permanent', options: { detail: '(invalid)' }, partnerText: 'unknown service' });
   });
 
   it('a 200 response message saying transient-error is transient', async () => {

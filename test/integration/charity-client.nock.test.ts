@@ -76,28 +76,34 @@ describe('CharityClient.createReferral: the charity-api.md response table', () =
     expect(err.options.detail).toMatch(/idempotency conflict/i);
   });
 
-  it('422 → permanent with the paths and messages, quoted values redacted', async () => {
+  it('422 → permanent with the paths in clear and the messages apart (they quote values, or name them unquoted)', async () => {
     post().reply(422, {
       errors: [
         { path: 'client.forename', message: '"client.forename" is required' },
         { path: 'client.safeContact.phone', message: '"phone" with value "07700900123" fails to match the required pattern' },
+        { path: ['client', 'surname'], message: 'Morgan is not the surname on file' },
       ],
     });
     const err = await createError();
     expect(err).toMatchObject({ partner: 'CHARITY', kind: 'permanent', status: 422 });
     expect(err.options.code).toBe('validation');
-    expect(err.options.detail).toBe(
-      'client.forename: "client.forename" is required; client.safeContact.phone: "phone" with value "[redacted]" fails to match the required pattern',
+    expect(err.options.detail).toBe('client.forename, client.safeContact.phone, client.surname');
+    expect(err.partnerText).toBe(
+      'client.forename: "client.forename" is required; client.safeContact.phone: "phone" with value "07700900123" fails to match the required pattern; client.surname: Morgan is not the surname on file',
     );
-    expect(err.message).not.toContain('07700900123');
+    for (const clear of [err.message, JSON.stringify(err), JSON.stringify(err.options)]) {
+      expect(clear).not.toContain('07700900123');
+      expect(clear).not.toContain('Morgan');
+    }
   });
 
   it('422 with a long error list → detail truncated to 500 characters', async () => {
     const errors = Array.from({ length: 40 }, (_, i) => ({ path: `field${i}`, message: 'must be a string of a certain length' }));
     post().reply(422, { errors });
     const err = await createError();
-    expect(err.options.detail).toHaveLength(500);
-    expect(err.options.detail).toMatch(/^field0: must be a string/);
+    expect(err.partnerText).toHaveLength(500);
+    expect(err.partnerText).toMatch(/^field0: must be a string/);
+    expect(err.options.detail).toMatch(/^field0, field1, /);
   });
 
   it.each([

@@ -169,12 +169,13 @@ describe('BaRS mode', () => {
     expect((notMessage.result as OperationOutcome).issue[0]!.details!.text).toMatch(/type must be message/);
   });
 
-  test('a fatal-error response fails the referral and dead-letters it with the trust’s text', async () => {
+  test('a fatal-error response fails the referral and dead-letters it, the trust’s text sealed', async () => {
     await delivered();
     expect((await respond(response({ code: 'fatal-error', outcome: 'Service does not accept this referral type' }))).statusCode).toBe(200);
     const meta = await ctx.referrals.get(ID);
     expect(meta?.status).toBe('FAILED');
-    expect(meta?.lastError).toContain('Service does not accept this referral type');
+    expect(meta?.lastError).toBe('trust refused the message: (invalid)');
+    expect(await ctx.referrals.loadPartnerText(ID)).toBe('Service does not accept this referral type');
     const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
     expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'permanent', reason: expect.stringContaining('fatal-error') })]);
   });

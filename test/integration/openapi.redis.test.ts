@@ -42,7 +42,7 @@ describe('OpenAPI description', () => {
   });
 
   test('parameters come from the routes: path ids and validated query keys', () => {
-    expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })]);
+    expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' }), expect.objectContaining({ name: 'include', in: 'query' })]);
     expect(doc.paths['/v1/audit']!.get!.parameters.map((p) => p.name).sort()).toEqual(['from', 'limit', 'referralId', 'to']);
   });
 });

@@ -29,8 +29,11 @@ describe('readBarsResponse', () => {
     });
   });
 
-  it('keeps the OperationOutcome text of an error response, capped', () => {
-    expect(read(responseMessage({ code: 'fatal-error', outcome: 'x'.repeat(1000) })).detail).toHaveLength(300);
+  it('keeps an error response\'s OperationOutcome structured in `detail` and its words apart in `text`, capped', () => {
+    const response = read(responseMessage({ code: 'fatal-error', outcome: `Sam Taylor ${'x'.repeat(1000)}` }));
+    expect(response.detail).toBe('(invalid)');
+    expect(response.text).toHaveLength(300);
+    expect(response.text).toMatch(/^Sam Taylor/);
   });
 
   it.each([

@@ -35,24 +35,58 @@ describe('classifyNhsResponse', () => {
     expect(errorOf(429, { 'Retry-After': 'soon' }).retryAfterMs).toBeUndefined();
   });
 
-  it('keeps the BaRS code and issue text, never the HTTP body when it is not an OperationOutcome', () => {
-    expect(errorOf(422, undefined, oo('REC_UNPROCESSABLE_ENTITY', 'subject missing')).options).toMatchObject({ code: 'REC_UNPROCESSABLE_ENTITY', detail: 'REC_UNPROCESSABLE_ENTITY: subject missing' });
+  it('keeps the BaRS code in clear and the issue text apart, never the HTTP body when it is not an OperationOutcome', () => {
+    const err = errorOf(422, undefined, oo('REC_UNPROCESSABLE_ENTITY', 'Sam Taylor 9912003888 subject missing'));
+    expect(err.options).toEqual({ status: 422, code: 'REC_UNPROCESSABLE_ENTITY', detail: 'REC_UNPROCESSABLE_ENTITY (invalid)' });
+    expect(err.partnerText).toBe('Sam Taylor 9912003888 subject missing');
     expect(errorOf(400, undefined, '<html>Sam Taylor</html>').options.detail).toBeUndefined();
+  });
+
+  it('never shows the partner text when the error is serialised or logged', () => {
+    const err = errorOf(422, undefined, oo('REC_UNPROCESSABLE_ENTITY', 'Sam Taylor 9912003888'));
+    expect(JSON.stringify(err)).not.toContain('Taylor');
+    expect(JSON.stringify({ ...err })).not.toContain('Taylor');
+    expect(Object.keys(err)).not.toContain('partnerText');
   });
 });
 
 describe('summariseOutcome', () => {
-  it('joins issues, prefers diagnostics, and caps at 500 characters', () => {
+  it('keeps codes and expressions in clear, the issues\' words apart, each capped at 500 characters', () => {
     const outcome = {
       resourceType: 'OperationOutcome',
       issue: [
-        { severity: 'error', code: 'required', diagnostics: 'Task.for missing', details: { text: 'ignored' } },
-        { severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST' }] } },
+        { severity: 'error', code: 'required', diagnostics: 'Task.for missing for Sam Taylor', details: { text: 'NHS 9912003888' }, expression: ['Task.for'] },
+        { severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST' }] }, location: ['Bundle.entry[1]'] },
       ],
     };
-    expect(summariseOutcome(outcome)).toEqual({ detail: 'Task.for missing; REC_BAD_REQUEST: invalid', code: 'REC_BAD_REQUEST' });
-    expect(summariseOutcome(oo('X', 'y'.repeat(900))).detail).toHaveLength(500);
+    expect(summariseOutcome(outcome)).toEqual({
+      detail: '(required) at Task.for; REC_BAD_REQUEST (invalid) at Bundle.entry[1]',
+      code: 'REC_BAD_REQUEST',
+      text: 'Task.for missing for Sam Taylor | NHS 9912003888',
+    });
+    expect(summariseOutcome(oo('X', 'y'.repeat(900))).text).toHaveLength(500);
     expect(summariseOutcome({ resourceType: 'Patient' })).toEqual({});
+  });
+
+  it('takes the values out of an expression: string literals (not code system URLs) and long numbers', () => {
+    const outcome = {
+      resourceType: 'OperationOutcome',
+      issue: [
+        {
+          severity: 'error',
+          code: 'invalid',
+          expression: ["Patient.identifier.where(system='https://fhir.nhs.uk/Id/nhs-number' and value='9912003888')", 'Patient.name.where(family="Taylor")', 'Patient.birthDate = 19860130'],
+        },
+      ],
+    };
+    expect(summariseOutcome(outcome).detail).toBe(
+      "(invalid) at Patient.identifier.where(system='https://fhir.nhs.uk/Id/nhs-number' and value='…'), Patient.name.where(family='…'), Patient.birthDate = …",
+    );
+  });
+
+  it('drops a code that is not shaped as a code (it is the partner\'s words)', () => {
+    const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid Sam Taylor', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST Sam Taylor' }] } }] };
+    expect(summariseOutcome(outcome)).toEqual({});
   });
 });
 

@@ -35,7 +35,7 @@ export function classifyCharityResponse(status: number, headers: HeaderReader, b
     return new PartnerError('CHARITY', 'permanent', 'charity rejected the referral as invalid (422)', {
       status,
       code: 'validation',
-      detail: validationDetail(body),
+      ...validationDetail(body),
     });
   }
   if (status === 429) {
@@ -67,20 +67,23 @@ function errorCodeOf(body: unknown): string | undefined {
 }
 
 /**
- * "path: message; …" from a 422 body. Validators quote offending values in their messages
- * (joi: `with value "…"`), so any quoted text other than the field's own name is redacted:
- * dead-letter details must carry no personal data.
+ * A 422 body in two parts: the field paths, kept in clear (`detail`), and the validator's
+ * messages (`partnerText`), which quote or name the offending values ("Alex Morgan is not a
+ * valid …") and so are only ever stored sealed. Both capped at MAX_DETAIL_CHARS.
  */
-function validationDetail(body: unknown): string {
+function validationDetail(body: unknown): { detail: string; partnerText?: string } {
   const errors = (body as { errors?: unknown } | null | undefined)?.errors;
-  if (!Array.isArray(errors) || errors.length === 0) return 'validation failed (no error list in the response)';
-  const parts = errors.map((e: unknown) => {
+  if (!Array.isArray(errors) || errors.length === 0) return { detail: 'validation failed (no error list in the response)' };
+  const paths: string[] = [];
+  const messages: string[] = [];
+  for (const e of errors as unknown[]) {
     const item = (e ?? {}) as { path?: unknown; message?: unknown };
     const path = pathText(item.path);
-    const message = typeof item.message === 'string' ? redactQuoted(item.message, path) : 'invalid';
-    return `${path}: ${message}`;
-  });
-  return truncate(parts.join('; '), MAX_DETAIL_CHARS);
+    paths.push(path);
+    if (typeof item.message === 'string' && item.message.trim() !== '') messages.push(`${path}: ${item.message.replace(/[\u0000-\u001f\u007f]/g, ' ')}`);
+  }
+  const partnerText = truncate(messages.join('; '), MAX_DETAIL_CHARS);
+  return { detail: truncate(paths.join(', '), MAX_DETAIL_CHARS), ...(partnerText ? { partnerText } : {}) };
 }
 
 function pathText(path: unknown): string {
@@ -91,16 +94,6 @@ function pathText(path: unknown): string {
 /** Field names and error codes: keep only characters a path or code can have. */
 function safeToken(text: string): string {
   return text.replace(/[^A-Za-z0-9_.\[\]-]/g, '').slice(0, 100);
-}
-
-function redactQuoted(message: string, path: string): string {
-  const tail = path.split('.').pop();
-  return message
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .replace(/"([^"]*)"|'([^']*)'/g, (whole, dq: string | undefined, sq: string | undefined) => {
-      const inner = dq ?? sq ?? '';
-      return inner === path || inner === tail ? whole : '"[redacted]"';
-    });
 }
 
 function truncate(text: string, max: number): string {

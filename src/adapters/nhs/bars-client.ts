@@ -79,9 +79,10 @@ function assertNotRefused(answer: unknown): void {
   const code = header?.response?.code;
   if (code !== 'fatal-error' && code !== 'transient-error') return;
   const outcome = bundle.entry?.find((e) => e.resource?.resourceType === 'OperationOutcome')?.resource;
-  const { detail, code: barsCode } = summariseOutcome(outcome);
+  const { detail, code: barsCode, text } = summariseOutcome(outcome);
   throw new PartnerError('NHS', code === 'fatal-error' ? 'permanent' : 'transient', `NHS BaRS receiver answered ${code}`, {
     ...(detail ? { detail } : {}),
     ...(barsCode ? { code: barsCode } : {}),
+    ...(text ? { partnerText: text } : {}),
   });
 }

@@ -52,10 +52,10 @@ const BARS_CODE_CLASS: Readonly<Record<string, 'permanent' | 'auth' | 'transient
 };
 
 export function classifyNhsResponse(status: number, headers: HeaderSource, body: unknown, now: number = Date.now()): NhsVerdict {
-  const { detail, code } = summariseOutcome(body);
+  const { detail, code, text } = summariseOutcome(body);
   const byCode = code !== undefined && Object.prototype.hasOwnProperty.call(BARS_CODE_CLASS, code) ? BARS_CODE_CLASS[code] : undefined;
   if (byCode === 'duplicate' || (byCode === undefined && status === 409)) return { verdict: 'duplicate', status: 409 };
-  const options = { status, ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
+  const options = { status, ...(detail ? { detail } : {}), ...(code ? { code } : {}), ...(text ? { partnerText: text } : {}) };
   const label = `NHS FHIR server answered ${status}${code ? ` (${code})` : ''}`;
 
   if (byCode === 'auth' || (byCode === undefined && AUTH.has(status))) return failed(new PartnerError('NHS', 'auth', label, options));
@@ -90,21 +90,58 @@ export function nhsVerdictFor(err: unknown, now: number = Date.now()): NhsVerdic
   return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed', { detail: typeof e?.name === 'string' ? e.name : 'unknown' }));
 }
 
-/** BaRS error code and the issues' text, reduced to DETAIL_MAX_CHARS. */
-export function summariseOutcome(body: unknown): { detail?: string; code?: string } {
+/**
+ * An OperationOutcome in two parts. `detail` is structured and kept in clear: per issue its
+ * BaRS code, issue code and FHIRPath expressions/locations. `text` is the issues' own words
+ * (diagnostics, details.text), which trusts write for people and which often quote the patient:
+ * it is only ever stored sealed. Both capped at DETAIL_MAX_CHARS.
+ */
+export function summariseOutcome(body: unknown): { detail?: string; code?: string; text?: string } {
   const outcome = body as Partial<OperationOutcome> | undefined;
   if (!outcome || typeof outcome !== 'object' || outcome.resourceType !== 'OperationOutcome' || !Array.isArray(outcome.issue)) return {};
   let code: string | undefined;
   const parts: string[] = [];
+  const texts: string[] = [];
   for (const issue of outcome.issue) {
-    const barsCode = issue.details?.coding?.find((c) => c.system === BARS_ERROR_CODE_SYSTEM)?.code;
-    code ??= barsCode;
-    const text = issue.diagnostics ?? issue.details?.text ?? issue.code;
-    const part = [barsCode, text].filter(Boolean).join(': ');
+    if (!issue || typeof issue !== 'object') continue;
+    const barsCode = issue.details?.coding?.find((c) => c?.system === BARS_ERROR_CODE_SYSTEM)?.code;
+    const cleanCode = typeof barsCode === 'string' && BARS_CODE.test(barsCode) ? barsCode : '';
+    code ??= cleanCode || undefined;
+    const part = structuredIssue(cleanCode, issue.code, [...stringsOf(issue.expression), ...stringsOf(issue.location)]);
     if (part) parts.push(part);
+    const words = [issue.diagnostics, issue.details?.text].filter((t): t is string => typeof t === 'string' && t.trim() !== '');
+    if (words.length) texts.push(words.join(' | '));
   }
   const detail = parts.join('; ').slice(0, DETAIL_MAX_CHARS);
-  return { ...(detail ? { detail } : {}), ...(code ? { code } : {}) };
+  const text = texts.join('; ').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, DETAIL_MAX_CHARS);
+  return { ...(detail ? { detail } : {}), ...(code ? { code } : {}), ...(text ? { text } : {}) };
+}
+
+function structuredIssue(barsCode: string, issueCode: unknown, where: string[]): string {
+  const codes = [barsCode, typeof issueCode === 'string' && ISSUE_CODE.test(issueCode) ? `(${issueCode})` : ''].filter(Boolean);
+  const at = where.map(safeExpression).filter(Boolean);
+  return [...codes, ...(at.length ? [`at ${at.join(', ')}`] : [])].join(' ');
+}
+
+/**
+ * A FHIRPath expression is structure, kept in clear; but its string literals and long numbers
+ * may be the very value the trust matched on (`identifier.where(value='9434765919')`), so they
+ * are replaced. A literal that is a URL (a code system) stays.
+ */
+export function safeExpression(expression: string): string {
+  return expression
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, (literal) => (/^['"]https?:\/\/[^\s'"]*['"]$/.test(literal) ? literal : "'…'"))
+    .replace(/\d{5,}/g, '…')
+    .slice(0, 200);
+}
+
+/** Codes are kept only when shaped as codes: anything else in a code field is the partner's words. */
+const BARS_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+const ISSUE_CODE = /^[a-z][a-z-]{0,39}$/;
+
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 function header(headers: HeaderSource, name: string): string | undefined {

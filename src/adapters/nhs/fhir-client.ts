@@ -136,7 +136,7 @@ export class NhsFhirClient {
     } catch (err) {
       // 409/412 here is a version race with the trust, not a duplicate: re-read and try again.
       if (err instanceof PartnerError && (err.status === 409 || err.status === 412)) {
-        throw new PartnerError('NHS', 'transient', `NHS FHIR update conflicted (${err.status})`, { ...err.options });
+        throw new PartnerError('NHS', 'transient', `NHS FHIR update conflicted (${err.status})`, { ...err.options, partnerText: err.partnerText });
       }
       throw err;
     }

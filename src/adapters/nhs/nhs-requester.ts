@@ -89,7 +89,7 @@ export class NhsRequester {
         return await attempt(await auth.accessToken());
       } catch (again) {
         if (again instanceof PartnerError && again.kind === 'auth') {
-          throw new PartnerError('NHS', 'auth', `${again.message} after a token refresh`, again.options);
+          throw new PartnerError('NHS', 'auth', `${again.message} after a token refresh`, { ...again.options, partnerText: again.partnerText });
         }
         throw again;
       }
