@@ -120,6 +120,28 @@ describe('feed poller', () => {
     }
   });
 
+  test('a page whose comment or CDATA mentions <!DOCTYPE / <!ENTITY is read, and the cursor moves past it', async () => {
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: 'http://rms.test', POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      await ctx.cursor.set('0000000000000042');
+      const [first, second] = generateFeedRecords({ records: 2, seed: 3, prefix: 'DTDTXT' }).map((g) => g.xml);
+      const page = feedDocument([`<!-- the RMS export once wrote <!DOCTYPE here -->${first!}`, second!.replace(/<Summary>/, '<Summary><![CDATA[quoted: <!ENTITY x "y">]]> ')], {
+        cursor: { next: '0000000000000044', more: false },
+      });
+      nock('http://rms.test').get('/flags').query({ cursor: '0000000000000042', limit: '500' }).reply(200, page);
+      const run = await new FeedPoller(ctx).pollOnce();
+      expect(run.error).toBeUndefined();
+      expect(run).toMatchObject({ pages: 1, records: 2 });
+      expect(await ctx.cursor.get()).toBe('0000000000000044');
+      expect((await ctx.quarantine.list()).filter((e) => /unreadable/.test(e.reason))).toEqual([]);
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  });
+
   test('backpressure: the poller stops pulling while POLICE_MAX_BACKLOG records wait for intake', async () => {
     const records = generateFeedRecords({ records: 12, seed: 8, prefix: 'BACK' });
     const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });

@@ -243,6 +243,36 @@ describe('parseFeed: documents that cannot be read at all', () => {
     expect(err.message).toBe('DOCTYPE and ENTITY declarations are not allowed');
   });
 
+  it('reads a comment that mentions <!DOCTYPE as a comment, in the prolog and inside a record', async () => {
+    const doc = EXAMPLE_TEXT.replace('<CrimeFlagFeed', '<!-- no <!DOCTYPE here, nor <!ENTITY x "y"> -->\n<CrimeFlagFeed').replace(
+      '<Summary>',
+      '<!-- was: <!DOCTYPE lolz [<!ENTITY lol "lol">]> --><Summary>',
+    );
+    const feed = await parseFeed(doc, opts);
+    expect(feed.records).toHaveLength(1);
+    expect(good(feed.records[0]!).summary).toBe("Repeated unwanted contact and loitering outside the victim's workplace.");
+  });
+
+  it('reads <!ENTITY inside a CDATA section, and <!DOCTYPE in a processing instruction, as text', async () => {
+    const r = good(await single(record('CC-26-0000003', ['<Summary>Repeated', '<?note <!DOCTYPE x> ?><Summary><![CDATA[<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]]>Repeated'])));
+    expect(r.summary).toBe(`<!ENTITY xxe SYSTEM "file:///etc/passwd"> Repeated unwanted contact and loitering outside the victim's workplace.`);
+  });
+
+  it('still refuses a real DOCTYPE after a comment that mentions one, and one inside the root', async () => {
+    const afterComment = EXAMPLE_TEXT.replace('<CrimeFlagFeed', '<!-- <!DOCTYPE --><!DOCTYPE CrimeFlagFeed>\n<CrimeFlagFeed');
+    expect((await feedError(afterComment)).message).toBe('DOCTYPE and ENTITY declarations are not allowed');
+    const inRoot = EXAMPLE_TEXT.replace('<CrimeRecord>', '<!ENTITY e "x"><CrimeRecord>');
+    expect((await feedError(inRoot)).message).toBe('DOCTYPE and ENTITY declarations are not allowed');
+  });
+
+  it('still refuses a real internal subset with an ENTITY, whatever comments and CDATA come before it', async () => {
+    const subset = EXAMPLE_TEXT.replace(
+      '<CrimeFlagFeed',
+      '<!-- a --><?pi ]]> --> ?><!DOCTYPE x [<!-- c --><!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<CrimeFlagFeed',
+    ).replace('Repeated unwanted', '&xxe; Repeated unwanted');
+    expect((await feedError(subset)).message).toBe('DOCTYPE and ENTITY declarations are not allowed');
+  });
+
   it('refuses the wrong root element', async () => {
     const err = await feedError('<?xml version="1.0" encoding="UTF-8"?><ReferralOutcome xmlns="urn:iasu:police-feed:1"/>');
     expect(err.message).toBe('root element must be CrimeFlagFeed, found ReferralOutcome');

@@ -1,4 +1,5 @@
 import { Parser, processors } from 'xml2js';
+import { screenMarkup } from './markup-screen';
 import { parseCrimeRecord, type RecordParseResult } from './record-validator';
 
 /**
@@ -86,9 +87,11 @@ function decode(input: Buffer | string, maxBytes: number): string {
   if (declared && declared[1]!.toUpperCase() !== 'UTF-8') {
     throw new FeedError(`document declares encoding ${declared[1]!.slice(0, 20)}; only UTF-8 is accepted`);
   }
-  // No DOCTYPE at all: that rules out external entities (XXE) and entity expansion bombs.
-  if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) throw new FeedError('DOCTYPE and ENTITY declarations are not allowed');
-  return text;
+  // No DOCTYPE at all: that rules out external entities (XXE) and entity expansion bombs. Only
+  // a real declaration counts: the same characters in a comment or CDATA section are text.
+  const screened = screenMarkup(text);
+  if (!screened.ok) throw new FeedError(screened.reason);
+  return screened.text;
 }
 
 const MAX_RECORD_DEPTH = 64;
