@@ -38,6 +38,8 @@ export interface BridgeConfig {
     /** The poller stops pulling while this many records wait for intake (a backfill cannot flood Redis). */
     maxBacklog: number;
     maxDocumentBytes: number;
+    /** Longest attribute value or text the feed parser reads; a record with a longer one is quarantined. */
+    maxValueChars: number;
     crimeRefPattern?: RegExp;
     pushToken: string;
     timeoutMs: number;
@@ -143,6 +145,8 @@ const schema = Joi.object({
   POLICE_PAGE_LIMIT: Joi.number().integer().min(1).max(1000).required(),
   POLICE_MAX_BACKLOG: positiveInt.max(1_000_000).required(),
   POLICE_MAX_DOCUMENT_BYTES: positiveInt.max(1024 * 1024 * 1024).required(),
+  // At least the feed's longest field (free text, 4,000 characters), so a valid value is never cut.
+  POLICE_MAX_VALUE_CHARS: positiveInt.min(4000).max(16 * 1024 * 1024).required(),
   POLICE_CRIME_REF_PATTERN: Joi.string().allow('').custom((v: string) => {
     if (v) new RegExp(v);
     return v;
@@ -258,6 +262,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       pageLimit: v.POLICE_PAGE_LIMIT,
       maxBacklog: v.POLICE_MAX_BACKLOG,
       maxDocumentBytes: v.POLICE_MAX_DOCUMENT_BYTES,
+      maxValueChars: v.POLICE_MAX_VALUE_CHARS,
       crimeRefPattern: v.POLICE_CRIME_REF_PATTERN ? new RegExp(v.POLICE_CRIME_REF_PATTERN) : undefined,
       pushToken: v.POLICE_PUSH_TOKEN,
       timeoutMs: v.POLICE_TIMEOUT_MS,

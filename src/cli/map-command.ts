@@ -30,7 +30,7 @@ export interface MapReport {
 }
 
 export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: 'fhir-rest' | 'bars'): Promise<MapReport> {
-  const feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
+  const feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, maxValueChars: config.police.maxValueChars, crimeRefPattern: config.police.crimeRefPattern });
   const force = feed.force ?? config.force.name;
   const report: MapReport = { referrals: [], quarantined: [], outOfScope: [] };
   for (const result of feed.records) {

@@ -23,7 +23,11 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   const actor = source === 'push' ? 'police-push' : 'police-poll';
   let feed: ParsedFeed;
   try {
-    feed = await ctx.feedParser.parse(document, { maxBytes: config.police.maxDocumentBytes, crimeRefPattern: config.police.crimeRefPattern });
+    feed = await ctx.feedParser.parse(document, {
+      maxBytes: config.police.maxDocumentBytes,
+      maxValueChars: config.police.maxValueChars,
+      crimeRefPattern: config.police.crimeRefPattern,
+    });
   } catch (err) {
     await counters.add('documentsRejected');
     throw err;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { CrimeRecord } from '../../src/domain/crime-record';
+import { DEFAULT_MAX_VALUE_CHARS } from '../../src/adapters/police/feed-parser';
 import { isValidNhsNumber } from '../../src/domain/nhs-number';
 import { escapeXml, feedDocument, generateFeedRecords, type GeneratedRecord } from '../../simulators/feed-generator';
 
@@ -89,6 +90,8 @@ export const NHS_RULE = /(fails the NHS Modulus 11 check|must be 10 digits)$/;
 export const CODE_RULE = /has an unknown code$/;
 export const REQUIRED_RULE = /is required$/;
 export const TOO_LONG_RULE = /(is too long|has an invalid format|is not an email address)$/;
+/** Over the parser's own limit the value is never read, and the reason names it by its XML path (`OfficerInCase/@name`). */
+export const OVER_LIMIT_RULE = /is over the parser's limit of \d+ characters$/;
 export const TYPE_RULE = /(must be a number|must be a whole number|is too small|is too large|must be true or false|is required|has an invalid format)$/;
 
 /** A planted value is only checked when it is long enough not to occur in a reason by chance ("P1", "10"). */
@@ -302,6 +305,7 @@ export function applyRecordMutation(xml: string, spec: RecordMutationSpec): { xm
       const site = pickFrom(HUGE_SITES);
       if (!site) return undefined;
       const value = repeatTo(spec.value, spec.n);
+      if (escapeXml(value).length > DEFAULT_MAX_VALUE_CHARS) return bad({ ...site, def: { ...site.def, field: `@${site.def.label.split('@')[1]}` } }, OVER_LIMIT_RULE, [value.slice(0, 48)], escapeXml(value));
       return bad(site, TOO_LONG_RULE, [value.slice(0, 48)], escapeXml(value));
     }
     case 'wrong-type': {
@@ -866,7 +870,7 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
             const at = start + m.index + m[1]!.length;
             c.input = xml.slice(0, at) + value + xml.slice(at + m[2]!.length);
             c.label = `huge OfficerInCase/@name (${spec.n} B) in record ${pickRecord}`;
-            c.nowBad.set(pickRecord, { kind: 'huge-attribute', site: 'OfficerInCase@name', bad: true, field: 'OfficerInCase/name', rule: TOO_LONG_RULE, planted: [value.slice(0, 48)] });
+            c.nowBad.set(pickRecord, { kind: 'huge-attribute', site: 'OfficerInCase@name', bad: true, ...(value.length > DEFAULT_MAX_VALUE_CHARS ? { field: 'OfficerInCase/@name', rule: OVER_LIMIT_RULE } : { field: 'OfficerInCase/name', rule: TOO_LONG_RULE }), planted: [value.slice(0, 48)] });
           } else {
             c.input = xml.replace(ROOT_OPEN, `${ROOT_OPEN} padding="${value}"`);
             c.label = `huge attribute (${spec.n} B) on the root (record has no OfficerInCase@name)`;

@@ -45,6 +45,17 @@ describe('FeedParsePool', () => {
     expect(err.message).toBe(expected.message);
   });
 
+  test('a record with a MiB-sized attribute is quarantined on the worker, naming the field and the limit; the page is read', async () => {
+    // Before the parser capped values, 3 MiB exhausted a 32 MB worker (and 9 MiB the bridge's 256 MB one).
+    pool = new FeedParsePool({ minBytes: 16, maxHeapMb: 32 });
+    const records = generateFeedRecords({ records: 3, seed: 7, prefix: 'HUGE' }).map((g) => g.xml);
+    records[1] = records[1]!.replace(/name="[^"]*"/, `name="${'z'.repeat(3 * 2 ** 20)}"`);
+    const feed = await pool.parse(Buffer.from(feedDocument(records)), opts);
+    expect(feed.records).toHaveLength(3);
+    expect(feed.records[1]).toMatchObject({ ok: false, reason: "OfficerInCase/@name is over the parser's limit of 65536 characters" });
+    expect([feed.records[0], feed.records[2]].map((r) => r!.ok || r!.reason)).toEqual((await parseFeed(feedDocument([records[0]!, records[2]!]), opts)).records.map((r) => r.ok || r.reason));
+  }, 30_000);
+
   test('a document that exhausts the worker heap is refused as unreadable, and the next parse works', async () => {
     pool = new FeedParsePool({ minBytes: 16, maxHeapMb: 16 });
     const huge = Buffer.from(feedDocument(generateFeedRecords({ records: 3000, seed: 4 }).map((g) => g.xml)));

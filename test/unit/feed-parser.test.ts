@@ -567,3 +567,50 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
     expect(feed.cursor).toEqual({ next: 'end', more: false });
   });
 });
+
+describe('parseFeed: values over the parser limit', () => {
+  const MiB = 2 ** 20;
+  const withHuge = (reference: string, ...replacements: [string | RegExp, string][]) => feedDocument([record('CC-26-0000101'), record(reference, ...replacements), record('CC-26-0000103')]);
+
+  function expectOnlyMiddleQuarantined(feed: ParsedFeed, reason: string) {
+    expect(feed.records.map((r) => r.ok)).toEqual([true, false, true]);
+    const q = bad(feed.records[1]!);
+    expect(q).toMatchObject({ crimeReference: 'CC-26-0000102', recordVersion: 3, reason });
+    // The quarantined copy keeps the record without the value: small, and never the value.
+    expect(JSON.stringify(q.raw).length).toBeLessThan(10_000);
+    expect(JSON.stringify(q)).not.toContain('zzzzzzzz');
+  }
+
+  it('quarantines the record with a 3 MiB attribute, naming the field and the limit; the others are read', async () => {
+    const feed = await parseFeed(withHuge('CC-26-0000102', ['name="DC Jordan Lee"', `name="${'z'.repeat(3 * MiB)}"`]), opts);
+    expectOnlyMiddleQuarantined(feed, "OfficerInCase/@name is over the parser's limit of 65536 characters");
+    expect(good(feed.records[2]!).officerInCase?.name).toBe('DC Jordan Lee');
+  });
+
+  it('quarantines the record with 2 MiB of text or of CDATA, and names a person by their ref', async () => {
+    const text = await parseFeed(withHuge('CC-26-0000102', [/<Summary>[^<]*</, `<Summary>${'z'.repeat(2 * MiB)}<`]), opts);
+    expectOnlyMiddleQuarantined(text, "Summary is over the parser's limit of 65536 characters");
+    const cdata = await parseFeed(withHuge('CC-26-0000102', ['<ClinicalIndicators>Reports', `<ClinicalIndicators><![CDATA[${'z'.repeat(2 * MiB)}]]>Reports`]), opts);
+    expectOnlyMiddleQuarantined(cdata, "Person[P2]/ClinicalIndicators is over the parser's limit of 65536 characters");
+  });
+
+  it('takes the limit from the options', async () => {
+    const feed = await parseFeed(withHuge('CC-26-0000102', ['email="alex@example.org"', `email="${'z'.repeat(5000)}@example.org"`]), { ...opts, maxValueChars: 5000 });
+    expectOnlyMiddleQuarantined(feed, "Person[P1]/SafeContact/@email is over the parser's limit of 5000 characters");
+  });
+
+  it('ignores an oversize value the bridge never reads, as any unknown content, and an oversize comment', async () => {
+    const feed = await parseFeed(
+      feedDocument([record('CC-26-0000101', ['<CrimeRecord>', `<CrimeRecord padding="${'z'.repeat(MiB)}"><!--${'z'.repeat(MiB)}--><Extra>${'z'.repeat(MiB)}</Extra>`])]),
+      opts,
+    );
+    expect(good(feed.records[0]!).crimeReference).toBe('CC-26-0000101');
+  });
+
+  it('refuses the document when its own header is over the limit: force, generatedAt, Cursor', async () => {
+    const force = EXAMPLE_TEXT.replace('force="CHESHIRE"', `force="${'z'.repeat(MiB)}"`);
+    expect((await feedError(force)).message).toBe("CrimeFlagFeed/@force is over the parser's limit of 65536 characters");
+    const cursor = EXAMPLE_TEXT.replace('next="0000000000004711"', `next="${'z'.repeat(MiB)}"`);
+    expect((await feedError(cursor)).message).toBe('Cursor/@next is missing or invalid');
+  });
+});

@@ -32,18 +32,28 @@ export interface ParsedFeed {
 export interface FeedParseOptions {
   maxBytes: number;
   crimeRefPattern?: RegExp;
+  /** Longest attribute value, text or CDATA section read (characters); a record with a longer one is quarantined. */
+  maxValueChars?: number;
 }
+
+/** Far above the feed's longest field (free text, 4,000 characters), far below what exhausts the parse worker. */
+export const DEFAULT_MAX_VALUE_CHARS = 65_536;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export async function parseFeed(input: Buffer | string, opts: FeedParseOptions): Promise<ParsedFeed> {
-  const text = decode(input, opts.maxBytes);
+  const maxValueChars = opts.maxValueChars ?? DEFAULT_MAX_VALUE_CHARS;
+  const { text, marker } = decode(input, opts.maxBytes, maxValueChars);
   const root = await parseXml(text);
   const feed = root['CrimeFlagFeed'];
   if (!feed || typeof feed !== 'object') {
     throw new FeedError(`root element must be CrimeFlagFeed, found ${Object.keys(root)[0] ?? 'nothing'}`);
   }
   const attrs = (feed.$ ?? {}) as Record<string, string>;
+  const oversize = (value: unknown) => marker !== undefined && typeof value === 'string' && value.includes(marker);
+  for (const name of ['force', 'generatedAt']) {
+    if (oversize(attrs[name])) throw new FeedError(`CrimeFlagFeed/@${name} is over the parser's limit of ${maxValueChars} characters`);
+  }
   // In the feed's namespace by default, or by a prefix bound to it (checked in parseXml).
   const prefixedRoot = /<[A-Za-z_][\w.-]*:CrimeFlagFeed[\s>/]/.test(text.slice(0, 4096));
   if (attrs.xmlns !== FEED_NAMESPACE && !(prefixedRoot && attrs.xmlns === undefined)) throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
@@ -52,7 +62,7 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
   let cursor: FeedCursor | undefined;
   if (cursorNode) {
     const c = (cursorNode.$ ?? {}) as Record<string, string>;
-    if (typeof c.next !== 'string' || c.next.length === 0 || c.next.length > 200) throw new FeedError('Cursor/@next is missing or invalid');
+    if (typeof c.next !== 'string' || c.next.length === 0 || c.next.length > 200 || oversize(c.next)) throw new FeedError('Cursor/@next is missing or invalid');
     if (c.more !== undefined && c.more !== 'true' && c.more !== 'false') throw new FeedError('Cursor/@more must be true or false');
     cursor = { next: c.next, more: c.more === 'true' };
   }
@@ -63,12 +73,14 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
     // quarantine would overflow the stack: quarantine it with its reference and no raw copy.
     depthExceeds(raw, MAX_RECORD_DEPTH)
       ? { ok: false as const, index, reason: `record is nested deeper than ${MAX_RECORD_DEPTH} levels`, raw: null, ...referenceOf(raw) }
-      : parseCrimeRecord(raw, index, opts.crimeRefPattern),
+      : marker !== undefined && holds(raw, marker)
+        ? parseOversizeRecord(raw, index, marker, maxValueChars, opts.crimeRefPattern)
+        : parseCrimeRecord(raw, index, opts.crimeRefPattern),
   );
   return { force: attrs.force || undefined, generatedAt: attrs.generatedAt || undefined, cursor, records };
 }
 
-function decode(input: Buffer | string, maxBytes: number): string {
+function decode(input: Buffer | string, maxBytes: number, maxValueChars: number): { text: string; marker?: string } {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
   if (size > maxBytes) throw new FeedError(`document is ${size} bytes, over the limit of ${maxBytes}`);
   if (size === 0) throw new FeedError('document is empty');
@@ -89,12 +101,80 @@ function decode(input: Buffer | string, maxBytes: number): string {
   }
   // No DOCTYPE at all: that rules out external entities (XXE) and entity expansion bombs. Only
   // a real declaration counts: the same characters in a comment or CDATA section are text.
-  const screened = screenMarkup(text);
+  const screened = screenMarkup(text, maxValueChars);
   if (!screened.ok) throw new FeedError(screened.reason);
-  return screened.text;
+  return screened;
 }
 
 const MAX_RECORD_DEPTH = 64;
+
+/**
+ * A record with a value cut by the screen. A value the bridge never reads (an unknown attribute
+ * or element) is ignored like any unknown content, whatever its size; one it reads quarantines the
+ * record, naming the field and the limit. Which of the two it is shows by validating again with
+ * another value in its place (another marker, and none): a read value changes the outcome, an
+ * ignored one cannot.
+ */
+function parseOversizeRecord(raw: unknown, index: number, marker: string, maxValueChars: number, crimeRefPattern?: RegExp): RecordParseResult {
+  const first = parseCrimeRecord(raw, index, crimeRefPattern);
+  const read = [`${marker}x`, ''].some((other) => outcome(parseCrimeRecord(swap(raw, marker, other), index, crimeRefPattern)) !== outcome(first));
+  // Kept for operators without the cut value, and the same on every read (quarantine ids are content hashes).
+  const kept = swap(raw, marker, `[over ${maxValueChars} characters]`);
+  if (!read) return first.ok ? first : { ...first, raw: kept };
+  const { crimeReference, recordVersion } = first.ok ? first.record : first;
+  return dropUndefinedKeys({ ok: false as const, index, crimeReference, recordVersion, reason: `${pathTo(raw, marker)} is over the parser's limit of ${maxValueChars} characters`, raw: kept });
+}
+
+function outcome(result: RecordParseResult): string {
+  return JSON.stringify(result.ok ? result.record : [result.reason, result.crimeReference, result.recordVersion]);
+}
+
+function dropUndefinedKeys<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Does any string in the node hold the marker? (The node's depth was checked first.) */
+function holds(node: unknown, marker: string): boolean {
+  if (typeof node === 'string') return node.includes(marker);
+  return !!node && typeof node === 'object' && Object.values(node).some((child) => holds(child, marker));
+}
+
+function swap(node: unknown, from: string, to: string): unknown {
+  if (typeof node === 'string') return node.split(from).join(to);
+  if (Array.isArray(node)) return node.map((child) => swap(child, from, to));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, swap(v, from, to)]));
+  return node;
+}
+
+const PERSON_REF = /^[A-Za-z0-9_-]{1,20}$/;
+
+/**
+ * Where in the record the marker is, as `Person[P2]/SafeContact/@email` (a person by a
+ * well-formed ref, never by a value). Names are the document's own, cut short.
+ */
+function pathTo(node: unknown, marker: string): string {
+  const steps: string[] = [];
+  let at: unknown = node;
+  for (;;) {
+    if (!at || typeof at !== 'object') break;
+    const entry = Object.entries(at).find(([, child]) => holds(child, marker));
+    if (!entry) break;
+    const [key, child] = entry;
+    if (key === '$') {
+      const name = Object.entries(child as Record<string, unknown>).find(([, v]) => holds(v, marker))?.[0] ?? '';
+      steps.push(`@${name.slice(0, 40)}`);
+      break;
+    }
+    if (key === '_') break;
+    const list = Array.isArray(child) ? child : [child];
+    const i = list.findIndex((item) => holds(item, marker));
+    const item = list[i];
+    const ref = (item as { $?: { ref?: unknown } } | undefined)?.$?.ref;
+    steps.push(list.length > 1 || key === 'Person' ? `${key.slice(0, 40)}[${typeof ref === 'string' && PERSON_REF.test(ref) ? ref : i}]` : key.slice(0, 40));
+    at = item;
+  }
+  return steps.join('/') || 'CrimeRecord';
+}
 
 /** Iterative, so the check itself cannot overflow the stack it protects. */
 function depthExceeds(value: unknown, limit: number): boolean {
