@@ -1,5 +1,7 @@
 import type { BridgeContext } from '../context';
 import type { ParsedFeed } from '../adapters/police/feed-parser';
+import type { RecordParseResult } from '../adapters/police/record-validator';
+import { recordDigest } from '../domain/record-digest';
 import { countHeld } from '../mappings/police-to-referral';
 import { intakeJobId } from '../queues/topology';
 import { correlationIdFor } from './correlation';
@@ -18,8 +20,11 @@ export interface IngestSummary {
   cursor?: ParsedFeed['cursor'];
 }
 
+/** Names the rule, never the values that differ. */
+export const CONFLICT_REASON = 'conflict: RecordVersion was received before with different content';
+
 export async function ingestDocument(ctx: BridgeContext, document: Buffer, source: 'pull' | 'push'): Promise<IngestSummary> {
-  const { config, queues, quarantine, cipher, counters, logger, audit } = ctx;
+  const { config, queues, quarantine, referrals, cipher, counters, logger, audit } = ctx;
   const actor = source === 'push' ? 'police-push' : 'police-poll';
   let feed: ParsedFeed;
   try {
@@ -35,9 +40,19 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   const force = feed.force ?? config.force.name;
   const summary: IngestSummary = { accepted: 0, held: 0, quarantined: [], cursor: feed.cursor };
 
+  // A version already received with other content is a conflict, not a re-send: kept out of
+  // intake (whose job id would silently drop it, or apply it over the first) and quarantined.
+  const valid = feed.records.flatMap((r) => (r.ok ? [r.record] : []));
+  const firstContent = await referrals.claimVersionDigests(valid.map((r) => ({ crimeReference: r.crimeReference, recordVersion: r.recordVersion, digest: recordDigest(r) })));
+  const conflicting = new Set(valid.filter((_, i) => !firstContent[i]));
+
   const jobs = [];
   const quarantinedEvents: AuditEventInput[] = [];
-  for (const result of feed.records) {
+  for (const [index, parsed] of feed.records.entries()) {
+    const result: RecordParseResult =
+      parsed.ok && conflicting.has(parsed.record)
+        ? { ok: false, index, crimeReference: parsed.record.crimeReference, recordVersion: parsed.record.recordVersion, reason: CONFLICT_REASON, raw: parsed.record }
+        : parsed;
     if (!result.ok) {
       await quarantine.add({ crimeReference: result.crimeReference, recordVersion: result.recordVersion, reason: result.reason, source }, result.raw);
       summary.quarantined.push({ crimeReference: result.crimeReference, reason: result.reason });

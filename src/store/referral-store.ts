@@ -338,6 +338,26 @@ export class ReferralStore {
     await this.redis.hset(this.keys.crime(crimeReference), 'version', String(version), 'updatedAt', new Date().toISOString());
   }
 
+  /**
+   * The first digest received for each (crime, version) is kept beside the crime's version; each
+   * entry is told whether its digest is that one (false: the version came before with other
+   * content). One round trip for a page, atomic, so two documents racing agree on the first.
+   */
+  async claimVersionDigests(entries: { crimeReference: string; recordVersion: number; digest: string }[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const multi = this.redis.multi();
+    for (const e of entries) {
+      const key = this.keys.crime(e.crimeReference);
+      multi.hsetnx(key, `digest:${e.recordVersion}`, e.digest).hget(key, `digest:${e.recordVersion}`);
+    }
+    const replies = (await multi.exec()) ?? [];
+    return entries.map((e, i) => {
+      const [err, stored] = replies[2 * i + 1] ?? [new Error('no reply')];
+      if (err) throw err;
+      return stored === e.digest;
+    });
+  }
+
   // ---- police write-back outbox: a status change is pending until the RMS has stored it ----
 
   async pendingOutcomes(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {

@@ -86,6 +86,58 @@ describe('intake on real Redis', () => {
     expect(await ctx.referrals.outboxSize()).toBe(3);
   });
 
+  test('the same crime and version with different content is quarantined as a conflict; the first content stands', async () => {
+    const planted = 'Quillonerazeph';
+    const first = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1)])), 'push');
+    expect(first).toMatchObject({ accepted: 1, quarantined: [] });
+    // While the first is still queued (its job id would swallow the second) ...
+    const waiting = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1, { victimForename: planted })])), 'push');
+    expect(waiting).toMatchObject({ accepted: 0, quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }] });
+    await runIntake();
+    // ... and after its job is gone (it would have been applied over the first).
+    await ctx.queues.intake.obliterate({ force: true });
+    const later = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1, { victimConsent: 'WITHDRAWN' })])), 'pull');
+    expect(later).toMatchObject({ accepted: 0, quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }] });
+    expect(await ctx.queues.intake.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-F1', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('QUEUED');
+
+    const entries = await ctx.quarantine.list();
+    expect(entries).toHaveLength(2);
+    for (const e of entries) expect(e).toMatchObject({ crimeReference: 'CC-26-F1', recordVersion: 1, reason: expect.stringMatching(/^conflict: RecordVersion/) });
+    expect(JSON.stringify(entries)).not.toContain(planted);
+    expect(logs.text()).not.toContain(planted);
+    // A re-read of a conflicting page quarantines nothing twice.
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1, { victimConsent: 'WITHDRAWN' })])), 'pull');
+    expect(await ctx.quarantine.count()).toBe(2);
+  });
+
+  test('the same crime and version twice in one page: identical is one job, different content a conflict', async () => {
+    const page = feedDocument([record('CC-26-G1', 1), record('CC-26-G1', 1), record('CC-26-G2', 1), record('CC-26-G2', 1, { victimConsent: 'REFUSED' })]);
+    const summary = await ingestDocument(ctx, Buffer.from(page), 'push');
+    expect(summary.quarantined).toEqual([{ crimeReference: 'CC-26-G2', reason: expect.stringContaining('conflict') }]);
+    expect((await ctx.queues.intake.getJobs(['waiting'])).map((j) => j.id).sort()).toEqual(['CC-26-G1@v1', 'CC-26-G2@v1']);
+  });
+
+  test('an identical re-send stays idempotent: no quarantine, no second referral or delivery', async () => {
+    const doc = Buffer.from(feedDocument([record('CC-26-H1', 1)]));
+    await ingestDocument(ctx, doc, 'push');
+    await runIntake();
+    await ctx.queues.intake.obliterate({ force: true });
+    // Laid out differently (attribute order, whitespace): the same content.
+    const relaid = feedDocument([record('CC-26-H1', 1).replace(/<Flag code="([A-Z]+)" raisedAt="([^"]+)"/, '<Flag   raisedAt="$2" code="$1"')]);
+    expect(relaid).not.toBe(doc.toString());
+    for (const again of [doc, Buffer.from(relaid)]) {
+      expect(await ingestDocument(ctx, again, 'pull')).toMatchObject({ accepted: 1, quarantined: [] });
+      await runIntake();
+    }
+    expect(await ctx.quarantine.count()).toBe(0);
+    const clinical = referralIdFor('CHESHIRE', 'CC-26-H1', 'CLINICAL', 'P2');
+    expect(await ctx.referrals.timeline(clinical)).toHaveLength(1);
+    expect(await ctx.referrals.idsForCrime('CC-26-H1')).toHaveLength(2);
+    expect(await ctx.queues.nhsDelivery.getJobCounts('waiting')).toEqual({ waiting: 1 });
+  });
+
   test('a referral the MDT names twice in one record is created and queued once', async () => {
     const twice = record('CC-26-D1', 1).replace('<Referral type="ADVOCACY" subject="P1"/>', '<Referral type="ADVOCACY" subject="P1"/><Referral type="ADVOCACY" subject="P1"/>');
     expect(twice.match(/type="ADVOCACY" subject="P1"/g)).toHaveLength(2);
