@@ -142,6 +142,27 @@ describe('feed poller', () => {
     }
   });
 
+  test('a page with a 9 MiB attribute: that record is quarantined, the rest queued, and the cursor moves', async () => {
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: 'http://rms.test', POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      const records = generateFeedRecords({ records: 3, seed: 7, prefix: 'HUGE' }).filter((g) => !g.expectQuarantine);
+      const huge = records[0]!;
+      const xml = records.map((g) => (g === huge ? g.xml.replace(/name="[^"]*"/, `name="${'z'.repeat(9 * 2 ** 20)}"`) : g.xml));
+      nock('http://rms.test').get('/flags').query(true).reply(200, feedDocument(xml, { cursor: { next: '0000000000000003', more: false } }));
+      const run = await new FeedPoller(ctx).pollOnce();
+      expect(run.error).toBeUndefined();
+      expect(run).toMatchObject({ pages: 1, records: records.length, quarantined: 1 });
+      expect(await ctx.cursor.get()).toBe('0000000000000003');
+      expect(await ctx.queues.intake.getJobCountByTypes('waiting')).toBe(records.length - 1);
+      expect((await ctx.quarantine.list()).map((e) => [e.crimeReference, e.reason])).toEqual([[huge.crimeReference, "OfficerInCase/@name is over the parser's limit of 65536 characters"]]);
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  }, 30_000);
+
   test('backpressure: the poller stops pulling while POLICE_MAX_BACKLOG records wait for intake', async () => {
     const records = generateFeedRecords({ records: 12, seed: 8, prefix: 'BACK' });
     const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });

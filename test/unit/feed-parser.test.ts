@@ -607,6 +607,11 @@ describe('parseFeed: values over the parser limit', () => {
     expect(good(feed.records[0]!).crimeReference).toBe('CC-26-0000101');
   });
 
+  it('refuses the document when a tag is over the limit without its values (a name, not a value)', async () => {
+    const doc = EXAMPLE_TEXT.replace('<Summary>', `<Summary${' '.repeat(70_000)}>`);
+    expect((await feedError(doc)).message).toBe("a tag is over the parser's limit of 65536 characters");
+  });
+
   it('refuses the document when its own header is over the limit: force, generatedAt, Cursor', async () => {
     const force = EXAMPLE_TEXT.replace('force="CHESHIRE"', `force="${'z'.repeat(MiB)}"`);
     expect((await feedError(force)).message).toBe("CrimeFlagFeed/@force is over the parser's limit of 65536 characters");
