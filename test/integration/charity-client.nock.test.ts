@@ -183,11 +183,29 @@ describe('CharityClient.createReferral: the charity-api.md response table', () =
     expect(err.options.code).not.toBe('idempotency_conflict');
   });
 
-  it('201 without an id → permanent (outside the contract)', async () => {
-    post().reply(201, { status: 'RECEIVED' });
+  // A 2xx whose body cannot be read may well mean the charity holds the case: "outcome unknown",
+  // retried under the same Idempotency-Key, never a permanent failure.
+  it.each([
+    ['truncated JSON', 201, '{"id":"CH-000123","sta', 'application/json'],
+    ['an HTML page', 201, '<html><body>Welcome</body></html>', 'text/html'],
+    ['{}', 201, '{}', 'application/json'],
+    ['no id (missing case id)', 201, '{"status":"RECEIVED"}', 'application/json'],
+    ['an empty id', 201, '{"id":"","status":"RECEIVED"}', 'application/json'],
+    ['an empty body', 200, '', 'application/json'],
+    ['a replay (200) with truncated JSON', 200, '{"id":"CH-0', 'application/json'],
+  ])('%s in a %i → transient outcome_unknown, status kept', async (_what, status, body, type) => {
+    post().reply(status, body, { 'Content-Type': type });
     const err = await createError();
-    expect(err).toMatchObject({ kind: 'permanent' });
-    expect(err.options.code).toBe('bad_response');
+    expect(err).toMatchObject({ kind: 'transient', status, partner: 'CHARITY' });
+    expect(err.options.code).toBe('outcome_unknown');
+    expect(err.message).not.toContain('CH-');
+  });
+
+  it('the retry after an unreadable 201 sends the same key and body and gets the existing case (200)', async () => {
+    post().reply(201, '<html>proxy</html>', { 'Content-Type': 'text/html' });
+    post().reply(200, { id: 'CH-000123', status: 'RECEIVED' });
+    expect((await createError()).kind).toBe('transient');
+    await expect(client.createReferral(payload, ctx)).resolves.toEqual({ id: 'CH-000123', status: 'RECEIVED', replayed: true });
   });
 });
 

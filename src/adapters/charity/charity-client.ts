@@ -55,7 +55,7 @@ export class CharityClient {
     // 200 is the charity replaying the first 201 for the same key and body: still "created".
     if (res.status === 201 || res.status === 200) {
       const body = res.body as { id?: unknown; status?: unknown } | undefined;
-      if (typeof body?.id !== 'string' || typeof body.status !== 'string') throw badResponse(res.status);
+      if (typeof body?.id !== 'string' || body.id === '' || typeof body.status !== 'string') throw outcomeUnknown(res.status);
       return { id: body.id, status: body.status, replayed: res.status === 200 };
     }
     throw this.failure(res);
@@ -153,6 +153,18 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined; // e.g. an HTML error page from a proxy: the status still classifies it
   }
+}
+
+/**
+ * A 2xx to a create whose body cannot be read (truncated, an HTML page, `{}`, no id): the
+ * charity may well hold the case, so this is not a failure but an unknown outcome. Resending
+ * under the same Idempotency-Key is safe and returns the existing case (charity-api.md).
+ */
+function outcomeUnknown(status: number): PartnerError {
+  return new PartnerError('CHARITY', 'transient', `charity answered ${status} with an unreadable body: outcome unknown, resending under the same Idempotency-Key`, {
+    status,
+    code: 'outcome_unknown',
+  });
 }
 
 function badResponse(status: number): PartnerError {
