@@ -38,7 +38,7 @@ const FAILURE_KINDS = ['transient', 'permanent', 'auth'] as const satisfies read
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 /** Job states that mean a dead letter is still waiting for people (not completed/removed). */
 const DEAD_LETTER_OPEN_STATES: readonly QueueState[] = ['waiting', 'active', 'delayed', 'prioritized'];
-const DISCREPANCY_CLASSES = ['partner-ahead', 'partner-missing', 'orphan', 'not-written-back', 'stuck'] as const satisfies readonly DiscrepancyClass[];
+const DISCREPANCY_CLASSES = ['partner-ahead', 'partner-missing', 'orphan', 'not-written-back', 'stuck', 'held-but-failed'] as const satisfies readonly DiscrepancyClass[];
 const OTHER = 'other';
 
 type QueueState = (typeof QUEUE_STATES)[number];

@@ -98,7 +98,8 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
   };
   const failed: ReferralMeta[] = [];
   for (const meta of await allReferrals(ctx)) {
-    if (!AT_PARTNER_STATUSES.has(meta.status) || unreachable.has(meta.partner)) continue;
+    // FAILED too: delivery may have given up on an answer it could not read while the partner took the referral.
+    if (!(AT_PARTNER_STATUSES.has(meta.status) || meta.status === 'FAILED') || unreachable.has(meta.partner)) continue;
     if (!(await compare(meta))) failed.push(meta);
   }
   for (const meta of failed) {
@@ -110,7 +111,8 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
   for (const partner of ['NHS', 'CHARITY'] as const) {
     if (unreachable.has(partner)) continue;
     try {
-      report.discrepancies.push(...(await orphans(ctx, partner, now)));
+      const reported = new Set(report.discrepancies.filter((d) => d.class === 'held-but-failed').map((d) => d.referralId));
+      report.discrepancies.push(...(await orphans(ctx, partner, now, reported)));
     } catch (err) {
       if (!(err instanceof PartnerError)) throw err;
       noteUnreachable(partner, err);
@@ -165,6 +167,7 @@ async function compareWithTrust(ctx: BridgeContext, meta: ReferralMeta, runId: s
   if (ctx.config.nhs.mode !== 'fhir-rest') return undefined;
   const base = { partner: 'NHS' as const, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status };
   const task = await ctx.partners.nhs.getTaskStatus(meta.referralId, { correlationId: meta.correlationId });
+  if (meta.status === 'FAILED') return task ? heldButFailed(ctx, meta, task.taskStatus, task.taskRef) : undefined;
   if (!task) return resend(ctx, meta, runId, base);
   const status = taskStatusToBridgeStatus(task.taskStatus);
   if (!status || !canTransition(meta.status, status).apply) return undefined;
@@ -175,6 +178,8 @@ async function compareWithTrust(ctx: BridgeContext, meta: ReferralMeta, runId: s
 async function compareWithCharity(ctx: BridgeContext, meta: ReferralMeta, runId: string): Promise<Discrepancy | undefined> {
   const base = { partner: 'CHARITY' as const, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status, ...(meta.partnerRef ? { partnerRef: meta.partnerRef } : {}) };
   const state = meta.partnerRef ? await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId }) : undefined;
+  // Without a case id the charity can only be asked through its listing: orphans() finds it there.
+  if (meta.status === 'FAILED') return state ? heldButFailed(ctx, meta, state.status, state.id) : undefined;
   if (!state) return resend(ctx, meta, runId, base);
   const status = charityStatusToBridgeStatus(state.status);
   if (!status || !canTransition(meta.status, status).apply) return undefined;
@@ -192,7 +197,29 @@ async function resend(ctx: BridgeContext, meta: ReferralMeta, runId: string, bas
   return { ...base, class: 'partner-missing', action: 'resent' };
 }
 
-async function orphans(ctx: BridgeContext, partner: PartnerCode, now: Date): Promise<Discrepancy[]> {
+/**
+ * The partner holds a referral the bridge gave up on (FAILED), e.g. after an answer it could not
+ * read. Reported, not applied: the lifecycle lets FAILED leave only by a redrive (to QUEUED) or a
+ * cancel, and a redrive is an operator's audited decision. The redrive is the fix: its resend
+ * under the same idempotency key returns the partner's existing referral and marks it SENT, and
+ * the police are told.
+ */
+function heldButFailed(ctx: BridgeContext, meta: ReferralMeta, partnerStatus: string, partnerRef: string): Discrepancy {
+  ctx.logger.error({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner }, 'partner holds a referral the bridge marked FAILED');
+  return {
+    class: 'held-but-failed',
+    partner: meta.partner,
+    referralId: meta.referralId,
+    crimeReference: meta.crimeReference,
+    partnerRef: partnerRef.slice(0, 100),
+    bridgeStatus: meta.status,
+    partnerStatus: partnerStatus.slice(0, 40),
+    action: 'alerted',
+    note: 'the partner holds it: redrive its dead letter (the resend returns the existing referral and marks it SENT)',
+  };
+}
+
+async function orphans(ctx: BridgeContext, partner: PartnerCode, now: Date, heldFailedReported: ReadonlySet<string | undefined>): Promise<Discrepancy[]> {
   const held: { ref: string; referralId: string; status: string }[] = [];
   if (partner === 'NHS') {
     if (ctx.config.nhs.mode !== 'fhir-rest') return [];
@@ -211,6 +238,10 @@ async function orphans(ctx: BridgeContext, partner: PartnerCode, now: Date): Pro
   const found: Discrepancy[] = [];
   for (const h of held) {
     const meta = await ctx.referrals.get(h.referralId);
+    if (meta && meta.partner === partner && meta.status === 'FAILED') {
+      if (!heldFailedReported.has(meta.referralId)) found.push(heldButFailed(ctx, meta, h.status, h.ref));
+      continue;
+    }
     if (meta && meta.partner === partner && meta.status !== 'HELD') continue;
     ctx.logger.error({ alert: true, partner, partnerRef: h.ref.slice(0, 100) }, 'partner holds a referral the bridge does not know');
     found.push({ class: 'orphan', partner, partnerRef: h.ref.slice(0, 100), partnerStatus: h.status.slice(0, 40), action: 'alerted' });

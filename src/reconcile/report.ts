@@ -17,7 +17,9 @@ export type DiscrepancyClass =
   /** A status change the police RMS has not stored yet: written back again. */
   | 'not-written-back'
   /** No change for longer than RECONCILE_STUCK_AFTER_HOURS: alert. */
-  | 'stuck';
+  | 'stuck'
+  /** The partner holds a referral whose delivery the bridge gave up (FAILED): alert; an operator redrives it. */
+  | 'held-but-failed';
 
 export type DiscrepancyAction = 'applied' | 'resent' | 'rewritten' | 'alerted' | 'none';
 

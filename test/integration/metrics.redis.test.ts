@@ -203,6 +203,7 @@ describe('BridgeMetrics', () => {
       'class=orphan': 1,
       'class=not-written-back': 0,
       'class=stuck': 1,
+      'class=held-but-failed': 0,
     });
     expect(family(samples, 'iasu_reconciliation_partner_unreachable')).toEqual({ 'partner=NHS': 0, 'partner=CHARITY': 1 });
 
@@ -260,7 +261,7 @@ describe('BridgeMetrics', () => {
       kind: new Set(['transient', 'permanent', 'auth', 'other']),
       state: new Set(['waiting', 'active', 'delayed', 'prioritized', 'failed']),
       outcome: new Set(['applied', 'out_of_scope', 'stale', 'quarantined']),
-      class: new Set(['partner-ahead', 'partner-missing', 'orphan', 'not-written-back', 'stuck']),
+      class: new Set(['partner-ahead', 'partner-missing', 'orphan', 'not-written-back', 'stuck', 'held-but-failed']),
       le: new Set(['0.1', '0.5', '1', '5', '15', '60', '300', '900', '3600', '14400', '86400', '+Inf']),
     };
     expect(samples.length).toBeGreaterThan(100);

@@ -137,6 +137,61 @@ describe('reconciler', () => {
     expect(report.pendingWriteBacks).toBe(await ctx.referrals.outboxSize());
   });
 
+  test('a FAILED referral the partner holds is reported (once) and left FAILED for a redrive; one it does not hold is left alone', async () => {
+    const G = id(7); // CHARITY FAILED without a case id (the 201 could not be read); the charity lists it
+    const H = id(8); // NHS FAILED; the trust has a Task for it
+    const I = id(9); // CHARITY FAILED; the charity has nothing
+    const J = id(10); // CHARITY FAILED with a case id; the charity has it and lists it too
+    const failedReferral = async (refId: string, type: ReferralType, partnerRef?: string) => {
+      await ctx.referrals.transition(refId, { to: 'QUEUED', source: 'test', create: { referralId: refId, type, crimeReference: `CC-26-${refId.slice(-7)}`, recordVersion: 1, correlationId: refId } });
+      await ctx.referrals.transition(refId, { to: 'FAILED', source: 'test', ...(partnerRef ? { patch: { partnerRef } } : {}) });
+      await ctx.referrals.saveOutbound(refId, { externalReference: refId });
+    };
+    await failedReferral(G, 'ADVOCACY');
+    await failedReferral(H, 'CLINICAL');
+    await failedReferral(I, 'ADVOCACY');
+    await failedReferral(J, 'ADVOCACY', 'CH-000010');
+
+    nock.cleanAll();
+    const task = (ref: string, status: string) => ({ resource: { resourceType: 'Task', id: `t-${ref.slice(-2)}`, status, intent: 'order', identifier: [{ system: SYSTEM, value: ref }] } });
+    nock(TRUST)
+      .persist()
+      .get('/fhir/R4/Task')
+      .query(true)
+      .reply((uri) => {
+        const ref = (new URL(uri, TRUST).searchParams.get('identifier') ?? '').split('|')[1];
+        const entries = ref === undefined || ref === '' ? [task(H, 'accepted')] : ref === H ? [task(H, 'accepted')] : [];
+        return [200, { resourceType: 'Bundle', type: 'searchset', entry: entries }];
+      });
+    const state = (charityId: string, externalReference: string, status: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt: '2026-11-26T10:00:00Z' });
+    nock(CHARITY)
+      .persist()
+      .get('/v1/referrals/CH-000010')
+      .reply(200, state('CH-000010', J, 'ENGAGED'))
+      .get(/^\/v1\/referrals\/CH-/)
+      .reply(404, { error: 'not_found' })
+      .get('/v1/referrals')
+      .query(true)
+      .reply(200, { items: [state('CH-000007', G, 'ALLOCATED'), state('CH-000010', J, 'ENGAGED')], nextCursor: null });
+
+    const report = (await reconcile(ctx, { now: NOW }))!;
+
+    const held = find(report, 'held-but-failed').sort((a, b) => a.referralId!.localeCompare(b.referralId!));
+    expect(held).toEqual([
+      { class: 'held-but-failed', partner: 'CHARITY', referralId: G, crimeReference: `CC-26-${G.slice(-7)}`, partnerRef: 'CH-000007', bridgeStatus: 'FAILED', partnerStatus: 'ALLOCATED', action: 'alerted', note: expect.stringContaining('redrive') },
+      expect.objectContaining({ partner: 'NHS', referralId: H, partnerRef: 'Task/t-08', bridgeStatus: 'FAILED', partnerStatus: 'accepted', action: 'alerted' }),
+      expect.objectContaining({ partner: 'CHARITY', referralId: J, partnerRef: 'CH-000010', bridgeStatus: 'FAILED', partnerStatus: 'ENGAGED', action: 'alerted' }),
+    ]);
+    // Not an orphan: the bridge knows it. Not resent: FAILED leaves only by an operator's redrive.
+    expect(find(report, 'orphan')).toEqual([]);
+    expect(report.discrepancies.filter((d) => d.referralId === I)).toEqual([]);
+    for (const refId of [G, H, I, J]) expect((await ctx.referrals.get(refId))?.status).toBe('FAILED');
+    const queued = (await ctx.queues.nhsDelivery.getJobs(['waiting'])).concat(await ctx.queues.charityDelivery.getJobs(['waiting']));
+    expect(queued.map((j) => j.data.referralId).filter((r) => [G, H, I, J].includes(r))).toEqual([]);
+    expect(renderReport(report)).toContain(`held-but-failed  CHARITY  ${G}`);
+    expect(logs()).toContain('partner holds a referral the bridge marked FAILED');
+  });
+
   test('a write-back already in the dead-letter queue is left for an operator, not re-added every run', async () => {
     await ctx.queues.policeOutcomes.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
     const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix });
