@@ -149,6 +149,22 @@ describe('NhsFhirClient.sendTransaction', () => {
     expect(await partnerFailure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'transient', status: 200 });
   });
 
+  // The charity's unreadable-2xx flaw checked here: the trust's garbled success is never permanent.
+  it('a 201 with truncated JSON is transient', async () => {
+    trust().post('/fhir/R4/').reply(201, '{"resourceType":"Bundle","type":"transaction-resp', { 'Content-Type': 'application/fhir+json' });
+    expect(await partnerFailure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'transient', status: 201 });
+  });
+
+  it('a 200 with {} is asked about by the referral id: delivered if the trust has it, transient if not', async () => {
+    trust().post('/fhir/R4/').reply(200, {});
+    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([{ resourceType: 'ServiceRequest', id: 'sr-7', status: 'active' }]));
+    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([]));
+    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/sr-7' });
+    trust().post('/fhir/R4/').reply(200, {});
+    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([]));
+    expect(await partnerFailure(client().sendTransaction(bundle, ctx))).toMatchObject({ kind: 'transient' });
+  });
+
   it('a connection reset is transient', async () => {
     trust().post('/fhir/R4/').replyWithError(socketError('ECONNRESET', 'socket hang up'));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
