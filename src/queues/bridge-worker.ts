@@ -38,7 +38,8 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
         const ids = await spec.describe(job);
         const log = ctx.logger.child({ ...ids, queue: spec.queue, jobId: job.id });
         if (!verdict.final) {
-          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason }, 'attempt failed; will retry');
+          // A retried failure can still need people now (a partner's certificate): say so at the first attempt.
+          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason, ...(verdict.alert ? { alert: true } : {}) }, 'attempt failed; will retry');
           ctx.metrics.countRetry(spec.queue, verdict.partner, verdict.kind);
           throw err;
         }

@@ -63,10 +63,10 @@ export class FirstDeliveries {
     try {
       await processDelivery(this.ctx, ops, { id: deliveryJobId(referralId, queuedSeq), data: { referralId, correlationId, action: 'deliver' } });
     } catch (err) {
-      const { kind, reason } = judgeError(err, false);
+      const { kind, reason, alert } = judgeError(err, false);
       this.ctx.metrics.countRetry(ops.queue, partner, kind);
       const log = this.ctx.logger.child({ correlationId, referralId, partner, queue: ops.queue });
-      log.warn({ attempt: 1, kind, reason }, 'delivery attempt failed; queued for retry');
+      log.warn({ attempt: 1, kind, reason, ...(alert ? { alert: true } : {}) }, 'delivery attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
       await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) => this.couldNotQueue(referralId, correlationId, partner, e));

@@ -1,5 +1,5 @@
 import { HttpTimeoutError, KeepAliveHttp } from '../keep-alive-http';
-import { PartnerError, isNetworkError } from '../partner-error';
+import { PartnerError, isNetworkError, tlsFailure } from '../partner-error';
 import type { CharityReferralPayload } from '../../mappings/referral-to-charity';
 import { classifyCharityResponse } from './errors';
 
@@ -132,6 +132,8 @@ export class CharityClient {
       if (err instanceof HttpTimeoutError) {
         throw new PartnerError('CHARITY', 'transient', `charity did not answer within ${this.opts.timeoutMs} ms`, { code: 'timeout' });
       }
+      const tls = tlsFailure('CHARITY', 'charity', err);
+      if (tls) throw tls;
       // Any socket failure counts as transient: wrongly dead-lettering a victim's referral costs more than a retry.
       if (isNetworkError(err) || isSocketFailure(err)) {
         throw new PartnerError('CHARITY', 'transient', `charity unreachable (${networkCode(err)})`, { code: 'network' });

@@ -1,5 +1,5 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
+import { PartnerError, isNetworkError, parseRetryAfter, tlsFailure } from '../partner-error';
 
 /**
  * nhs-fhir.md "Errors": what an NHS answer means for delivery. Pure, so every row of the
@@ -82,6 +82,8 @@ export function nhsVerdictFor(err: unknown, now: number = Date.now()): NhsVerdic
   const e = err as { response?: { status?: unknown; data?: unknown }; config?: { headers?: HeaderSource }; name?: string } | undefined;
   if (typeof e?.response?.status === 'number') return classifyNhsResponse(e.response.status, e.config?.headers, e.response.data, now);
   if (isTimeout(err)) return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request timed out', { detail: 'timeout' }));
+  const tls = tlsFailure('NHS', 'NHS FHIR server', err);
+  if (tls) return failed(tls);
   if (isNetworkError(err) || isFetchFailure(err)) {
     const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
     return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed on the network', { detail: code ?? 'network' }));

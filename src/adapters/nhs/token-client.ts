@@ -1,6 +1,6 @@
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
+import { PartnerError, isNetworkError, parseRetryAfter, tlsFailure } from '../partner-error';
 
 /**
  * nhs-fhir.md Mode B "Auth": OAuth 2.0 client credentials with a signed JWT client assertion
@@ -224,6 +224,8 @@ function transportError(err: unknown): PartnerError {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
     return new PartnerError('NHS', 'transient', 'NHS token request timed out', { detail: 'timeout' });
   }
+  const tls = tlsFailure('NHS', 'NHS token endpoint', err);
+  if (tls) return tls;
   // fetch reports every transport failure as TypeError('fetch failed') with the socket code in `cause`.
   if (isNetworkError(err) || (e?.name === 'TypeError' && e.message === 'fetch failed')) {
     return new PartnerError('NHS', 'transient', 'NHS token request failed on the network', { detail: e?.code ?? e?.cause?.code ?? 'network' });

@@ -1,11 +1,13 @@
 import { KeepAliveHttp, type HttpAnswer, type HttpCall } from '../keep-alive-http';
-import { PartnerError, isNetworkError, parseRetryAfter } from '../partner-error';
+import { PartnerError, isNetworkError, parseRetryAfter, tlsFailure } from '../partner-error';
 
 /** One call to the RMS; network failures and timeouts become transient PartnerErrors. */
 export async function callPolice(http: KeepAliveHttp, url: string, call: HttpCall): Promise<HttpAnswer> {
   try {
     return await http.request(url, call);
   } catch (err) {
+    const tls = tlsFailure('POLICE', 'police RMS', err);
+    if (tls) throw tls;
     if (isNetworkError(err)) {
       const code = (err as { code?: string }).code ?? (err as Error).name;
       throw new PartnerError('POLICE', 'transient', `police RMS unreachable (${code})`);
