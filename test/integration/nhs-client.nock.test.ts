@@ -77,19 +77,21 @@ describe('NhsFhirClient.sendTransaction', () => {
     expect(posted).toEqual(JSON.parse(JSON.stringify(bundle)));
   });
 
-  it.each([400, 404, 422])('%i is permanent and keeps the OperationOutcome text and BaRS code', async (status) => {
+  it.each([400, 404, 422])('%i is permanent, keeps the BaRS code in clear and the OperationOutcome text apart', async (status) => {
     trust().post('/fhir/R4/').reply(status, outcome('REC_BAD_REQUEST', 'ServiceRequest.subject: reference could not be resolved'));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err).toMatchObject({ partner: 'NHS', kind: 'permanent', status });
-    expect(err.options.detail).toBe('REC_BAD_REQUEST: ServiceRequest.subject: reference could not be resolved');
+    expect(err.options.detail).toBe('REC_BAD_REQUEST (invalid)');
+    expect(err.partnerText).toBe('ServiceRequest.subject: reference could not be resolved');
     expect(err.options.code).toBe('REC_BAD_REQUEST');
     expect(err.message).not.toContain(BASE);
   });
 
-  it('truncates a long OperationOutcome to 500 characters', async () => {
+  it('truncates a long OperationOutcome text to 500 characters', async () => {
     trust().post('/fhir/R4/').reply(422, outcome('REC_UNPROCESSABLE_ENTITY', 'x'.repeat(2000)));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
-    expect(err.options.detail).toHaveLength(500);
+    expect(err.options.detail).toBe('REC_UNPROCESSABLE_ENTITY (invalid)');
+    expect(err.partnerText).toHaveLength(500);
   });
 
   it.each([401, 403])('%i refreshes the token once, then is an auth failure (dead-letter and alert)', async (status) => {
