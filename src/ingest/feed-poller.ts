@@ -1,5 +1,6 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import { randomUUID } from 'node:crypto';
+import { PartnerError } from '../adapters/partner-error';
 import { FeedError } from '../adapters/police/feed-parser';
 import type { BridgeContext } from '../context';
 import { ingestDocument } from './feed-ingest';
@@ -97,7 +98,10 @@ export class FeedPoller {
       if (run.pages > 0) log.info(run, 'feed poll done');
       return run;
     } catch (err) {
-      log.warn({ reason: (err as Error).message }, 'feed poll failed; will try again next tick');
+      // Refused credentials or a certificate to refuse stop the feed until an operator acts.
+      const alert = err instanceof PartnerError && (err.kind === 'auth' || err.options.alert === true);
+      if (alert) log.error({ alert: true, reason: err.message }, 'feed poll failed; an operator must act before the feed moves again');
+      else log.warn({ reason: (err as Error).message }, 'feed poll failed; will try again next tick');
       return { ...run, error: (err as Error).message };
     } finally {
       stopRenewing();

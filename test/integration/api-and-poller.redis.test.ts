@@ -120,6 +120,31 @@ describe('feed poller', () => {
     }
   });
 
+  test('a refused token stops the poll with an alert; an outage is only a warning', async () => {
+    const captured = capturedLogger();
+    const ctx = createContext(testConfig({ POLICE_FEED_URL: 'http://rms.test', POLICE_FEED_TOKEN: 't' }), captured.logger);
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      nock('http://rms.test').get('/flags').query(true).reply(401, 'no');
+      expect((await new FeedPoller(ctx).pollOnce()).error).toMatch(/401/);
+      nock('http://rms.test').get('/flags').query(true).reply(503, 'busy');
+      expect((await new FeedPoller(ctx).pollOnce()).error).toMatch(/503/);
+      const lines = captured
+        .text()
+        .split('\n')
+        .filter((l) => l.includes('feed poll failed'))
+        .map((l) => JSON.parse(l) as { level: number | string; alert?: boolean; reason: string });
+      expect(lines.map((l) => [l.alert === true, /401/.test(l.reason)])).toEqual([
+        [true, true],
+        [false, false],
+      ]);
+    } finally {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  });
+
   test('a page whose comment or CDATA mentions <!DOCTYPE / <!ENTITY is read, and the cursor moves past it', async () => {
     const ctx = createContext(testConfig({ POLICE_FEED_URL: 'http://rms.test', POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
     nock.disableNetConnect();
