@@ -3,6 +3,8 @@ import type { Plugin, RouteOptions } from '@hapi/hapi';
 import Jwt from '@hapi/jwt';
 import { timingSafeEqual } from 'node:crypto';
 import type { BridgeConfig } from '../config';
+import { isAuditableActor, UNKNOWN_OPERATOR } from '../store/audit-log';
+import { CLOCK_SKEW_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, operatorActor, subjectProblem, tokenTimesProblem } from './operator-claims';
 
 /**
  * Who may call what. Operators carry a JWT (from the unit's identity provider via its JWKS, or
@@ -53,10 +55,14 @@ export function bearerTokenMatches(authorization: unknown, expected: string): bo
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-/** The operator named in the token, as the audit trail records it. */
+/**
+ * The operator named in the token, as the audit trail records it. Authentication only accepts a
+ * subject the audit can record (operator-claims), so the placeholder is for credentials that did
+ * not come from a token.
+ */
 export function operatorOf(credentials: unknown): string {
   const user = (credentials as { user?: unknown } | undefined)?.user;
-  return typeof user === 'string' && /^[A-Za-z0-9._@-]{1,64}$/.test(user) ? `operator:${user}` : 'operator:unknown';
+  return typeof user === 'string' && isAuditableActor(operatorActor(user)) ? operatorActor(user) : UNKNOWN_OPERATOR;
 }
 
 export const authPlugin: Plugin<{ config: BridgeConfig }> = {
@@ -76,12 +82,14 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
       await server.register(Jwt);
       const options = {
         keys: jwt.jwksUrl ? { uri: jwt.jwksUrl, algorithms: ['RS256', 'RS512', 'ES256', 'ES384', 'PS256'] } : { key: jwt.secret!, algorithms: ['HS256', 'HS512'] },
-        verify: { aud: jwt.audience, iss: jwt.issuer ?? false, sub: false, nbf: true, exp: true, maxAgeSec: 12 * 3600, timeSkewSec: 30 },
+        verify: { aud: jwt.audience, iss: jwt.issuer ?? false, sub: false, nbf: true, exp: true, maxAgeSec: MAX_TOKEN_LIFETIME_SECONDS, timeSkewSec: CLOCK_SKEW_SECONDS },
         validate: (artifacts: { decoded: { payload: Record<string, unknown> } }) => {
           const payload = artifacts.decoded.payload;
           const scope = scopesOf(payload);
-          if (typeof payload.sub !== 'string' || scope.length === 0) return { isValid: false };
-          return { isValid: true, credentials: { user: payload.sub, scope } };
+          if (scope.length === 0) return { isValid: false };
+          // The library checks `exp` and `nbf` only when present, and `iat` only for age.
+          if (tokenTimesProblem(payload, Math.floor(Date.now() / 1000)) || subjectProblem(payload.sub)) return { isValid: false };
+          return { isValid: true, credentials: { user: payload.sub as string, scope } };
         },
       };
       server.auth.strategy(OPERATOR_STRATEGY, 'jwt', options);

@@ -94,7 +94,9 @@ export type AuditField = keyof AuditEventInput | 'unknown-field';
 // ---------------------------------------------------------------------------------------------
 // Validation: a pure function, so the rule is unit-tested on its own.
 
-const ACTOR = /^(system|police-push|police-poll|charity-webhook|charity-poll|nhs-bars|nhs-poll|reconcile|operator:[A-Za-z0-9._@-]{1,64})$/;
+// An operator is named by the identity provider's `sub`: OpenID Connect allows any printable ASCII
+// up to 255 characters (`auth0|5f7c…`, `google-oauth2|1035…`, base64 with `+/=`).
+const ACTOR = /^(system|police-push|police-poll|charity-webhook|charity-poll|nhs-bars|nhs-poll|reconcile|operator:[\x21-\x7e]{1,255})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const CRIME_REFERENCE = /^[A-Z0-9][A-Z0-9/-]{2,39}$/i;
@@ -137,12 +139,20 @@ function looksPersonal(value: string, field: 'actor' | 'crimeReference' | 'code'
     if (!/\d/.test(value)) return true; // a crime reference has digits; "JANE-DOE" does not
     if ((masked.match(/\d{10}/g) ?? []).some((d) => isValidNhsNumber(d))) return true;
   }
-  return PERSONAL_SHAPES.some((s) => {
-    if (field === 'crimeReference' && !s.crimeRef) return false;
-    // An operator's own subject ("Jane.Doe") is the "who" of the audit; only contact details are refused there.
-    if (field === 'actor' && s.name === 'name-pair') return false;
-    return s.pattern.test(masked);
-  });
+  if (field === 'actor') {
+    // An operator's own subject ("Jane.Doe", an IdP's long numeric id) is the "who" of the audit;
+    // only contact details and NHS numbers are refused there.
+    if ((masked.match(/(?<!\d)\d{10}(?!\d)/g) ?? []).some((d) => isValidNhsNumber(d))) return true;
+    return PERSONAL_SHAPES.some((s) => ACTOR_SHAPES.has(s.name) && s.pattern.test(masked));
+  }
+  return PERSONAL_SHAPES.some((s) => (field !== 'crimeReference' || s.crimeRef) && s.pattern.test(masked));
+}
+
+const ACTOR_SHAPES = new Set(['email', 'phone-uk']);
+
+/** Whether the audit records this actor as given (an operator's token is refused when not). */
+export function isAuditableActor(actor: string): boolean {
+  return STRING_FIELDS.actor(actor);
 }
 
 const STRING_FIELDS: Record<Exclude<keyof AuditEventInput, 'action' | 'partner'>, (v: string) => boolean> = {
