@@ -27,6 +27,8 @@ export interface BridgeConfig {
     jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience: string };
     /** PEM file paths; with clientCaFile the server asks for client certificates (mTLS). */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+    /** Body bytes each partner route may hold at once (at least its own size limit); over it, 503 with Retry-After. */
+    bodyBytesInFlight: number;
   };
   logLevel: string;
   force: { name: string; orgName: string; orgCode: string };
@@ -131,6 +133,7 @@ const schema = Joi.object({
   HTTP_TLS_CERT_FILE: Joi.string().allow(''),
   HTTP_TLS_KEY_FILE: Joi.string().allow(''),
   HTTP_TLS_CLIENT_CA_FILE: Joi.string().allow(''),
+  HTTP_BODY_BYTES_IN_FLIGHT: positiveInt.max(4 * 1024 * 1024 * 1024).required(),
   API_JWT_SECRET: Joi.string().allow('').min(32).message('must be at least 32 characters'),
   API_JWT_JWKS_URL: Joi.string().allow('').uri({ scheme: ['https', 'http'] }),
   API_JWT_ISSUER: Joi.string().allow(''),
@@ -252,6 +255,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
         audience: v.API_JWT_AUDIENCE,
       },
       ...httpTls(v),
+      bodyBytesInFlight: v.HTTP_BODY_BYTES_IN_FLIGHT,
     },
     logLevel: v.LOG_LEVEL,
     force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },

@@ -12,7 +12,8 @@ import { CLOCK_SKEW_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, operatorActor, subjectP
  * It is the server's default strategy, so a route is protected unless it says otherwise, and
  * every route must then name the scopes it needs (a test walks the route table to hold that).
  * Partner routes (police push, charity webhook, the trust's $process-message) carry their own
- * credential and are marked as such; health and the API description are public.
+ * credential, a strategy of its own (partner-auth.ts), and are marked as such; health and the API
+ * description are public.
  */
 export const SCOPE = {
   /** Referral status and timeline, the reconciliation report. */
@@ -36,15 +37,22 @@ export function operatorAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth
   return { strategy: OPERATOR_STRATEGY, access: { scope: [...new Set<string>([...scopes, SCOPE.admin])] } };
 }
 
+/** A partner's own credential; each is an auth strategy of the same name (partner-auth.ts). */
+export type PartnerCredential = 'police-push-token' | 'charity-signature' | 'nhs-inbound';
+
 /** How a route without operator auth is authenticated instead; the route-table test checks each. */
-export type RouteCredential = { public: true } | { partnerCredential: 'police-push-token' | 'charity-signature' | 'nhs-inbound' };
+export type RouteCredential = { public: true } | { partnerCredential: PartnerCredential };
 
 export function publicRoute(): Pick<RouteOptions, 'auth' | 'app'> {
   return { auth: false, app: { credential: { public: true } satisfies RouteCredential } };
 }
 
-export function partnerRoute(credential: Extract<RouteCredential, { partnerCredential: string }>['partnerCredential']): Pick<RouteOptions, 'auth' | 'app'> {
-  return { auth: false, app: { credential: { partnerCredential: credential } satisfies RouteCredential } };
+/**
+ * A partner route: its credential is an auth strategy, so hapi checks it before reading the body
+ * (a check in the handler would come after the whole body was buffered).
+ */
+export function partnerRoute(credential: PartnerCredential): Pick<RouteOptions, 'auth' | 'app'> {
+  return { auth: { strategy: credential }, app: { credential: { partnerCredential: credential } satisfies RouteCredential } };
 }
 
 /** A partner's shared bearer token, compared in constant time (the police push, the trust's responses). */

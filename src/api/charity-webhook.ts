@@ -1,14 +1,14 @@
 import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
-import { SIGNATURE_HEADER, verifyCharitySignature } from '../adapters/charity/webhook-signature';
 import type { BridgeContext } from '../context';
 import { applyCharityUpdate, type CharityUpdateResult } from '../queues/charity-updates';
 import { partnerRoute } from './auth';
 
 /**
  * `POST /v1/webhooks/charity` (charity-api.md "Webhook to the bridge"). The signature is checked
- * over the raw bytes before anything is parsed; a repeated eventId is answered 200 and applied
+ * by the route's auth strategy, its header before the body is read and its HMAC over the raw
+ * bytes before anything is parsed; a repeated eventId is answered 200 and applied
  * once (503 while its first copy is still being applied); an older status never overwrites a
  * newer one (applyCharityUpdate); an unknown referral is 404. Polling catches whatever webhooks
  * are lost.
@@ -45,16 +45,8 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: CHARITY_WEBHOOK_PATH,
       options: { ...partnerRoute('charity-signature'), payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] } },
       handler: async (request) => {
-        const secrets = ctx.config.charity.webhookSecrets;
-        if (secrets.length === 0) throw Boom.serverUnavailable('charity webhooks are not configured (set CHARITY_WEBHOOK_SECRETS)');
+        // The signature was verified over these bytes by the route's strategy (partner-auth.ts).
         const raw = request.payload as Buffer;
-        const header = request.headers[SIGNATURE_HEADER];
-        const verdict = verifyCharitySignature(typeof header === 'string' ? header : undefined, raw, secrets);
-        if (!verdict.ok) {
-          ctx.logger.warn({ reason: verdict.reason }, 'charity webhook refused: signature');
-          throw Boom.unauthorized(`signature ${verdict.reason}`);
-        }
-
         let body: unknown;
         try {
           body = JSON.parse(raw.toString('utf8'));

@@ -1,6 +1,5 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import type { TLSSocket } from 'node:tls';
+import type { Plugin, ResponseToolkit } from '@hapi/hapi';
 import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
 import type { BridgeContext } from '../context';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
@@ -10,7 +9,7 @@ import { deadLetterTextAad } from '../queues/dead-letter';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
-import { bearerTokenMatches, partnerRoute } from './auth';
+import { partnerRoute } from './auth';
 
 /**
  * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
@@ -34,8 +33,6 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         payload: { parse: false, output: 'data', maxBytes: MAX_MESSAGE_BYTES, allow: [FHIR_JSON, 'application/json'] },
       },
       handler: async (request, h) => {
-        const refused = authorise(ctx, request, h);
-        if (refused) return refused;
         let body: unknown;
         try {
           body = JSON.parse((request.payload as Buffer).toString('utf8'));
@@ -113,32 +110,6 @@ async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, respons
   if (response.text) entry.partnerText = ctx.cipher.encrypt(response.text, deadLetterTextAad(entry));
   await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
   ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
-}
-
-/**
- * The trust's credential, as configured: a bearer token compared in constant time (unset means
- * the route is closed), or its client certificate, verified against HTTP_TLS_CLIENT_CA_FILE
- * and, when NHS_INBOUND_CLIENT_CN is set, carrying that subject CN.
- */
-function authorise(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
-  const nhs = ctx.config.nhs;
-  if (nhs.inboundAuth === 'mtls') {
-    const socket = request.raw.req.socket as Partial<TLSSocket>;
-    if (!socket.encrypted || !socket.authorized) {
-      return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a client certificate signed by the configured CA is required');
-    }
-    const cn = socket.getPeerCertificate?.().subject?.CN;
-    if (nhs.inboundClientCn && cn !== nhs.inboundClientCn) {
-      return outcome(h, 403, 'SEND_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
-    }
-    return undefined;
-  }
-  const expected = nhs.inboundToken;
-  if (!expected) return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
-  if (!bearerTokenMatches(request.headers.authorization, expected)) {
-    return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
-  }
-  return undefined;
 }
 
 function outcome(h: ResponseToolkit, status: number, barsCode: string, issueCode: string, text: string) {

@@ -24,17 +24,17 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'POST /v1/police/flags': {
     tag: 'partners',
     summary: "The police RMS pushes a CrimeFlagFeed document (police-feed.md §2).",
-    responses: { 202: '{accepted, held, quarantined[]}', 400: 'unreadable document', 401: 'bad token', 413: 'too large', 415: 'not XML', 503: 'push not configured' },
+    responses: { 202: '{accepted, held, quarantined[]}', 400: 'unreadable document', 401: 'bad token', 413: 'too large', 415: 'not XML', 503: 'push not configured, or too many documents in flight (Retry-After)' },
   },
   'POST /v1/webhooks/charity': {
     tag: 'partners',
     summary: "The charity's referral.status_changed events, signed with X-Charity-Signature.",
-    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured, or retry later (the event is still being applied, or the referral is busy)' },
+    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured, or retry later (the event is still being applied, the referral is busy, or too many events are in flight: Retry-After)' },
   },
   'POST /fhir/$process-message': {
     tag: 'partners',
     summary: "The NHS trust's BaRS servicerequest-response messages.",
-    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome', 401: 'OperationOutcome', 403: 'OperationOutcome', 404: 'OperationOutcome: unknown message', 422: 'OperationOutcome' },
+    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome', 401: 'OperationOutcome', 403: 'OperationOutcome', 404: 'OperationOutcome: unknown message', 422: 'OperationOutcome', 503: 'OperationOutcome: not configured, or too many messages in flight (Retry-After)' },
   },
   'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner\'s own words about the failure.', responses: { 200: 'referral', 404: 'unknown' } },
   'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },
@@ -119,8 +119,8 @@ function requestBodyOf(route: RequestRoute): Record<string, unknown> {
 
 function securityOf(route: RequestRoute): Record<string, unknown> {
   const auth = route.settings.auth as false | { access?: { scope?: { selection?: string[] } }[] } | undefined;
-  if (auth === false) {
-    const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
+  const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
+  if (auth === false || credential) {
     if (!credential || 'public' in credential) return { security: [] };
     const scheme = { 'police-push-token': 'policePushToken', 'charity-signature': 'charitySignature', 'nhs-inbound': 'nhsInbound' }[credential.partnerCredential];
     return { security: [{ [scheme]: [] }] };

@@ -11,6 +11,7 @@ import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
+import { partnerAuthPlugin } from './partner-auth';
 import { openapiPlugin } from './openapi';
 import { operationsPlugin } from './operations';
 import { deadLettersPlugin } from './dead-letters';
@@ -41,6 +42,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     return h.continue;
   });
   await server.register({ plugin: authPlugin, options: { config: ctx.config } });
+  await server.register({ plugin: partnerAuthPlugin, options: { ctx } });
   await server.register([
     { plugin: healthPlugin, options: { ctx } },
     { plugin: policePushPlugin, options: { ctx } },

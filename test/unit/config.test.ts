@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       masterName: 'iasu',
     });
     expect(configError({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1' }).variable).toBe('REDIS_SENTINELS');
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, jwt: { audience: 'iasu-bridge' } });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, jwt: { audience: 'iasu-bridge' }, bodyBytesInFlight: 32 * 1024 * 1024 });
     expect(config.logLevel).toBe('info');
     expect(config.force).toEqual({ name: 'CHESHIRE', orgName: 'Cheshire Constabulary', orgCode: 'CHESHIRE' });
     expect(config.police).toEqual({

@@ -17,10 +17,9 @@ export function verifyCharitySignature(
   secrets: readonly string[],
   nowSeconds: number = Math.floor(Date.now() / 1000),
 ): SignatureVerdict {
-  if (!header) return { ok: false, reason: 'missing' };
-  const parsed = parseHeader(header);
-  if (!parsed) return { ok: false, reason: 'malformed' };
-  if (Math.abs(nowSeconds - parsed.t) > SIGNATURE_TOLERANCE_SECONDS) return { ok: false, reason: 'stale' };
+  const checked = checkSignatureHeader(header, nowSeconds);
+  if (!checked.ok) return checked;
+  const parsed = checked.header;
   const signedPayload = Buffer.concat([Buffer.from(`${parsed.t}.`, 'utf8'), rawBody]);
   for (const secret of secrets) {
     const expected = createHmac('sha256', secret).update(signedPayload).digest();
@@ -28,6 +27,21 @@ export function verifyCharitySignature(
     if (parsed.v1.some((given) => given.length === expected.length && timingSafeEqual(given, expected))) return { ok: true };
   }
   return { ok: false, reason: 'mismatch' };
+}
+
+/**
+ * What can be checked before the body is read: the header is there, well formed, and its time
+ * is within the tolerance. The HMAC itself needs the body (verifyCharitySignature).
+ */
+export function checkSignatureHeader(
+  header: string | undefined,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): { ok: true; header: { t: number; v1: Buffer[] } } | { ok: false; reason: 'missing' | 'malformed' | 'stale' } {
+  if (!header) return { ok: false, reason: 'missing' };
+  const parsed = parseHeader(header);
+  if (!parsed) return { ok: false, reason: 'malformed' };
+  if (Math.abs(nowSeconds - parsed.t) > SIGNATURE_TOLERANCE_SECONDS) return { ok: false, reason: 'stale' };
+  return { ok: true, header: parsed };
 }
 
 /** The header the charity sends; used by the simulator and in the README's example. */
