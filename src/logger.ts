@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { LogDestination } from './log-destination';
 
 /**
  * Personal-data keys that must never reach a log line. Code should not log payloads at all;
@@ -44,7 +45,20 @@ function redactPaths(): string[] {
   return paths;
 }
 
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+let stdout: LogDestination | undefined;
+
+/** The process's one stdout destination: never blocks, drops and counts what it cannot write, flushed at exit. */
+function stdoutDestination(): LogDestination {
+  if (!stdout) {
+    const dest = new LogDestination({ fd: 1 });
+    process.on('exit', () => dest.flushSync());
+    stdout = dest;
+  }
+  return stdout;
+}
+
+/** A logger on `destination`, or on stdout through a LogDestination (see log-destination.ts). */
+export function createLogger(level = 'info', destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       level,

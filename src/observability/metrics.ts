@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BridgeContext } from '../context';
+import { logLinesDropped } from '../log-destination';
 import { STATUS_ORDER, type ReferralStatus } from '../domain/lifecycle';
 import type { DiscrepancyClass, ReconciliationReport } from '../reconcile/report';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
@@ -140,6 +141,16 @@ export class BridgeMetrics {
         this.deadLetters.inc({ queue, partner, kind }, 0);
       }
     }
+
+    new Counter({
+      name: 'iasu_log_lines_dropped_total',
+      help: 'Log lines this process could not write (the log destination refused them, e.g. disk full, or fell too far behind) and dropped rather than block. Any increase: the log has gaps; free the log disk.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(logLinesDropped());
+      },
+    });
 
     // ---- shared state, read from Redis at scrape time ----
 

@@ -250,7 +250,9 @@ describe('BridgeMetrics', () => {
       iasu_delivery_latency_seconds: 'histogram',
       iasu_delivery_retries_total: 'counter',
       iasu_dead_letters_total: 'counter',
+      iasu_log_lines_dropped_total: 'counter',
     });
+    expect(family(samples, 'iasu_log_lines_dropped_total')).toEqual({ '': 0 });
     for (const [name, text] of help) expect({ name, long: text.length > 40 }).toEqual({ name, long: true });
 
     // Labels: only fixed enumerations, whatever was passed in.
