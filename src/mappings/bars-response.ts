@@ -2,6 +2,7 @@ import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest
 import { v5 as uuidv5 } from 'uuid';
 import { summariseOutcome } from '../adapters/nhs/errors';
 import type { ReferralStatus } from '../domain/lifecycle';
+import { barsResponseShapeError } from './bars-response-shape';
 import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_RESPONSE_HEADER_PROFILE, type BarsMessageKind } from './referral-to-bars';
 import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
 
@@ -36,6 +37,8 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 export function readBarsResponse(body: unknown, referralIdSystem: string): ReadResult {
   const bundle = body as Partial<Bundle> | null;
   if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') return fail('body is not a FHIR Bundle');
+  const shapeError = barsResponseShapeError(bundle);
+  if (shapeError) return fail(`the Bundle is not a valid response message: ${shapeError}`);
   if (bundle.type !== 'message') return fail('Bundle.type must be message');
   // The id names the response in job ids and keys, so it must be a FHIR id (no ':' or '/').
   if (typeof bundle.id !== 'string' || !FHIR_ID.test(bundle.id)) return fail('Bundle.id is required and must be a FHIR id');

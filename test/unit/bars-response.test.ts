@@ -47,12 +47,26 @@ describe('readBarsResponse', () => {
     ['an unknown response code', withHeader({ response: { identifier: SENT, code: 'maybe' as 'ok' } }), /response.code/],
     ['ok without the ServiceRequest', { ...responseMessage(), entry: responseMessage().entry!.slice(0, 1) }, /enclose the ServiceRequest/],
     ['null', null, /not a FHIR Bundle/],
+    ['a ServiceRequest.identifier that is not an array', withServiceRequest({ identifier: { system: SYSTEM, value: REFERRAL } }), /identifier" must be an array/],
+    ['a null identifier', withServiceRequest({ identifier: [null] }), /identifier\[0\]" must be of type object/],
+    ['a ServiceRequest.status outside its value set', withServiceRequest({ status: 'accepted' }), /status" must be one of/],
+    ['an OperationOutcome.issue that is not an array', { ...responseMessage(), entry: [...responseMessage().entry!, { resource: { resourceType: 'OperationOutcome', issue: 'x' } }] }, /issue" must be an array/],
+    ['an entry without a resource', { ...responseMessage(), entry: [...responseMessage().entry!, { fullUrl: 'urn:uuid:x' }] }, /resource" is required/],
+    ['MessageHeader.focus that is not an array', withHeader({ focus: { reference: 'urn:uuid:sr1' } as never }), /focus" must be an array/],
+    ['an entry list that is not an array', { ...responseMessage(), entry: {} }, /entry" must be an array/],
   ])('refuses %s with a reason', (_label, body, reason) => {
     const result = readBarsResponse(body, SYSTEM);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatch(reason);
   });
 });
+
+/** The response with its ServiceRequest patched with values of any type. */
+function withServiceRequest(patch: Record<string, unknown>): Bundle {
+  const bundle = responseMessage();
+  bundle.entry![1] = { ...bundle.entry![1], resource: { ...bundle.entry![1]!.resource!, ...patch } as never };
+  return bundle;
+}
 
 function withHeader(patch: Partial<MessageHeader>): Bundle {
   const bundle = responseMessage();
