@@ -19,7 +19,7 @@ interface RouteDoc {
 
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /health/live': { tag: 'health', summary: 'The process answers.', responses: { 200: 'alive' } },
-  'GET /health/ready': { tag: 'health', summary: 'Redis answers within a second.', responses: { 200: 'ready', 503: 'Redis not answering' } },
+  'GET /health/ready': { tag: 'health', summary: 'Redis takes a write within a second.', responses: { 200: 'ready', 503: 'Redis not answering or refusing writes' } },
   'GET /openapi.json': { tag: 'health', summary: 'This description.', responses: { 200: 'OpenAPI 3.0 document' } },
   'POST /v1/police/flags': {
     tag: 'partners',

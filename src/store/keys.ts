@@ -31,4 +31,6 @@ export class Keys {
   auditByReferral(referralId: string) { return `${this.prefix}:audit:referral:${referralId}`; }
   deadLetterDiscarded(id: string) { return `${this.prefix}:dead-letter:discarded:${id}`; }
   counters() { return `${this.prefix}:counters`; }
+  /** Written by GET /health/ready (with a short expiry) to prove Redis takes writes. */
+  readyProbe() { return `${this.prefix}:health:ready-probe`; }
 }
