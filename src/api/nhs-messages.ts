@@ -1,6 +1,4 @@
-import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { Plugin, ResponseToolkit } from '@hapi/hapi';
-import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
+import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
 import { enqueueResend } from '../queues/delivery-jobs';
@@ -10,6 +8,7 @@ import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
 import { partnerRoute } from './auth';
+import { barsOutcome, FHIR_JSON } from './fhir-outcome';
 
 /**
  * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
@@ -18,7 +17,6 @@ import { partnerRoute } from './auth';
  * message. Errors are OperationOutcomes with BaRS codes, as the trust's own API answers.
  */
 export const NHS_MESSAGE_PATH = '/fhir/$process-message';
-const FHIR_JSON = 'application/fhir+json';
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
@@ -37,17 +35,17 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         try {
           body = JSON.parse((request.payload as Buffer).toString('utf8'));
         } catch {
-          return outcome(h, 400, 'REC_BAD_REQUEST', 'invalid', 'the body is not JSON');
+          return barsOutcome(h, 400, 'REC_BAD_REQUEST', 'invalid', 'the body is not JSON');
         }
         const read = readBarsResponse(body, ctx.config.nhs.referralIdSystem);
-        if (!read.ok) return outcome(h, 400, 'REC_BAD_REQUEST', 'invalid', read.error);
+        if (!read.ok) return barsOutcome(h, 400, 'REC_BAD_REQUEST', 'invalid', read.error);
         const response = read.response;
 
         const sent = await ctx.messages.lookup(response.respondsTo);
         const meta = sent && (await ctx.referrals.get(sent.referralId));
-        if (!sent || !meta) return outcome(h, 404, 'REC_NOT_FOUND', 'not-found', 'no referral was sent with that message id');
+        if (!sent || !meta) return barsOutcome(h, 404, 'REC_NOT_FOUND', 'not-found', 'no referral was sent with that message id');
         if (response.referralId !== undefined && response.referralId !== sent.referralId) {
-          return outcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
+          return barsOutcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
         }
         await apply(ctx, meta, sent, response);
         const ack = barsAcknowledgement({ messageId: response.messageId }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());
@@ -110,18 +108,4 @@ async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, respons
   if (response.text) entry.partnerText = ctx.cipher.encrypt(response.text, deadLetterTextAad(entry));
   await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
   ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
-}
-
-function outcome(h: ResponseToolkit, status: number, barsCode: string, issueCode: string, text: string) {
-  const body: OperationOutcome = {
-    resourceType: 'OperationOutcome',
-    issue: [
-      {
-        severity: 'error',
-        code: issueCode as NonNullable<OperationOutcome['issue']>[number]['code'],
-        details: { coding: [{ system: BARS_ERROR_CODE_SYSTEM, code: barsCode }], text },
-      },
-    ],
-  };
-  return h.response(body).code(status).type(FHIR_JSON);
 }

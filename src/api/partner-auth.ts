@@ -1,12 +1,11 @@
 import Boom from '@hapi/boom';
-import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Plugin, Request, ResponseToolkit, ServerAuthSchemeObject } from '@hapi/hapi';
 import type { TLSSocket } from 'node:tls';
-import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
 import { checkSignatureHeader, SIGNATURE_HEADER, verifyCharitySignature } from '../adapters/charity/webhook-signature';
 import type { BridgeContext } from '../context';
 import { bearerTokenMatches, type PartnerCredential } from './auth';
 import { PayloadBudget, RETRY_AFTER_SECONDS } from './payload-budget';
+import { barsOutcome } from './fhir-outcome';
 
 /**
  * The partners' credentials as hapi auth strategies, one per partner route, so each is checked
@@ -19,7 +18,6 @@ import { PayloadBudget, RETRY_AFTER_SECONDS } from './payload-budget';
  * body is in (the scheme's payload step), before anything parses it. A forger can then make the
  * bridge read one webhook-sized body (64 KiB) per request with a fresh-looking header, no more.
  */
-const FHIR_JSON = 'application/fhir+json';
 
 export const partnerAuthPlugin: Plugin<{ ctx: BridgeContext }> = {
   name: 'iasu-partner-auth',
@@ -95,7 +93,7 @@ function nhsInbound(ctx: BridgeContext, budget: PayloadBudget): ServerAuthScheme
       const refused = refusal(ctx, request, h);
       if (refused) return refused.takeover();
       if (!budget.admit(request)) {
-        return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'too many request bodies in flight; retry').header('Retry-After', String(RETRY_AFTER_SECONDS)).takeover();
+        return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'too many request bodies in flight; retry').header('Retry-After', String(RETRY_AFTER_SECONDS)).takeover();
       }
       return h.authenticated({ credentials: { app: 'nhs-trust' } });
     },
@@ -107,32 +105,18 @@ function refusal(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
   if (nhs.inboundAuth === 'mtls') {
     const socket = request.raw.req.socket as Partial<TLSSocket>;
     if (!socket.encrypted || !socket.authorized) {
-      return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a client certificate signed by the configured CA is required');
+      return barsOutcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a client certificate signed by the configured CA is required');
     }
     const cn = socket.getPeerCertificate?.().subject?.CN;
     if (nhs.inboundClientCn && cn !== nhs.inboundClientCn) {
-      return outcome(h, 403, 'SEND_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
+      return barsOutcome(h, 403, 'SEND_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
     }
     return undefined;
   }
   const expected = nhs.inboundToken;
-  if (!expected) return outcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
+  if (!expected) return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
   if (!bearerTokenMatches(request.headers.authorization, expected)) {
-    return outcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
+    return barsOutcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
   }
   return undefined;
-}
-
-function outcome(h: ResponseToolkit, status: number, barsCode: string, issueCode: string, text: string) {
-  const body: OperationOutcome = {
-    resourceType: 'OperationOutcome',
-    issue: [
-      {
-        severity: 'error',
-        code: issueCode as NonNullable<OperationOutcome['issue']>[number]['code'],
-        details: { coding: [{ system: BARS_ERROR_CODE_SYSTEM, code: barsCode }], text },
-      },
-    ],
-  };
-  return h.response(body).code(status).type(FHIR_JSON);
 }
