@@ -35,6 +35,7 @@ export class LogDestination {
   private writing = false;
   private dropping = false;
   private droppedSinceNotice = 0;
+  private drained: (() => void)[] = [];
 
   constructor(opts: LogDestinationOptions = {}) {
     this.fd = opts.fd ?? 1;
@@ -56,6 +57,22 @@ export class LogDestination {
   }
 
   /**
+   * Resolves once every line so far is written or dropped, or after `timeoutMs`: a process calls
+   * this before it exits, so its last lines are not lost with a write still in flight.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (!this.writing && this.pending.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.drained.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
    * What is still buffered, written synchronously (at exit): one attempt, and whatever the
    * destination refuses is dropped, so exiting never waits on a full disk.
    */
@@ -70,7 +87,10 @@ export class LogDestination {
   }
 
   private writeNext(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0) {
+      for (const done of this.drained.splice(0)) done();
+      return;
+    }
     this.writing = true;
     this.send(this.take());
   }

@@ -57,6 +57,11 @@ function stdoutDestination(): LogDestination {
   return stdout;
 }
 
+/** Waits (at most `timeoutMs`) for the stdout log to be written: call before process.exit. */
+export function drainStdoutLog(timeoutMs = 1000): Promise<void> {
+  return stdout ? stdout.drain(timeoutMs) : Promise.resolve();
+}
+
 /** A logger on `destination`, or on stdout through a LogDestination (see log-destination.ts). */
 export function createLogger(level = 'info', destination: DestinationStream = stdoutDestination()): Logger {
   return pino(

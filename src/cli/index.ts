@@ -120,10 +120,10 @@ async function start(): Promise<number> {
   const shutdown = (signal: string) => {
     bridge.ctx.logger.info({ signal }, 'shutdown requested');
     bridge.stop().then(
-      () => process.exit(0),
+      () => exitAfterLogs(0),
       (err) => {
         bridge.ctx.logger.error({ err: (err as Error).message }, 'shutdown failed');
-        process.exit(1);
+        exitAfterLogs(1);
       },
     );
   };
@@ -134,9 +134,16 @@ async function start(): Promise<number> {
 
 class UsageError extends Error {}
 
+/** The last log lines are written first, but a full log disk never holds the exit up for long. */
+function exitAfterLogs(code: number): void {
+  void import('../logger')
+    .then(({ drainStdoutLog }) => drainStdoutLog(1000))
+    .finally(() => process.exit(code));
+}
+
 export function run(argv: string[] = process.argv.slice(2)): void {
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => exitAfterLogs(code),
     (err: unknown) => {
       // One line, no stack: operators read this; the reason never contains record content.
       const message = err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
