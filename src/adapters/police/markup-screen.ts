@@ -63,11 +63,31 @@ function after(text: string, terminator: string, from: number): number {
   return at === -1 ? -1 : at + terminator.length;
 }
 
-/** An oversize construct made small; undefined for a tag still over the limit without its values (names, not values). */
+/**
+ * An oversize construct made small; undefined for a tag over the limit on its names alone. A
+ * tag whose values are each under the limit but together over it loses its longest values
+ * until it fits: one tag must not refuse the page.
+ */
 function screenConstruct(construct: string, maxValueChars: number, marker: string): string | undefined {
   if (construct.startsWith('<!--')) return '<!---->';
   if (construct.startsWith('<![CDATA[')) return `<![CDATA[${marker}]]>`;
   if (construct.startsWith('<?')) return '';
-  const tag = construct.replace(QUOTED, (quoted: string) => (quoted.length - 2 > maxValueChars ? `"${marker}"` : quoted));
-  return tag.length > maxValueChars ? undefined : tag;
+  const values = [...construct.matchAll(QUOTED)].map((m) => ({ at: m.index, length: m[0].length }));
+  const cut = new Set(values.filter((v) => v.length - 2 > maxValueChars));
+  let size = construct.length - [...cut].reduce((n, v) => n + v.length - marker.length - 2, 0);
+  for (const v of [...values].sort((a, b) => b.length - a.length)) {
+    if (size <= maxValueChars) break;
+    if (cut.has(v) || v.length <= marker.length + 2) continue;
+    cut.add(v);
+    size -= v.length - marker.length - 2;
+  }
+  if (size > maxValueChars) return undefined;
+  let tag = '';
+  let copied = 0;
+  for (const v of values) {
+    if (!cut.has(v)) continue;
+    tag += `${construct.slice(copied, v.at)}"${marker}"`;
+    copied = v.at + v.length;
+  }
+  return tag + construct.slice(copied);
 }
