@@ -45,6 +45,11 @@ export interface AppliedMutation {
   /** For bad mutations: a fragment the reason must contain (the field's path) and the rule's wording. */
   field?: string;
   rule?: RegExp;
+  /**
+   * A long value under the parser's limit may still be cut by it, when its tag as a whole is over
+   * the limit: then the reason is OVER_LIMIT_RULE on the attribute (`…/@name`).
+   */
+  mayBeOverLimit?: boolean;
   /** Values that must never appear in a reason, a log line or an error. */
   planted: string[];
   touches?: 'crimeReference' | 'recordVersion';
@@ -306,7 +311,8 @@ export function applyRecordMutation(xml: string, spec: RecordMutationSpec): { xm
       if (!site) return undefined;
       const value = repeatTo(spec.value, spec.n);
       if (escapeXml(value).length > DEFAULT_MAX_VALUE_CHARS) return bad({ ...site, def: { ...site.def, field: `@${site.def.label.split('@')[1]}` } }, OVER_LIMIT_RULE, [value.slice(0, 48)], escapeXml(value));
-      return bad(site, TOO_LONG_RULE, [value.slice(0, 48)], escapeXml(value));
+      const tooLong = bad(site, TOO_LONG_RULE, [value.slice(0, 48)], escapeXml(value));
+      return { ...tooLong, applied: { ...tooLong.applied, mayBeOverLimit: true } };
     }
     case 'wrong-type': {
       const site = pickFrom(TYPE_SITES);
@@ -870,7 +876,7 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
             const at = start + m.index + m[1]!.length;
             c.input = xml.slice(0, at) + value + xml.slice(at + m[2]!.length);
             c.label = `huge OfficerInCase/@name (${spec.n} B) in record ${pickRecord}`;
-            c.nowBad.set(pickRecord, { kind: 'huge-attribute', site: 'OfficerInCase@name', bad: true, ...(value.length > DEFAULT_MAX_VALUE_CHARS ? { field: 'OfficerInCase/@name', rule: OVER_LIMIT_RULE } : { field: 'OfficerInCase/name', rule: TOO_LONG_RULE }), planted: [value.slice(0, 48)] });
+            c.nowBad.set(pickRecord, { kind: 'huge-attribute', site: 'OfficerInCase@name', bad: true, ...(value.length > DEFAULT_MAX_VALUE_CHARS ? { field: 'OfficerInCase/@name', rule: OVER_LIMIT_RULE } : { field: 'OfficerInCase/name', rule: TOO_LONG_RULE, mayBeOverLimit: true }), planted: [value.slice(0, 48)] });
           } else {
             c.input = xml.replace(ROOT_OPEN, `${ROOT_OPEN} padding="${value}"`);
             c.label = `huge attribute (${spec.n} B) on the root (record has no OfficerInCase@name)`;

@@ -21,6 +21,7 @@ import {
   docMutationArb,
   MIN_PLANTED,
   pageArb,
+  OVER_LIMIT_RULE,
   PLAIN,
   plainCase,
   type AppliedMutation,
@@ -238,7 +239,9 @@ function reasonProblem(reason: unknown, bad: AppliedMutation[], truth: GroundTru
   const leaked = leaks(reason, truth);
   if (leaked) return `reason "${short(reason, 200)}" contains the planted value "${short(leaked, 60)}"`;
   if (reason.length > 300) return `reason is ${reason.length} characters long`;
-  if (bad.length && !bad.some((a) => a.rule!.test(reason) && reason.includes(a.field!))) {
+  const names = (a: AppliedMutation) =>
+    (a.rule!.test(reason) && reason.includes(a.field!)) || (a.mayBeOverLimit === true && OVER_LIMIT_RULE.test(reason) && reason.includes(a.field!.replace(/\/([^/@]*)$/, '/@$1')));
+  if (bad.length && !bad.some(names)) {
     return `reason "${reason}" names none of the planted faults: ${bad.map((a) => `${a.kind}@${a.site} (${a.field}, ${a.rule})`).join('; ')}`;
   }
   return undefined;

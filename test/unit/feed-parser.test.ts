@@ -587,16 +587,16 @@ describe('parseFeed: values over the parser limit', () => {
     expect(good(feed.records[2]!).officerInCase?.name).toBe('DC Jordan Lee');
   });
 
-  it('quarantines the record with 2 MiB of text or of CDATA, and names a person by their ref', async () => {
+  it('quarantines the record with 2 MiB of text or of CDATA, and names a person by position, never by ref', async () => {
     const text = await parseFeed(withHuge('CC-26-0000102', [/<Summary>[^<]*</, `<Summary>${'z'.repeat(2 * MiB)}<`]), opts);
     expectOnlyMiddleQuarantined(text, "Summary is over the parser's limit of 65536 characters");
     const cdata = await parseFeed(withHuge('CC-26-0000102', ['<ClinicalIndicators>Reports', `<ClinicalIndicators><![CDATA[${'z'.repeat(2 * MiB)}]]>Reports`]), opts);
-    expectOnlyMiddleQuarantined(cdata, "Person[P2]/ClinicalIndicators is over the parser's limit of 65536 characters");
+    expectOnlyMiddleQuarantined(cdata, "Person[1]/ClinicalIndicators is over the parser's limit of 65536 characters");
   });
 
   it('takes the limit from the options', async () => {
     const feed = await parseFeed(withHuge('CC-26-0000102', ['email="alex@example.org"', `email="${'z'.repeat(5000)}@example.org"`]), { ...opts, maxValueChars: 5000 });
-    expectOnlyMiddleQuarantined(feed, "Person[P1]/SafeContact/@email is over the parser's limit of 5000 characters");
+    expectOnlyMiddleQuarantined(feed, "Person[0]/SafeContact/@email is over the parser's limit of 5000 characters");
   });
 
   it('ignores an oversize value the bridge never reads, as any unknown content, and an oversize comment', async () => {
@@ -605,6 +605,25 @@ describe('parseFeed: values over the parser limit', () => {
       opts,
     );
     expect(good(feed.records[0]!).crimeReference).toBe('CC-26-0000101');
+  });
+
+  it('a record with a cut value it ignores and one it reads is quarantined for the one it reads', async () => {
+    const feed = await parseFeed(withHuge('CC-26-0000102', ['<CrimeRecord>', `<CrimeRecord padding="${'y'.repeat(MiB)}">`], ['name="DC Jordan Lee"', `name="${'z'.repeat(MiB)}"`]), opts);
+    expect(feed.records.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(bad(feed.records[1]!).reason).toBe("OfficerInCase/@name is over the parser's limit of 65536 characters");
+  });
+
+  it('a tag whose values are each under the limit but together over it: its longest values are cut, and only their record is affected', async () => {
+    const unknown = await parseFeed(
+      feedDocument([record('CC-26-0000101', ['<CrimeRecord>', `<CrimeRecord a="${'z'.repeat(40_000)}" b="${'z'.repeat(30_000)}">`]), record('CC-26-0000103')]),
+      opts,
+    );
+    expect(unknown.records.map((r) => r.ok)).toEqual([true, true]);
+    // A value the bridge reads, cut so its tag fits: that record is quarantined, the page flows.
+    const read = await parseFeed(withHuge('CC-26-0000102', ['name="DC Jordan Lee"', `name="${'z'.repeat(40_000)}" padding="${'y'.repeat(30_000)}"`]), opts);
+    expect(read.records.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(bad(read.records[1]!)).toMatchObject({ crimeReference: 'CC-26-0000102', reason: "OfficerInCase/@name is over the parser's limit of 65536 characters" });
+    expect(JSON.stringify(bad(read.records[1]!))).not.toContain('zzzzzzzz');
   });
 
   it('refuses the document when a tag is over the limit without its values (a name, not a value)', async () => {

@@ -10,12 +10,32 @@ import { parseCrimeRecord, type RecordParseResult } from './record-validator';
  */
 export function parseOversizeRecord(raw: unknown, index: number, marker: string, maxValueChars: number, crimeRefPattern?: RegExp): RecordParseResult {
   const first = parseCrimeRecord(raw, index, crimeRefPattern);
-  const read = [`${marker}x`, ''].some((other) => outcome(parseCrimeRecord(swap(raw, marker, other), index, crimeRefPattern)) !== outcome(first));
+  // Each cut value on its own: a record may hold an ignored one and a read one.
+  const changes = (at: Path, other: string) => outcome(parseCrimeRecord(swapAt(raw, at, marker, other), index, crimeRefPattern)) !== outcome(first);
+  const read = markerPaths(raw, marker).find((at) => [`${marker}x`, ''].some((other) => changes(at, other)));
   // Kept for operators without the cut value, and the same on every read (quarantine ids are content hashes).
   const kept = swap(raw, marker, `[over ${maxValueChars} characters]`);
   if (!read) return first.ok ? first : { ...first, raw: kept };
   const { crimeReference, recordVersion } = first.ok ? first.record : first;
-  return dropUndefined({ ok: false as const, index, crimeReference, recordVersion, reason: `${pathTo(raw, marker)} is over the parser's limit of ${maxValueChars} characters`, raw: kept });
+  return dropUndefined({ ok: false as const, index, crimeReference, recordVersion, reason: `${describePath(raw, read)} is over the parser's limit of ${maxValueChars} characters`, raw: kept });
+}
+
+type Path = (string | number)[];
+
+/** Every string in the node that holds the marker, by its path, in document order. */
+function markerPaths(node: unknown, marker: string, at: Path = []): Path[] {
+  if (typeof node === 'string') return node.includes(marker) ? [at] : [];
+  if (Array.isArray(node)) return node.flatMap((child, i) => markerPaths(child, marker, [...at, i]));
+  if (node && typeof node === 'object') return Object.entries(node).flatMap(([k, v]) => markerPaths(v, marker, [...at, k]));
+  return [];
+}
+
+function swapAt(node: unknown, at: Path, from: string, to: string): unknown {
+  if (at.length === 0) return typeof node === 'string' ? node.split(from).join(to) : node;
+  const [step, ...rest] = at;
+  if (Array.isArray(node)) return node.map((child, i) => (i === step ? swapAt(child, rest, from, to) : child));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === step ? swapAt(v, rest, from, to) : v]));
+  return node;
 }
 
 function outcome(result: RecordParseResult): string {
@@ -35,32 +55,29 @@ function swap(node: unknown, from: string, to: string): unknown {
   return node;
 }
 
-const PERSON_REF = /^[A-Za-z0-9_-]{1,20}$/;
-
 /**
- * Where in the record the marker is, as `Person[P2]/SafeContact/@email` (a person by a
- * well-formed ref, never by a value). Names are the document's own, cut short.
+ * The path as `Person[1]/SafeContact/@email`: elements by position when they repeat (a Person
+ * always, never by its ref, which may be a name), attributes with `@`. Names are the document's
+ * own, cut short.
  */
-function pathTo(node: unknown, marker: string): string {
+function describePath(node: unknown, at: Path): string {
   const steps: string[] = [];
-  let at: unknown = node;
-  for (;;) {
-    if (!at || typeof at !== 'object') break;
-    const entry = Object.entries(at).find(([, child]) => holdsMarker(child, marker));
-    if (!entry) break;
-    const [key, child] = entry;
+  let here: unknown = node;
+  for (let i = 0; i < at.length; i++) {
+    const key = at[i]!;
     if (key === '$') {
-      const name = Object.entries(child as Record<string, unknown>).find(([, v]) => holdsMarker(v, marker))?.[0] ?? '';
-      steps.push(`@${name.slice(0, 40)}`);
+      steps.push(`@${String(at[i + 1] ?? '').slice(0, 40)}`);
       break;
     }
-    if (key === '_') break;
-    const list = Array.isArray(child) ? child : [child];
-    const i = list.findIndex((item) => holdsMarker(item, marker));
-    const item = list[i];
-    const ref = (item as { $?: { ref?: unknown } } | undefined)?.$?.ref;
-    steps.push(list.length > 1 || key === 'Person' ? `${key.slice(0, 40)}[${typeof ref === 'string' && PERSON_REF.test(ref) ? ref : i}]` : key.slice(0, 40));
-    at = item;
+    if (key === '_' || typeof key === 'number') {
+      here = (here as Record<string | number, unknown>)[key];
+      continue;
+    }
+    const child = (here as Record<string, unknown>)[key];
+    const list = Array.isArray(child) ? child : undefined;
+    const position = list && typeof at[i + 1] === 'number' ? (at[i + 1] as number) : 0;
+    steps.push(list && (list.length > 1 || key === 'Person') ? `${key.slice(0, 40)}[${position}]` : key.slice(0, 40));
+    here = child;
   }
   return steps.join('/') || 'CrimeRecord';
 }
