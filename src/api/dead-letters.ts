@@ -16,6 +16,7 @@ import {
   type DeadLetterFilter,
 } from '../queues/dead-letter-admin';
 import { operatorAuth, operatorOf, SCOPE } from './auth';
+import { auditOrWithhold, includePersonalQuery, wantsPersonalData } from './personal-data';
 
 /**
  * Dead letters for operators (scope dlq:redrive, or admin):
@@ -64,7 +65,6 @@ function toFilter(input: FilterInput): DeadLetterFilter {
 }
 
 const idOf = (request: Request) => (request.params as { id: string }).id;
-const scopesOf = (request: Request) => (request.auth.credentials as { scope?: unknown }).scope;
 
 export const deadLettersPlugin: Plugin<{ ctx: BridgeContext; audit?: AuditSink }> = {
   name: 'iasu-dead-letters',
@@ -89,33 +89,29 @@ export const deadLettersPlugin: Plugin<{ ctx: BridgeContext; audit?: AuditSink }
     server.route({
       method: 'GET',
       path: '/v1/dead-letters/{id}',
-      options: { auth, validate: { params: idParams, query: Joi.object({ include: Joi.string().valid('personal') }) } },
+      options: { auth, validate: { params: idParams, query: includePersonalQuery } },
       handler: async (request) => {
         const id = idOf(request);
-        const personal = (request.query as { include?: string }).include === 'personal';
-        if (personal) {
-          const scopes = scopesOf(request);
-          if (!Array.isArray(scopes) || !scopes.includes(SCOPE.admin)) throw Boom.forbidden('personal data in a dead letter needs the admin scope');
-          // An operator's read of personal data must not go unrecorded: without an audit trail, no read.
-          if (!audit) throw Boom.serverUnavailable('personal data cannot be shown: no audit trail is configured');
-        }
+        const personal = wantsPersonalData(request, 'a dead letter');
+        // An operator's read of personal data must not go unrecorded: without an audit trail, no read.
+        if (personal && !audit) throw Boom.serverUnavailable('personal data cannot be shown: no audit trail is configured');
         const detail = await showDeadLetter(ctx, id, { withPersonalData: personal });
         if (!detail) throw Boom.notFound('no dead letter with that id');
         if (personal) {
-          try {
-            await audit!.record({
-              actor: operatorOf(request.auth.credentials),
-              action: 'admin.read',
-              ...(detail.referralId ? { referralId: detail.referralId } : {}),
-              ...(detail.crimeReference ? { crimeReference: detail.crimeReference } : {}),
-              partner: detail.partner,
-              outcome: 'ok',
-              target: id,
-            });
-          } catch (err) {
-            ctx.logger.error({ alert: true, err: (err as Error)?.message, target: id }, 'audit write failed; personal data withheld');
-            throw Boom.serverUnavailable('personal data cannot be shown: the audit trail could not be written');
-          }
+          await auditOrWithhold(
+            ctx.logger,
+            () =>
+              audit!.record({
+                actor: operatorOf(request.auth.credentials),
+                action: 'admin.read',
+                ...(detail.referralId ? { referralId: detail.referralId } : {}),
+                ...(detail.crimeReference ? { crimeReference: detail.crimeReference } : {}),
+                partner: detail.partner,
+                outcome: 'ok',
+                target: id,
+              }),
+            { target: id },
+          );
         }
         return detail;
       },

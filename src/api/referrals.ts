@@ -3,6 +3,7 @@ import Joi from 'joi';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
 import { operatorAuth, operatorOf, SCOPE } from './auth';
+import { auditOrWithhold, includePersonalQuery, wantsPersonalData } from './personal-data';
 
 /**
  * `GET /v1/referrals/{id}`: status, timeline and the last error's structured part; metadata
@@ -17,21 +18,14 @@ export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: '/v1/referrals/{id}',
       options: {
         auth: operatorAuth(SCOPE.referralsRead),
-        validate: { params: Joi.object({ id: Joi.string().guid({ version: 'uuidv5' }).required() }), query: Joi.object({ include: Joi.string().valid('personal') }) },
+        validate: { params: Joi.object({ id: Joi.string().guid({ version: 'uuidv5' }).required() }), query: includePersonalQuery },
       },
       handler: async (request) => {
         const id = (request.params as { id: string }).id;
-        const personal = (request.query as { include?: string }).include === 'personal';
+        const personal = wantsPersonalData(request, 'a referral');
         const actor = operatorOf(request.auth.credentials);
         if (personal) {
-          const scopes = (request.auth.credentials as { scope?: unknown }).scope;
-          if (!Array.isArray(scopes) || !scopes.includes(SCOPE.admin)) throw Boom.forbidden('personal data in a referral needs the admin scope');
-          try {
-            await ctx.audit.recordOrThrow({ actor, action: 'admin.read', referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' });
-          } catch (err) {
-            ctx.logger.error({ alert: true, err: (err as Error)?.message, referralId: id }, 'audit write failed; personal data withheld');
-            throw Boom.serverUnavailable('personal data cannot be shown: the audit trail could not be written');
-          }
+          await auditOrWithhold(ctx.logger, () => ctx.audit.recordOrThrow({ actor, action: 'admin.read', referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' }), { referralId: id });
         } else {
           await ctx.audit.record({ actor, action: 'admin.read', referralId: id, target: '/v1/referrals/{id}' });
         }
