@@ -68,7 +68,7 @@ export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<
     const verdict: FailureVerdict = { kind: 'transient', alert: true, final: true, partner: 'BRIDGE', reason: `${err.message}: its worker process stopped while running it, too many times` };
     void (async () => {
       const ids = await spec.describe(job);
-      await deadLetter(ctx.queues, spec.queue, job, verdict, ids);
+      await deadLetter(ctx.queues, spec.queue, job, verdict, ids, ctx.cipher);
       ctx.metrics.countDeadLetter(spec.queue, verdict.partner, verdict.kind);
       await spec.afterDeadLetter?.(job, verdict);
       ctx.logger.error({ ...ids, queue: spec.queue, jobId: job.id, alert: true, kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');

@@ -45,14 +45,14 @@ export function judgeError(err: unknown, lastAttempt: boolean): FailureVerdict {
 /** A dead letter's partner text is sealed to that entry: it cannot be opened as another's. */
 export const deadLetterTextAad = (entry: Pick<DeadLetterJob, 'queue' | 'jobId'>) => `dead-letter-partner-text:${entry.queue}:${entry.jobId}`;
 
-/** `cipher` seals the partner's text into the entry; without one the text is dropped, never kept in clear. */
+/** `cipher` seals the partner's text into the entry: it is never kept in clear. */
 export async function deadLetter(
   queues: BridgeQueues,
   queue: QueueName,
   job: Job,
   verdict: FailureVerdict,
   extra: Pick<DeadLetterJob, 'referralId' | 'crimeReference' | 'correlationId'>,
-  cipher?: DataCipher,
+  cipher: DataCipher,
 ): Promise<void> {
   const entry: DeadLetterJob = {
     queue,
@@ -66,7 +66,7 @@ export async function deadLetter(
     failedAt: new Date().toISOString(),
     ...extra,
   };
-  if (verdict.partnerText && cipher) entry.partnerText = cipher.encrypt(verdict.partnerText, deadLetterTextAad(entry));
+  if (verdict.partnerText) entry.partnerText = cipher.encrypt(verdict.partnerText, deadLetterTextAad(entry));
   // One dead letter per failed job: a crash after this line and a rerun do not add a second.
   await queues.deadLetter.add(`${queue}:${job.name}`, entry, { jobId: `${queue}-${job.id}-${job.attemptsMade}` });
 }
