@@ -21,6 +21,12 @@ import { startPoliceFeedSimulator } from './police-feed';
  * `npm run demo`: the whole pipeline against the three simulated partners, on a local Redis.
  * Prints progress while it runs and a closing table that accounts for every record.
  */
+/**
+ * No published BaRS use case is for stalking referrals; NHS England assigns one at onboarding.
+ * The demo's simulated trust is set up for this existing code, so the messages stay valid.
+ */
+export const DEMO_BARS_USE_CASE = 'a4t3';
+
 export interface DemoOptions {
   records?: number;
   /** Default: NHS_MODE from the environment, else fhir-rest. */
@@ -273,6 +279,7 @@ async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
       NHS_MODE: 'bars',
       NHS_FHIR_BASE_URL: bars.url,
       NHS_BARS_TARGET_SERVICE_ID: DEFAULT_BARS_SERVICE_ID,
+      NHS_BARS_USE_CASE: DEMO_BARS_USE_CASE,
       NHS_AUTH: 'private-key-jwt',
       NHS_TOKEN_URL: bars.tokenUrl,
       NHS_CLIENT_ID: clientId,

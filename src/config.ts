@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { validate as validCron } from 'node-cron';
 import defaults from '../config/default.json';
+import { isBarsUseCase } from './mappings/bars-codes';
 
 /**
  * Configuration: environment variables over `config/default.json`, validated with joi at
@@ -167,7 +168,7 @@ const schema = Joi.object({
   NHS_BARS_DESTINATION_ENDPOINT: Joi.string().uri().allow(''),
   NHS_BARS_TARGET_SERVICE_ID: Joi.string().allow(''),
   NHS_BARS_TARGET_SERVICE_SYSTEM: Joi.string().uri().required(),
-  NHS_BARS_USE_CASE: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).required(),
+  NHS_BARS_USE_CASE: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).allow(''),
   NHS_AUTH: Joi.string().valid('none', 'private-key-jwt').required(),
   NHS_TOKEN_URL: url.allow(''),
   NHS_CLIENT_ID: Joi.string().allow(''),
@@ -229,6 +230,13 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     throw new ConfigError('NHS_INBOUND_TOKEN', 'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)');
   }
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
+  // No published BaRS use case fits stalking referrals; the one NHS England assigns at onboarding must be set.
+  if (v.NHS_MODE === 'bars' && !isBarsUseCase(v.NHS_BARS_USE_CASE)) {
+    throw new ConfigError(
+      'NHS_BARS_USE_CASE',
+      `must be a code of https://fhir.nhs.uk/CodeSystem/usecases-categories-bars (the use case agreed with the trust at BaRS onboarding) when NHS_MODE is bars; got ${JSON.stringify(v.NHS_BARS_USE_CASE)}`,
+    );
+  }
   return {
     redis: {
       url: v.REDIS_URL,

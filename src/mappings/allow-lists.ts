@@ -26,6 +26,8 @@ export interface NhsReferralView {
   lawfulBasis?: LawfulBasis;
   mdtReason?: string;
   mdtDecidedAt?: string;
+  /** When the police record last changed: dates a BaRS message that has no MDT decision time. */
+  recordLastModified?: string;
   summary?: string;
 }
 
@@ -42,6 +44,7 @@ export function nhsView(referral: Referral): NhsReferralView {
     lawfulBasis: referral.subject.role === 'SUSPECT' && referral.lawfulBasis ? { ...referral.lawfulBasis } : undefined,
     mdtReason: referral.mdtReason,
     mdtDecidedAt: referral.mdtDecidedAt,
+    recordLastModified: referral.recordLastModified,
     summary: referral.summary,
   });
 }

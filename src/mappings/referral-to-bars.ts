@@ -1,7 +1,8 @@
-import type { Bundle, BundleEntry, CodeableConcept, MessageHeader, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, MessageHeader, Organization, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { v5 as uuidv5 } from 'uuid';
 import type { NhsReferralView } from './allow-lists';
-import { FHIR_FULLURL_NAMESPACE, referralToTransactionBundle, type FhirMappingOptions } from './referral-to-fhir';
+import { BARS_USECASE_SYSTEM, BARS_USE_CASES } from './bars-codes';
+import { FHIR_FULLURL_NAMESPACE, ODS_ORGANIZATION_SYSTEM, referralToTransactionBundle, type FhirMappingOptions } from './referral-to-fhir';
 
 /**
  * Mode B of nhs-fhir.md: the same resources as the transaction Bundle (Task excepted: in BaRS
@@ -12,8 +13,8 @@ import { FHIR_FULLURL_NAMESPACE, referralToTransactionBundle, type FhirMappingOp
 export interface BarsMappingOptions extends FhirMappingOptions {
   sourceEndpoint: string;
   destinationEndpoint: string;
-  /** BaRS `usecases-categories-bars` code; the first part of the `use-context` header. */
-  useCase?: string;
+  /** BaRS `usecases-categories-bars` code agreed at onboarding; the first part of the `use-context` header. */
+  useCase: string;
 }
 
 export const BARS_MESSAGE_PROFILE = 'https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage';
@@ -21,9 +22,14 @@ export const BARS_REQUEST_HEADER_PROFILE = 'https://fhir.nhs.uk/StructureDefinit
 export const BARS_RESPONSE_HEADER_PROFILE = 'https://fhir.nhs.uk/StructureDefinition/BARSMessageHeader-servicerequest-response';
 export const BARS_EVENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
 export const BARS_REASON_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
-export const BARS_USECASE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars';
+export { BARS_USECASE_SYSTEM };
 export const BARS_SERVICEREQUEST_CATEGORY_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest';
 export const BARS_REFERRAL_DEFINITION = 'https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral';
+/** Core 1.2.2 "Cancellation": a cancel has its own MessageDefinition. */
+export const BARS_CANCEL_DEFINITION = 'https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled';
+export const BARS_REFERRAL_PROFILE = 'https://fhir.nhs.uk/StructureDefinition/BARSServiceRequest-request-referral';
+/** This software, as MessageHeader.source.software names it. */
+export const BARS_SOURCE_SOFTWARE = 'iasu-bridge';
 
 /** `new` carries the referral; `cancel` is the `update` message that revokes it. */
 export type BarsMessageKind = 'new' | 'cancel';
@@ -33,32 +39,52 @@ export function barsMessageId(referralId: string, kind: BarsMessageKind = 'new')
 }
 
 export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOptions): Bundle {
+  const authored = authoredAtOf(view);
   const transaction = referralToTransactionBundle(view, opts);
   const entries: BundleEntry[] = (transaction.entry ?? [])
     .filter((e) => e.resource && e.resource.resourceType !== 'Task')
-    .map((e) => ({ fullUrl: e.fullUrl, resource: asMessageResource(e.resource!, opts) }));
+    .map((e) => ({ fullUrl: e.fullUrl, resource: asMessageResource(e.resource!, opts, authored) }));
   const serviceRequest = entries.find((e) => e.resource?.resourceType === 'ServiceRequest');
   if (!serviceRequest?.fullUrl) throw new Error(`referral ${view.referralId}: no ServiceRequest to focus the message on`);
+  const trust = organizationEntry(entries, (o) => o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false);
+  const police = organizationEntry(entries, (o) => !(o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false));
   const headerId = uuidv5(`${view.referralId}:MessageHeader:new`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: headerId,
-    meta: { profile: [BARS_REQUEST_HEADER_PROFILE] },
+    meta: { lastUpdated: authored, profile: [BARS_REQUEST_HEADER_PROFILE] },
     eventCoding: { system: BARS_EVENT_SYSTEM, code: 'servicerequest-request' },
-    reason: { coding: [{ system: BARS_REASON_SYSTEM, code: 'new' }] },
-    definition: BARS_REFERRAL_DEFINITION,
-    source: { endpoint: opts.sourceEndpoint },
-    destination: [{ endpoint: opts.destinationEndpoint }],
+    destination: [{ endpoint: opts.destinationEndpoint, ...(trust ? { receiver: { reference: trust } } : {}) }],
+    ...(police ? { sender: { reference: police } } : {}),
+    source: { name: opts.policeOrgName, software: BARS_SOURCE_SOFTWARE, endpoint: opts.sourceEndpoint },
+    reason: { coding: [{ system: BARS_REASON_SYSTEM, code: 'new', display: 'New' }] },
     focus: [{ reference: serviceRequest.fullUrl }],
+    definition: BARS_REFERRAL_DEFINITION,
   };
   return {
     resourceType: 'Bundle',
     id: barsMessageId(view.referralId),
-    meta: { profile: [BARS_MESSAGE_PROFILE] },
+    meta: { lastUpdated: authored, profile: [BARS_MESSAGE_PROFILE] },
     type: 'message',
-    ...(view.mdtDecidedAt ? { timestamp: view.mdtDecidedAt } : {}),
+    timestamp: authored,
     entry: [{ fullUrl: `urn:uuid:${headerId}`, resource: header }, ...entries],
   };
+}
+
+/**
+ * BaRS requires `Bundle.timestamp` and `ServiceRequest.authoredOn`. The MDT decision is when
+ * the referral was authored; without one, the record's own latest time stands in, so a
+ * referral is never dropped for want of a clock. A record with no time at all is refused
+ * with a reason (the mapping is pure: it reads no clock).
+ */
+export function authoredAtOf(view: NhsReferralView): string {
+  const at = view.mdtDecidedAt ?? view.recordLastModified ?? view.lawfulBasis?.authorisedAt ?? view.consent?.recordedAt ?? view.risk?.assessedAt;
+  if (!at) throw new Error(`referral ${view.referralId}: the record carries no time to date the BaRS message (MDT decision or last modified)`);
+  return at;
+}
+
+function organizationEntry(entries: BundleEntry[], match: (o: Organization) => boolean): string | undefined {
+  return entries.find((e) => e.resource?.resourceType === 'Organization' && match(e.resource))?.fullUrl;
 }
 
 /**
@@ -73,17 +99,27 @@ export function barsCancelMessage(sent: Bundle, timestamp: string): Bundle {
   const [first, ...rest] = sent.entry ?? [];
   const header = first?.resource;
   if (header?.resourceType !== 'MessageHeader') throw new Error(`referral ${referralId}: sent message has no MessageHeader first`);
+  // Only what changed gets a later lastUpdated (Core 1.2.2 Bundle guidance); the rest keeps the sent time.
   return {
     ...sent,
     id: barsMessageId(referralId, 'cancel'),
+    meta: { ...sent.meta, lastUpdated: timestamp },
     timestamp,
     entry: [
       {
         fullUrl: `urn:uuid:${headerId}`,
-        resource: { ...header, id: headerId, reason: { coding: [{ system: BARS_REASON_SYSTEM, code: 'update' }] } },
+        resource: {
+          ...header,
+          id: headerId,
+          meta: { ...header.meta, lastUpdated: timestamp },
+          reason: { coding: [{ system: BARS_REASON_SYSTEM, code: 'update', display: 'Update' }] },
+          definition: BARS_CANCEL_DEFINITION,
+        },
       },
       ...rest.map((e) =>
-        e.resource?.resourceType === 'ServiceRequest' ? { ...e, resource: { ...e.resource, status: 'revoked' as const } } : e,
+        e.resource?.resourceType === 'ServiceRequest'
+          ? { ...e, resource: { ...e.resource, meta: { ...e.resource.meta, lastUpdated: timestamp }, status: 'revoked' as const } }
+          : e,
       ),
     ],
   };
@@ -115,14 +151,26 @@ export function referralIdOfMessage(message: Bundle): string {
 }
 
 /**
- * BaRS asks for intent `plan` on the ServiceRequest and BaRS categories alongside the SNOMED
- * one (they drive `use-context`); everything else is sent as in REST mode.
+ * BaRS asks for intent `plan` and exactly one category holding the message category and the
+ * use case (BARSServiceRequest-request-referral; the codings as the BaRS examples give them),
+ * `authoredOn` always, and `meta.lastUpdated` on every resource; otherwise as in REST mode.
  */
-function asMessageResource(resource: Resource, opts: BarsMappingOptions): Resource {
-  if (resource.resourceType !== 'ServiceRequest') return resource;
-  const barsCategories: CodeableConcept[] = [
-    ...(opts.useCase ? [{ coding: [{ system: BARS_USECASE_SYSTEM, code: opts.useCase }] }] : []),
-    { coding: [{ system: BARS_SERVICEREQUEST_CATEGORY_SYSTEM, code: 'referral' }] },
-  ];
-  return { ...(resource as ServiceRequest), intent: 'plan', category: [...((resource as ServiceRequest).category ?? []), ...barsCategories] };
+function asMessageResource(resource: Resource, opts: BarsMappingOptions, authored: string): Resource {
+  const meta = { ...resource.meta, lastUpdated: authored };
+  if (resource.resourceType !== 'ServiceRequest') return { ...resource, meta };
+  const useCaseDisplay = BARS_USE_CASES[opts.useCase];
+  return {
+    ...resource,
+    meta: { ...meta, profile: [BARS_REFERRAL_PROFILE] },
+    intent: 'plan',
+    category: [
+      {
+        coding: [
+          { system: BARS_SERVICEREQUEST_CATEGORY_SYSTEM, code: 'referral', display: 'Transfer of Care' },
+          { system: BARS_USECASE_SYSTEM, code: opts.useCase, ...(useCaseDisplay ? { display: useCaseDisplay } : {}) },
+        ],
+      },
+    ],
+    authoredOn: authored,
+  };
 }

@@ -27,6 +27,7 @@ export function testConfig(overrides: Record<string, string> = {}): BridgeConfig
     DELIVERY_ATTEMPTS: '4',
     POLICE_PUSH_TOKEN: 'push-token',
     API_JWT_SECRET: TEST_JWT_SECRET,
+    NHS_BARS_USE_CASE: 'a4t3',
     ...overrides,
   });
 }

@@ -18,7 +18,7 @@ export const NHS_BARS_OPTIONS: BarsMappingOptions = {
   ...NHS_FHIR_OPTIONS,
   sourceEndpoint: 'https://bridge.example/fhir',
   destinationEndpoint: 'https://trust.example/bars/$process-message',
-  useCase: 'stalking-mdt',
+  useCase: 'a4t3',
 };
 
 let indexed = false;

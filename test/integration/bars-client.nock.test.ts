@@ -27,7 +27,7 @@ function client(timeoutMs = 2000): NhsBarsClient {
   return new NhsBarsClient({ baseUrl: BASE, timeoutMs, parties, auth: tokens });
 }
 
-function receiver(token = 'test-token', useContext = 'stalking-mdt|referral|servicerequest-request|new') {
+function receiver(token = 'test-token', useContext = 'a4t3|referral|servicerequest-request|new') {
   return nock(ORIGIN, {
     reqheaders: {
       authorization: `Bearer ${token}`,
@@ -81,7 +81,7 @@ describe('NhsBarsClient.sendMessage', () => {
   });
 
   it('the cancel message routes as an update in use-context', async () => {
-    receiver('test-token', 'stalking-mdt|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'));
+    receiver('test-token', 'a4t3|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'));
     await expect(client().sendMessage(barsCancelMessage(message, '2026-11-23T10:00:00Z'), ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 

@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       POLICE_CRIME_REF_PATTERN: '^CC-\\d{2}-\\d{7}$',
       NHS_MODE: 'bars',
       NHS_BARS_TARGET_SERVICE_ID: 'svc-1',
+      NHS_BARS_USE_CASE: 'a4t3',
       NHS_INBOUND_TOKEN: 'trust-token',
       REDIS_URL: 'rediss://cache.example:6380/2',
     });
@@ -150,10 +151,22 @@ describe('loadConfig', () => {
   describe('NHS settings', () => {
     const JWT = { NHS_AUTH: 'private-key-jwt', NHS_TOKEN_URL: 'https://auth.nhs.test/oauth2/token', NHS_CLIENT_ID: 'client-1' };
 
+    it('BaRS mode refuses to start without a published use case: none is defaulted, an invented or deprecated one is refused', () => {
+      const bars = { DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't' };
+      for (const useCase of [undefined, '', 'stalking-mdt', 'referraltopharmacy', 'A4T3']) {
+        const error = configError({ ...bars, ...(useCase === undefined ? {} : { NHS_BARS_USE_CASE: useCase }) });
+        expect(error.variable).toBe('NHS_BARS_USE_CASE');
+        expect(error.message).toContain('usecases-categories-bars');
+      }
+      expect(loadConfig({ ...bars, NHS_BARS_USE_CASE: 'a6t1' }).nhs.barsUseCase).toBe('a6t1');
+      // REST mode never reads it.
+      expect(loadConfig({ DATA_KEYS }).nhs.mode).toBe('fhir-rest');
+    });
+
     it('BaRS mode needs the target service id, and defaults the destination to {base}/$process-message', () => {
-      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
-      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1' }).variable).toBe('NHS_INBOUND_TOKEN');
-      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_INBOUND_TOKEN');
+      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
       expect(config.nhs.barsDestinationEndpoint).toBe('https://trust.test/bars/$process-message');
       expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
     });

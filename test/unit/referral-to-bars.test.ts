@@ -29,12 +29,31 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     expect(header.resourceType).toBe('MessageHeader');
     expect(header.meta?.profile).toEqual([BARS_REQUEST_HEADER_PROFILE]);
     expect(header.eventCoding).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' });
-    expect(header.reason?.coding?.[0]).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'new' });
+    expect(header.reason?.coding?.[0]).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'new', display: 'New' });
     expect(header.definition).toBe('https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral');
     expect(header.source.endpoint).toBe(options.sourceEndpoint);
     expect(header.destination?.[0]?.endpoint).toBe(options.destinationEndpoint);
     const sr = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!;
     expect(header.focus?.[0]?.reference).toBe(sr.fullUrl);
+    // Sender and receiver name the two Organizations in the bundle (Core 1.2.2 payload guide).
+    const org = (ref: string | undefined) => bundle.entry!.find((e) => e.fullUrl === ref)?.resource as { resourceType: string; name?: string };
+    expect(org(header.sender?.reference)).toMatchObject({ resourceType: 'Organization', name: options.policeOrgName });
+    expect(org(header.destination?.[0]?.receiver?.reference)).toMatchObject({ resourceType: 'Organization', name: options.trustName });
+    expect(header.source).toMatchObject({ name: options.policeOrgName, software: 'iasu-bridge' });
+  });
+
+  test('Bundle.timestamp, ServiceRequest.authoredOn and every meta.lastUpdated are set, from the record when there is no MDT time', () => {
+    const authored = clinicalReferral().mdtDecidedAt!;
+    const srOf = (b: typeof bundle) => b.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
+    expect(bundle.timestamp).toBe(authored);
+    expect(srOf(bundle).authoredOn).toBe(authored);
+    expect(bundle.entry!.every((e) => e.resource!.meta?.lastUpdated === authored)).toBe(true);
+    const { mdtDecidedAt: _dropped, ...noMdt } = clinicalReferral();
+    const withoutMdt = referralToBarsMessage(nhsView({ ...noMdt, recordLastModified: '2026-11-20T08:00:00Z' }), options);
+    expect(withoutMdt.timestamp).toBe('2026-11-20T08:00:00Z');
+    expect(srOf(withoutMdt).authoredOn).toBe('2026-11-20T08:00:00Z');
+    const { recordLastModified: _gone, consent: _c, risk: _r, ...timeless } = { ...noMdt, recordLastModified: undefined };
+    expect(() => referralToBarsMessage(nhsView({ ...timeless, lawfulBasis: undefined } as never), options)).toThrow(/no time to date/);
   });
 
   test('ServiceRequest intent is plan, no Task, no transaction requests; consent and patient present', () => {
@@ -58,17 +77,21 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     expect(report.referrals.find((r) => r.type === 'ADVOCACY')!.nhsBundle).toBeNull();
   });
 
-  test('ServiceRequest carries the BaRS use case and message category next to the SNOMED referral category', () => {
+  test('ServiceRequest claims BARSServiceRequest-request-referral, with exactly one category: message category and use case', () => {
     const sr = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
+    expect(sr.meta?.profile).toEqual(['https://fhir.nhs.uk/StructureDefinition/BARSServiceRequest-request-referral']);
     expect(sr.category).toEqual([
-      { coding: [{ system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' }] },
-      { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars', code: 'stalking-mdt' }] },
-      { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest', code: 'referral' }] },
+      {
+        coding: [
+          { system: 'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest', code: 'referral', display: 'Transfer of Care' },
+          { system: 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars', code: 'a4t3', display: '999 - Community Services' },
+        ],
+      },
     ]);
   });
 
   test('use-context is read from the payload: use case | category | event | reason', () => {
-    expect(useContextOf(bundle)).toBe('stalking-mdt|referral|servicerequest-request|new');
+    expect(useContextOf(bundle)).toBe('a4t3|referral|servicerequest-request|new');
     expect(referralIdOfMessage(bundle)).toBe(clinicalReferral().referralId);
   });
 });
@@ -82,13 +105,15 @@ describe('BaRS cancel message (reason update, ServiceRequest revoked)', () => {
     expect(cancel.id).not.toBe(sent.id);
     expect(cancel.timestamp).toBe('2026-11-23T10:00:00Z');
     const header = cancel.entry![0]!.resource as MessageHeader;
-    expect(header.reason?.coding).toEqual([{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update' }]);
+    expect(header.reason?.coding).toEqual([{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update', display: 'Update' }]);
+    expect(header.definition).toBe('https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled');
+    expect(header.meta?.lastUpdated).toBe('2026-11-23T10:00:00Z');
     expect(header.id).not.toBe((sent.entry![0]!.resource as MessageHeader).id);
     expect(cancel.entry![0]!.fullUrl).toBe(`urn:uuid:${header.id}`);
     const sr = cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
     expect(sr.status).toBe('revoked');
     expect(header.focus?.[0]?.reference).toBe(cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.fullUrl);
-    expect(useContextOf(cancel)).toBe('stalking-mdt|referral|servicerequest-request|update');
+    expect(useContextOf(cancel)).toBe('a4t3|referral|servicerequest-request|update');
   });
 
   test('leaves the sent message untouched and is the same message on every retry', () => {
@@ -97,5 +122,7 @@ describe('BaRS cancel message (reason update, ServiceRequest revoked)', () => {
     // Everything but the header and the ServiceRequest status is what the trust already has.
     const rest = (b: typeof sent) => b.entry!.slice(1).filter((e) => e.resource?.resourceType !== 'ServiceRequest');
     expect(rest(cancel)).toEqual(rest(sent));
+    const sr = cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource!;
+    expect(sr.meta?.lastUpdated).toBe('2026-11-23T10:00:00Z');
   });
 });
