@@ -114,6 +114,15 @@ export class ConfigError extends Error {
   }
 }
 
+/** No published BaRS use case fits stalking referrals: the one agreed at onboarding must be set, never defaulted. */
+export function assertBarsUseCase(useCase: string): void {
+  if (isBarsUseCase(useCase)) return;
+  throw new ConfigError(
+    'NHS_BARS_USE_CASE',
+    `must be a code of https://fhir.nhs.uk/CodeSystem/usecases-categories-bars (the use case agreed with the trust at BaRS onboarding) to send BaRS messages; got ${JSON.stringify(useCase)}`,
+  );
+}
+
 const cron = Joi.string().custom((value: string, helpers) => (validCron(value) ? value : helpers.error('any.invalid')), 'cron expression').messages({
   'any.invalid': 'must be a cron expression of 5 or 6 fields',
 });
@@ -230,13 +239,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     throw new ConfigError('NHS_INBOUND_TOKEN', 'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)');
   }
   if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
-  // No published BaRS use case fits stalking referrals; the one NHS England assigns at onboarding must be set.
-  if (v.NHS_MODE === 'bars' && !isBarsUseCase(v.NHS_BARS_USE_CASE)) {
-    throw new ConfigError(
-      'NHS_BARS_USE_CASE',
-      `must be a code of https://fhir.nhs.uk/CodeSystem/usecases-categories-bars (the use case agreed with the trust at BaRS onboarding) when NHS_MODE is bars; got ${JSON.stringify(v.NHS_BARS_USE_CASE)}`,
-    );
-  }
+  if (v.NHS_MODE === 'bars') assertBarsUseCase(v.NHS_BARS_USE_CASE);
   return {
     redis: {
       url: v.REDIS_URL,

@@ -1,6 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { BridgeContext } from '../context';
-import type { BridgeConfig } from '../config';
+import { assertBarsUseCase, type BridgeConfig } from '../config';
 import { nhsView } from '../mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../mappings/referral-to-bars';
 import { referralToTransactionBundle, type FhirMappingOptions } from '../mappings/referral-to-fhir';
@@ -21,6 +21,8 @@ export function fhirMappingOptions(config: BridgeConfig): FhirMappingOptions {
 }
 
 export function barsMappingOptions(config: BridgeConfig): BarsMappingOptions {
+  // Start-up checks this in bars mode; `map --nhs-mode bars` reaches here from any mode.
+  assertBarsUseCase(config.nhs.barsUseCase);
   return {
     ...fhirMappingOptions(config),
     sourceEndpoint: config.nhs.barsSourceEndpoint,

@@ -15,7 +15,7 @@ import { expectValidBundle, indexR4Definitions } from '../helpers/nhs';
  * for every fixture — the example feed and a generated feed of every record kind — in both
  * delivery modes, plus the BaRS cancel message and the bridge's acknowledgement.
  */
-const config = loadConfig({ DATA_KEYS: generateDataKeySpec(), NHS_SERVICE_SNOMED_CODE: '1234567' });
+const config = loadConfig({ DATA_KEYS: generateDataKeySpec(), NHS_SERVICE_SNOMED_CODE: '1234567', NHS_BARS_USE_CASE: 'a4t3' });
 const fixtures: [string, Buffer][] = [
   ['example feed', readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml'))],
   ['generated feed (200 records)', Buffer.from(feedDocument(generateFeedRecords({ records: 200, seed: 7 }).map((r) => r.xml)))],

@@ -70,11 +70,16 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
   });
 
   test('map --nhs-mode bars gives the message Bundle for clinical referrals', async () => {
-    const config = loadConfig({ DATA_KEYS: generateDataKeySpec() });
+    const config = loadConfig({ DATA_KEYS: generateDataKeySpec(), NHS_BARS_USE_CASE: 'a4t3' });
     const report = await mapFeed(readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml')), config, 'bars');
     const clinical = report.referrals.find((r) => r.type === 'CLINICAL')!;
     expect(clinical.nhsBundle?.type).toBe('message');
     expect(report.referrals.find((r) => r.type === 'ADVOCACY')!.nhsBundle).toBeNull();
+  });
+
+  test('map --nhs-mode bars without a published use case refuses with the variable to set, rather than emitting an empty code', async () => {
+    const config = loadConfig({ DATA_KEYS: generateDataKeySpec() });
+    await expect(mapFeed(readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml')), config, 'bars')).rejects.toThrow(/NHS_BARS_USE_CASE/);
   });
 
   test('ServiceRequest claims BARSServiceRequest-request-referral, with exactly one category: message category and use case', () => {
