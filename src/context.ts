@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CharityClient } from './adapters/charity/charity-client';
 import { NhsBarsClient } from './adapters/nhs/bars-client';
 import { NhsFhirClient } from './adapters/nhs/fhir-client';
+import { requestingSoftware } from './adapters/nhs/requesting-software';
 import { PrivateKeyJwtTokenSource, readPrivateKey, type AccessTokenSource } from './adapters/nhs/token-client';
 import { PoliceFeedClient } from './adapters/police/feed-client';
 import { PoliceOutcomeClient } from './adapters/police/outcome-client';
@@ -116,11 +117,7 @@ export function createContext(config: BridgeConfig, logger: Logger = createLogge
             identifier: [{ system: POLICE_FORCE_SYSTEM, value: config.force.orgCode }],
             name: config.force.orgName,
           },
-          requestingSoftware: {
-            resourceType: 'Device',
-            deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }],
-            version: [{ value: bridgeVersion }],
-          },
+          requestingSoftware: requestingSoftware(config.nhs.auth.kind === 'private-key-jwt' ? config.nhs.auth.clientId : config.force.orgCode, bridgeVersion),
         },
       }),
       charity: new CharityClient({ baseUrl: config.charity.baseUrl, apiKey: config.charity.apiKey, timeoutMs: config.charity.timeoutMs }),

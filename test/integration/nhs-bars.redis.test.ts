@@ -107,6 +107,24 @@ describe('BaRS mode', () => {
     expect(await ctx.messages.lookup(SENT_ID)).toEqual({ referralId: ID, kind: 'new' });
   });
 
+  test('NHSD-Requesting-Software names the product, its version and this instance (Core 1.2.2 Security and Authorisation)', async () => {
+    let header: string | undefined;
+    nock(TRUST)
+      .post('/fhir/$process-message')
+      .reply(function (_uri, body) {
+        header = this.req.headers['nhsd-requesting-software'] as string;
+        return [200, ack((body as Bundle).id!)];
+      });
+    await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'SENT', 'referral SENT');
+    expect(JSON.parse(Buffer.from(header!, 'base64').toString('utf8'))).toEqual({
+      resourceType: 'Device',
+      identifier: [{ system: 'https://iasu.example/Id/bridge-instance', value: ctx.config.force.orgCode }],
+      deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }],
+      version: [{ value: expect.stringMatching(/^\d+\.\d+\.\d+/) }],
+    });
+  });
+
   test('trust responses move the status forward only, each acknowledged, each written back', async () => {
     await delivered();
     const accepted = await respond(response({ encounter: 'planned' }));
