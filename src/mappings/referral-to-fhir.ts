@@ -37,6 +37,7 @@ export const POLICE_FORCE_SYSTEM = 'https://iasu.example/Id/police-force';
 export const NHS_NUMBER_VERIFICATION_EXTENSION = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
 export const NHS_NUMBER_VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland';
 export const FLAG_CATEGORY_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/flag-categories-bars';
+export const SAFEGUARDING_CODE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/safeguarding-codes-bars';
 export const SNOMED = 'http://snomed.info/sct';
 export const SERVICE_TEXT = 'Forensic psychology assessment';
 
@@ -95,8 +96,8 @@ export function referralToTransactionBundle(view: NhsReferralView, opts: FhirMap
     meta: profile('UKCore-Flag'),
     identifier: [{ system: opts.referralIdSystem, value: `${view.referralId}-flag` }],
     status: 'active',
-    category: [{ coding: [{ system: FLAG_CATEGORY_SYSTEM, code: 'SG' }] }],
-    code: { text: `Stalking — risk ${view.risk.level} (${view.risk.tool})` },
+    category: [{ coding: [{ system: FLAG_CATEGORY_SYSTEM, code: 'SG', display: 'Safeguarding Concern' }] }],
+    code: { coding: [safeguardingCode(view.subject.role)], text: `Stalking — risk ${view.risk.level} (${view.risk.tool})` },
     subject: { reference: ref.patient },
     ...(view.risk.assessedAt ? { period: { start: view.risk.assessedAt } } : {}),
     author: { reference: ref.police },
@@ -147,6 +148,17 @@ export function referralToTransactionBundle(view: NhsReferralView, opts: FhirMap
     createEntry(ref.task, task, identifierQuery(opts.referralIdSystem, view.referralId)),
   ];
   return { resourceType: 'Bundle', type: 'transaction', entry: entries };
+}
+
+/**
+ * The Flag's code from BaRS `safeguarding-codes-bars`: a suspect referred for assessment is at
+ * risk of harming others; for anyone else the concern is not specified further, as in the BaRS
+ * safeguarding example.
+ */
+function safeguardingCode(role: NhsReferralView['subject']['role']): { system: string; code: string; display: string } {
+  return role === 'SUSPECT'
+    ? { system: SAFEGUARDING_CODE_SYSTEM, code: '129707006', display: 'At risk for other-directed violence (finding)' }
+    : { system: SAFEGUARDING_CODE_SYSTEM, code: 'U', display: 'Unspecified Safeguarding Concern Identified' };
 }
 
 /** Consent GIVEN wins; otherwise a suspect's complete lawful basis; otherwise refuse to map. */

@@ -136,8 +136,13 @@ describe('referralToTransactionBundle', () => {
 
   it('flags the risk as safeguarding with level, tool and assessment time', () => {
     const flag = resourceOf<Flag>(bundle, 'Flag');
-    expect(flag.category).toEqual([{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/flag-categories-bars', code: 'SG' }] }]);
-    expect(flag.code).toEqual({ text: 'Stalking — risk HIGH (S-DASH)' });
+    expect(flag.category).toEqual([{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/flag-categories-bars', code: 'SG', display: 'Safeguarding Concern' }] }]);
+    // Coded from BaRS safeguarding-codes-bars (the referred suspect is a risk to others); the spec's text stays.
+    expect(clinicalReferral().subject.role).toBe('SUSPECT');
+    expect(flag.code).toEqual({
+      coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/safeguarding-codes-bars', code: '129707006', display: 'At risk for other-directed violence (finding)' }],
+      text: 'Stalking — risk HIGH (S-DASH)',
+    });
     expect(flag.period).toEqual({ start: '2026-11-21T17:30:00Z' });
     expect(flag.subject).toEqual({ reference: entryOf(bundle, 'Patient').fullUrl });
   });
