@@ -174,7 +174,7 @@ const schema = Joi.object({
   NHS_TIMEOUT_MS: positiveInt.required(),
   NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
   NHS_BARS_SOURCE_ENDPOINT: Joi.string().uri().required(),
-  NHS_BARS_DESTINATION_ENDPOINT: Joi.string().uri().allow(''),
+  NHS_BARS_DESTINATION_ENDPOINT: Joi.string().max(2048).allow(''),
   NHS_BARS_TARGET_SERVICE_ID: Joi.string().allow(''),
   NHS_BARS_TARGET_SERVICE_SYSTEM: Joi.string().uri().required(),
   NHS_BARS_USE_CASE: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).allow(''),
@@ -291,7 +291,8 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       timeoutMs: v.NHS_TIMEOUT_MS,
       serviceSnomedCode: v.NHS_SERVICE_SNOMED_CODE || undefined,
       barsSourceEndpoint: v.NHS_BARS_SOURCE_ENDPOINT,
-      barsDestinationEndpoint: v.NHS_BARS_DESTINATION_ENDPOINT || `${v.NHS_FHIR_BASE_URL.replace(/\/$/, '')}/$process-message`,
+      // Core 1.2.2 payload guide: the directory system and service id, separated by a pipe.
+      barsDestinationEndpoint: v.NHS_BARS_DESTINATION_ENDPOINT || `${v.NHS_BARS_TARGET_SERVICE_SYSTEM}|${v.NHS_BARS_TARGET_SERVICE_ID}`,
       barsTarget: { system: v.NHS_BARS_TARGET_SERVICE_SYSTEM, value: v.NHS_BARS_TARGET_SERVICE_ID },
       barsUseCase: v.NHS_BARS_USE_CASE,
       auth: nhsAuth(v),

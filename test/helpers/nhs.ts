@@ -17,7 +17,7 @@ export const NHS_FHIR_OPTIONS: FhirMappingOptions = {
 export const NHS_BARS_OPTIONS: BarsMappingOptions = {
   ...NHS_FHIR_OPTIONS,
   sourceEndpoint: 'https://bridge.example/fhir',
-  destinationEndpoint: 'https://trust.example/bars/$process-message',
+  destinationEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42',
   useCase: 'a4t3',
 };
 

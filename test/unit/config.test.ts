@@ -163,11 +163,11 @@ describe('loadConfig', () => {
       expect(loadConfig({ DATA_KEYS }).nhs.mode).toBe('fhir-rest');
     });
 
-    it('BaRS mode needs the target service id, and defaults the destination to {base}/$process-message', () => {
+    it('BaRS mode needs the target service id, and defaults the destination endpoint to {system}|{service id}', () => {
       expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
       expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_INBOUND_TOKEN');
       const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
-      expect(config.nhs.barsDestinationEndpoint).toBe('https://trust.test/bars/$process-message');
+      expect(config.nhs.barsDestinationEndpoint).toBe('https://fhir.nhs.uk/Id/dos-service-id|svc-1');
       expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
     });
 
