@@ -55,10 +55,13 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
 
   const resources = entries.map((e) => e?.resource);
   const focus = header.focus?.[0]?.reference;
-  const serviceRequest = (entries.find((e) => e?.fullUrl && e.fullUrl === focus)?.resource ??
-    resources.find((r) => r?.resourceType === 'ServiceRequest')) as ServiceRequest | undefined;
+  const focused = entries.find((e) => e?.fullUrl && e.fullUrl === focus)?.resource;
+  // BaRS responses focus the receiver's Encounter; the bridge's own messages focus the ServiceRequest.
+  const serviceRequest = (focused?.resourceType === 'ServiceRequest' ? focused : resources.find((r) => r?.resourceType === 'ServiceRequest')) as
+    | ServiceRequest
+    | undefined;
   if (code === 'ok' && serviceRequest?.resourceType !== 'ServiceRequest') return fail('an ok response must enclose the ServiceRequest');
-  const encounter = resources.find((r) => r?.resourceType === 'Encounter') as Encounter | undefined;
+  const encounter = receiverEncounter(entries, header, focused, referralIdSystem);
   const outcome = resources.find((r) => r?.resourceType === 'OperationOutcome') as OperationOutcome | undefined;
   const referralId = serviceRequest?.identifier?.find((i) => i.system === referralIdSystem)?.value;
   const summary = summariseOutcome(outcome);
@@ -78,6 +81,23 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
       ...(text ? { text } : {}),
     },
   };
+}
+
+/**
+ * A response carries the sender's Encounter and the receiver's; the trust's progress is in its
+ * own: the one the header focuses, else the one its service provides (serviceProvider is the
+ * header's sender), else the only one not under the bridge's identifier system. Otherwise none:
+ * a guess could move the referral on the wrong Encounter's status.
+ */
+function receiverEncounter(entries: NonNullable<Bundle['entry']>, header: MessageHeader, focused: unknown, referralIdSystem: string): Encounter | undefined {
+  if ((focused as Encounter | undefined)?.resourceType === 'Encounter') return focused as Encounter;
+  const encounters = entries.map((e) => e?.resource).filter((r): r is Encounter => r?.resourceType === 'Encounter');
+  if (encounters.length <= 1) return encounters[0];
+  const sender = header.sender?.reference;
+  const provided = encounters.filter((e) => sender && e.serviceProvider?.reference === sender);
+  if (provided.length === 1) return provided[0];
+  const notOurs = encounters.filter((e) => !e.identifier?.some((i) => i.system === referralIdSystem));
+  return notOurs.length === 1 ? notOurs[0] : undefined;
 }
 
 /**
@@ -113,6 +133,9 @@ function encounterToStatus(status: Encounter['status'] | undefined): ReferralSta
       return 'IN_PROGRESS';
     case 'finished':
       return 'COMPLETED';
+    // BaRS: the receiver cancelling its Encounter on an active request is a decline.
+    case 'cancelled':
+      return 'REJECTED';
     default:
       return undefined;
   }

@@ -1,4 +1,6 @@
 import type { Bundle, MessageHeader } from '@medplum/fhirtypes';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { trustResponse } from '../helpers/nhs';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../../src/mappings/bars-response';
 
@@ -103,5 +105,47 @@ describe('barsAcknowledgement', () => {
     expect(header.eventCoding?.code).toBe('servicerequest-response');
     expect(barsAcknowledgement({ messageId: 'resp-1' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z')).toEqual(ack);
     expect(barsAcknowledgement({ messageId: 'resp-2' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z').id).not.toBe(ack.id);
+  });
+});
+
+describe("the receiver's Encounter, as in NHS England's published example", () => {
+  // bars-api/specification/examples: a servicerequest-response carrying the sender's Encounter
+  // (triaged) first and the receiver's (finished), which the header focuses.
+  const example = (): Bundle =>
+    JSON.parse(
+      readFileSync(
+        join(__dirname, '..', '..', '..', 'shared', 'standards', 'bars-api', 'specification', 'examples', 'process_message', 'request', 'ValidationResponse (POST) .json'),
+        'utf8',
+      ),
+    ) as Bundle;
+  const RECEIVER = 'urn:uuid:b83d13e2-8c2e-422c-88ac-63b8e86a4413';
+
+  it('reads the focused (receiver) Encounter, not the first one, and accepts focus = Encounter', () => {
+    const response = read(example());
+    expect(response.encounterStatus).toBe('finished');
+    expect(response.serviceRequestStatus).toBe('active');
+    expect(barsResponseToStatus(response, 'new')).toBe('COMPLETED');
+  });
+
+  it('a receiver Encounter cancelled on an active request is a decline: REJECTED', () => {
+    const bundle = example();
+    const encounter = bundle.entry!.find((e) => e.fullUrl === RECEIVER)!.resource as { status: string };
+    encounter.status = 'cancelled';
+    expect(barsResponseToStatus(read(bundle), 'new')).toBe('REJECTED');
+  });
+
+  it('without a focus, the Encounter provided by the sending service, else the only one not under the bridge system, else none', () => {
+    const bundle = example();
+    const header = bundle.entry![0]!.resource as MessageHeader;
+    header.focus = [{ reference: bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.fullUrl! }];
+    const receiver = bundle.entry!.find((e) => e.fullUrl === RECEIVER)!.resource as { serviceProvider?: { reference: string } };
+    // Neither is provided by the sender and neither is the bridge's: ambiguous, so no status is read.
+    expect(read(bundle).encounterStatus).toBeUndefined();
+    receiver.serviceProvider = { reference: header.sender!.reference! };
+    expect(read(bundle).encounterStatus).toBe('finished');
+    delete receiver.serviceProvider;
+    const sender = bundle.entry!.find((e) => e.resource?.resourceType === 'Encounter' && e.fullUrl !== RECEIVER)!.resource as { identifier: { system: string }[] };
+    sender.identifier = [{ system: SYSTEM, value: REFERRAL } as never];
+    expect(read(bundle).encounterStatus).toBe('finished');
   });
 });
