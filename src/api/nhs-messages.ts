@@ -48,7 +48,9 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
           return barsOutcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
         }
         await apply(ctx, meta, sent, response);
-        const ack = barsAcknowledgement({ messageId: response.messageId }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());
+        // A response without a source endpoint is answered at the trust's configured service.
+        const replyTo = response.sourceEndpoint ?? ctx.config.nhs.barsDestinationEndpoint;
+        const ack = barsAcknowledgement({ messageId: response.messageId, sourceEndpoint: replyTo }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());
         return h.response(ack).code(200).type(FHIR_JSON);
       },
     });

@@ -3,7 +3,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { summariseOutcome } from '../adapters/nhs/errors';
 import type { ReferralStatus } from '../domain/lifecycle';
 import { barsResponseShapeError } from './bars-response-shape';
-import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_RESPONSE_HEADER_PROFILE, type BarsMessageKind } from './referral-to-bars';
+import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_REASON_SYSTEM, BARS_RESPONSE_HEADER_PROFILE, BARS_SOURCE_SOFTWARE, type BarsMessageKind } from './referral-to-bars';
 import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
 
 /**
@@ -22,6 +22,8 @@ export interface BarsResponse {
   encounterStatus?: Encounter['status'];
   /** The referral id the enclosed ServiceRequest names, when it names one. */
   referralId?: string;
+  /** `MessageHeader.source.endpoint`: where the trust wants answers addressed. */
+  sourceEndpoint?: string;
   /** An enclosed OperationOutcome (response.details), structured: BaRS and issue codes, expressions. In clear. */
   detail?: string;
   /** That OperationOutcome's own words (diagnostics, details.text): may quote the patient, so only ever stored sealed. */
@@ -77,6 +79,7 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
       ...(serviceRequest?.status ? { serviceRequestStatus: serviceRequest.status } : {}),
       ...(encounter?.status ? { encounterStatus: encounter.status } : {}),
       ...(referralId ? { referralId } : {}),
+      ...(typeof header.source?.endpoint === 'string' && header.source.endpoint ? { sourceEndpoint: header.source.endpoint } : {}),
       ...(detail ? { detail } : {}),
       ...(text ? { text } : {}),
     },
@@ -143,24 +146,27 @@ function encounterToStatus(status: Encounter['status'] | undefined): ReferralSta
 
 /**
  * The bridge's acknowledgement (FHIR messaging: a response message with code `ok` naming the
- * message received). Deterministic per received message, so a repeated delivery gets the same ack.
+ * message received), meeting BARSMessageHeader-servicerequest-response: `destination` is where
+ * the trust asked answers to go (its `source.endpoint`), `reason` `new`, as for any first answer
+ * to a message. Deterministic per received message, so a repeated delivery gets the same ack.
  */
-export function barsAcknowledgement(received: { messageId: string; sourceEndpoint?: string }, bridgeEndpoint: string, timestamp: string): Bundle {
+export function barsAcknowledgement(received: { messageId: string; sourceEndpoint: string }, bridgeEndpoint: string, timestamp: string): Bundle {
   const id = uuidv5(`${received.messageId}:ack`, FHIR_FULLURL_NAMESPACE);
   const headerId = uuidv5(`${received.messageId}:ack-header`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: headerId,
-    meta: { profile: [BARS_RESPONSE_HEADER_PROFILE] },
+    meta: { lastUpdated: timestamp, profile: [BARS_RESPONSE_HEADER_PROFILE] },
     eventCoding: { system: BARS_EVENT_SYSTEM, code: 'servicerequest-response' },
-    source: { endpoint: bridgeEndpoint },
-    ...(received.sourceEndpoint ? { destination: [{ endpoint: received.sourceEndpoint }] } : {}),
+    destination: [{ endpoint: received.sourceEndpoint }],
+    source: { software: BARS_SOURCE_SOFTWARE, endpoint: bridgeEndpoint },
+    reason: { coding: [{ system: BARS_REASON_SYSTEM, code: 'new', display: 'New' }] },
     response: { identifier: received.messageId, code: 'ok' },
   };
   return {
     resourceType: 'Bundle',
     id,
-    meta: { profile: [BARS_MESSAGE_PROFILE] },
+    meta: { lastUpdated: timestamp, profile: [BARS_MESSAGE_PROFILE] },
     type: 'message',
     timestamp,
     entry: [{ fullUrl: `urn:uuid:${headerId}`, resource: header }],

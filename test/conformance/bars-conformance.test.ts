@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { mapFeed } from '../../src/cli/map-command';
 import { loadConfig } from '../../src/config';
 import { BARS_USE_CASES } from '../../src/mappings/bars-codes';
+import { barsAcknowledgement } from '../../src/mappings/bars-response';
 import { barsCancelMessage } from '../../src/mappings/referral-to-bars';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
@@ -83,6 +84,15 @@ describe('REST mode (nhs-fhir.md Mode A) against the UK Core profiles', () => {
         expect([claimed, conformanceErrors(entry.resource!, claimed, defs)]).toEqual([claimed, []]);
       }
     }
+  });
+});
+
+describe("the bridge's acknowledgement of a trust response", () => {
+  it('meets BARSBundleMessage and BARSMessageHeader-servicerequest-response', () => {
+    const ack = barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
+    expect(conformanceErrors(ack, 'https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage', defs)).toEqual([]);
+    const header = ack.entry![0]!.resource as MessageHeader;
+    expect(conformanceErrors(header, 'https://fhir.nhs.uk/StructureDefinition/BARSMessageHeader-servicerequest-response', defs)).toEqual([]);
   });
 });
 

@@ -28,6 +28,7 @@ describe('readBarsResponse', () => {
       serviceRequestStatus: 'active',
       encounterStatus: 'planned',
       referralId: REFERRAL,
+      sourceEndpoint: 'https://trust.test/fhir',
     });
   });
 
@@ -98,13 +99,15 @@ describe('barsResponseToStatus (ServiceRequest / Encounter → bridge status)', 
 
 describe('barsAcknowledgement', () => {
   it('is a response message naming the message received, the same for a repeat', () => {
-    const ack = barsAcknowledgement({ messageId: 'resp-1' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
+    const ack = barsAcknowledgement({ messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
     const header = ack.entry![0]!.resource as MessageHeader;
     expect(ack.type).toBe('message');
     expect(header.response).toEqual({ identifier: 'resp-1', code: 'ok' });
     expect(header.eventCoding?.code).toBe('servicerequest-response');
-    expect(barsAcknowledgement({ messageId: 'resp-1' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z')).toEqual(ack);
-    expect(barsAcknowledgement({ messageId: 'resp-2' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z').id).not.toBe(ack.id);
+    expect(header.destination).toEqual([{ endpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }]);
+    expect(header.reason?.coding?.[0]?.code).toBe('new');
+    expect(barsAcknowledgement({ messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z')).toEqual(ack);
+    expect(barsAcknowledgement({ messageId: 'resp-2', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z').id).not.toBe(ack.id);
   });
 });
 
