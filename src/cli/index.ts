@@ -141,9 +141,27 @@ function exitAfterLogs(code: number): void {
     .finally(() => process.exit(code));
 }
 
+/**
+ * Resolves once everything written to stdout so far has reached the OS (a pipe's stdout is
+ * asynchronous: process.exit before this cuts output off past the pipe buffer, ~64 KiB).
+ * Resolves false if stdout failed (EPIPE, closed reader), so the exit is not a silent success.
+ */
+function flushStdout(): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (stdoutFailed || process.stdout.destroyed) return resolve(!stdoutFailed && !process.stdout.destroyed);
+    process.stdout.once('error', () => resolve(false));
+    process.stdout.write('', (err) => resolve(!err && !stdoutFailed));
+  });
+}
+
+let stdoutFailed = false;
+
 export function run(argv: string[] = process.argv.slice(2)): void {
+  process.stdout.on('error', () => {
+    stdoutFailed = true;
+  });
   main(argv).then(
-    (code) => exitAfterLogs(code),
+    (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
     (err: unknown) => {
       // One line, no stack: operators read this; the reason never contains record content.
       const message = err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
