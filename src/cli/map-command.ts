@@ -66,7 +66,7 @@ export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: '
 
 function nhsBundleFor(referral: Parameters<typeof nhsView>[0], config: BridgeConfig, mode: 'fhir-rest' | 'bars'): Bundle {
   if (mode === 'fhir-rest') return referralToTransactionBundle(nhsView(referral), fhirMappingOptions(config));
-  return referralToBarsMessage(nhsView(referral), barsMappingOptions(config));
+  return referralToBarsMessage(nhsView(referral), { ...barsMappingOptions(config), assembledAt: new Date().toISOString() });
 }
 
 export function formatMapReport(report: MapReport): string {

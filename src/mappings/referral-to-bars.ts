@@ -15,6 +15,8 @@ export interface BarsMappingOptions extends FhirMappingOptions {
   destinationEndpoint: string;
   /** BaRS `usecases-categories-bars` code agreed at onboarding; the first part of the `use-context` header. */
   useCase: string;
+  /** When the message is assembled: dates it only if the record carries no time of its own. */
+  assembledAt?: string;
 }
 
 export const BARS_MESSAGE_PROFILE = 'https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage';
@@ -39,7 +41,7 @@ export function barsMessageId(referralId: string, kind: BarsMessageKind = 'new')
 }
 
 export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOptions): Bundle {
-  const authored = authoredAtOf(view);
+  const authored = authoredAtOf(view, opts.assembledAt);
   const transaction = referralToTransactionBundle(view, opts);
   const entries: BundleEntry[] = (transaction.entry ?? [])
     .filter((e) => e.resource && e.resource.resourceType !== 'Task')
@@ -74,11 +76,11 @@ export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOp
 /**
  * BaRS requires `Bundle.timestamp` and `ServiceRequest.authoredOn`. The MDT decision is when
  * the referral was authored; without one, the record's own latest time stands in, so a
- * referral is never dropped for want of a clock. A record with no time at all is refused
- * with a reason (the mapping is pure: it reads no clock).
+ * referral is never dropped for want of a time; a record with no time at all is dated when
+ * the message is assembled (the caller's clock: the mapping itself reads none).
  */
-export function authoredAtOf(view: NhsReferralView): string {
-  const at = view.mdtDecidedAt ?? view.recordLastModified ?? view.lawfulBasis?.authorisedAt ?? view.consent?.recordedAt ?? view.risk?.assessedAt;
+export function authoredAtOf(view: NhsReferralView, assembledAt?: string): string {
+  const at = view.mdtDecidedAt ?? view.recordLastModified ?? view.lawfulBasis?.authorisedAt ?? view.consent?.recordedAt ?? view.risk?.assessedAt ?? assembledAt;
   if (!at) throw new Error(`referral ${view.referralId}: the record carries no time to date the BaRS message (MDT decision or last modified)`);
   return at;
 }

@@ -63,7 +63,8 @@ function barsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
   return {
     partner: 'NHS',
     queue: QUEUE.nhsDelivery,
-    build: (referral) => referralToBarsMessage(nhsView(referral), options),
+    // Built once and frozen, so a record without times keeps the first build's date on every retry.
+    build: (referral) => referralToBarsMessage(nhsView(referral), { ...options, assembledAt: new Date().toISOString() }),
     send: async (message, call) => {
       await ctx.messages.remember(message.id!, { referralId: call.referralId, kind: 'new' });
       const result = await ctx.partners.bars.sendMessage(message, { correlationId: call.correlationId });

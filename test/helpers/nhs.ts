@@ -19,6 +19,7 @@ export const NHS_BARS_OPTIONS: BarsMappingOptions = {
   sourceEndpoint: 'https://bridge.example/fhir',
   destinationEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42',
   useCase: 'a4t3',
+  assembledAt: '2026-11-23T08:00:00Z',
 };
 
 let indexed = false;

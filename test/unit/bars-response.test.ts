@@ -1,6 +1,7 @@
 import type { Bundle, MessageHeader } from '@medplum/fhirtypes';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STANDARDS_DIR } from '../conformance/published';
 import { trustResponse } from '../helpers/nhs';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../../src/mappings/bars-response';
 
@@ -117,7 +118,7 @@ describe("the receiver's Encounter, as in NHS England's published example", () =
   const example = (): Bundle =>
     JSON.parse(
       readFileSync(
-        join(__dirname, '..', '..', '..', 'shared', 'standards', 'bars-api', 'specification', 'examples', 'process_message', 'request', 'ValidationResponse (POST) .json'),
+        join(STANDARDS_DIR, 'bars-api', 'specification', 'examples', 'process_message', 'request', 'ValidationResponse (POST) .json'),
         'utf8',
       ),
     ) as Bundle;

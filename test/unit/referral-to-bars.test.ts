@@ -52,8 +52,16 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     const withoutMdt = referralToBarsMessage(nhsView({ ...noMdt, recordLastModified: '2026-11-20T08:00:00Z' }), options);
     expect(withoutMdt.timestamp).toBe('2026-11-20T08:00:00Z');
     expect(srOf(withoutMdt).authoredOn).toBe('2026-11-20T08:00:00Z');
-    const { recordLastModified: _gone, consent: _c, risk: _r, ...timeless } = { ...noMdt, recordLastModified: undefined };
-    expect(() => referralToBarsMessage(nhsView({ ...timeless, lawfulBasis: undefined } as never), options)).toThrow(/no time to date/);
+    // Consent without a date and nothing else timed: the assembly time dates it, or nothing does.
+    const noTimes = nhsView({
+      ...noMdt,
+      recordLastModified: undefined,
+      risk: undefined,
+      lawfulBasis: undefined,
+      consent: { status: 'GIVEN', purpose: 'CLINICAL_REFERRAL' },
+    } as never);
+    expect(referralToBarsMessage(noTimes, options).timestamp).toBe(options.assembledAt);
+    expect(() => referralToBarsMessage(noTimes, { ...options, assembledAt: undefined })).toThrow(/no time to date/);
   });
 
   test('ServiceRequest intent is plan, no Task, no transaction requests; consent and patient present', () => {
