@@ -148,7 +148,7 @@ function exitAfterLogs(code: number): void {
  */
 function flushStdout(): Promise<boolean> {
   return new Promise((resolve) => {
-    if (stdoutFailed || process.stdout.destroyed) return resolve(!stdoutFailed && !process.stdout.destroyed);
+    if (stdoutFailed || process.stdout.destroyed) return resolve(false);
     process.stdout.once('error', () => resolve(false));
     process.stdout.write('', (err) => resolve(!err && !stdoutFailed));
   });

@@ -24,7 +24,6 @@ export const BARS_REQUEST_HEADER_PROFILE = 'https://fhir.nhs.uk/StructureDefinit
 export const BARS_RESPONSE_HEADER_PROFILE = 'https://fhir.nhs.uk/StructureDefinition/BARSMessageHeader-servicerequest-response';
 export const BARS_EVENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
 export const BARS_REASON_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
-export { BARS_USECASE_SYSTEM };
 export const BARS_SERVICEREQUEST_CATEGORY_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest';
 export const BARS_REFERRAL_DEFINITION = 'https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral';
 /** Core 1.2.2 "Cancellation": a cancel has its own MessageDefinition. */
@@ -48,8 +47,9 @@ export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOp
     .map((e) => ({ fullUrl: e.fullUrl, resource: asMessageResource(e.resource!, opts, authored) }));
   const serviceRequest = entries.find((e) => e.resource?.resourceType === 'ServiceRequest');
   if (!serviceRequest?.fullUrl) throw new Error(`referral ${view.referralId}: no ServiceRequest to focus the message on`);
-  const trust = organizationEntry(entries, (o) => o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false);
-  const police = organizationEntry(entries, (o) => !(o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false));
+  const isTrust = (o: Organization) => o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false;
+  const trust = organizationEntry(entries, isTrust);
+  const police = organizationEntry(entries, (o) => !isTrust(o));
   const headerId = uuidv5(`${view.referralId}:MessageHeader:new`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
     resourceType: 'MessageHeader',

@@ -1,8 +1,8 @@
 import type { Device } from '@medplum/fhirtypes';
+import { BARS_SOURCE_SOFTWARE } from '../../mappings/referral-to-bars';
 
 /** Names this deployment's instance in NHSD-Requesting-Software (there is no NHS-assigned system for it). */
 export const BRIDGE_INSTANCE_SYSTEM = 'https://iasu.example/Id/bridge-instance';
-export const BRIDGE_PRODUCT_NAME = 'iasu-bridge';
 
 /**
  * The `NHSD-Requesting-Software` Device: "an identifier for the instance, the product name and
@@ -13,7 +13,7 @@ export function requestingSoftware(instance: string, version: string): Device {
   return {
     resourceType: 'Device',
     identifier: [{ system: BRIDGE_INSTANCE_SYSTEM, value: instance }],
-    deviceName: [{ name: BRIDGE_PRODUCT_NAME, type: 'manufacturer-name' }],
+    deviceName: [{ name: BARS_SOURCE_SOFTWARE, type: 'manufacturer-name' }],
     version: [{ value: version }],
   };
 }
