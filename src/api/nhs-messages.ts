@@ -9,15 +9,21 @@ import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
 import { partnerRoute } from './auth';
 import { barsOutcome, FHIR_JSON } from './fhir-outcome';
+import { mirrorIntegrityHeaders } from './message-integrity';
+import { RETRY_AFTER_SECONDS } from './payload-budget';
 
 /**
  * `POST /fhir/$process-message` (nhs-fhir.md Mode B): the trust's `servicerequest-response`
  * messages. Matched to the message the bridge sent by `MessageHeader.response.identifier`,
  * applied through the one state machine (never backwards), acknowledged with a response
- * message. Errors are OperationOutcomes with BaRS codes, as the trust's own API answers.
+ * message. Errors are OperationOutcomes with BaRS codes, as the trust's own API answers; a
+ * message id already applied is answered 409 (duplicate) and the integrity headers are checked
+ * and mirrored (message-integrity.ts), as BaRS Core 1.2.2 asks of a receiver.
  */
 export const NHS_MESSAGE_PATH = '/fhir/$process-message';
 const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The trust's message ids, in the store of partner callbacks already applied. */
+const MESSAGE_PARTNER = 'nhs';
 
 export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
   name: 'iasu-nhs-messages',
@@ -27,6 +33,7 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: NHS_MESSAGE_PATH,
       options: {
         ...partnerRoute('nhs-inbound'),
+        ext: mirrorIntegrityHeaders(),
         // Parsed here, not by hapi, so a bad body gets an OperationOutcome rather than a Boom.
         payload: { parse: false, output: 'data', maxBytes: MAX_MESSAGE_BYTES, allow: [FHIR_JSON, 'application/json'] },
       },
@@ -47,7 +54,20 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         if (response.referralId !== undefined && response.referralId !== sent.referralId) {
           return barsOutcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
         }
-        await apply(ctx, meta, sent, response);
+        // BaRS receiver responsibilities: a message already processed is answered 409 / duplicate
+        // and changes nothing; one still being applied is retried by the trust later.
+        const claim = await ctx.webhookEvents.claim(MESSAGE_PARTNER, response.messageId);
+        if (claim === 'applied') return barsOutcome(h, 409, 'REC_CONFLICT', 'duplicate', 'the message has been identified as having already been processed');
+        if (claim === 'in-progress') {
+          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'this message is being processed; retry').header('Retry-After', String(RETRY_AFTER_SECONDS));
+        }
+        try {
+          await apply(ctx, meta, sent, response);
+        } catch (err) {
+          await ctx.webhookEvents.release(MESSAGE_PARTNER, response.messageId);
+          throw err;
+        }
+        await ctx.webhookEvents.applied(MESSAGE_PARTNER, response.messageId);
         // A response without a source endpoint is answered at the trust's configured service.
         const replyTo = response.sourceEndpoint ?? ctx.config.nhs.barsDestinationEndpoint;
         const ack = barsAcknowledgement({ messageId: response.messageId, sourceEndpoint: replyTo }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());

@@ -33,8 +33,8 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   },
   'POST /fhir/$process-message': {
     tag: 'partners',
-    summary: "The NHS trust's BaRS servicerequest-response messages.",
-    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome', 401: 'OperationOutcome', 403: 'OperationOutcome', 404: 'OperationOutcome: unknown message', 422: 'OperationOutcome', 503: 'OperationOutcome: not configured, or too many messages in flight (Retry-After)' },
+    summary: "The NHS trust's BaRS servicerequest-response messages. X-Request-Id and X-Correlation-Id (UUIDs) are required and mirrored on every answer.",
+    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome: REC_BAD_REQUEST (not a response message, or no X-Request-Id / X-Correlation-Id)', 401: 'OperationOutcome: REC_UNAUTHORIZED', 403: 'OperationOutcome: REC_FORBIDDEN', 404: 'OperationOutcome: unknown message', 409: 'OperationOutcome: REC_CONFLICT / duplicate (this message id was already processed)', 422: 'OperationOutcome', 503: 'OperationOutcome: not configured, the message is being processed, or too many messages in flight (Retry-After)' },
   },
   'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner\'s own words about the failure.', responses: { 200: 'referral', 404: 'unknown' } },
   'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },

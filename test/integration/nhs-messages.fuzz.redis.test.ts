@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { createServer } from '../../src/api/server';
 import { createContext, type BridgeContext } from '../../src/context';
 import { barsMessageId } from '../../src/mappings/referral-to-bars';
-import { trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
@@ -129,7 +129,7 @@ describe('POST /fhir/$process-message, fuzzed', () => {
         const res = await server.inject({
           method: 'POST',
           url: '/fhir/$process-message',
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/fhir+json' },
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() },
           payload,
         });
         const result = res.result as OperationOutcome | Bundle | null;

@@ -7,7 +7,7 @@ import { generate } from 'selfsigned';
 import { createServer } from '../../src/api/server';
 import { createContext, type BridgeContext } from '../../src/context';
 import { barsMessageId } from '../../src/mappings/referral-to-bars';
-import { trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
@@ -81,7 +81,7 @@ describe('mTLS on POST /fhir/$process-message', () => {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         `${server.info.uri}/fhir/$process-message`,
-        { method: 'POST', ca: ca.cert, ...(client ?? {}), headers: { 'content-type': 'application/fhir+json', ...headers } },
+        { method: 'POST', ca: ca.cert, ...(client ?? {}), headers: { 'content-type': 'application/fhir+json', ...barsIntegrityHeaders(), ...headers } },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
@@ -108,7 +108,7 @@ describe('mTLS on POST /fhir/$process-message', () => {
   test('no client certificate: 401, and a bearer token does not stand in for one', async () => {
     const res = await post(undefined, { authorization: 'Bearer a-token-that-must-not-work' });
     expect(res.status).toBe(401);
-    expect(codeOf(res.body)).toBe('SEND_UNAUTHORIZED');
+    expect(codeOf(res.body)).toBe('REC_UNAUTHORIZED');
   });
 
   test('a certificate from another CA: 401', async () => {
@@ -119,6 +119,6 @@ describe('mTLS on POST /fhir/$process-message', () => {
   test('our CA but another subject: 403', async () => {
     const res = await post({ cert: wrongCn.cert, key: wrongCn.private });
     expect(res.status).toBe(403);
-    expect(codeOf(res.body)).toBe('SEND_FORBIDDEN');
+    expect(codeOf(res.body)).toBe('REC_FORBIDDEN');
   });
 });

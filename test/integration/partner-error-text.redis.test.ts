@@ -16,7 +16,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { nhsDelivery } from '../../src/queues/nhs-delivery';
 import type { DeadLetterJob } from '../../src/queues/topology';
-import { trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, operatorHeader, REDIS_URL, stopBridge, testConfig, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
@@ -150,7 +150,7 @@ describe('a partner echoing the patient in its error text', () => {
     await waitFor(async () => (await statusOf(FATAL.referralId)) === 'SENT', 'BaRS SENT');
     const response = trustResponse({ id: 'resp-fatal-1', respondsTo: barsMessageId(FATAL.referralId), referralId: FATAL.referralId, code: 'fatal-error' });
     response.entry!.push({ resource: outcome('REC_UNPROCESSABLE_ENTITY', ['ServiceRequest.subject']) });
-    const answer = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(response) });
+    const answer = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() }, payload: JSON.stringify(response) });
     expect(answer.statusCode).toBe(200);
     expectNoCanary(answer.payload, 'the $process-message acknowledgement');
 

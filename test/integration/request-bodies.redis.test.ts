@@ -110,7 +110,17 @@ describe('request bodies', () => {
     expect(answer).not.toBe('no answer');
     const { status, headers, body } = answer as Exclude<Answer, 'no answer'>;
     expect([status, headers['www-authenticate']]).toEqual([401, 'Bearer']);
-    expect(JSON.parse(body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { coding: [{ code: 'SEND_UNAUTHORIZED' }] } }] });
+    expect(JSON.parse(body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { coding: [{ code: 'REC_UNAUTHORIZED' }] } }] });
+  });
+
+  test('the NHS route refuses a message without its integrity headers (400 REC_BAD_REQUEST) before reading its body', async () => {
+    const before = bytesRead.get('/fhir/$process-message') ?? 0;
+    const answer = await startPost(port, '/fhir/$process-message', { 'content-type': 'application/fhir+json', authorization: 'Bearer trust-token' }, 512 * 1024, 1024).answer;
+    expect(answer).not.toBe('no answer');
+    const { status, body } = answer as Exclude<Answer, 'no answer'>;
+    expect(status).toBe(400);
+    expect(JSON.parse(body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'required', details: { coding: [{ code: 'REC_BAD_REQUEST' }] } }] });
+    expect(bytesRead.get('/fhir/$process-message') ?? 0).toBe(before);
   });
 
   test('an authenticated route holds at most its budget of body bytes at once: 503 with Retry-After beyond it, room again when a request ends', async () => {
