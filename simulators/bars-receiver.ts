@@ -398,7 +398,15 @@ export async function startBarsReceiver(opts: BarsReceiverOptions): Promise<Bars
     options: { payload: { parse: false, output: 'data', maxBytes: MAX_BODY_BYTES } },
     handler: (request, h) => {
       // hapi matches `/fhir/$process-message` literally and `%24process-message` decoded; one route, checked here.
-      const reply = (status: number, body: Resource) => h.response(body).code(status).type('application/fhir+json');
+      // A receiver mirrors the integrity headers on every answer (Core 1.2.2 receiver responsibilities).
+      const reply = (status: number, body: Resource) => {
+        const response = h.response(body).code(status).type('application/fhir+json');
+        for (const name of ['X-Request-Id', 'X-Correlation-Id']) {
+          const value = headerValue(request.headers, name);
+          if (value) response.header(name, value);
+        }
+        return response;
+      };
       const refuse = (refusal: Refusal) => reply(ERRORS[refusal.code].status, outcome(refusal.code, refusal.problems));
       if (request.params.operation !== PROCESS_MESSAGE) return refuse(new Refusal('REC_NOT_FOUND', ['only $process-message is served here']));
       if (request.method !== 'post') return refuse(new Refusal('REC_METHOD_NOT_ALLOWED', ['only POST is supported'])).header('Allow', 'POST');

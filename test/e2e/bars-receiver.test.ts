@@ -262,6 +262,15 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
       expect(receiver.stats()).toMatchObject({ referrals: 0, messages: 0, authFailures: 2 });
     });
 
+    it('mirrors X-Request-Id and X-Correlation-Id on its answers, refusals included', async () => {
+      for (const token of [undefined, await accessToken(receiver)]) {
+        const headers = barsHeaders(token);
+        const answer = await post(receiver, newMessage(), headers);
+        const sent = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+        expect([answer.status, answer.headers.get('x-request-id'), answer.headers.get('x-correlation-id')]).toEqual([token ? 200 : 401, sent('x-request-id'), sent('x-correlation-id')]);
+      }
+    });
+
     it('revokeTokens(): the next call is 401; a fresh token works again', async () => {
       const token = await accessToken(receiver);
       receiver.revokeTokens();

@@ -96,3 +96,9 @@ export function trustResponse(opts: TrustResponseOptions): Bundle {
 export function barsIntegrityHeaders(correlationId: string = randomUUID()): { 'x-request-id': string; 'x-correlation-id': string } {
   return { 'x-request-id': randomUUID(), 'x-correlation-id': correlationId };
 }
+
+type HeaderFn = (req: { getHeader(name: string): unknown }) => string;
+const mirror = (name: string): HeaderFn => (req) => String(req.getHeader(name) ?? '');
+
+/** nock reply headers for a receiver that mirrors the integrity headers, as BaRS receivers must. */
+export const MIRROR_INTEGRITY: Record<string, HeaderFn> = { 'X-Request-Id': mirror('x-request-id'), 'X-Correlation-Id': mirror('x-correlation-id') };

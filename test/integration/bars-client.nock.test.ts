@@ -3,7 +3,7 @@ import nock from 'nock';
 import { BARS_ACCEPT, NhsBarsClient, type BarsParties } from '../../src/adapters/nhs/bars-client';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage } from '../../src/mappings/referral-to-bars';
-import { NHS_BARS_OPTIONS } from '../helpers/nhs';
+import { MIRROR_INTEGRITY, NHS_BARS_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { FakeTokens, partnerFailure, socketError, useStrictNock } from '../helpers/nock';
 
@@ -75,13 +75,13 @@ describe('NhsBarsClient.sendMessage', () => {
         body = b;
         return true;
       })
-      .reply(200, ack('ok'));
+      .reply(200, ack('ok'), MIRROR_INTEGRITY);
     await expect(client().sendMessage(message, ctx)).resolves.toEqual({ outcome: 'accepted' });
     expect(body).toEqual(message);
   });
 
   it('the cancel message routes as an update in use-context', async () => {
-    receiver('test-token', 'a4t3|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'));
+    receiver('test-token', 'a4t3|referral|servicerequest-request|update').post(PATH).reply(200, ack('ok'), MIRROR_INTEGRITY);
     await expect(client().sendMessage(barsCancelMessage(message, '2026-11-23T10:00:00Z'), ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 
@@ -103,7 +103,7 @@ describe('NhsBarsClient.sendMessage', () => {
 
   it('a refused token that a refresh cures is delivered', async () => {
     receiver('test-token').post(PATH).reply(401, outcome('SEND_UNAUTHORIZED', 'expired'));
-    receiver('test-token-2').post(PATH).reply(200, ack('ok'));
+    receiver('test-token-2').post(PATH).reply(200, ack('ok'), MIRROR_INTEGRITY);
     await expect(client().sendMessage(message, ctx)).resolves.toEqual({ outcome: 'accepted' });
   });
 
@@ -128,18 +128,47 @@ describe('NhsBarsClient.sendMessage', () => {
   });
 
   it('a timeout is transient', async () => {
-    receiver().post(PATH).delay(500).reply(200, ack('ok'));
+    receiver().post(PATH).delay(500).reply(200, ack('ok'), MIRROR_INTEGRITY);
     expect(await partnerFailure(client(50).sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'timeout' } });
   });
 
   it('a 200 response message saying fatal-error is permanent, with its OperationOutcome (text apart)', async () => {
-    receiver().post(PATH).reply(200, ack('fatal-error', 'unknown service'));
+    receiver().post(PATH).reply(200, ack('fatal-error', 'unknown service'), MIRROR_INTEGRITY);
     const err = await partnerFailure(client().sendMessage(message, ctx));
     expect(err).toMatchObject({ kind: 'permanent', options: { detail: '(invalid)' }, partnerText: 'unknown service' });
   });
 
+  it.each([
+    ['neither header', {}],
+    ['only X-Request-Id', { 'X-Request-Id': MIRROR_INTEGRITY['X-Request-Id']! }],
+    ['only X-Correlation-Id', { 'X-Correlation-Id': MIRROR_INTEGRITY['X-Correlation-Id']! }],
+    ['another X-Request-Id', { 'X-Request-Id': '00000000-0000-4000-8000-000000000000', 'X-Correlation-Id': MIRROR_INTEGRITY['X-Correlation-Id']! }],
+  ])('a 200 mirroring %s is not delivered: transient, retried (Core 1.2.2 sender responsibilities)', async (_what, headers) => {
+    receiver().post(PATH).reply(200, ack('ok'), headers);
+    const err = await partnerFailure(client().sendMessage(message, ctx));
+    expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', status: 200, options: { detail: expect.stringMatching(/^integrity headers not mirrored: /) } });
+  });
+
+  it('a retry is the same request: X-Request-Id is the message id on every attempt (Core 1.2.2 "Definition of a retry")', async () => {
+    const seen: string[] = [];
+    const record = function (this: { req: { headers: Record<string, string> } }) {
+      seen.push(this.req.headers['x-request-id']!);
+    };
+    receiver().post(PATH).reply(function () {
+      record.call(this);
+      return [503, outcome('REC_SERVICE_UNAVAILABLE', 'busy')];
+    });
+    receiver().post(PATH).reply(function () {
+      record.call(this);
+      return [200, ack('ok'), { 'X-Request-Id': seen.at(-1)!, 'X-Correlation-Id': ctx.correlationId }];
+    });
+    await expect(partnerFailure(client().sendMessage(message, ctx))).resolves.toMatchObject({ kind: 'transient', status: 503 });
+    await expect(client().sendMessage(message, ctx)).resolves.toEqual({ outcome: 'accepted' });
+    expect(seen).toEqual([message.id, message.id]);
+  });
+
   it('a 200 response message saying transient-error is transient', async () => {
-    receiver().post(PATH).reply(200, ack('transient-error'));
+    receiver().post(PATH).reply(200, ack('transient-error'), MIRROR_INTEGRITY);
     expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient' });
   });
 });

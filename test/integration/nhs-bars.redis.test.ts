@@ -9,7 +9,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { nhsDelivery } from '../../src/queues/nhs-delivery';
 import type { DeadLetterJob } from '../../src/queues/topology';
-import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, MIRROR_INTEGRITY, trustResponse } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
@@ -77,7 +77,7 @@ describe('BaRS mode', () => {
     nock(TRUST)
       .post('/fhir/$process-message', (body: Bundle) => received.push(body) > 0)
       .times(times)
-      .reply(status, (_uri, body) => ack((body as Bundle).id!));
+      .reply(status, (_uri, body) => ack((body as Bundle).id!), MIRROR_INTEGRITY);
     return received;
   }
 
@@ -113,7 +113,7 @@ describe('BaRS mode', () => {
       .post('/fhir/$process-message')
       .reply(function (_uri, body) {
         header = this.req.headers['nhsd-requesting-software'] as string;
-        return [200, ack((body as Bundle).id!)];
+        return [200, ack((body as Bundle).id!), { 'X-Request-Id': this.req.headers['x-request-id'] as string, 'X-Correlation-Id': this.req.headers['x-correlation-id'] as string }];
       });
     await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'SENT', 'referral SENT');
@@ -248,6 +248,24 @@ describe('BaRS mode', () => {
     expect(await ctx.referrals.loadPartnerText(ID)).toBe('Service does not accept this referral type');
     const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
     expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'permanent', reason: expect.stringContaining('fatal-error') })]);
+  });
+
+  test('a 200 that does not mirror the integrity headers (an intermediary, not the trust) is not delivered: the same message is sent again', async () => {
+    const bare: { body: Bundle; requestId: string }[] = [];
+    nock(TRUST)
+      .post('/fhir/$process-message')
+      .reply(function (_uri, body) {
+        const message = (typeof body === 'string' ? JSON.parse(body) : body) as Bundle;
+        bare.push({ body: message, requestId: this.req.headers['x-request-id'] as string });
+        return [200, ack(message.id!)];
+      });
+    const received = receiver();
+    await queueReferral();
+    await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'SENT', 'referral SENT');
+    expect(bare).toHaveLength(1);
+    expect(received).toEqual([bare[0]!.body]);
+    expect(bare[0]!.requestId).toBe(SENT_ID);
+    expect((await ctx.referrals.timeline(ID)).map((e) => e.status)).toEqual(['QUEUED', 'SENT']);
   });
 
   test('a transient-error response resends the same message once', async () => {

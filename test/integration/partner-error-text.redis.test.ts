@@ -16,7 +16,7 @@ import { startDeliveryWorker } from '../../src/queues/delivery';
 import { enqueueDelivery } from '../../src/queues/delivery-jobs';
 import { nhsDelivery } from '../../src/queues/nhs-delivery';
 import type { DeadLetterJob } from '../../src/queues/topology';
-import { barsIntegrityHeaders, trustResponse } from '../helpers/nhs';
+import { barsIntegrityHeaders, MIRROR_INTEGRITY, trustResponse } from '../helpers/nhs';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
 import { capturedLogger, operatorHeader, REDIS_URL, stopBridge, testConfig, waitFor } from '../helpers/bridge';
 import { restoreNockAfterAll } from '../helpers/nock';
@@ -145,7 +145,7 @@ describe('a partner echoing the patient in its error text', () => {
     await queue(REFUSED);
     await waitFor(async () => (await statusOf(REFUSED.referralId)) === 'FAILED', 'trust 422 FAILED');
 
-    nock(TRUST).post('/fhir/$process-message').reply(200, (_uri, body) => ({ resourceType: 'Bundle', id: 'ack-1', type: 'message', entry: [{ resource: { resourceType: 'MessageHeader', response: { identifier: (body as Bundle).id, code: 'ok' } } }] }));
+    nock(TRUST).post('/fhir/$process-message').reply(200, (_uri, body) => ({ resourceType: 'Bundle', id: 'ack-1', type: 'message', entry: [{ resource: { resourceType: 'MessageHeader', response: { identifier: (body as Bundle).id, code: 'ok' } } }] }), MIRROR_INTEGRITY);
     await queue(FATAL);
     await waitFor(async () => (await statusOf(FATAL.referralId)) === 'SENT', 'BaRS SENT');
     const response = trustResponse({ id: 'resp-fatal-1', respondsTo: barsMessageId(FATAL.referralId), referralId: FATAL.referralId, code: 'fatal-error' });

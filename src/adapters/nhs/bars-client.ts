@@ -45,14 +45,21 @@ export class NhsBarsClient {
 
   /**
    * Sends one message. A 409 (REC_CONFLICT) means the trust already holds the referral: the
-   * caller treats it as delivered. A 200 whose body is a response message saying
+   * caller treats it as delivered. A 2xx without the integrity headers mirrored is retried. A 200 whose body is a response message saying
    * `fatal-error` / `transient-error` is a failure of that kind, whatever the HTTP status said.
    */
   async sendMessage(message: Bundle, ctx: RequestContext): Promise<BarsSendResult> {
-    const headers = { ...this.partyHeaders, 'use-context': useContextOf(message), Accept: BARS_ACCEPT, 'Content-Type': 'application/fhir+json' };
+    const headers = {
+      ...this.partyHeaders,
+      'use-context': useContextOf(message),
+      Accept: BARS_ACCEPT,
+      'Content-Type': 'application/fhir+json',
+      // A retry is the same request (Core 1.2.2 "Definition of a retry"): the id is the message's.
+      ...(message.id ? { 'X-Request-Id': message.id } : {}),
+    };
     let answer: unknown;
     try {
-      answer = await this.requester.post(ctx, '$process-message', message, headers);
+      answer = await this.requester.post(ctx, '$process-message', message, headers, { requireEcho: true });
     } catch (err) {
       if (err instanceof PartnerError && err.status === 409) return { outcome: 'duplicate' };
       throw err;

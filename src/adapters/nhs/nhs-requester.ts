@@ -41,8 +41,13 @@ export class NhsRequester {
     return this.authorised(ctx, extraHeaders, (headers) => call(client, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs) }));
   }
 
-  /** POSTs a FHIR resource to `{base}/{path}` and resolves to the parsed answer (see the class comment). */
-  post(ctx: RequestContext, path: string, body: unknown, extraHeaders: Record<string, string> = {}): Promise<unknown> {
+  /**
+   * POSTs a FHIR resource to `{base}/{path}` and resolves to the parsed answer (see the class
+   * comment). With `requireEcho`, a 2xx that does not mirror the request's X-Request-Id and
+   * X-Correlation-Id is a transient failure (BaRS Core 1.2.2 sender responsibilities: such an
+   * answer came from something in between, not the receiver, so the message is not delivered).
+   */
+  post(ctx: RequestContext, path: string, body: unknown, extraHeaders: Record<string, string> = {}, { requireEcho = false } = {}): Promise<unknown> {
     const url = `${this.opts.baseUrl.replace(/\/+$/, '')}/${path}`;
     const payload = JSON.stringify(body);
     return this.authorised(ctx, extraHeaders, async (headers) => {
@@ -50,6 +55,7 @@ export class NhsRequester {
       const merged: Record<string, string> = { accept: 'application/fhir+json', 'content-type': 'application/fhir+json' };
       for (const [name, value] of Object.entries(headers)) merged[name.toLowerCase()] = value;
       const answer = await this.http.request(url, { method: 'POST', headers: merged, body: payload, timeoutMs: this.opts.timeoutMs });
+      if (requireEcho) assertEchoed(answer, merged);
       return fhirAnswer(answer);
     });
   }
@@ -100,6 +106,18 @@ export class NhsRequester {
     this.client ??= loadFhirKit().then(({ Client }) => new Client({ baseUrl: this.opts.baseUrl }));
     return this.client;
   }
+}
+
+const ECHOED = ['x-request-id', 'x-correlation-id'] as const;
+
+function assertEchoed(answer: HttpAnswer, sent: Record<string, string>): void {
+  if (answer.status < 200 || answer.status >= 300) return;
+  const missing = ECHOED.filter((name) => answer.header(name)?.trim().toLowerCase() !== sent[name]?.toLowerCase());
+  if (!missing.length) return;
+  throw new PartnerError('NHS', 'transient', `NHS BaRS answered ${answer.status} without mirroring ${missing.join(' and ')}: not counted as delivered`, {
+    status: answer.status,
+    detail: `integrity headers not mirrored: ${missing.join(', ')}`,
+  });
 }
 
 /**
