@@ -63,6 +63,7 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         }
         try {
           await apply(ctx, meta, sent, response);
+          await ctx.messages.link(response.messageId, sent);
         } catch (err) {
           await ctx.webhookEvents.release(MESSAGE_PARTNER, response.messageId);
           throw err;

@@ -89,8 +89,9 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
 /**
  * A response carries the sender's Encounter and the receiver's; the trust's progress is in its
  * own: the one the header focuses, else the one its service provides (serviceProvider is the
- * header's sender), else the only one not under the bridge's identifier system. Otherwise none:
- * a guess could move the referral on the wrong Encounter's status.
+ * header's sender), else the only one not under the bridge's identifier system, else the only
+ * one giving a BaRS rejection reason (only a receiver rejects: REFRESP02 marks its decline so and
+ * nothing else). Otherwise none: a guess could move the referral on the wrong Encounter's status.
  */
 function receiverEncounter(entries: NonNullable<Bundle['entry']>, header: MessageHeader, focused: unknown, referralIdSystem: string): Encounter | undefined {
   if ((focused as Encounter | undefined)?.resourceType === 'Encounter') return focused as Encounter;
@@ -100,8 +101,16 @@ function receiverEncounter(entries: NonNullable<Bundle['entry']>, header: Messag
   const provided = encounters.filter((e) => sender && e.serviceProvider?.reference === sender);
   if (provided.length === 1) return provided[0];
   const notOurs = encounters.filter((e) => !e.identifier?.some((i) => i.system === referralIdSystem));
-  return notOurs.length === 1 ? notOurs[0] : undefined;
+  if (notOurs.length === 1) return notOurs[0];
+  const rejecting = notOurs.filter((e) => e.reasonCode?.some((reason) => reason.coding?.some((c) => typeof c?.system === 'string' && REJECTION_REASON_SYSTEMS.has(c.system))));
+  return rejecting.length === 1 ? rejecting[0] : undefined;
 }
+
+/** The BaRS CodeSystems of a receiver's reasons for rejecting a request. */
+const REJECTION_REASON_SYSTEMS: ReadonlySet<string> = new Set([
+  'https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars',
+  'https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars',
+]);
 
 /**
  * What the trust's response means for the referral. `answers` says which bridge message it

@@ -3,8 +3,8 @@ import type { BarsMessageKind } from '../mappings/referral-to-bars';
 import type { Keys } from './keys';
 
 /**
- * Which referral each BaRS message the bridge sent belongs to, so the trust's response
- * (`MessageHeader.response.identifier` = our Bundle id) finds its referral. Ids only, no
+ * Which referral each BaRS message belongs to (those the bridge sent, and the trust's answers to
+ * them), so the trust's response (`MessageHeader.response.identifier`) finds its referral. Ids only, no
  * personal data; kept as long as the referral's data.
  */
 export interface SentMessage {
@@ -22,6 +22,14 @@ export class MessageIndex {
   /** Written before the message is sent: a response can arrive before the send returns. */
   async remember(messageId: string, sent: SentMessage): Promise<void> {
     await this.redis.set(this.keys.barsMessage(messageId), `${sent.kind}|${sent.referralId}`, 'EX', this.ttlSeconds);
+  }
+
+  /**
+   * The trust's own message, so one that answers it (BaRS VALRESP01B answers VALRESP01A) finds
+   * the referral too. Never over an id already held: a message id cannot re-point another referral.
+   */
+  async link(messageId: string, sent: SentMessage): Promise<void> {
+    await this.redis.set(this.keys.barsMessage(messageId), `${sent.kind}|${sent.referralId}`, 'EX', this.ttlSeconds, 'NX');
   }
 
   async lookup(messageId: string): Promise<SentMessage | undefined> {

@@ -165,6 +165,18 @@ describe('BaRS mode', () => {
     expect({ meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) }).toEqual(before);
   });
 
+  test('a message answering the trust\'s own earlier message finds the referral; a trust message id never re-points another', async () => {
+    await delivered();
+    expect((await respond(response({ id: 'resp-interim', encounter: 'in-progress' }))).statusCode).toBe(200);
+    expect((await respond(response({ id: 'resp-final', encounter: 'finished', respondsTo: 'resp-interim' }))).statusCode).toBe(200);
+    expect((await ctx.referrals.get(ID))?.status).toBe('COMPLETED');
+
+    const other = { referralId: '0e0e0e0e-0000-5000-8000-000000000002', kind: 'new' } as const;
+    await ctx.messages.remember('held-elsewhere', other);
+    expect((await respond(response({ id: 'held-elsewhere', encounter: 'finished' }))).statusCode).toBe(200);
+    expect(await ctx.messages.lookup('held-elsewhere')).toEqual(other);
+  });
+
   test('a message whose apply fails is not remembered: the trust\'s retry is applied', async () => {
     await delivered();
     const patch = jest.spyOn(ctx.referrals, 'transition').mockRejectedValueOnce(new Error('redis went away'));

@@ -153,3 +153,40 @@ describe("the receiver's Encounter, as in NHS England's published example", () =
     expect(read(bundle).encounterStatus).toBe('finished');
   });
 });
+
+describe('two Encounters, neither focused nor provided by the sender (as in REFRESP02 and 03)', () => {
+  const REJECTED_REASONS = 'https://fhir.nhs.uk/CodeSystem/rejected-reasons-bars';
+  const withEncounters = (...encounters: { status: string; reason?: string }[]): Bundle => {
+    const bundle = responseMessage();
+    for (const [i, e] of encounters.entries()) {
+      bundle.entry!.push({
+        fullUrl: `urn:uuid:enc-${i}`,
+        resource: {
+          resourceType: 'Encounter',
+          identifier: [{ system: 'https://sender.url/Id/case-number', value: `case-${i}` }],
+          status: e.status as 'planned',
+          class: { code: 'EMER' },
+          ...(e.reason ? { reasonCode: [{ coding: [{ system: e.reason, code: 'RRNA' }] }] } : {}),
+        },
+      });
+    }
+    return bundle;
+  };
+
+  it('the only one giving a BaRS rejection reason is the receiver declining: REJECTED', () => {
+    const response = read(withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: REJECTED_REASONS }));
+    expect([response.encounterStatus, barsResponseToStatus(response, 'new')]).toEqual(['cancelled', 'REJECTED']);
+    expect(read(withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: 'https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars' })).encounterStatus).toBe('cancelled');
+  });
+
+  it('otherwise none is read: no reasons, reasons from another system, or two rejecting', () => {
+    for (const bundle of [
+      withEncounters({ status: 'triaged' }, { status: 'planned' }),
+      withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: 'https://example.org/other-reasons' }),
+      withEncounters({ status: 'cancelled', reason: REJECTED_REASONS }, { status: 'cancelled', reason: REJECTED_REASONS }),
+    ]) {
+      const response = read(bundle);
+      expect([response.encounterStatus, barsResponseToStatus(response, 'new')]).toEqual([undefined, undefined]);
+    }
+  });
+});
