@@ -26,6 +26,7 @@ import { startPoliceFeedSimulator } from './police-feed';
  * The demo's simulated trust is set up for this existing code, so the messages stay valid.
  */
 export const DEMO_BARS_USE_CASE = 'a4t3';
+export const DEMO_BARS_SOURCE_ENDPOINT = 'https://fhir.nhs.uk/Id/dos-service-id|iasu-demo-0001';
 
 export interface DemoOptions {
   records?: number;
@@ -280,6 +281,8 @@ async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
       NHS_FHIR_BASE_URL: bars.url,
       NHS_BARS_TARGET_SERVICE_ID: DEFAULT_BARS_SERVICE_ID,
       NHS_BARS_USE_CASE: DEMO_BARS_USE_CASE,
+      // The bridge's own Endpoint Catalogue entry, as a registered deployment has one.
+      NHS_BARS_SOURCE_ENDPOINT: DEMO_BARS_SOURCE_ENDPOINT,
       NHS_AUTH: 'private-key-jwt',
       NHS_TOKEN_URL: bars.tokenUrl,
       NHS_CLIENT_ID: clientId,

@@ -123,6 +123,23 @@ export function assertBarsUseCase(useCase: string): void {
   );
 }
 
+/** `{system}|{serviceId}`: an Endpoint Catalogue reference, as BaRS message headers carry endpoints. */
+const CATALOGUE_ENDPOINT = /^https?:\/\/[^\s|]+\|[A-Za-z0-9._:-]{1,64}$/;
+
+export function isCatalogueEndpoint(endpoint: string): boolean {
+  return CATALOGUE_ENDPOINT.test(endpoint);
+}
+
+/**
+ * What a BaRS deployment should fix before a trust connects, though it can run without: the
+ * guide wants `source.endpoint` to be the bridge's Endpoint Catalogue entry, usable as an
+ * NHSD-Target-Identifier, which a URL is not.
+ */
+export function barsConfigWarnings(nhs: Pick<BridgeConfig['nhs'], 'mode' | 'barsSourceEndpoint'>): string[] {
+  if (nhs.mode !== 'bars' || isCatalogueEndpoint(nhs.barsSourceEndpoint)) return [];
+  return ['NHS_BARS_SOURCE_ENDPOINT is a URL: BaRS Core 1.2.2 asks for {system}|{serviceId}, the bridge\'s Endpoint Catalogue entry, so the trust can address its responses'];
+}
+
 const cron = Joi.string().custom((value: string, helpers) => (validCron(value) ? value : helpers.error('any.invalid')), 'cron expression').messages({
   'any.invalid': 'must be a cron expression of 5 or 6 fields',
 });
@@ -173,7 +190,10 @@ const schema = Joi.object({
   NHS_TRUST_NAME: Joi.string().required(),
   NHS_TIMEOUT_MS: positiveInt.required(),
   NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
-  NHS_BARS_SOURCE_ENDPOINT: Joi.string().uri().required(),
+  NHS_BARS_SOURCE_ENDPOINT: Joi.alternatives()
+    .try(url, Joi.string().pattern(CATALOGUE_ENDPOINT))
+    .required()
+    .messages({ 'alternatives.match': 'must be the bridge\'s Endpoint Catalogue entry as system|serviceId, or an http(s) URL' }),
   NHS_BARS_DESTINATION_ENDPOINT: Joi.string().max(2048).allow(''),
   NHS_BARS_TARGET_SERVICE_ID: Joi.string().allow(''),
   NHS_BARS_TARGET_SERVICE_SYSTEM: Joi.string().uri().required(),

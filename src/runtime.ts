@@ -2,7 +2,7 @@ import type { Server } from '@hapi/hapi';
 import type { Worker } from 'bullmq';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { createServer } from './api/server';
-import { ConfigError, type BridgeConfig } from './config';
+import { barsConfigWarnings, ConfigError, type BridgeConfig } from './config';
 import { createContext, type BridgeContext } from './context';
 import { FeedPoller } from './ingest/feed-poller';
 import { cronLogger, type Logger } from './logger';
@@ -36,6 +36,7 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
   const ctx = createContext(config, opts.logger);
   await ctx.redis.ping();
   await checkEvictionPolicy(ctx.redis, ctx.logger);
+  for (const warning of barsConfigWarnings(config.nhs)) ctx.logger.warn({ alert: true }, warning);
 
   const workers: Worker[] = [];
   if (withWorkers) {

@@ -1,4 +1,4 @@
-import type { Bundle, BundleEntry, MessageHeader, Organization, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Consent, MessageHeader, Organization, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { v5 as uuidv5 } from 'uuid';
 import type { NhsReferralView } from './allow-lists';
 import { BARS_USECASE_SYSTEM, BARS_USE_CASES } from './bars-codes';
@@ -159,6 +159,7 @@ export function referralIdOfMessage(message: Bundle): string {
  */
 function asMessageResource(resource: Resource, opts: BarsMappingOptions, authored: string): Resource {
   const meta = { ...resource.meta, lastUpdated: authored };
+  if (resource.resourceType === 'Consent') return { ...resource, meta, category: withBarsConsentCategory(resource.category) };
   if (resource.resourceType !== 'ServiceRequest') return { ...resource, meta };
   const useCaseDisplay = BARS_USE_CASES[opts.useCase];
   return {
@@ -175,4 +176,18 @@ function asMessageResource(resource: Resource, opts: BarsMappingOptions, authore
     ],
     authoredOn: authored,
   };
+}
+
+export const BARS_CONSENT_CATEGORY_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/consent-categories-bars';
+
+/**
+ * nhs-fhir.md's LOINC category stays; the BaRS coding for the same concept joins it in the same
+ * CodeableConcept (as the BaRS Consent example CONS01 codes it): the trust receives the
+ * referral to give care, whether the basis is consent or a lawful basis without it.
+ */
+function withBarsConsentCategory(category: Consent['category']): Consent['category'] {
+  const [first, ...rest] = category ?? [];
+  const drc = { system: BARS_CONSENT_CATEGORY_SYSTEM, code: 'DRC', display: 'Direct Care' };
+  if (first?.coding?.some((c) => c.system === drc.system)) return category;
+  return [{ ...first, coding: [...(first?.coding ?? []), drc] }, ...rest];
 }

@@ -20,7 +20,8 @@ let defs: PublishedDefinitions;
 let referralDefinition: Definition;
 let cancelDefinition: Definition;
 
-const config = loadConfig({ DATA_KEYS: generateDataKeySpec(), NHS_SERVICE_SNOMED_CODE: '1234567', NHS_BARS_USE_CASE: 'a4t3' });
+const SOURCE_ENDPOINT = 'https://fhir.nhs.uk/Id/dos-service-id|iasu-0001';
+const config = loadConfig({ DATA_KEYS: generateDataKeySpec(), NHS_SERVICE_SNOMED_CODE: '1234567', NHS_BARS_USE_CASE: 'a4t3', NHS_BARS_SOURCE_ENDPOINT: SOURCE_ENDPOINT });
 const fixtures: [string, Buffer][] = [
   ['example feed', readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml'))],
   ['generated feed (200 records)', Buffer.from(feedDocument(generateFeedRecords({ records: 200, seed: 7 }).map((r) => r.xml)))],
@@ -69,6 +70,13 @@ describe.each(fixtures)('BaRS conformance: %s', (_name, document) => {
     }
   });
 
+  it('source and destination endpoints are {system}|{serviceId}, as the Core 1.2.2 payload tables ask', () => {
+    for (const message of messages) {
+      const header = message.entry![0]!.resource as MessageHeader;
+      expect([header.source.endpoint, header.destination!.map((d) => d.endpoint)]).toEqual([SOURCE_ENDPOINT, ['https://fhir.nhs.uk/Id/dos-service-id|' + config.nhs.barsTarget.value]]);
+    }
+  });
+
   it('the resources the referral definition requires but the bridge has no data for are exactly these (README: NHS conformance)', () => {
     for (const message of messages) expect(unmetMinimums(message, referralDefinition)).toEqual(['CarePlan', 'Encounter', 'HealthcareService', 'Practitioner', 'PractitionerRole']);
   });
@@ -89,7 +97,7 @@ describe('REST mode (nhs-fhir.md Mode A) against the UK Core profiles', () => {
 
 describe("the bridge's acknowledgement of a trust response", () => {
   it('meets BARSBundleMessage and BARSMessageHeader-servicerequest-response', () => {
-    const ack = barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
+    const ack = barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://fhir.nhs.uk/Id/dos-service-id|iasu-0001', '2026-11-23T10:00:00Z');
     expect(conformanceErrors(ack, 'https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage', defs)).toEqual([]);
     const header = ack.entry![0]!.resource as MessageHeader;
     expect(conformanceErrors(header, 'https://fhir.nhs.uk/StructureDefinition/BARSMessageHeader-servicerequest-response', defs)).toEqual([]);

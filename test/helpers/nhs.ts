@@ -17,7 +17,7 @@ export const NHS_FHIR_OPTIONS: FhirMappingOptions = {
 
 export const NHS_BARS_OPTIONS: BarsMappingOptions = {
   ...NHS_FHIR_OPTIONS,
-  sourceEndpoint: 'https://bridge.example/fhir',
+  sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|iasu-0001',
   destinationEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42',
   useCase: 'a4t3',
   assembledAt: '2026-11-23T08:00:00Z',

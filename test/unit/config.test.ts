@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfig } from '../../src/config';
+import { barsConfigWarnings, ConfigError, loadConfig } from '../../src/config';
 
 const key1 = randomBytes(32);
 const key2 = randomBytes(32);
@@ -169,6 +169,21 @@ describe('loadConfig', () => {
       const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
       expect(config.nhs.barsDestinationEndpoint).toBe('https://fhir.nhs.uk/Id/dos-service-id|svc-1');
       expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
+    });
+
+    it('the BaRS source endpoint is {system}|{serviceId} or a URL; a URL is run with a warning', () => {
+      const bars = { DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3' };
+      const catalogue = loadConfig({ ...bars, NHS_BARS_SOURCE_ENDPOINT: 'https://fhir.nhs.uk/Id/dos-service-id|2000123456' });
+      expect(catalogue.nhs.barsSourceEndpoint).toBe('https://fhir.nhs.uk/Id/dos-service-id|2000123456');
+      expect(barsConfigWarnings(catalogue.nhs)).toEqual([]);
+      const byUrl = loadConfig({ ...bars, NHS_BARS_SOURCE_ENDPOINT: 'https://iasu.example/fhir' });
+      expect(barsConfigWarnings(byUrl.nhs)).toEqual([expect.stringContaining('{system}|{serviceId}')]);
+      // REST mode sends no MessageHeader: nothing to warn about.
+      expect(barsConfigWarnings(loadConfig({ DATA_KEYS }).nhs)).toEqual([]);
+      for (const bad of ['dos-service-id|1', 'https://fhir.nhs.uk/Id/dos-service-id|', 'https://a.example|1|2', 'https://a.example|has space', 'not a url']) {
+        const error = configError({ ...bars, NHS_BARS_SOURCE_ENDPOINT: bad });
+        expect([bad, error.variable, error.message]).toEqual([bad, 'NHS_BARS_SOURCE_ENDPOINT', expect.stringContaining('system|serviceId')]);
+      }
     });
 
     it('no NHS auth unless asked for', () => {

@@ -1,4 +1,4 @@
-import type { MessageHeader, ServiceRequest } from '@medplum/fhirtypes';
+import type { Consent, MessageHeader, ServiceRequest } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config';
 import { mapFeed } from '../../src/cli/map-command';
 import { nhsView } from '../../src/mappings/allow-lists';
@@ -14,7 +14,8 @@ import {
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NHS_BARS_OPTIONS } from '../helpers/nhs';
+import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { NHS_BARS_OPTIONS, NHS_FHIR_OPTIONS } from '../helpers/nhs';
 import { clinicalReferral } from '../helpers/referrals';
 
 const options = NHS_BARS_OPTIONS;
@@ -71,6 +72,20 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     const sr = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as ServiceRequest;
     expect(sr.intent).toBe('plan');
     expect(bundle.entry!.every((e) => e.request === undefined)).toBe(true);
+  });
+
+  test("the Consent category carries nhs-fhir.md's LOINC and BaRS's Direct Care coding, in one concept; REST mode keeps LOINC alone", () => {
+    const consent = bundle.entry!.find((e) => e.resource?.resourceType === 'Consent')!.resource as Consent;
+    expect(consent.category).toEqual([
+      {
+        coding: [
+          { system: 'http://loinc.org', code: '59284-0' },
+          { system: 'https://fhir.nhs.uk/CodeSystem/consent-categories-bars', code: 'DRC', display: 'Direct Care' },
+        ],
+      },
+    ]);
+    const rest = referralToTransactionBundle(nhsView(clinicalReferral()), NHS_FHIR_OPTIONS);
+    expect((rest.entry!.find((e) => e.resource?.resourceType === 'Consent')!.resource as Consent).category).toEqual([{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }]);
   });
 
   test('deterministic', () => {
