@@ -1,5 +1,5 @@
 import type { Lifecycle, Request, ResponseObject, ResponseToolkit, RouteOptions } from '@hapi/hapi';
-import { barsOutcome } from './fhir-outcome';
+import { barsOutcome, boomAsOutcome } from './fhir-outcome';
 
 /**
  * BaRS Core 1.2.2 "Transactional integrity", receiver responsibilities: every message carries an
@@ -44,15 +44,19 @@ export function integrityRefusal(request: Request, h: ResponseToolkit): Response
   return checked.ok ? undefined : barsOutcome(h, 400, 'REC_BAD_REQUEST', checked.issueCode, checked.problem);
 }
 
-const mirrorHeaders: Lifecycle.Method = (request, h) => {
-  const response = request.response;
-  const headers = mirrored(request);
-  if ('isBoom' in response && response.isBoom) Object.assign(response.output.headers, Object.fromEntries(headers));
-  else for (const [name, value] of headers) (response as ResponseObject).header(name, value);
-  return h.continue;
+/** Mirrors the ids on the answer; a hapi error on this route becomes an OperationOutcome first. */
+const answerAsReceiver: Lifecycle.Method = (request, h) => {
+  const raw = request.response;
+  const response = 'isBoom' in raw && raw.isBoom ? boomAsOutcome(h, raw) : (raw as ResponseObject);
+  for (const [name, value] of mirrored(request)) response.header(name, value);
+  return 'isBoom' in raw && raw.isBoom ? response : h.continue;
 };
 
-/** The route extension that mirrors the ids on every answer of a BaRS receiving endpoint. */
-export function mirrorIntegrityHeaders(): NonNullable<RouteOptions['ext']> {
-  return { onPreResponse: { method: mirrorHeaders } };
+/**
+ * The route extension for a BaRS receiving endpoint: every answer is an OperationOutcome or the
+ * handler's own, and mirrors the integrity ids (Core 1.2.2 error handling and transactional
+ * integrity, receiver responsibilities).
+ */
+export function barsReceiverAnswers(): NonNullable<RouteOptions['ext']> {
+  return { onPreResponse: { method: answerAsReceiver } };
 }

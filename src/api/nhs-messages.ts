@@ -9,7 +9,7 @@ import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../store/referral-store';
 import { partnerRoute } from './auth';
 import { barsOutcome, FHIR_JSON } from './fhir-outcome';
-import { mirrorIntegrityHeaders } from './message-integrity';
+import { barsReceiverAnswers } from './message-integrity';
 import { RETRY_AFTER_SECONDS } from './payload-budget';
 
 /**
@@ -33,7 +33,7 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: NHS_MESSAGE_PATH,
       options: {
         ...partnerRoute('nhs-inbound'),
-        ext: mirrorIntegrityHeaders(),
+        ext: barsReceiverAnswers(),
         // Parsed here, not by hapi, so a bad body gets an OperationOutcome rather than a Boom.
         payload: { parse: false, output: 'data', maxBytes: MAX_MESSAGE_BYTES, allow: [FHIR_JSON, 'application/json'] },
       },

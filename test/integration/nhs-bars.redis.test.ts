@@ -180,7 +180,9 @@ describe('BaRS mode', () => {
   test('a message whose apply fails is not remembered: the trust\'s retry is applied', async () => {
     await delivered();
     const patch = jest.spyOn(ctx.referrals, 'transition').mockRejectedValueOnce(new Error('redis went away'));
-    expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(500);
+    const failed = await respond(response({ encounter: 'planned' }));
+    expect([failed.statusCode, (failed.result as OperationOutcome).issue[0]]).toEqual([500, expect.objectContaining({ code: 'exception', details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_SERVER_ERROR' })] }) })]);
+    expect(failed.payload).not.toContain('redis went away');
     patch.mockRestore();
     expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
     expect((await ctx.referrals.get(ID))?.status).toBe('ACCEPTED');
@@ -214,6 +216,17 @@ describe('BaRS mode', () => {
     // A malformed id is refused and not mirrored.
     const res = await respond(response({ encounter: 'planned' }), INBOUND_TOKEN, { ...ids, 'x-request-id': 'evil\u0007' });
     expect([res.statusCode, ...mirrored(res)]).toEqual([400, undefined, ids['x-correlation-id']]);
+  });
+
+  test("hapi's own refusals on the route (too large, wrong media type) are OperationOutcomes with REC_ codes, ids mirrored", async () => {
+    const ids = barsIntegrityHeaders();
+    const base = { authorization: `Bearer ${INBOUND_TOKEN}`, ...ids };
+    const tooLarge = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { ...base, 'content-type': 'application/fhir+json' }, payload: 'x'.repeat(1024 * 1024 + 1) });
+    const wrongType = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { ...base, 'content-type': 'text/plain' }, payload: '{}' });
+    for (const [res, status, issue] of [[tooLarge, 413, 'too-costly'], [wrongType, 415, 'not-supported']] as const) {
+      expect([res.statusCode, res.headers['content-type'], res.headers['x-request-id'], res.headers['x-correlation-id']]).toEqual([status, expect.stringMatching(/^application\/fhir\+json/), ids['x-request-id'], ids['x-correlation-id']]);
+      expect(JSON.parse(res.payload)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: issue, details: { coding: [{ code: 'REC_BAD_REQUEST' }] }, diagnostics: expect.any(String) }] });
+    }
   });
 
   test('the trust declining (ServiceRequest revoked, unprompted) is REJECTED', async () => {
