@@ -531,7 +531,6 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
   const outage = outageSwitch(server, 'charity simulator');
 
   await server.start();
-  const port = server.info.port as number;
 
   const advance = (): number => {
     const at = isoNow();

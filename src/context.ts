@@ -1,169 +1,39 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CharityClient } from './adapters/charity/charity-client';
-import { NhsBarsClient } from './adapters/nhs/bars-client';
-import { NhsFhirClient } from './adapters/nhs/fhir-client';
-import { requestingSoftware } from './adapters/nhs/requesting-software';
-import { PrivateKeyJwtTokenSource, readPrivateKey, type AccessTokenSource } from './adapters/nhs/token-client';
-import { PoliceFeedClient } from './adapters/police/feed-client';
-import { PoliceOutcomeClient } from './adapters/police/outcome-client';
-import { ConfigError, type BridgeConfig } from './config';
+import type { BridgeConfig } from './config';
+import { createInfra, type Infra } from './infra';
 import { createLogger } from './logger';
-import { createQueues, type BridgeQueues } from './queues/topology';
-import { DataCipher } from './store/crypto';
-import { CursorStore } from './store/cursor';
-import { Keys } from './store/keys';
-import { RedisLock } from './store/lock';
-import { QuarantineStore } from './store/quarantine';
-import { createRedis } from './store/redis';
-import { ReferralStore } from './store/referral-store';
-import { Counters } from './store/counters';
-import { MessageIndex } from './store/message-index';
-import { WebhookEvents } from './store/webhook-events';
-import { POLICE_FORCE_SYSTEM } from './mappings/referral-to-fhir';
-import { version as bridgeVersion } from '../package.json';
-import { AuditLog } from './store/audit-log';
 import { BridgeMetrics } from './observability/metrics';
 import { FirstDeliveries } from './queues/first-deliveries';
 import { WriteBacks } from './queues/write-backs';
-import { FeedParsePool } from './adapters/police/feed-parse-pool';
 
-/** Everything a process of the bridge shares: built once from config, closed once on shutdown. */
-export interface BridgeContext {
-  config: BridgeConfig;
-  logger: Logger;
-  /** The bridge's own reads and writes, auto-pipelined: commands issued in one tick go in one write. */
-  redis: Redis;
-  /**
-   * BullMQ's connection (queues and workers), without auto-pipelining, which BullMQ does not
-   * support. Ordering between the two holds where it matters: every caller awaits its commit
-   * before it queues the job that depends on it.
-   */
-  queueRedis: Redis;
-  keys: Keys;
-  cipher: DataCipher;
-  referrals: ReferralStore;
-  quarantine: QuarantineStore;
-  cursor: CursorStore;
-  lock: RedisLock;
-  counters: Counters;
-  /** BaRS message ids the bridge sent → their referral. */
-  messages: MessageIndex;
-  /** Partner webhook event ids already applied. */
-  webhookEvents: WebhookEvents;
-  /** Who did what, when: metadata only, append-only. */
-  audit: AuditLog;
+/**
+ * Everything a process of the bridge shares: the infrastructure, and the three services built on
+ * it in the order data flows (metrics count what the others do; a delivery ends in a status
+ * change, whose write-back goes to the police). Built once from config, closed once on shutdown.
+ */
+export interface BridgeContext extends Infra {
   metrics: BridgeMetrics;
-  /** Feed documents parsed off the main thread (small ones in place). */
-  feedParser: FeedParsePool;
   /** Police write-backs of committed status changes: tried at once, queued when that fails. */
   writeBacks: WriteBacks;
   /** First delivery attempts, made as intake queues a referral (queues/first-deliveries.ts). */
   deliveries: FirstDeliveries;
-  queues: BridgeQueues;
-  partners: {
-    nhs: NhsFhirClient;
-    bars: NhsBarsClient;
-    charity: CharityClient;
-    policeFeed: PoliceFeedClient;
-    policeOutcomes: PoliceOutcomeClient;
-  };
-  close(): Promise<void>;
 }
 
 export function createContext(config: BridgeConfig, logger: Logger = createLogger(config.logLevel)): BridgeContext {
-  // The profile showed a sixth of the bridge's CPU in per-command socket writes: with dozens of
-  // jobs in flight, auto-pipelining turns a tick's commands into one write.
-  const redis = createRedis(config.redis, 'worker', { enableAutoPipelining: true });
-  const queueRedis = createRedis(config.redis, 'worker');
-  const keys = new Keys(config.redis.prefix);
-  const cipher = new DataCipher(config.dataKeys);
-  const day = 24 * 3600;
-  const queues = createQueues(queueRedis, config);
-  const auth = nhsTokenSource(config);
-  const nhsAuth = auth ? { auth } : {};
-  const audit = new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger });
-  const ctx: BridgeContext = {
-    config,
-    logger,
-    redis,
-    queueRedis,
-    keys,
-    cipher,
-    referrals: new ReferralStore(redis, keys, cipher, config.retention.days * day, audit),
-    quarantine: new QuarantineStore(redis, keys, cipher, config.retention.quarantineDays * day),
-    cursor: new CursorStore(redis, keys),
-    lock: new RedisLock(redis, keys),
-    counters: new Counters(redis, keys),
-    messages: new MessageIndex(redis, keys, (config.retention.days + 30) * day),
-    webhookEvents: new WebhookEvents(redis, keys, 7 * day),
-    audit,
-    // Built just below: it reads the queues and stores of this same context.
-    metrics: undefined as unknown as BridgeMetrics,
-    writeBacks: undefined as unknown as WriteBacks,
-    deliveries: undefined as unknown as FirstDeliveries,
-    feedParser: new FeedParsePool({ minBytes: 64 * 1024, maxHeapMb: 256 }),
-    queues,
-    partners: {
-      nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
-      bars: new NhsBarsClient({
-        baseUrl: config.nhs.baseUrl,
-        timeoutMs: config.nhs.timeoutMs,
-        ...nhsAuth,
-        parties: {
-          target: config.nhs.barsTarget,
-          endUserOrganisation: {
-            resourceType: 'Organization',
-            identifier: [{ system: POLICE_FORCE_SYSTEM, value: config.force.orgCode }],
-            name: config.force.orgName,
-          },
-          requestingSoftware: requestingSoftware(config.nhs.auth.kind === 'private-key-jwt' ? config.nhs.auth.clientId : config.force.orgCode, bridgeVersion),
-        },
-      }),
-      charity: new CharityClient({ baseUrl: config.charity.baseUrl, apiKey: config.charity.apiKey, timeoutMs: config.charity.timeoutMs }),
-      policeFeed: new PoliceFeedClient({
-        baseUrl: config.police.feedUrl,
-        token: config.police.feedToken,
-        timeoutMs: config.police.timeoutMs,
-        pageLimit: config.police.pageLimit,
-      }),
-      policeOutcomes: new PoliceOutcomeClient({ baseUrl: config.police.feedUrl, token: config.police.feedToken, timeoutMs: config.police.timeoutMs }),
-    },
+  const infra = createInfra(config, logger);
+  const metrics = new BridgeMetrics(infra);
+  const writeBacks = new WriteBacks({ ...infra, metrics });
+  const deliveries = new FirstDeliveries({ ...infra, metrics, writeBacks });
+  return {
+    ...infra,
+    metrics,
+    writeBacks,
+    deliveries,
     async close() {
       // Deliveries first: each ends in a status change, whose write-back goes out next.
-      await ctx.deliveries.close();
-      await ctx.writeBacks.close();
-      await ctx.feedParser.close();
-      await queues.close();
-      ctx.partners.nhs.close();
-      ctx.partners.bars.close();
-      ctx.partners.charity.close();
-      ctx.partners.policeFeed.close();
-      ctx.partners.policeOutcomes.close();
-      await Promise.all([redis, queueRedis].map((r) => r.quit().catch(() => r.disconnect())));
+      await deliveries.close();
+      await writeBacks.close();
+      await infra.close();
     },
   };
-  ctx.metrics = new BridgeMetrics(ctx);
-  ctx.writeBacks = new WriteBacks(ctx);
-  ctx.deliveries = new FirstDeliveries(ctx);
-  return ctx;
-}
-
-/** One token cache for both NHS clients; the key is read once, at start-up. */
-function nhsTokenSource(config: BridgeConfig): AccessTokenSource | undefined {
-  const auth = config.nhs.auth;
-  if (auth.kind === 'none') return undefined;
-  let privateKeyPem: string;
-  try {
-    privateKeyPem = readPrivateKey(auth.privateKey);
-  } catch (err) {
-    throw new ConfigError(auth.privateKey.file ? 'NHS_PRIVATE_KEY_FILE' : 'NHS_PRIVATE_KEY', (err as Error).message);
-  }
-  return new PrivateKeyJwtTokenSource({
-    tokenUrl: auth.tokenUrl,
-    clientId: auth.clientId,
-    ...(auth.keyId ? { keyId: auth.keyId } : {}),
-    privateKeyPem,
-    timeoutMs: config.nhs.timeoutMs,
-  });
 }

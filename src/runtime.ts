@@ -2,7 +2,7 @@ import type { Server } from '@hapi/hapi';
 import type { Worker } from 'bullmq';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { createServer } from './api/server';
-import { barsConfigWarnings, ConfigError, type BridgeConfig } from './config';
+import { barsConfigWarnings, type BridgeConfig } from './config';
 import { createContext, type BridgeContext } from './context';
 import { FeedPoller } from './ingest/feed-poller';
 import { cronLogger, type Logger } from './logger';

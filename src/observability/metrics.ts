@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
 import { logLinesDropped } from '../log-destination';
 import { STATUS_ORDER, type ReferralStatus } from '../domain/lifecycle';
 import type { DiscrepancyClass, ReconciliationReport } from '../reconcile/report';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
-import { COUNTER_NAMES, type CounterName } from '../store/counters';
+import type { CounterName } from '../store/counters';
 import type { PartnerCode } from '../store/referral-store';
 
 /**
@@ -64,7 +64,7 @@ export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   le: [...DELIVERY_LATENCY_BUCKETS.map(String), '+Inf'],
 };
 
-export type MetricsContext = Pick<BridgeContext, 'queues' | 'referrals' | 'counters' | 'redis' | 'keys' | 'config'>;
+export type MetricsContext = Pick<Infra, 'queues' | 'referrals' | 'counters' | 'redis' | 'keys' | 'config'>;
 
 export interface BridgeMetricsOptions {
   /** Node process metrics (CPU, memory, event loop lag, GC) on this registry. Default true. */

@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
+import type { BridgeMetrics } from '../observability/metrics';
 import { partnerBackoff } from './backoff';
 import { deadLetter, judgeFailure, type FailureVerdict } from './dead-letter';
 import type { DeadLetterJob, QueueName } from './topology';
@@ -27,7 +28,10 @@ export interface BridgeWorkerSpec<T> {
   concurrency?: number;
 }
 
-export function startBridgeWorker<T>(ctx: BridgeContext, spec: BridgeWorkerSpec<T>): Worker<T> {
+/** What a worker needs: its queue's connection, the dead-letter queue, the cipher for partner text, metrics. */
+export type WorkerDeps = Pick<Infra, 'cipher' | 'config' | 'logger' | 'queueRedis' | 'queues'> & { metrics: BridgeMetrics };
+
+export function startBridgeWorker<T>(ctx: WorkerDeps, spec: BridgeWorkerSpec<T>): Worker<T> {
   const worker = new Worker<T>(
     spec.queue,
     async (job) => {

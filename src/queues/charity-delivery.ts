@@ -1,4 +1,4 @@
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
 import { charityView } from '../mappings/allow-lists';
 import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
 import { PermanentError } from './dead-letter';
@@ -6,7 +6,7 @@ import type { PartnerDelivery } from './delivery';
 import { QUEUE } from './topology';
 
 /** Advocacy referrals to the charity (charity-api.md), Idempotency-Key = referral id. */
-export function charityDelivery(ctx: BridgeContext): PartnerDelivery<CharityReferralPayload> {
+export function charityDelivery(ctx: Pick<Infra, 'config' | 'partners'>): PartnerDelivery<CharityReferralPayload> {
   const referrerOrganisation = ctx.config.charity.referrerOrganisation;
   return {
     partner: 'CHARITY',

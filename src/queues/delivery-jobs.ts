@@ -1,4 +1,7 @@
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
+
+/** The queues and the referral store, all that queueing a job needs. */
+export type JobQueues = Pick<Infra, 'queues' | 'referrals'>;
 import type { PartnerCode } from '../store/referral-store';
 import type { BridgeQueues } from './topology';
 
@@ -6,14 +9,14 @@ import type { BridgeQueues } from './topology';
  * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.
  * `partner`: when the caller knows it, the referral is not read again.
  */
-export async function enqueueDelivery(ctx: BridgeContext, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode, delayMs = 0): Promise<void> {
+export async function enqueueDelivery(ctx: JobQueues, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode, delayMs = 0): Promise<void> {
   const to = partner ?? (await ctx.referrals.get(referralId))?.partner;
   if (!to) return;
   await deliveryQueue(ctx, to).add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) });
 }
 
 /** Each partner's deliveries, cancels and resends go through its own queue. */
-function deliveryQueue(ctx: BridgeContext, partner: PartnerCode): BridgeQueues['nhsDelivery'] {
+function deliveryQueue(ctx: JobQueues, partner: PartnerCode): BridgeQueues['nhsDelivery'] {
   return partner === 'NHS' ? ctx.queues.nhsDelivery : ctx.queues.charityDelivery;
 }
 
@@ -26,7 +29,7 @@ export function deliveryJobId(referralId: string, queuedSeq: number): string {
  * job (a process died mid-attempt, or between commit and enqueue) it is queued; with one, in
  * whatever state, it is left to that job (a finished job is the dead-letter queue's business).
  */
-export async function requeueDelivery(ctx: BridgeContext, referralId: string): Promise<'requeued' | 'in-queue' | 'not-queued'> {
+export async function requeueDelivery(ctx: JobQueues, referralId: string): Promise<'requeued' | 'in-queue' | 'not-queued'> {
   const meta = await ctx.referrals.get(referralId);
   if (!meta || meta.status !== 'QUEUED') return 'not-queued';
   if (await deliveryQueue(ctx, meta.partner).getJob(deliveryJobId(referralId, meta.statusSeq))) return 'in-queue';
@@ -35,7 +38,7 @@ export async function requeueDelivery(ctx: BridgeContext, referralId: string): P
 }
 
 export async function enqueueCancel(
-  ctx: BridgeContext,
+  ctx: JobQueues,
   referralId: string,
   partner: PartnerCode,
   correlationId: string,
@@ -45,12 +48,12 @@ export async function enqueueCancel(
 }
 
 /** Each committed status change is written back to the police once (outbox entry `{id}|{seq}`). */
-export async function enqueueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
+export async function enqueueOutcome(ctx: JobQueues, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
   await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}`, ...(delayMs > 0 ? { delay: delayMs } : {}) });
 }
 
 /** The trust asked for a message again; one resend per asking response message. */
-export async function enqueueResend(ctx: BridgeContext, referralId: string, partner: PartnerCode, correlationId: string, askedBy: string): Promise<void> {
+export async function enqueueResend(ctx: JobQueues, referralId: string, partner: PartnerCode, correlationId: string, askedBy: string): Promise<void> {
   await deliveryQueue(ctx, partner).add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
 }
 
@@ -62,7 +65,7 @@ export async function enqueueResend(ctx: BridgeContext, referralId: string, part
  */
 export type OutcomeRequeue = 'requeued' | 'in-queue' | 'dead-lettered';
 
-export async function requeueOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<OutcomeRequeue> {
+export async function requeueOutcome(ctx: JobQueues, referralId: string, seq: number, correlationId: string): Promise<OutcomeRequeue> {
   const job = await ctx.queues.policeOutcomes.getJob(`${referralId}-s${seq}`);
   if (!job) {
     await enqueueOutcome(ctx, referralId, seq, correlationId);

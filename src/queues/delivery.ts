@@ -1,14 +1,16 @@
 import type { Job, Worker } from 'bullmq';
-import type { BridgeContext } from '../context';
 import { AT_PARTNER_STATUSES } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
 import type { PartnerCode, ReferralMeta } from '../store/referral-store';
-import { startBridgeWorker } from './bridge-worker';
+import { startBridgeWorker, type WorkerDeps } from './bridge-worker';
 import { PermanentError } from './dead-letter';
-import { enqueueCancel } from './delivery-jobs';
-import { changeStatus } from './status-change';
+import { enqueueCancel, type JobQueues } from './delivery-jobs';
+import { changeStatus, type StatusChangeDeps } from './status-change';
 import type { DeliveryJob, QueueName } from './topology';
 import { lazyChild } from '../logger';
+
+/** A delivery's worker, store, queues and the status change it ends in. */
+export type DeliveryDeps = WorkerDeps & JobQueues & StatusChangeDeps;
 
 /**
  * What differs between partners; everything else about delivery (status checks, frozen
@@ -30,7 +32,7 @@ export interface PartnerDelivery<Payload> {
 /** A delivery job, or a first attempt made without one (first-deliveries.ts): its id and data. */
 export type DeliveryRun = Pick<Job<DeliveryJob>, 'id' | 'data'>;
 
-export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, job: DeliveryRun): Promise<string> {
+export async function processDelivery<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, job: DeliveryRun): Promise<string> {
   const { referralId, correlationId } = job.data;
   const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
   // A delivery reads its referral's state and what to send in one round trip (the second is
@@ -77,7 +79,7 @@ export async function processDelivery<P>(ctx: BridgeContext, ops: PartnerDeliver
 }
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */
-async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, referralId: string, stored: { outbound?: P; data?: Referral }): Promise<P> {
+async function outboundPayload<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, referralId: string, stored: { outbound?: P; data?: Referral }): Promise<P> {
   if (stored.outbound !== undefined) return stored.outbound;
   const referral = stored.data;
   if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');
@@ -92,7 +94,7 @@ async function outboundPayload<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, r
 }
 
 /** The same frozen payload again (idempotent at the partner); only while the partner holds it. */
-async function resendToPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
+async function resendToPartner<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
   if (!AT_PARTNER_STATUSES.has(meta.status)) return `resend-skipped:${meta.status}`;
   const payload = await ctx.referrals.loadOutbound<P>(meta.referralId);
   if (payload === undefined) throw new PermanentError('the payload sent to the partner has expired from the bridge; it cannot be resent');
@@ -107,7 +109,7 @@ export function reachedPartner(meta: Pick<ReferralMeta, 'status' | 'partnerRef'>
   return AT_PARTNER_STATUSES.has(meta.status) || (Boolean(meta.partnerRef) && meta.status !== 'COMPLETED' && meta.status !== 'REJECTED');
 }
 
-async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
+async function cancelAtPartner<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, meta: ReferralMeta, job: DeliveryJob): Promise<string> {
   const reason = job.cancelReason ?? 'CONSENT_WITHDRAWN';
   if (!reachedPartner(meta)) return `cancel-skipped:${meta.status}`;
   const outcome = await ops.cancel(meta, reason, { correlationId: job.correlationId });
@@ -120,7 +122,7 @@ async function cancelAtPartner<P>(ctx: BridgeContext, ops: PartnerDelivery<P>, m
   return 'cancelled';
 }
 
-export function startDeliveryWorker<P>(ctx: BridgeContext, ops: PartnerDelivery<P>): Worker<DeliveryJob> {
+export function startDeliveryWorker<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>): Worker<DeliveryJob> {
   return startBridgeWorker<DeliveryJob>(ctx, {
     queue: ops.queue,
     process: (job) => processDelivery(ctx, ops, job),

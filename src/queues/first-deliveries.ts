@@ -1,13 +1,12 @@
 import type { BridgeConfig } from '../config';
-import type { BridgeContext } from '../context';
 import type { PartnerCode } from '../store/referral-store';
 import { AttemptsInFlight } from './attempts-in-flight';
 import { partnerBackoff } from './backoff';
 import { charityDelivery } from './charity-delivery';
 import { judgeError } from './dead-letter';
-import { processDelivery, type PartnerDelivery } from './delivery';
+import { processDelivery, type DeliveryDeps, type PartnerDelivery } from './delivery';
 import { deliveryJobId, enqueueDelivery } from './delivery-jobs';
-import { nhsDelivery } from './nhs-delivery';
+import { nhsDelivery, type NhsDeliveryDeps } from './nhs-delivery';
 
 /**
  * How long a referral must have been QUEUED before the status poll makes sure it has a delivery
@@ -36,7 +35,7 @@ export class FirstDeliveries {
   private readonly backoff: ReturnType<typeof partnerBackoff>;
   private ops: Record<PartnerCode, PartnerDelivery<unknown>> | undefined;
 
-  constructor(private readonly ctx: BridgeContext) {
+  constructor(private readonly ctx: DeliveryDeps & NhsDeliveryDeps) {
     this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
   }
 

@@ -1,5 +1,8 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
+
+/** What building and sending an NHS message needs. */
+export type NhsDeliveryDeps = Pick<Infra, 'config' | 'messages' | 'partners' | 'referrals'>;
 import { assertBarsUseCase, type BridgeConfig } from '../config';
 import { nhsView } from '../mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../mappings/referral-to-bars';
@@ -32,12 +35,12 @@ export function barsMappingOptions(config: BridgeConfig): BarsMappingOptions {
 }
 
 /** Clinical referrals to the NHS trust, in the deployment's mode (nhs-fhir.md Mode A or B). */
-export function nhsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
+export function nhsDelivery(ctx: NhsDeliveryDeps): PartnerDelivery<Bundle> {
   return ctx.config.nhs.mode === 'bars' ? barsDelivery(ctx) : fhirRestDelivery(ctx);
 }
 
 /** Mode A: a transaction Bundle of conditional creates; cancel revokes the ServiceRequest and Task. */
-function fhirRestDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
+function fhirRestDelivery(ctx: NhsDeliveryDeps): PartnerDelivery<Bundle> {
   const options = fhirMappingOptions(ctx.config);
   return {
     partner: 'NHS',
@@ -58,7 +61,7 @@ function fhirRestDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
  * Mode B: a BaRS message to `$process-message`. The trust answers asynchronously on the
  * bridge's own `$process-message`, naming the Bundle id, so every id sent is indexed first.
  */
-function barsDelivery(ctx: BridgeContext): PartnerDelivery<Bundle> {
+function barsDelivery(ctx: NhsDeliveryDeps): PartnerDelivery<Bundle> {
   const options = barsMappingOptions(ctx.config);
   return {
     partner: 'NHS',

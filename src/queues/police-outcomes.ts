@@ -1,14 +1,17 @@
 import type { Job, Worker } from 'bullmq';
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
 import { outcomeFor, type ReferralOutcome } from '../mappings/referral-to-outcome';
-import { startBridgeWorker } from './bridge-worker';
+import { startBridgeWorker, type WorkerDeps } from './bridge-worker';
 import { QUEUE, type OutcomeJob } from './topology';
+
+/** The RMS client, the store the outcome is read from, and a worker's needs. */
+export type WriteBackDeps = WorkerDeps & Pick<Infra, 'partners' | 'referrals'>;
 
 /**
  * Writes one status change back to the police RMS, read back from the store (a queued retry);
  * the outbox entry is cleared only on success.
  */
-async function reportOutcome(ctx: BridgeContext, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
+async function reportOutcome(ctx: WriteBackDeps, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
   const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
   if (!meta || !entry) {
     await ctx.referrals.ackOutcome(referralId, seq);
@@ -19,16 +22,16 @@ async function reportOutcome(ctx: BridgeContext, referralId: string, seq: number
 }
 
 /** POSTs a write-back as it stands (the first attempt sends it as its commit recorded it), then clears its outbox entry. */
-export async function sendOutcome(ctx: BridgeContext, outcome: ReferralOutcome, correlationId: string): Promise<void> {
+export async function sendOutcome(ctx: WriteBackDeps, outcome: ReferralOutcome, correlationId: string): Promise<void> {
   await ctx.partners.policeOutcomes.post(outcome, { correlationId });
   await ctx.referrals.ackOutcome(outcome.referralId, outcome.seq);
 }
 
-export function processOutcome(ctx: BridgeContext, job: Job<OutcomeJob>): Promise<string> {
+export function processOutcome(ctx: WriteBackDeps, job: Job<OutcomeJob>): Promise<string> {
   return reportOutcome(ctx, job.data.referralId, job.data.seq, job.data.correlationId);
 }
 
-export function startOutcomeWorker(ctx: BridgeContext): Worker<OutcomeJob> {
+export function startOutcomeWorker(ctx: WriteBackDeps): Worker<OutcomeJob> {
   return startBridgeWorker<OutcomeJob>(ctx, {
     queue: QUEUE.policeOutcomes,
     process: (job) => processOutcome(ctx, job),

@@ -1,4 +1,8 @@
-import type { BridgeContext } from '../context';
+import type { Infra } from '../infra';
+import type { WriteBacks } from './write-backs';
+
+/** The store the change commits to, and the write-back it then asks for. */
+export type StatusChangeDeps = Pick<Infra, 'logger' | 'referrals'> & { writeBacks: Pick<WriteBacks, 'dispatch'> };
 import { outcomeFor } from '../mappings/referral-to-outcome';
 import type { TransitionRequest, TransitionResult } from '../store/referral-store';
 
@@ -15,7 +19,7 @@ function auditActor(source: string): string {
 }
 
 /** `alsoAudit`: further events about this referral, committed with the change (e.g. `referral.sent`). */
-export async function changeStatus(ctx: BridgeContext, referralId: string, req: Omit<TransitionRequest, 'audit'>, alsoAudit?: NonNullable<TransitionRequest['audit']>['also']): Promise<TransitionResult> {
+export async function changeStatus(ctx: StatusChangeDeps, referralId: string, req: Omit<TransitionRequest, 'audit'>, alsoAudit?: NonNullable<TransitionRequest['audit']>['also']): Promise<TransitionResult> {
   // The audit event is committed with the change, so neither is ever recorded without the other.
   const result = await ctx.referrals.transition(referralId, { ...req, audit: { actor: auditActor(req.source), ...(alsoAudit ? { also: alsoAudit } : {}) } });
   if (result.applied) {

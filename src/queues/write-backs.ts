@@ -1,11 +1,10 @@
 import type { BridgeConfig } from '../config';
-import type { BridgeContext } from '../context';
 import type { ReferralOutcome } from '../mappings/referral-to-outcome';
 import { AttemptsInFlight } from './attempts-in-flight';
 import { partnerBackoff } from './backoff';
 import { judgeError } from './dead-letter';
 import { enqueueOutcome } from './delivery-jobs';
-import { sendOutcome } from './police-outcomes';
+import { sendOutcome, type WriteBackDeps } from './police-outcomes';
 import { QUEUE } from './topology';
 
 /**
@@ -32,7 +31,7 @@ export class WriteBacks {
   private readonly inFlight = new AttemptsInFlight();
   private readonly backoff: ReturnType<typeof partnerBackoff>;
 
-  constructor(private readonly ctx: BridgeContext) {
+  constructor(private readonly ctx: WriteBackDeps) {
     this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
   }
 

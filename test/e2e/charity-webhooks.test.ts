@@ -1,9 +1,9 @@
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import { startBridge, type RunningBridge } from '../../src/runtime';
-import { startCharitySimulator, type CharitySimulator, type CharitySimulatorOptions } from '../../simulators/charity';
+import { startCharitySimulator, type CharitySimulatorOptions } from '../../simulators/charity';
 import { generateFeedRecords, mulberry32 } from '../../simulators/feed-generator';
-import { startFhirServer, type FhirServer } from '../../simulators/fhir-server';
-import { startPoliceFeedSimulator, type PoliceSimulator } from '../../simulators/police-feed';
+import { startFhirServer } from '../../simulators/fhir-server';
+import { startPoliceFeedSimulator } from '../../simulators/police-feed';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 
 /**

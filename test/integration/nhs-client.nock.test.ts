@@ -1,7 +1,6 @@
 
 import nock from 'nock';
 import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
-import { PartnerError } from '../../src/adapters/partner-error';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
 import { NHS_FHIR_OPTIONS } from '../helpers/nhs';
