@@ -8,7 +8,7 @@ import type { ReferralStatus } from '../src/domain/lifecycle';
 import { STATUS_ORDER } from '../src/domain/lifecycle';
 import { createLogger } from '../src/logger';
 import { reconcile } from '../src/reconcile/reconciler';
-import { startBridge, type RunningBridge } from '../src/runtime';
+import { startBridge, type RunningBridge } from '../src/app';
 import { generateDataKeySpec } from '../src/store/crypto';
 import { DEFAULT_BARS_SERVICE_ID, startBarsReceiver } from './bars-receiver';
 import { startCharitySimulator } from './charity';

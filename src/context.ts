@@ -3,8 +3,8 @@ import type { BridgeConfig } from './config';
 import { createInfra, type Infra } from './infra';
 import { createLogger } from './logger';
 import { BridgeMetrics } from './observability/metrics';
-import { FirstDeliveries } from './queues/first-deliveries';
-import { WriteBacks } from './queues/write-backs';
+import { FirstDeliveries } from './pipeline/delivery/first-deliveries';
+import { WriteBacks } from './pipeline/write-back/write-backs';
 
 /**
  * Everything a process of the bridge shares: the infrastructure, and the three services built on

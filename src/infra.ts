@@ -6,7 +6,7 @@ import { NhsFhirClient } from './adapters/nhs/fhir-client';
 import { requestingSoftware } from './adapters/nhs/requesting-software';
 import { PrivateKeyJwtTokenSource, readPrivateKey, type AccessTokenSource } from './adapters/nhs/token-client';
 import { PoliceFeedClient } from './adapters/police/feed-client';
-import { PoliceOutcomeClient } from './adapters/police/outcome-client';
+import { PoliceOutcomeClient } from './adapters/police/write-back-client';
 import { ConfigError, type BridgeConfig } from './config';
 import { createLogger } from './logger';
 import { createQueues, type BridgeQueues } from './queues/topology';

@@ -2,7 +2,7 @@ import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
 import type { BridgeContext } from '../context';
-import { applyCharityUpdate, type CharityUpdateResult } from '../queues/charity-updates';
+import { applyCharityUpdate, type CharityUpdateResult } from '../pipeline/partner-status/charity-updates';
 import { partnerRoute } from './auth';
 
 /**

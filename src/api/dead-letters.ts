@@ -14,7 +14,7 @@ import {
   validDiscardReason,
   type AuditSink,
   type DeadLetterFilter,
-} from '../queues/dead-letter-admin';
+} from '../operations/dead-letter-admin';
 import { operatorAuth, operatorOf, SCOPE } from './auth';
 import { auditOrWithhold, includePersonalQuery, wantsPersonalData } from './personal-data';
 

@@ -1,8 +1,8 @@
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
 import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
-import { enqueueResend } from '../queues/delivery-jobs';
-import { changeStatus } from '../queues/status-change';
+import { enqueueResend } from '../pipeline/delivery/delivery-jobs';
+import { changeStatus } from '../pipeline/status-changes';
 import { deadLetterTextAad } from '../queues/dead-letter';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';

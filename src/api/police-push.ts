@@ -2,7 +2,7 @@ import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import { FeedError } from '../adapters/police/feed-parser';
 import type { BridgeContext } from '../context';
-import { ingestDocument } from '../ingest/feed-ingest';
+import { ingestDocument } from '../pipeline/ingest/feed-ingest';
 import { partnerRoute } from './auth';
 
 /**

@@ -15,7 +15,7 @@ import { partnerAuthPlugin } from './partner-auth';
 import { openapiPlugin } from './openapi';
 import { operationsPlugin } from './operations';
 import { deadLettersPlugin } from './dead-letters';
-import { strictAuditSink } from '../queues/dead-letter-admin';
+import { strictAuditSink } from '../operations/dead-letter-admin';
 
 /** The bridge's HTTP API: one plugin per surface, each registering its own routes. */
 export async function createServer(ctx: BridgeContext, overrides: { port?: number; host?: string } = {}): Promise<Hapi.Server> {

@@ -18,7 +18,7 @@ import {
   type DeadLetterFilter,
   type DeadLetterSummary,
   type RedriveResult,
-} from '../queues/dead-letter-admin';
+} from '../operations/dead-letter-admin';
 
 /**
  * `iasu-bridge dlq list|show|redrive|discard`: the dead-letter tools of the API, from a shell on

@@ -115,7 +115,7 @@ async function tokenCommand(args: string[]): Promise<number> {
 
 async function start(): Promise<number> {
   const config = loadConfig();
-  const { startBridge } = await import('../runtime');
+  const { startBridge } = await import('../app');
   const bridge = await startBridge(config);
   const shutdown = (signal: string) => {
     bridge.ctx.logger.info({ signal }, 'shutdown requested');

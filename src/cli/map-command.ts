@@ -7,7 +7,7 @@ import { mapCrimeRecord } from '../mappings/police-to-referral';
 import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
 import { referralToBarsMessage } from '../mappings/referral-to-bars';
 import { referralToTransactionBundle } from '../mappings/referral-to-fhir';
-import { fhirMappingOptions, barsMappingOptions } from '../queues/nhs-delivery';
+import { fhirMappingOptions, barsMappingOptions } from '../pipeline/delivery/nhs-delivery';
 
 /**
  * `iasu-bridge map <feed.xml>`: the whole mapping as a dry run: no queue, no partner, no Redis.

@@ -1,5 +1,5 @@
 import type { ReferralStatus } from '../../src/domain/lifecycle';
-import { startBridge, type RunningBridge } from '../../src/runtime';
+import { startBridge, type RunningBridge } from '../../src/app';
 import { startCharitySimulator, type CharitySimulatorOptions } from '../../simulators/charity';
 import { generateFeedRecords, mulberry32 } from '../../simulators/feed-generator';
 import { startFhirServer } from '../../simulators/fhir-server';

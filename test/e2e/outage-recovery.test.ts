@@ -2,7 +2,7 @@ import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
 import { charityStatusToBridgeStatus } from '../../src/mappings/charity-status';
 import { taskStatusToBridgeStatus } from '../../src/mappings/fhir-status';
 import type { ReconciliationReport } from '../../src/reconcile/report';
-import { startBridge, type RunningBridge } from '../../src/runtime';
+import { startBridge, type RunningBridge } from '../../src/app';
 import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';
 import { generateFeedRecords, mulberry32 } from '../../simulators/feed-generator';
 import { startFhirServer, type FhirServer } from '../../simulators/fhir-server';

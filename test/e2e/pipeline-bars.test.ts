@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
-import { startBridge, type RunningBridge } from '../../src/runtime';
+import { startBridge, type RunningBridge } from '../../src/app';
 import { DEFAULT_BARS_SERVICE_ID, startBarsReceiver, type BarsReceiver } from '../../simulators/bars-receiver';
 import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';
 import { feedDocument, generateFeedRecords, mulberry32 } from '../../simulators/feed-generator';

@@ -1,4 +1,4 @@
-import { startBridge, type RunningBridge } from '../../src/runtime';
+import { startBridge, type RunningBridge } from '../../src/app';
 import { STATUS_ORDER, type ReferralStatus } from '../../src/domain/lifecycle';
 import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';

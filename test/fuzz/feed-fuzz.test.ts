@@ -1,6 +1,6 @@
 import { parseFeed } from '../../src/adapters/police/feed-parser';
 import { createContext, type BridgeContext } from '../../src/context';
-import { ingestDocument } from '../../src/ingest/feed-ingest';
+import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
 import { feedDocument } from '../../simulators/feed-generator';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 import { baseRecord, DEFAULT_MAX_BYTES, DOC_MUTATIONS, RECORD_MUTATIONS } from './feed-arbitraries';

@@ -10,7 +10,7 @@ import { FeedError, parseFeed, type ParsedFeed } from '../../src/adapters/police
 import type { RecordParseResult } from '../../src/adapters/police/record-validator';
 import { createContext } from '../../src/context';
 import type { CrimeRecord } from '../../src/domain/crime-record';
-import { ingestDocument, type IngestSummary } from '../../src/ingest/feed-ingest';
+import { ingestDocument, type IngestSummary } from '../../src/pipeline/ingest/feed-ingest';
 import { intakeJobId } from '../../src/queues/topology';
 import { feedDocument } from '../../simulators/feed-generator';
 import { capturedLogger, testConfig } from '../helpers/bridge';

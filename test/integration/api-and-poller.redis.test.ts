@@ -2,7 +2,7 @@ import type { Server } from '@hapi/hapi';
 import nock from 'nock';
 import { createServer } from '../../src/api/server';
 import { createContext, type BridgeContext } from '../../src/context';
-import { FeedPoller } from '../../src/ingest/feed-poller';
+import { FeedPoller } from '../../src/pipeline/ingest/feed-poller';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { startPoliceFeedSimulator } from '../../simulators/police-feed';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';

@@ -3,7 +3,7 @@ import { createContext, type BridgeContext } from '../../src/context';
 import type { ReferralType } from '../../src/domain/crime-record';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import { referralIdFor } from '../../src/domain/referral-id';
-import { pollCharityUpdates, WATERMARK_OVERLAP_MS } from '../../src/queues/charity-poll';
+import { pollCharityUpdates, WATERMARK_OVERLAP_MS } from '../../src/pipeline/partner-status/charity-poll';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 import { partnerFailure, useStrictNock } from '../helpers/nock';

@@ -5,8 +5,8 @@ import { authPlugin, SCOPE } from '../../src/api/auth';
 import { deadLettersPlugin } from '../../src/api/dead-letters';
 import { createContext, type BridgeContext } from '../../src/context';
 import type { Referral } from '../../src/domain/referral';
-import { ingestDocument } from '../../src/ingest/feed-ingest';
-import { charityDelivery } from '../../src/queues/charity-delivery';
+import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
+import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
 import {
   discardDeadLetter,
   listDeadLetters,
@@ -15,11 +15,11 @@ import {
   showDeadLetter,
   type AuditSink,
   type DeadLetterSummary,
-} from '../../src/queues/dead-letter-admin';
-import { startDeliveryWorker } from '../../src/queues/delivery';
-import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
-import { startIntakeWorker } from '../../src/queues/intake';
-import { startOutcomeWorker } from '../../src/queues/police-outcomes';
+} from '../../src/operations/dead-letter-admin';
+import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
+import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';
+import { startIntakeWorker } from '../../src/pipeline/intake';
+import { startOutcomeWorker } from '../../src/pipeline/write-back/write-back-worker';
 import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';

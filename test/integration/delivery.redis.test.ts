@@ -1,10 +1,10 @@
 import type { Worker } from 'bullmq';
 import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
-import { charityDelivery } from '../../src/queues/charity-delivery';
-import { startDeliveryWorker } from '../../src/queues/delivery';
-import { enqueueCancel, enqueueDelivery } from '../../src/queues/delivery-jobs';
-import { startOutcomeWorker } from '../../src/queues/police-outcomes';
+import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
+import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
+import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';
+import { startOutcomeWorker } from '../../src/pipeline/write-back/write-back-worker';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
 import { capturedLogger, testConfig, waitFor, stopBridge } from '../helpers/bridge';

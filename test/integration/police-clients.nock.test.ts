@@ -1,8 +1,8 @@
 import nock from 'nock';
 import { PoliceFeedClient } from '../../src/adapters/police/feed-client';
-import { PoliceOutcomeClient } from '../../src/adapters/police/outcome-client';
+import { PoliceOutcomeClient } from '../../src/adapters/police/write-back-client';
 import { PartnerError } from '../../src/adapters/partner-error';
-import { outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-outcome';
+import { outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-write-back';
 import { restoreNockAfterAll, socketError } from '../helpers/nock';
 
 restoreNockAfterAll();

@@ -1,6 +1,6 @@
 import { createContext, type BridgeContext } from '../../src/context';
 import { defaultJobOptions, QUEUE } from '../../src/queues/topology';
-import { expireDeadLetterPersonalData, redriveDeadLetter } from '../../src/queues/dead-letter-admin';
+import { expireDeadLetterPersonalData, redriveDeadLetter } from '../../src/operations/dead-letter-admin';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 

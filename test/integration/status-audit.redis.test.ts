@@ -1,5 +1,5 @@
 import { createContext, type BridgeContext } from '../../src/context';
-import { changeStatus } from '../../src/queues/status-change';
+import { changeStatus } from '../../src/pipeline/status-changes';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
 /**

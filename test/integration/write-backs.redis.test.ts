@@ -1,9 +1,9 @@
 import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
-import { outcomeFor, outcomeToXml } from '../../src/mappings/referral-to-outcome';
-import { changeStatus } from '../../src/queues/status-change';
-import { pollPartnerStatuses } from '../../src/queues/status-poll';
-import { writeBackSweepAfterMs } from '../../src/queues/write-backs';
+import { outcomeFor, outcomeToXml } from '../../src/mappings/referral-to-write-back';
+import { changeStatus } from '../../src/pipeline/status-changes';
+import { pollPartnerStatuses } from '../../src/pipeline/partner-status/status-poll';
+import { writeBackSweepAfterMs } from '../../src/pipeline/write-back/write-backs';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 import { restoreNockAfterAll, rmsStoresOne } from '../helpers/nock';

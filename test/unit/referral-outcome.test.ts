@@ -1,5 +1,5 @@
 import { parseStringPromise } from 'xml2js';
-import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-outcome';
+import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-write-back';
 
 const REFERRAL_ID = 'b1f6f6b4-3d2e-5b7a-9c1d-0e2f3a4b5c6d';
 

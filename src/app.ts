@@ -4,14 +4,14 @@ import { schedule, type ScheduledTask } from 'node-cron';
 import { createServer } from './api/server';
 import { barsConfigWarnings, type BridgeConfig } from './config';
 import { createContext, type BridgeContext } from './context';
-import { FeedPoller } from './ingest/feed-poller';
+import { FeedPoller } from './pipeline/ingest/feed-poller';
 import { cronLogger, type Logger } from './logger';
-import { charityDelivery } from './queues/charity-delivery';
-import { startDeliveryWorker } from './queues/delivery';
-import { startIntakeWorker } from './queues/intake';
-import { nhsDelivery } from './queues/nhs-delivery';
-import { startOutcomeWorker } from './queues/police-outcomes';
-import { startReconcileWorker } from './queues/status-poll';
+import { charityDelivery } from './pipeline/delivery/charity-delivery';
+import { startDeliveryWorker } from './pipeline/delivery/delivery';
+import { startIntakeWorker } from './pipeline/intake';
+import { nhsDelivery } from './pipeline/delivery/nhs-delivery';
+import { startOutcomeWorker } from './pipeline/write-back/write-back-worker';
+import { startReconcileWorker } from './pipeline/partner-status/status-poll';
 import { checkEvictionPolicy } from './store/redis';
 
 /** A running bridge process: API, workers and schedulers, with one graceful stop. */

@@ -1,5 +1,5 @@
-import { PartnerError } from '../adapters/partner-error';
-import type { BridgeContext } from '../context';
+import { PartnerError } from '../../adapters/partner-error';
+import type { BridgeContext } from '../../context';
 import { applyCharityUpdate } from './charity-updates';
 
 /**

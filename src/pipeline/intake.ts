@@ -5,10 +5,10 @@ import { AT_PARTNER_STATUSES, isTerminal } from '../domain/lifecycle';
 import type { DecidedReferral } from '../domain/referral';
 import { mapCrimeRecord } from '../mappings/police-to-referral';
 import type { ReferralMeta, TransitionRequest } from '../store/referral-store';
-import { startBridgeWorker } from './bridge-worker';
-import { enqueueCancel, enqueueDelivery } from './delivery-jobs';
-import { changeStatus } from './status-change';
-import { QUEUE, type IntakeJob } from './topology';
+import { startBridgeWorker } from '../queues/bridge-worker';
+import { enqueueCancel, enqueueDelivery } from './delivery/delivery-jobs';
+import { changeStatus } from './status-changes';
+import { QUEUE, type IntakeJob } from '../queues/topology';
 import { lazyChild } from '../logger';
 
 /**

@@ -1,13 +1,13 @@
 import type { Job, Worker } from 'bullmq';
-import { AT_PARTNER_STATUSES } from '../domain/lifecycle';
-import type { Referral } from '../domain/referral';
-import type { PartnerCode, ReferralMeta } from '../store/referral-store';
-import { startBridgeWorker, type WorkerDeps } from './bridge-worker';
-import { PermanentError } from './dead-letter';
+import { AT_PARTNER_STATUSES } from '../../domain/lifecycle';
+import type { Referral } from '../../domain/referral';
+import type { PartnerCode, ReferralMeta } from '../../store/referral-store';
+import { startBridgeWorker, type WorkerDeps } from '../../queues/bridge-worker';
+import { PermanentError } from '../../queues/dead-letter';
 import { enqueueCancel, type JobQueues } from './delivery-jobs';
-import { changeStatus, type StatusChangeDeps } from './status-change';
-import type { DeliveryJob, QueueName } from './topology';
-import { lazyChild } from '../logger';
+import { changeStatus, type StatusChangeDeps } from '../status-changes';
+import type { DeliveryJob, QueueName } from '../../queues/topology';
+import { lazyChild } from '../../logger';
 
 /** A delivery's worker, store, queues and the status change it ends in. */
 export type DeliveryDeps = WorkerDeps & JobQueues & StatusChangeDeps;

@@ -1,9 +1,9 @@
-import type { Infra } from '../infra';
+import type { Infra } from '../../infra';
 
 /** The queues and the referral store, all that queueing a job needs. */
 export type JobQueues = Pick<Infra, 'queues' | 'referrals'>;
-import type { PartnerCode } from '../store/referral-store';
-import type { BridgeQueues } from './topology';
+import type { PartnerCode } from '../../store/referral-store';
+import type { BridgeQueues } from '../../queues/topology';
 
 /**
  * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.

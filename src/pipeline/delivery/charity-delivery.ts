@@ -1,9 +1,9 @@
-import type { Infra } from '../infra';
-import { charityView } from '../mappings/allow-lists';
-import { referralToCharityPayload, type CharityReferralPayload } from '../mappings/referral-to-charity';
-import { PermanentError } from './dead-letter';
+import type { Infra } from '../../infra';
+import { charityView } from '../../mappings/allow-lists';
+import { referralToCharityPayload, type CharityReferralPayload } from '../../mappings/referral-to-charity';
+import { PermanentError } from '../../queues/dead-letter';
 import type { PartnerDelivery } from './delivery';
-import { QUEUE } from './topology';
+import { QUEUE } from '../../queues/topology';
 
 /** Advocacy referrals to the charity (charity-api.md), Idempotency-Key = referral id. */
 export function charityDelivery(ctx: Pick<Infra, 'config' | 'partners'>): PartnerDelivery<CharityReferralPayload> {

@@ -4,11 +4,11 @@ import type { CrimeRecord } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, type ReferralStatus } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
 import type { ReferralMeta, TimelineEntry } from '../store/referral-store';
-import { enqueueDelivery } from './delivery-jobs';
-import { changeStatus } from './status-change';
-import { intakeJobId, QUEUE, type DeadLetterJob, type DeliveryJob, type IntakeJob, type OutcomeJob, type QueueName } from './topology';
-import { reachedPartner } from './delivery';
-import { deadLetterTextAad } from './dead-letter';
+import { enqueueDelivery } from '../pipeline/delivery/delivery-jobs';
+import { changeStatus } from '../pipeline/status-changes';
+import { intakeJobId, QUEUE, type DeadLetterJob, type DeliveryJob, type IntakeJob, type OutcomeJob, type QueueName } from '../queues/topology';
+import { reachedPartner } from '../pipeline/delivery/delivery';
+import { deadLetterTextAad } from '../queues/dead-letter';
 import type { AuditLog } from '../store/audit-log';
 
 /**

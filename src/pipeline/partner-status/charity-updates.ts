@@ -1,8 +1,8 @@
-import type { BridgeContext } from '../context';
-import { decideCharityUpdate, type CharityUpdate } from '../mappings/charity-status';
-import type { ReferralMeta } from '../store/referral-store';
-import { changeStatus } from './status-change';
-import { lazyChild } from '../logger';
+import type { BridgeContext } from '../../context';
+import { decideCharityUpdate, type CharityUpdate } from '../../mappings/charity-status';
+import type { ReferralMeta } from '../../store/referral-store';
+import { changeStatus } from '../status-changes';
+import { lazyChild } from '../../logger';
 
 /**
  * The one place a charity status reaches a referral, whichever way it came (webhook or

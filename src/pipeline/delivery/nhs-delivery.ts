@@ -1,15 +1,15 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { Infra } from '../infra';
+import type { Infra } from '../../infra';
 
 /** What building and sending an NHS message needs. */
 export type NhsDeliveryDeps = Pick<Infra, 'config' | 'messages' | 'partners' | 'referrals'>;
-import { assertBarsUseCase, type BridgeConfig } from '../config';
-import { nhsView } from '../mappings/allow-lists';
-import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../mappings/referral-to-bars';
-import { referralToTransactionBundle, type FhirMappingOptions } from '../mappings/referral-to-fhir';
-import { PermanentError } from './dead-letter';
+import { assertBarsUseCase, type BridgeConfig } from '../../config';
+import { nhsView } from '../../mappings/allow-lists';
+import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../../mappings/referral-to-bars';
+import { referralToTransactionBundle, type FhirMappingOptions } from '../../mappings/referral-to-fhir';
+import { PermanentError } from '../../queues/dead-letter';
 import type { PartnerDelivery } from './delivery';
-import { QUEUE } from './topology';
+import { QUEUE } from '../../queues/topology';
 
 export function fhirMappingOptions(config: BridgeConfig): FhirMappingOptions {
   return {

@@ -1,13 +1,13 @@
 import { Worker } from 'bullmq';
-import type { BridgeContext } from '../context';
-import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
-import { requeueDelivery, requeueOutcome } from './delivery-jobs';
-import { deliverySweepAfterMs } from './first-deliveries';
-import { writeBackSweepAfterMs } from './write-backs';
+import type { BridgeContext } from '../../context';
+import { taskStatusToBridgeStatus } from '../../mappings/fhir-status';
+import { requeueDelivery, requeueOutcome } from '../delivery/delivery-jobs';
+import { deliverySweepAfterMs } from '../delivery/first-deliveries';
+import { writeBackSweepAfterMs } from '../write-back/write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
-import { changeStatus } from './status-change';
-import { QUEUE, type ReconcileJob } from './topology';
-import { reconcile } from '../reconcile/reconciler';
+import { changeStatus } from '../status-changes';
+import { QUEUE, type ReconcileJob } from '../../queues/topology';
+import { reconcile } from '../../reconcile/reconciler';
 
 /**
  * Pulls partner status for every referral the partners hold, and re-queues police write-backs

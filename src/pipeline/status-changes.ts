@@ -1,9 +1,9 @@
 import type { Infra } from '../infra';
-import type { WriteBacks } from './write-backs';
+import type { WriteBacks } from './write-back/write-backs';
 
 /** The store the change commits to, and the write-back it then asks for. */
 export type StatusChangeDeps = Pick<Infra, 'logger' | 'referrals'> & { writeBacks: Pick<WriteBacks, 'dispatch'> };
-import { outcomeFor } from '../mappings/referral-to-outcome';
+import { outcomeFor } from '../mappings/referral-to-write-back';
 import type { TransitionRequest, TransitionResult } from '../store/referral-store';
 
 /**

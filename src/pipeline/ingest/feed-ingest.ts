@@ -1,11 +1,11 @@
-import type { BridgeContext } from '../context';
-import type { ParsedFeed } from '../adapters/police/feed-parser';
-import type { RecordParseResult } from '../adapters/police/record-validator';
-import { recordDigest } from '../domain/record-digest';
-import { countHeld } from '../mappings/police-to-referral';
-import { intakeJobId } from '../queues/topology';
+import type { BridgeContext } from '../../context';
+import type { ParsedFeed } from '../../adapters/police/feed-parser';
+import type { RecordParseResult } from '../../adapters/police/record-validator';
+import { recordDigest } from '../../domain/record-digest';
+import { countHeld } from '../../mappings/police-to-referral';
+import { intakeJobId } from '../../queues/topology';
 import { correlationIdFor } from './correlation';
-import type { AuditEventInput } from '../store/audit-log';
+import type { AuditEventInput } from '../../store/audit-log';
 
 /**
  * A feed document (pulled or pushed) → every record durably queued for intake or quarantined

@@ -1,4 +1,4 @@
-import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../mappings/referral-to-outcome';
+import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../mappings/referral-to-write-back';
 import { KeepAliveHttp } from '../keep-alive-http';
 import { callPolice, classifyPoliceStatus } from './http';
 

@@ -1,11 +1,11 @@
-import type { BridgeConfig } from '../config';
-import type { ReferralOutcome } from '../mappings/referral-to-outcome';
-import { AttemptsInFlight } from './attempts-in-flight';
-import { partnerBackoff } from './backoff';
-import { judgeError } from './dead-letter';
-import { enqueueOutcome } from './delivery-jobs';
-import { sendOutcome, type WriteBackDeps } from './police-outcomes';
-import { QUEUE } from './topology';
+import type { BridgeConfig } from '../../config';
+import type { ReferralOutcome } from '../../mappings/referral-to-write-back';
+import { AttemptsInFlight } from '../../queues/attempts-in-flight';
+import { partnerBackoff } from '../../queues/backoff';
+import { judgeError } from '../../queues/dead-letter';
+import { enqueueOutcome } from '../delivery/delivery-jobs';
+import { sendOutcome, type WriteBackDeps } from './write-back-worker';
+import { QUEUE } from '../../queues/topology';
 
 /**
  * How old an outbox entry must be before the status poll queues it again: older than any first

@@ -1,8 +1,8 @@
 import type { Job, Worker } from 'bullmq';
-import type { Infra } from '../infra';
-import { outcomeFor, type ReferralOutcome } from '../mappings/referral-to-outcome';
-import { startBridgeWorker, type WorkerDeps } from './bridge-worker';
-import { QUEUE, type OutcomeJob } from './topology';
+import type { Infra } from '../../infra';
+import { outcomeFor, type ReferralOutcome } from '../../mappings/referral-to-write-back';
+import { startBridgeWorker, type WorkerDeps } from '../../queues/bridge-worker';
+import { QUEUE, type OutcomeJob } from '../../queues/topology';
 
 /** The RMS client, the store the outcome is read from, and a worker's needs. */
 export type WriteBackDeps = WorkerDeps & Pick<Infra, 'partners' | 'referrals'>;

@@ -1,5 +1,5 @@
 import { v5 as uuidv5 } from 'uuid';
-import { REFERRAL_ID_NAMESPACE } from '../domain/referral-id';
+import { REFERRAL_ID_NAMESPACE } from '../../domain/referral-id';
 
 /** One correlation id per crime record version, the same on every replay of that version. */
 export function correlationIdFor(force: string, crimeReference: string, recordVersion: number): string {

@@ -1,10 +1,10 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import { randomUUID } from 'node:crypto';
-import { PartnerError } from '../adapters/partner-error';
-import { FeedError } from '../adapters/police/feed-parser';
-import type { BridgeContext } from '../context';
+import { PartnerError } from '../../adapters/partner-error';
+import { FeedError } from '../../adapters/police/feed-parser';
+import type { BridgeContext } from '../../context';
 import { ingestDocument } from './feed-ingest';
-import { cronLogger } from '../logger';
+import { cronLogger } from '../../logger';
 
 /**
  * Pulls the RMS feed page by page. The cursor moves only after a page's records are all

@@ -1,9 +1,9 @@
-import type { BridgeConfig } from '../config';
-import type { PartnerCode } from '../store/referral-store';
-import { AttemptsInFlight } from './attempts-in-flight';
-import { partnerBackoff } from './backoff';
+import type { BridgeConfig } from '../../config';
+import type { PartnerCode } from '../../store/referral-store';
+import { AttemptsInFlight } from '../../queues/attempts-in-flight';
+import { partnerBackoff } from '../../queues/backoff';
 import { charityDelivery } from './charity-delivery';
-import { judgeError } from './dead-letter';
+import { judgeError } from '../../queues/dead-letter';
 import { processDelivery, type DeliveryDeps, type PartnerDelivery } from './delivery';
 import { deliveryJobId, enqueueDelivery } from './delivery-jobs';
 import { nhsDelivery, type NhsDeliveryDeps } from './nhs-delivery';
