@@ -11,7 +11,7 @@ import { startDeliveryWorker } from './pipeline/delivery/delivery';
 import { startIntakeWorker } from './pipeline/intake';
 import { nhsDelivery } from './pipeline/delivery/nhs-delivery';
 import { startOutcomeWorker } from './pipeline/write-back/write-back-worker';
-import { startReconcileWorker } from './pipeline/partner-status/status-poll';
+import { startReconcileWorker } from './reconcile/reconcile-worker';
 import { checkEvictionPolicy } from './store/redis';
 
 /** A running bridge process: API, workers and schedulers, with one graceful stop. */

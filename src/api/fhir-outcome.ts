@@ -1,7 +1,7 @@
 import type { Boom } from '@hapi/boom';
 import type { ResponseToolkit } from '@hapi/hapi';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { BARS_ERROR_CODE_SYSTEM } from '../adapters/nhs/errors';
+import { BARS_ERROR_CODE_SYSTEM } from '../mappings/operation-outcome';
 
 export const FHIR_JSON = 'application/fhir+json';
 

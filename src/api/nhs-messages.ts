@@ -6,7 +6,7 @@ import { changeStatus } from '../pipeline/status-changes';
 import { deadLetterTextAad } from '../queues/dead-letter';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
-import type { ReferralMeta } from '../store/referral-store';
+import type { ReferralMeta } from '../domain/referral-state';
 import { partnerRoute } from './auth';
 import { barsOutcome, FHIR_JSON } from './fhir-outcome';
 import { barsReceiverAnswers } from './message-integrity';

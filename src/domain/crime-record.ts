@@ -3,6 +3,9 @@
  * Field names follow the feed; everything optional in the feed is optional here.
  */
 
+/** The XML namespace of the police feed, and of the write-backs the bridge sends the RMS. */
+export const FEED_NAMESPACE = 'urn:iasu:police-feed:1';
+
 export type RecordStatus = 'ACTIVE' | 'WITHDRAWN';
 export type PersonRole = 'VICTIM' | 'SUSPECT' | 'WITNESS' | 'OTHER';
 export type Gender = 'FEMALE' | 'MALE' | 'OTHER' | 'UNKNOWN';

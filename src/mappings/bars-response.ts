@@ -1,6 +1,6 @@
 import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest } from '@medplum/fhirtypes';
 import { v5 as uuidv5 } from 'uuid';
-import { summariseOutcome } from '../adapters/nhs/errors';
+import { summariseOutcome } from './operation-outcome';
 import type { ReferralStatus } from '../domain/lifecycle';
 import { barsResponseShapeError } from './bars-response-shape';
 import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_REASON_SYSTEM, BARS_RESPONSE_HEADER_PROFILE, BARS_SOURCE_SOFTWARE, type BarsMessageKind } from './referral-to-bars';

@@ -1,5 +1,5 @@
 import type { ReferralStatus } from '../domain/lifecycle';
-import { FEED_NAMESPACE } from '../adapters/police/feed-parser';
+import { FEED_NAMESPACE } from '../domain/crime-record';
 
 /** A status change as the police RMS receives it (police-feed.md §3). No personal data. */
 export interface ReferralOutcome {

@@ -6,7 +6,7 @@ import { STATUS_ORDER, type ReferralStatus } from '../domain/lifecycle';
 import type { DiscrepancyClass, ReconciliationReport } from '../reconcile/report';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { CounterName } from '../store/counters';
-import type { PartnerCode } from '../store/referral-store';
+import type { PartnerCode } from '../domain/referral-state';
 
 /**
  * Prometheus metrics for operators (GET /metrics; serve it protected or on a separate port).

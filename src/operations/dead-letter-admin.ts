@@ -3,7 +3,7 @@ import type { BridgeContext } from '../context';
 import type { CrimeRecord } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, type ReferralStatus } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
-import type { ReferralMeta, TimelineEntry } from '../store/referral-store';
+import type { ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { enqueueDelivery } from '../pipeline/delivery/delivery-jobs';
 import { changeStatus } from '../pipeline/status-changes';
 import { intakeJobId, QUEUE, type DeadLetterJob, type DeliveryJob, type IntakeJob, type OutcomeJob, type QueueName } from '../queues/topology';

@@ -1,5 +1,5 @@
 import type { ReferralStatus } from '../domain/lifecycle';
-import type { PartnerCode } from '../store/referral-store';
+import type { PartnerCode } from '../domain/referral-state';
 import type { ServiceLevelFinding } from './service-levels';
 
 /**

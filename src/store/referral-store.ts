@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { ReferralType } from '../domain/crime-record';
 import { AT_PARTNER_STATUSES, canTransition, isTerminal, type ReferralStatus } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
 import { AUDIT_APPEND_LUA, type AuditEventInput, type AuditLog, type AuditScriptArgs } from './audit-log';
 import type { DataCipher } from './crypto';
 import type { Keys } from './keys';
+import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { runScript } from './scripts';
 
 /**
@@ -13,42 +13,6 @@ import { runScript } from './scripts';
  * Every status change goes through `transition`, which asks the one state machine and commits
  * status, timeline entry, partner index and police write-back outbox in one atomic script.
  */
-export type PartnerCode = 'NHS' | 'CHARITY';
-
-export interface ReferralMeta {
-  referralId: string;
-  type: ReferralType;
-  partner: PartnerCode;
-  crimeReference: string;
-  recordVersion: number;
-  status: ReferralStatus;
-  statusSeq: number;
-  correlationId: string;
-  createdAt: string;
-  updatedAt: string;
-  heldReason?: string;
-  partnerRef?: string;
-  partnerStatus?: string;
-  /** When the partner says its status changed (charity `occurredAt`/`updatedAt`): orders its updates. */
-  partnerStatusAt?: string;
-  /** The partner's closing outcome (charity ENGAGED, DECLINED, UNCONTACTABLE…), kept once known. */
-  partnerOutcome?: string;
-  /** When the consent (or, for a suspect, the lawful basis) was recorded: service-level clocks start here. */
-  basisAt?: string;
-  cancelReason?: string;
-  /** Structured (what failed, status, codes) and in clear; the partner's own words are kept apart, sealed (savePartnerText). */
-  lastError?: string;
-}
-
-export interface TimelineEntry {
-  seq: number;
-  at: string;
-  status: ReferralStatus;
-  from?: ReferralStatus;
-  source: string;
-  detail?: string;
-}
-
 export interface TransitionRequest {
   to: ReferralStatus;
   source: string;

@@ -3,7 +3,7 @@ import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import type { Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import nock from 'nock';
-import { BARS_ERROR_CODE_SYSTEM } from '../../src/adapters/nhs/errors';
+import { BARS_ERROR_CODE_SYSTEM } from '../../src/mappings/operation-outcome';
 import { SCOPE } from '../../src/api/auth';
 import { createServer } from '../../src/api/server';
 import { createContext, type BridgeContext } from '../../src/context';

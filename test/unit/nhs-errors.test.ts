@@ -1,4 +1,5 @@
-import { classifyNhsResponse, nhsVerdictFor, summariseOutcome } from '../../src/adapters/nhs/errors';
+import { classifyNhsResponse, nhsVerdictFor } from '../../src/adapters/nhs/errors';
+import { summariseOutcome } from '../../src/mappings/operation-outcome';
 import { PartnerError } from '../../src/adapters/partner-error';
 
 const NOW = Date.parse('2026-11-22T10:00:00Z');

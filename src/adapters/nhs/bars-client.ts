@@ -1,7 +1,7 @@
 import type { Bundle, Device, MessageHeader, Organization } from '@medplum/fhirtypes';
 import { useContextOf } from '../../mappings/referral-to-bars';
 import { PartnerError } from '../partner-error';
-import { summariseOutcome } from './errors';
+import { summariseOutcome } from '../../mappings/operation-outcome';
 import { NhsRequester, type RequestContext } from './nhs-requester';
 import type { AccessTokenSource } from './token-client';
 

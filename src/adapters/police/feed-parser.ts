@@ -2,6 +2,7 @@ import { Parser, processors } from 'xml2js';
 import { screenMarkup } from './markup-screen';
 import { holdsMarker, parseOversizeRecord } from './oversize-record';
 import { parseCrimeRecord, type RecordParseResult } from './record-validator';
+import { FEED_NAMESPACE } from '../../domain/crime-record';
 
 /**
  * Reads a `CrimeFlagFeed` document (police-feed.md) defensively: size checked before parsing,
@@ -9,7 +10,6 @@ import { parseCrimeRecord, type RecordParseResult } from './record-validator';
  * A document that cannot be read at all throws FeedError; bad records inside a readable
  * document come back as `{ ok: false }` one by one so the good ones can go on.
  */
-export const FEED_NAMESPACE = 'urn:iasu:police-feed:1';
 
 export class FeedError extends Error {
   constructor(message: string) {

@@ -2,7 +2,7 @@ import type { Infra } from '../../infra';
 
 /** The queues and the referral store, all that queueing a job needs. */
 export type JobQueues = Pick<Infra, 'queues' | 'referrals'>;
-import type { PartnerCode } from '../../store/referral-store';
+import type { PartnerCode } from '../../domain/referral-state';
 import type { BridgeQueues } from '../../queues/topology';
 
 /**

@@ -1,7 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 import { AT_PARTNER_STATUSES } from '../../domain/lifecycle';
 import type { Referral } from '../../domain/referral';
-import type { PartnerCode, ReferralMeta } from '../../store/referral-store';
+import type { PartnerCode, ReferralMeta } from '../../domain/referral-state';
 import { startBridgeWorker, type WorkerDeps } from '../../queues/bridge-worker';
 import { PermanentError } from '../../queues/dead-letter';
 import { enqueueCancel, type JobQueues } from './delivery-jobs';

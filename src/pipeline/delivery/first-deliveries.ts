@@ -1,5 +1,5 @@
 import type { BridgeConfig } from '../../config';
-import type { PartnerCode } from '../../store/referral-store';
+import type { PartnerCode } from '../../domain/referral-state';
 import { AttemptsInFlight } from '../../queues/attempts-in-flight';
 import { partnerBackoff } from '../../queues/backoff';
 import { charityDelivery } from './charity-delivery';

@@ -1,6 +1,6 @@
 import type { BridgeContext } from '../../context';
 import { decideCharityUpdate, type CharityUpdate } from '../../mappings/charity-status';
-import type { ReferralMeta } from '../../store/referral-store';
+import type { ReferralMeta } from '../../domain/referral-state';
 import { changeStatus } from '../status-changes';
 import { lazyChild } from '../../logger';
 

@@ -1,4 +1,3 @@
-import { Worker } from 'bullmq';
 import type { BridgeContext } from '../../context';
 import { taskStatusToBridgeStatus } from '../../mappings/fhir-status';
 import { requeueDelivery, requeueOutcome } from '../delivery/delivery-jobs';
@@ -6,8 +5,6 @@ import { deliverySweepAfterMs } from '../delivery/first-deliveries';
 import { writeBackSweepAfterMs } from '../write-back/write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
 import { changeStatus } from '../status-changes';
-import { QUEUE, type ReconcileJob } from '../../queues/topology';
-import { reconcile } from '../../reconcile/reconciler';
 
 /**
  * Pulls partner status for every referral the partners hold, and re-queues police write-backs
@@ -84,23 +81,4 @@ async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promis
     while (next < tasks.length) await tasks[next++]!();
   });
   await Promise.all(lanes);
-}
-
-export function startReconcileWorker(ctx: BridgeContext): Worker<ReconcileJob> {
-  const worker = new Worker<ReconcileJob>(
-    QUEUE.reconcile,
-    async (job) => {
-      if (job.data.kind === 'reconcile') {
-        const report = await reconcile(ctx);
-        return report ? { discrepancies: report.discrepancies.length } : 'another process is reconciling';
-      }
-      const summary = await pollPartnerStatuses(ctx);
-      ctx.logger.info(summary, 'partner status poll done');
-      return summary;
-    },
-    // One poll at a time per process; the job id per tick keeps it to one per tick across processes.
-    { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix, concurrency: 1 },
-  );
-  worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'reconcile worker error'));
-  return worker;
 }
