@@ -1,10 +1,8 @@
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
-import { barsAcknowledgement, barsResponseToStatus, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
+import { barsAcknowledgement, nhsUpdateFromBars, readBarsResponse, type BarsResponse } from '../mappings/bars-response';
+import { applyNhsUpdate, type NhsUpdateResult } from '../pipeline/partner-status/nhs-updates';
 import { enqueueResend } from '../pipeline/delivery/delivery-jobs';
-import { changeStatus } from '../pipeline/status-changes';
-import { deadLetterTextAad } from '../queues/dead-letter';
-import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { SentMessage } from '../store/message-index';
 import type { ReferralMeta } from '../domain/referral-state';
 import { partnerRoute } from './auth';
@@ -61,12 +59,18 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         if (claim === 'in-progress') {
           return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'this message is being processed; retry').header('Retry-After', String(RETRY_AFTER_SECONDS));
         }
+        let result: Awaited<ReturnType<typeof apply>>;
         try {
-          await apply(ctx, meta, sent, response);
-          await ctx.messages.link(response.messageId, sent);
+          result = await apply(ctx, meta, sent, response);
+          if (result !== 'busy') await ctx.messages.link(response.messageId, sent);
         } catch (err) {
           await ctx.webhookEvents.release(MESSAGE_PARTNER, response.messageId);
           throw err;
+        }
+        if (result === 'busy') {
+          // Another update held the referral too long: the trust retries the same message.
+          await ctx.webhookEvents.release(MESSAGE_PARTNER, response.messageId);
+          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'the referral is busy; retry').header('Retry-After', String(RETRY_AFTER_SECONDS));
         }
         await ctx.webhookEvents.applied(MESSAGE_PARTNER, response.messageId);
         // A response without a source endpoint is answered at the trust's configured service.
@@ -78,57 +82,20 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
   },
 };
 
-async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, response: BarsResponse): Promise<void> {
+/** What the response asks of the bridge: a resend, or a status change through the one NHS path. */
+async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, response: BarsResponse): Promise<NhsUpdateResult | 'resend'> {
   const { referralId, correlationId } = meta;
   const log = ctx.logger.child({ correlationId, referralId, crimeReference: meta.crimeReference, partner: 'NHS', messageId: response.messageId });
-  const partnerStatus = [response.serviceRequestStatus, response.encounterStatus].filter(Boolean).join('/') || response.code;
-
   if (response.code === 'transient-error') {
     // The trust could not take the message just now and asks for it again: the same frozen
     // message is resent (idempotent at the trust by its Bundle id).
     if (sent.kind === 'new') await enqueueResend(ctx, referralId, 'NHS', correlationId, response.messageId);
     log.warn({ answers: sent.kind, detail: response.detail }, 'trust reported a transient error; message will be resent');
-    return;
+    return 'resend';
   }
-  const to = barsResponseToStatus(response, sent.kind);
-  if (response.code === 'fatal-error') {
-    log.error({ alert: true, answers: sent.kind, detail: response.detail }, 'trust could not process the message');
-    if (to === 'FAILED') await deadLetterRefusal(ctx, meta, response);
-  }
-  if (!to) {
-    if (partnerStatus !== meta.partnerStatus) await ctx.referrals.patch(referralId, { partnerStatus });
-    return;
-  }
-  const detail = response.code === 'fatal-error' ? `trust refused the message: ${response.detail ?? 'no detail'}` : `BaRS response ${partnerStatus}`;
-  const result = await changeStatus(ctx, referralId, {
-    to,
-    source: 'nhs-bars',
-    detail: detail.slice(0, 200),
-    patch: { partnerStatus, ...(to === 'FAILED' ? { lastError: detail } : {}) },
-  });
-  if (result.applied && to === 'FAILED' && response.text) await ctx.referrals.savePartnerText(referralId, response.text);
-  if (!result.applied) {
-    log.info({ status: meta.status, reported: to, why: result.why }, 'trust response ignored: the referral is already there or beyond');
-  }
-}
-
-/** A message the trust refused outright is a failed delivery: operators find it with the other dead letters. */
-async function deadLetterRefusal(ctx: BridgeContext, meta: ReferralMeta, response: BarsResponse): Promise<void> {
-  const entry: DeadLetterJob = {
-    queue: QUEUE.nhsDelivery,
-    jobId: `bars-response-${response.messageId}`,
-    jobName: 'deliver',
-    data: { referralId: meta.referralId, correlationId: meta.correlationId, action: 'deliver' },
-    partner: 'NHS',
-    errorKind: 'permanent',
-    reason: `NHS BaRS receiver answered fatal-error${response.detail ? `: ${response.detail}` : ''}`.slice(0, 1000),
-    attempts: 1,
-    failedAt: new Date().toISOString(),
-    referralId: meta.referralId,
-    crimeReference: meta.crimeReference,
-    correlationId: meta.correlationId,
-  };
-  if (response.text) entry.partnerText = ctx.cipher.encrypt(response.text, deadLetterTextAad(entry));
-  await ctx.queues.deadLetter.add(`${QUEUE.nhsDelivery}:bars-response`, entry, { jobId: `${QUEUE.nhsDelivery}-bars-${response.messageId}` });
-  ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
+  if (response.code === 'fatal-error') log.error({ alert: true, answers: sent.kind, detail: response.detail }, 'trust could not process the message');
+  const update = nhsUpdateFromBars(response, sent.kind);
+  const result = await applyNhsUpdate(ctx, referralId, update, 'nhs-bars');
+  if (result === 'recorded' && update.to) log.info({ status: meta.status, reported: update.to }, 'trust response ignored: the referral is already there or beyond');
+  return result;
 }

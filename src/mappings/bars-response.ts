@@ -2,6 +2,7 @@ import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest
 import { v5 as uuidv5 } from 'uuid';
 import { summariseOutcome } from './operation-outcome';
 import type { ReferralStatus } from '../domain/lifecycle';
+import type { NhsUpdate } from '../domain/nhs-update';
 import { barsResponseShapeError } from './bars-response-shape';
 import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_REASON_SYSTEM, BARS_RESPONSE_HEADER_PROFILE, BARS_SOURCE_SOFTWARE, type BarsMessageKind } from './referral-to-bars';
 import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
@@ -184,4 +185,19 @@ export function barsAcknowledgement(received: { messageId: string; sourceEndpoin
 
 function fail(error: string): ReadResult {
   return { ok: false, error };
+}
+
+/** A BaRS response as the trust's update; `answers` is the kind of bridge message it answers. */
+export function nhsUpdateFromBars(r: BarsResponse, answers: BarsMessageKind): NhsUpdate {
+  const partnerStatus = [r.serviceRequestStatus, r.encounterStatus].filter(Boolean).join('/') || r.code;
+  const to = barsResponseToStatus(r, answers);
+  if (r.code !== 'fatal-error') return { partnerStatus, ...(to ? { to } : {}), detail: `BaRS response ${partnerStatus}` };
+  return {
+    partnerStatus,
+    ...(to ? { to } : {}),
+    detail: `trust refused the message: ${r.detail ?? 'no detail'}`,
+    ...(to === 'FAILED'
+      ? { refusal: { id: `bars-response-${r.messageId}`, reason: `NHS BaRS receiver answered fatal-error${r.detail ? `: ${r.detail}` : ''}`, ...(r.text ? { partnerText: r.text } : {}) } }
+      : {}),
+  };
 }

@@ -1,4 +1,5 @@
 import type { ReferralStatus } from '../domain/lifecycle';
+import type { NhsUpdate } from '../domain/nhs-update';
 
 /**
  * nhs-fhir.md Mode A "Status": the trust's Task.status as a bridge status. Statuses with no
@@ -18,4 +19,10 @@ const TASK_STATUS_MAP: Readonly<Record<string, ReferralStatus>> = {
 
 export function taskStatusToBridgeStatus(taskStatus: string): ReferralStatus | undefined {
   return Object.prototype.hasOwnProperty.call(TASK_STATUS_MAP, taskStatus) ? TASK_STATUS_MAP[taskStatus] : undefined;
+}
+
+/** A Task read (poll or reconciler) as the trust's update. */
+export function nhsUpdateFromTask(taskStatus: string): NhsUpdate {
+  const to = taskStatusToBridgeStatus(taskStatus);
+  return { partnerStatus: taskStatus, ...(to ? { to } : {}), detail: `Task status ${taskStatus}` };
 }

@@ -45,11 +45,14 @@ export function judgeError(err: unknown, lastAttempt: boolean): FailureVerdict {
 /** A dead letter's partner text is sealed to that entry: it cannot be opened as another's. */
 export const deadLetterTextAad = (entry: Pick<DeadLetterJob, 'queue' | 'jobId'>) => `dead-letter-partner-text:${entry.queue}:${entry.jobId}`;
 
+/** What failed: a queue job, or work done outside one (a trust's refusal by BaRS response). */
+export type FailedWork = Pick<Job, 'id' | 'name' | 'data' | 'attemptsMade'>;
+
 /** `cipher` seals the partner's text into the entry: it is never kept in clear. */
 export async function deadLetter(
   queues: BridgeQueues,
   queue: QueueName,
-  job: Job,
+  job: FailedWork,
   verdict: FailureVerdict,
   extra: Pick<DeadLetterJob, 'referralId' | 'crimeReference' | 'correlationId'>,
   cipher: DataCipher,

@@ -2,7 +2,8 @@ import { PartnerError } from '../adapters/partner-error';
 import type { BridgeContext } from '../context';
 import { AT_PARTNER_STATUSES, canTransition, isTerminal } from '../domain/lifecycle';
 import { charityStatusToBridgeStatus } from '../mappings/charity-status';
-import { taskStatusToBridgeStatus } from '../mappings/fhir-status';
+import { nhsUpdateFromTask } from '../mappings/fhir-status';
+import { applyNhsUpdate } from '../pipeline/partner-status/nhs-updates';
 import { applyCharityUpdate } from '../pipeline/partner-status/charity-updates';
 import { enqueueResend, requeueOutcome } from '../pipeline/delivery/delivery-jobs';
 import { expireDeadLetterPersonalData } from '../operations/dead-letter-admin';
@@ -169,10 +170,10 @@ async function compareWithTrust(ctx: BridgeContext, meta: ReferralMeta, runId: s
   const task = await ctx.partners.nhs.getTaskStatus(meta.referralId, { correlationId: meta.correlationId });
   if (meta.status === 'FAILED') return task ? heldButFailed(ctx, meta, task.taskStatus, task.taskRef) : undefined;
   if (!task) return resend(ctx, meta, runId, base);
-  const status = taskStatusToBridgeStatus(task.taskStatus);
-  if (!status || !canTransition(meta.status, status).apply) return undefined;
-  const result = await changeStatus(ctx, meta.referralId, { to: status, source: 'reconcile', detail: `Task status ${task.taskStatus}`, patch: { partnerStatus: task.taskStatus } });
-  return { ...base, class: 'partner-ahead', partnerStatus: task.taskStatus, action: result.applied ? 'applied' : 'none' };
+  const update = nhsUpdateFromTask(task.taskStatus);
+  if (!update.to || !canTransition(meta.status, update.to).apply) return undefined;
+  const result = await applyNhsUpdate(ctx, meta.referralId, update, 'reconcile');
+  return { ...base, class: 'partner-ahead', partnerStatus: task.taskStatus, action: result === 'applied' ? 'applied' : 'none' };
 }
 
 async function compareWithCharity(ctx: BridgeContext, meta: ReferralMeta, runId: string): Promise<Discrepancy | undefined> {

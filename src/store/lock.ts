@@ -19,6 +19,16 @@ export class RedisLock {
     return (await this.redis.get(key)) === token ? token : undefined;
   }
 
+  /** Waits briefly for a lock another quick holder has (up to about a second); undefined if it stays taken. */
+  async acquireWaiting(name: string, ttlMs: number, attempts = 50, waitMs = 20): Promise<string | undefined> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const token = await this.acquire(name, ttlMs);
+      if (token) return token;
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+    return undefined;
+  }
+
   /** Holds the lock for another ttlMs from now; false when it is no longer ours (it expired, maybe taken since). */
   async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
     return (await runScript(this.redis, EXTEND, 1, this.keys.lock(name), token, String(ttlMs))) === 1;

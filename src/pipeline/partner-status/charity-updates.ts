@@ -19,7 +19,8 @@ export async function applyCharityUpdate(
   source: CharityUpdateSource,
 ): Promise<CharityUpdateResult> {
   const lockName = `charity-status:${referralId}`;
-  const token = await acquire(ctx, lockName);
+  // Short waits: the holder is another update for the same referral, all quick.
+  const token = await ctx.lock.acquireWaiting(lockName, 10_000);
   if (!token) return 'busy';
   try {
     const meta = await ctx.referrals.get(referralId);
@@ -61,12 +62,3 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpda
   return 'recorded';
 }
 
-/** Short waits: the holder is another webhook or the poll for the same referral, both quick. */
-async function acquire(ctx: BridgeContext, name: string): Promise<string | undefined> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const token = await ctx.lock.acquire(name, 10_000);
-    if (token) return token;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return undefined;
-}

@@ -1,10 +1,10 @@
 import type { BridgeContext } from '../../context';
-import { taskStatusToBridgeStatus } from '../../mappings/fhir-status';
+import { nhsUpdateFromTask } from '../../mappings/fhir-status';
 import { requeueDelivery, requeueOutcome } from '../delivery/delivery-jobs';
 import { deliverySweepAfterMs } from '../delivery/first-deliveries';
 import { writeBackSweepAfterMs } from '../write-back/write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
-import { changeStatus } from '../status-changes';
+import { applyNhsUpdate } from './nhs-updates';
 
 /**
  * Pulls partner status for every referral the partners hold, and re-queues police write-backs
@@ -59,16 +59,12 @@ async function pollOne(ctx: BridgeContext, id: string, summary: PollSummary): Pr
   summary.checked++;
   try {
     const task = await ctx.partners.nhs.getTaskStatus(id, { correlationId: meta.correlationId });
-    const partnerStatus = task?.taskStatus;
-    const status = partnerStatus ? taskStatusToBridgeStatus(partnerStatus) : undefined;
-    if (!partnerStatus || !status) {
-      log.warn({ partnerStatus: partnerStatus ?? 'missing' }, 'partner has no usable status for a referral it should hold');
+    const update = task?.taskStatus ? nhsUpdateFromTask(task.taskStatus) : undefined;
+    if (!update?.to) {
+      log.warn({ partnerStatus: task?.taskStatus ?? 'missing' }, 'partner has no usable status for a referral it should hold');
       return;
     }
-    if (partnerStatus === meta.partnerStatus && status === meta.status) return;
-    const result = await changeStatus(ctx, id, { to: status, source: 'nhs-poll', detail: `Task status ${partnerStatus}`, patch: { partnerStatus } });
-    if (result.applied) summary.changed++;
-    else await ctx.referrals.patch(id, { partnerStatus });
+    if ((await applyNhsUpdate(ctx, id, update, 'nhs-poll')) === 'applied') summary.changed++;
   } catch (err) {
     summary.errors++;
     log.warn({ err: (err as Error).message }, 'status poll failed; will try again next round');
