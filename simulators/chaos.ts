@@ -22,7 +22,7 @@ import { FAULT_KINDS, type FaultKind, type FaultStats } from './faults';
 import { feedDocument, generateFeedRecords, mulberry32, type GeneratedRecord } from './feed-generator';
 import { startFhirServer, type FhirServer } from './fhir-server';
 import { startPoliceFeedSimulator, type PoliceSimulator } from './police-feed';
-import { startFlakyTlsProxy } from './tls-proxy';
+import { startFlakyTlsProxy, type FlakyTlsProxy } from './tls-proxy';
 
 /**
  * `npm run chaos`: the whole pipeline under failure, with proof at the end that nothing was lost
@@ -266,7 +266,117 @@ function faultSummary(stats: FaultStats): string {
 
 // ---------- the run ----------
 
+type Decision = 'QUEUED' | 'HELD' | 'CANCELLED';
+type ExpectedReferrals = Map<string, { decision: Decision; type: string; crimeReference: string }>;
+
+/** What every phase of a run shares: its clock, its ids and where it writes. */
+interface RunBase {
+  opts: ChaosOptions;
+  started: number;
+  elapsed: () => string;
+  runId: string;
+  /** Seeded: which bridge a push goes to, which bridge is killed, and when. */
+  random: () => number;
+  work: string;
+  logDir: string;
+  redisDir: string;
+}
+
+/** Ground truth: what is fed, which way, and what each crime's last version must leave behind. */
+interface RecordPlan {
+  generated: GeneratedRecord[];
+  pushed: GeneratedRecord[];
+  pulled: GeneratedRecord[];
+  latest: Map<string, GeneratedRecord>;
+  expected: ExpectedReferrals;
+}
+
+interface Partners {
+  police: PoliceSimulator;
+  fhir: FhirServer;
+  charity: CharitySimulator;
+  fhirTls: FlakyTlsProxy;
+  charityTls: FlakyTlsProxy;
+  /** Both TLS proxies' CAs, for the bridges' NODE_EXTRA_CA_CERTS. */
+  partnerCaFile: string;
+  feedToken: string;
+  pushToken: string;
+  charityKey: string;
+  webhookSecret: string;
+}
+
+/** How far the feed and the pushes have got (read by the progress watch and the summary). */
+interface FeedProgress {
+  appended: number;
+  pushedDone: number;
+  pushRetries: number;
+}
+
+/** What the fault phases did, for the progress lines and the summary. */
+interface FaultLog {
+  kills: string[];
+  redisRestarts: number;
+  redisCrashes: number;
+  redisDownMs: number;
+}
+
+/** Shared by the fault phases: switched off once the run has settled (or given up). */
+interface ChaosSwitch {
+  on: boolean;
+}
+
+interface WatchResult {
+  settled: boolean;
+  stalled: boolean;
+  settledAt: string;
+}
+
 async function chaos(opts: ChaosOptions): Promise<boolean> {
+  const run = prepareRun(opts);
+
+  // 1. Redis, private, with AOF.
+  const redis = await startPrivateRedis(run);
+
+  // 2. Ground truth and the simulators.
+  const plan = planRecords(opts, run.runId);
+  const partners = await startPartners(opts, run.work);
+
+  // 3. The bridge processes.
+  const { bridgeEnv, baseEnv, config } = bridgeEnvironment(run, redis, partners);
+  const fleet = new BridgeFleet(run, { ...baseEnv, ...bridgeEnv }, partners.partnerCaFile);
+  await fleet.addSlots(opts.bridges);
+  cleanups.push(() => fleet.stopAll());
+  await fleet.startAll();
+  const webhook = new WebhookRoute(partners.charity, partners.webhookSecret, fleet.slots[0]!);
+  const view = openView(config, run.logDir);
+
+  // 4. Feed: the police feed grows over feedMs; some records are pushed instead.
+  const progress: FeedProgress = { appended: 0, pushedDone: 0, pushRetries: 0 };
+  const feeding = startFeeding(partners.police, plan.pulled, opts.feedMs, progress);
+  const pushing = startPushing(run, fleet, plan.pushed, partners.pushToken, progress);
+
+  // 5. Chaos: SIGKILL a random bridge every 3–8 s, start it again; restart Redis once, crash it once.
+  const faults: FaultLog = { kills: [], redisRestarts: 0, redisCrashes: 0, redisDownMs: 0 };
+  const killUntil = run.started + Math.min(opts.chaosMs, opts.timeLimitMs - 30_000);
+  const chaosSwitch: ChaosSwitch = { on: true };
+  const killing = startBridgeKiller(run, fleet, webhook, chaosSwitch, faults, killUntil);
+  const redisRestart = startRedisFaults(run, redis, partners.police, plan.pulled.length, chaosSwitch, faults, killUntil);
+
+  // 6. Watch until everything settles or the time limit.
+  const watched = await watchUntilSettled(run, view, plan, progress, partners.police, faults);
+  if (!watched) return false;
+
+  // 7. Stop killing, let every bridge come back, the partners recover; then reconcile.
+  chaosSwitch.on = false;
+  await Promise.all([killing, redisRestart, feeding]);
+  await recover(fleet, partners, pushing);
+  const reconciliation = await runReconciliation(fleet.live(), issueOperatorToken(config, 'chaos-run', ['admin'], 600));
+
+  // 8. Account for everything.
+  return report({ run, view, plan, partners, fleet, progress, faults, watched, reconciliation });
+}
+
+function prepareRun(opts: ChaosOptions): RunBase {
   const started = Date.now();
   const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
   const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -280,17 +390,30 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   mkdirSync(redisDir);
   say(`iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, gives up after ${opts.stallMs / 1000} s without progress (at most ${opts.timeLimitMs / 1000} s)`);
   say(`Logs (bridges, Redis, this run's view): ${logDir}`);
+  return { opts, started, elapsed, runId, random, work, logDir, redisDir };
+}
 
-  // 1. Redis, private, with AOF.
-  const redis = new PrivateRedis(await freePort(), redisDir, join(logDir, 'redis.log'));
+async function startPrivateRedis(run: RunBase): Promise<PrivateRedis> {
+  const redis = new PrivateRedis(await freePort(), run.redisDir, join(run.logDir, 'redis.log'));
   await redis.start();
   cleanups.push(() => redis.stop());
-  say(`Redis: ${redis.url} (private redis-server, AOF everysec, dir ${redisDir})`);
+  say(`Redis: ${redis.url} (private redis-server, AOF everysec, dir ${run.redisDir})`);
+  return redis;
+}
 
-  // 2. Ground truth and the simulators.
+function planRecords(opts: ChaosOptions, runId: string): RecordPlan {
   const generated = generateFeedRecords({ records: opts.records, seed: opts.seed, prefix: `CHAOS-${runId.toUpperCase()}`, now: new Date() });
   const pushed = generated.filter((g, i) => g.recordVersion === 1 && i % 17 === 5);
   const pulled = generated.filter((g) => !pushed.includes(g));
+  const latest = new Map<string, GeneratedRecord>();
+  for (const g of generated) if ((latest.get(g.crimeReference)?.recordVersion ?? 0) < g.recordVersion) latest.set(g.crimeReference, g);
+  const expected: ExpectedReferrals = new Map();
+  for (const g of latest.values()) for (const r of g.expectedReferrals) expected.set(r.referralId, { decision: r.decision, type: r.type, crimeReference: g.crimeReference });
+  return { generated, pushed, pulled, latest, expected };
+}
+
+/** The three partners, failing a share of calls; the trust and the charity behind flaky TLS. */
+async function startPartners(opts: ChaosOptions, work: string): Promise<Partners> {
   const holdMs = 3000; // longer than the bridge's 2000 ms timeouts below
   const kinds: FaultKind[] = [...FAULT_KINDS];
   const feedToken = 'chaos-feed-token';
@@ -317,30 +440,33 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   const partnerCaFile = join(work, 'partner-cas.crt');
   writeFileSync(partnerCaFile, readFileSync(fhirTls.caFile, 'utf8') + readFileSync(charityTls.caFile, 'utf8'));
   say(`Simulators: police ${police.url}, FHIR ${fhir.url} (TLS ${fhirTls.url}), charity ${charity.url} (TLS ${charityTls.url})`);
+  return { police, fhir, charity, fhirTls, charityTls, partnerCaFile, feedToken, pushToken, charityKey, webhookSecret };
+}
 
-  // 3. The bridge processes.
+/** The bridges' whole configuration, and the same parsed here for this run's own view of Redis. */
+function bridgeEnvironment(run: RunBase, redis: PrivateRedis, partners: Partners) {
   const jwtSecret = randomBytes(32).toString('base64url');
   const bridgeEnv: Record<string, string> = {
     REDIS_URL: redis.url,
-    REDIS_PREFIX: `{iasu-chaos-${runId}}`,
+    REDIS_PREFIX: `{iasu-chaos-${run.runId}}`,
     DATA_KEYS: generateDataKeySpec('chaos'),
     HTTP_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     API_JWT_SECRET: jwtSecret,
-    POLICE_FEED_URL: police.url,
-    POLICE_FEED_TOKEN: feedToken,
-    POLICE_PUSH_TOKEN: pushToken,
+    POLICE_FEED_URL: partners.police.url,
+    POLICE_FEED_TOKEN: partners.feedToken,
+    POLICE_PUSH_TOKEN: partners.pushToken,
     POLICE_POLL_CRON: '* * * * * *',
     POLICE_PAGE_LIMIT: '100',
     POLICE_TIMEOUT_MS: '2000',
     STATUS_POLL_CRON: '*/2 * * * * *',
     NHS_MODE: 'fhir-rest',
-    NHS_FHIR_BASE_URL: fhirTls.url,
+    NHS_FHIR_BASE_URL: partners.fhirTls.url,
     NHS_TIMEOUT_MS: '2000',
-    CHARITY_API_URL: charityTls.url,
-    CHARITY_API_KEY: charityKey,
+    CHARITY_API_URL: partners.charityTls.url,
+    CHARITY_API_KEY: partners.charityKey,
     CHARITY_TIMEOUT_MS: '2000',
-    CHARITY_WEBHOOK_SECRETS: webhookSecret,
+    CHARITY_WEBHOOK_SECRETS: partners.webhookSecret,
     CHARITY_POLL_PAGE_LIMIT: '200',
     DELIVERY_ATTEMPTS: '25',
     DELIVERY_BACKOFF_MS: '200',
@@ -351,20 +477,54 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   // Nothing from this shell's environment reaches the bridges' configuration but what is set here.
   const baseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !(k in defaults)) baseEnv[k] = v;
+  return { bridgeEnv, baseEnv, config };
+}
 
-  const slots: Slot[] = [];
-  for (let i = 0; i < opts.bridges; i++) {
-    const port = await freePort();
-    slots.push({ index: i, port, url: `http://127.0.0.1:${port}`, logFile: join(logDir, `bridge-${i}.log`), ready: false, starts: 0, killing: false });
+/**
+ * The `iasu-bridge start` processes. A class because starting, killing, restarting after a crash
+ * and stopping all share the slots and the `stopping` flag that tells a crash from our own kill.
+ */
+class BridgeFleet {
+  readonly slots: Slot[] = [];
+  /** Exits not caused by us. */
+  readonly crashes: string[] = [];
+  stopping = false;
+
+  constructor(
+    private readonly run: RunBase,
+    /** The environment every bridge gets, but for its own port and the partners' CAs. */
+    private readonly env: Record<string, string>,
+    private readonly partnerCaFile: string,
+  ) {}
+
+  async addSlots(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      this.slots.push({ index: i, port, url: `http://127.0.0.1:${port}`, logFile: join(this.run.logDir, `bridge-${i}.log`), ready: false, starts: 0, killing: false });
+    }
   }
-  const crashes: string[] = [];
-  let stopping = false;
 
-  const startSlot = (slot: Slot): void => {
+  /** Starts every slot and waits (at most 60 s) until all answer /health/live. */
+  async startAll(): Promise<void> {
+    for (const slot of this.slots) this.start(slot);
+    const readyBy = Date.now() + 60_000;
+    while (this.live().length < this.slots.length) {
+      if (Date.now() > readyBy) throw new Error(`bridges did not become ready within 60 s; see ${this.run.logDir}`);
+      await sleep(200);
+    }
+    say(`Bridges: ${this.slots.map((s) => `bridge-${s.index} ${s.url}`).join(', ')} (ready at ${this.run.elapsed()} s)`);
+  }
+
+  /** Bridges that answer and that we are not about to kill. */
+  live(): Slot[] {
+    return this.slots.filter((s) => s.ready && !s.killing);
+  }
+
+  start(slot: Slot): void {
     const log = openSync(slot.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], {
       cwd: ROOT,
-      env: { ...baseEnv, ...bridgeEnv, HTTP_PORT: String(slot.port), NODE_EXTRA_CA_CERTS: partnerCaFile },
+      env: { ...this.env, HTTP_PORT: String(slot.port), NODE_EXTRA_CA_CERTS: this.partnerCaFile },
       stdio: ['ignore', log, log],
     });
     closeSync(log);
@@ -377,175 +537,202 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
       child.once('exit', (code, signal) => {
         children.delete(child);
         slot.ready = false;
-        if (!slot.killing && !stopping && !interrupted) {
-          crashes.push(`bridge-${slot.index} exited by itself (code ${code}, signal ${signal}) at ${elapsed()} s; see ${slot.logFile}`);
+        if (!slot.killing && !this.stopping && !interrupted) {
+          this.crashes.push(`bridge-${slot.index} exited by itself (code ${code}, signal ${signal}) at ${this.run.elapsed()} s; see ${slot.logFile}`);
           say(`  !! bridge-${slot.index} exited by itself (code ${code}, signal ${signal}); starting it again`);
-          startSlot(slot);
+          this.start(slot);
         }
         resolve();
       }),
     );
-    void (async () => {
-      const deadline = Date.now() + 60_000;
-      while (slot.child === child && child.exitCode === null && Date.now() < deadline) {
-        if (await httpOk(`${slot.url}/health/live`)) {
-          slot.ready = true;
-          return;
-        }
-        await sleep(200);
-      }
-    })();
-  };
-  const stopAll = async () => {
-    stopping = true;
-    for (const slot of slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGTERM');
-    await Promise.race([Promise.all(slots.map((s) => s.exit)), sleep(8_000)]);
-    for (const slot of slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGKILL');
-    await Promise.all(slots.map((s) => s.exit));
-  };
-  cleanups.push(stopAll);
-
-  for (const slot of slots) startSlot(slot);
-  const liveSlots = () => slots.filter((s) => s.ready && !s.killing);
-  const readyBy = Date.now() + 60_000;
-  while (liveSlots().length < slots.length) {
-    if (Date.now() > readyBy) throw new Error(`bridges did not become ready within 60 s; see ${logDir}`);
-    await sleep(200);
+    void this.markReadyWhenLive(slot, child);
   }
-  say(`Bridges: ${slots.map((s) => `bridge-${s.index} ${s.url}`).join(', ')} (ready at ${elapsed()} s)`);
 
-  // The charity's webhooks go to one bridge; when that one dies they move to another (a load
-  // balancer's job), and whatever was in flight to the dead one is retried or lost.
-  let webhookSlot = slots[0]!;
-  charity.setWebhook({ url: `${webhookSlot.url}/v1/webhooks/charity`, secret: webhookSecret });
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    for (const slot of this.slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGTERM');
+    await Promise.race([Promise.all(this.slots.map((s) => s.exit)), sleep(8_000)]);
+    for (const slot of this.slots) if (slot.child && slot.child.exitCode === null) slot.child.kill('SIGKILL');
+    await Promise.all(this.slots.map((s) => s.exit));
+  }
 
-  // This run's own view of the bridge's Redis state (reads only; it runs no worker).
+  /** Polls /health/live for this child only: a restart begins its own watch. */
+  private async markReadyWhenLive(slot: Slot, child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (slot.child === child && child.exitCode === null && Date.now() < deadline) {
+      if (await httpOk(`${slot.url}/health/live`)) {
+        slot.ready = true;
+        return;
+      }
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * The charity's webhooks go to one bridge; when that one dies they move to another (a load
+ * balancer's job), and whatever was in flight to the dead one is retried or lost.
+ */
+class WebhookRoute {
+  slot!: Slot;
+
+  constructor(
+    private readonly charity: CharitySimulator,
+    private readonly secret: string,
+    first: Slot,
+  ) {
+    this.point(first);
+  }
+
+  point(slot: Slot): void {
+    this.slot = slot;
+    this.charity.setWebhook({ url: `${slot.url}/v1/webhooks/charity`, secret: this.secret });
+  }
+}
+
+/** This run's own view of the bridge's Redis state (reads only; it runs no worker). */
+function openView(config: ReturnType<typeof loadConfig>, logDir: string): BridgeContext {
   const viewLogger = createLogger('info', pino.destination({ dest: join(logDir, 'chaos-view.log'), sync: false }));
   const view = createContext(config, viewLogger);
   // Redis restarts on purpose: the view reconnects by itself, nothing to report.
   view.redis.on('error', () => undefined);
   for (const queue of view.queues.all()) queue.on('error', () => undefined);
   cleanups.push(() => view.close());
+  return view;
+}
 
-  // 4. Feed: the police feed grows over feedMs; some records are pushed instead.
-  const chunks = Math.max(1, Math.round(opts.feedMs / 1500));
+/** The police feed grows in chunks over feedMs, as a real RMS's would. */
+function startFeeding(police: PoliceSimulator, pulled: GeneratedRecord[], feedMs: number, progress: FeedProgress): Promise<void> {
+  const chunks = Math.max(1, Math.round(feedMs / 1500));
   const chunkSize = Math.ceil(pulled.length / chunks);
-  let appended = 0;
-  const feeding = (async () => {
+  return (async () => {
     for (let i = 0; i < chunks; i++) {
       police.append(pulled.slice(i * chunkSize, (i + 1) * chunkSize).map((g) => g.xml));
-      appended = Math.min(pulled.length, (i + 1) * chunkSize);
-      if (i < chunks - 1) await sleep(opts.feedMs / chunks);
+      progress.appended = Math.min(pulled.length, (i + 1) * chunkSize);
+      if (i < chunks - 1) await sleep(feedMs / chunks);
     }
   })();
-  let pushedDone = 0;
-  let pushRetries = 0;
-  const pushing = (async () => {
+}
+
+/** Batches of 20 pushed to a random live bridge, each repeated until one answers 202. */
+function startPushing(run: RunBase, fleet: BridgeFleet, pushed: GeneratedRecord[], pushToken: string, progress: FeedProgress): Promise<void> {
+  return (async () => {
     const batch = 20;
     const batches = Math.ceil(pushed.length / batch);
     for (let b = 0; b < batches; b++) {
       const records = pushed.slice(b * batch, (b + 1) * batch);
       const body = feedDocument(records.map((g) => g.xml));
       for (;;) {
-        const live = liveSlots();
-        const target = live[Math.floor(random() * live.length)];
-        if (target) {
-          try {
-            const res = await fetch(`${target.url}/v1/police/flags`, {
-              method: 'POST',
-              headers: { 'Content-Type': 'application/xml', Authorization: `Bearer ${pushToken}` },
-              body,
-              signal: AbortSignal.timeout(10_000),
-            });
-            await res.arrayBuffer();
-            if (res.status === 202) break;
-          } catch {
-            /* the bridge died under us or Redis is restarting: push again (idempotent by job id) */
-          }
-        }
-        pushRetries++;
+        const live = fleet.live();
+        const target = live[Math.floor(run.random() * live.length)];
+        if (target && (await pushOnce(target, body, pushToken))) break;
+        progress.pushRetries++;
         await sleep(500);
       }
-      pushedDone += records.length;
-      await sleep(Math.max(200, opts.feedMs / batches));
+      progress.pushedDone += records.length;
+      await sleep(Math.max(200, run.opts.feedMs / batches));
     }
   })();
+}
 
-  // 5. Chaos: SIGKILL a random bridge every 3–8 s, start it again; restart Redis once.
-  const kills: string[] = [];
-  let redisRestarts = 0;
-  let redisCrashes = 0;
-  let redisDownMs = 0;
-  const killUntil = started + Math.min(opts.chaosMs, opts.timeLimitMs - 30_000);
-  let chaosOn = true;
-  const killing = (async () => {
+/** True when the bridge took the document (202). */
+async function pushOnce(target: Slot, body: string, pushToken: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${target.url}/v1/police/flags`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/xml', Authorization: `Bearer ${pushToken}` },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.arrayBuffer();
+    if (res.status === 202) return true;
+  } catch {
+    /* the bridge died under us or Redis is restarting: push again (idempotent by job id) */
+  }
+  return false;
+}
+
+/** SIGKILL a random bridge every 3–8 s (never the last one standing), start it again. */
+function startBridgeKiller(run: RunBase, fleet: BridgeFleet, webhook: WebhookRoute, chaosSwitch: ChaosSwitch, faults: FaultLog, killUntil: number): Promise<void> {
+  return (async () => {
     await sleep(3000);
-    while (chaosOn && Date.now() < killUntil) {
-      const live = liveSlots();
+    while (chaosSwitch.on && Date.now() < killUntil) {
+      const live = fleet.live();
       if (live.length >= 2) {
-        const victim = live[Math.floor(random() * live.length)]!;
+        const victim = live[Math.floor(run.random() * live.length)]!;
         victim.killing = true;
         victim.child!.kill('SIGKILL');
         await victim.exit;
-        kills.push(`bridge-${victim.index}@${elapsed()}s`);
-        if (victim === webhookSlot) {
-          webhookSlot = liveSlots()[0] ?? webhookSlot;
-          charity.setWebhook({ url: `${webhookSlot.url}/v1/webhooks/charity`, secret: webhookSecret });
-        }
-        await sleep(200 + random() * 800);
-        if (stopping || interrupted) break;
-        startSlot(victim);
+        faults.kills.push(`bridge-${victim.index}@${run.elapsed()}s`);
+        if (victim === webhook.slot) webhook.point(fleet.live()[0] ?? webhook.slot);
+        await sleep(200 + run.random() * 800);
+        if (fleet.stopping || interrupted) break;
+        fleet.start(victim);
       }
-      await sleep(3000 + random() * 5000);
+      await sleep(3000 + run.random() * 5000);
     }
   })();
-  const redisRestart = (async () => {
+}
+
+/** Redis restarted once mid-feed (SIGTERM, AOF fsynced), and crashed once later (SIGKILL). */
+function startRedisFaults(
+  run: RunBase,
+  redis: PrivateRedis,
+  police: PoliceSimulator,
+  pulledCount: number,
+  chaosSwitch: ChaosSwitch,
+  faults: FaultLog,
+  killUntil: number,
+): Promise<void> {
+  return (async () => {
     // Mid-feed, with every queue busy.
-    while (chaosOn && police.served() < pulled.length * 0.4 && Date.now() < started + opts.timeLimitMs / 3) await sleep(250);
-    if (!chaosOn) return;
+    while (chaosSwitch.on && police.served() < pulledCount * 0.4 && Date.now() < run.started + run.opts.timeLimitMs / 3) await sleep(250);
+    if (!chaosSwitch.on) return;
     const down = Date.now();
-    say(`  >> restarting Redis (SIGTERM, AOF fsync) at ${elapsed()} s`);
+    say(`  >> restarting Redis (SIGTERM, AOF fsync) at ${run.elapsed()} s`);
     await redis.stop();
     await sleep(1500);
     await redis.start();
-    redisDownMs = Date.now() - down;
-    redisRestarts++;
-    say(`  >> Redis back on the same port after ${(redisDownMs / 1000).toFixed(1)} s`);
+    faults.redisDownMs = Date.now() - down;
+    faults.redisRestarts++;
+    say(`  >> Redis back on the same port after ${(faults.redisDownMs / 1000).toFixed(1)} s`);
 
     // Later, a crash: no shutdown fsync, so only what the AOF already holds comes back.
-    while (chaosOn && police.served() < pulled.length * 0.75 && Date.now() < killUntil) await sleep(250);
-    if (!chaosOn) return;
+    while (chaosSwitch.on && police.served() < pulledCount * 0.75 && Date.now() < killUntil) await sleep(250);
+    if (!chaosSwitch.on) return;
     const crashed = Date.now();
-    say(`  >> crashing Redis (SIGKILL, no shutdown fsync) at ${elapsed()} s`);
+    say(`  >> crashing Redis (SIGKILL, no shutdown fsync) at ${run.elapsed()} s`);
     await redis.crash();
     await sleep(1000);
     await redis.start();
-    redisDownMs += Date.now() - crashed;
-    redisCrashes++;
+    faults.redisDownMs += Date.now() - crashed;
+    faults.redisCrashes++;
     say(`  >> Redis back after the crash in ${((Date.now() - crashed) / 1000).toFixed(1)} s`);
   })();
+}
 
-  // 6. Watch until everything settles or the time limit.
-  const latest = new Map<string, GeneratedRecord>();
-  for (const g of generated) if ((latest.get(g.crimeReference)?.recordVersion ?? 0) < g.recordVersion) latest.set(g.crimeReference, g);
-  const expected = new Map<string, { decision: 'QUEUED' | 'HELD' | 'CANCELLED'; type: string; crimeReference: string }>();
-  for (const g of latest.values()) for (const r of g.expectedReferrals) expected.set(r.referralId, { decision: r.decision, type: r.type, crimeReference: g.crimeReference });
+/** Where the referrals and the work stand; `settled` when everything fed has reached its expected end. */
+async function snapshot(view: BridgeContext, plan: RecordPlan, progress: FeedProgress, police: PoliceSimulator) {
+  const statuses = await view.referrals.statuses();
+  const byStatus = new Map<ReferralStatus, number>();
+  for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
+  let unsettled = 0;
+  for (const [id, e] of plan.expected) if (!SETTLED_OK[e.decision].has(statuses.get(id) as ReferralStatus)) unsettled++;
+  const counts = await Promise.all(WORK_QUEUES.map((q) => view.queues[q].getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')));
+  const pendingJobs = counts.reduce((a, b) => a + b, 0);
+  const outbox = await view.referrals.outboxSize();
+  const c = await view.counters.all();
+  const fed = progress.appended === plan.pulled.length && progress.pushedDone === plan.pushed.length && police.served() >= plan.pulled.length;
+  return { statuses, byStatus, unsettled, pendingJobs, outbox, counters: c, fed, settled: fed && unsettled === 0 && pendingJobs === 0 && outbox === 0 };
+}
 
-  const snapshot = async () => {
-    const statuses = await view.referrals.statuses();
-    const byStatus = new Map<ReferralStatus, number>();
-    for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
-    let unsettled = 0;
-    for (const [id, e] of expected) if (!SETTLED_OK[e.decision].has(statuses.get(id) as ReferralStatus)) unsettled++;
-    const counts = await Promise.all(WORK_QUEUES.map((q) => view.queues[q].getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')));
-    const pendingJobs = counts.reduce((a, b) => a + b, 0);
-    const outbox = await view.referrals.outboxSize();
-    const c = await view.counters.all();
-    const fed = appended === pulled.length && pushedDone === pushed.length && police.served() >= pulled.length;
-    return { statuses, byStatus, unsettled, pendingJobs, outbox, counters: c, fed, settled: fed && unsettled === 0 && pendingJobs === 0 && outbox === 0 };
-  };
-
-  const limitAt = started + opts.timeLimitMs;
+/**
+ * Polls once a second until settled, stalled (nothing moved for --stall-seconds) or the time
+ * limit; undefined when interrupted.
+ */
+async function watchUntilSettled(run: RunBase, view: BridgeContext, plan: RecordPlan, progress: FeedProgress, police: PoliceSimulator, faults: FaultLog): Promise<WatchResult | undefined> {
+  const { opts } = run;
+  const limitAt = run.started + opts.timeLimitMs;
   let settled = false;
   let stalled = false;
   let lastProgress = 0;
@@ -553,12 +740,12 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
   let lastMoveAt = Date.now();
   let lastShape = '';
   for (;;) {
-    if (interrupted) return false;
+    if (interrupted) return undefined;
     let snap;
     try {
-      snap = await snapshot();
+      snap = await snapshot(view, plan, progress, police);
     } catch (err) {
-      if (interrupted) return false;
+      if (interrupted) return undefined;
       say(`  (progress unavailable: ${(err as Error).message})`);
       await sleep(1000);
       if (Date.now() > limitAt) break;
@@ -566,16 +753,13 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     }
     if (Date.now() - lastProgress >= 4000 || snap.settled) {
       lastProgress = Date.now();
-      const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s)).map((s) => `${s} ${snap.byStatus.get(s)}`).join(' ');
-      say(
-        `  ${elapsed().padStart(6)} s | records read ${Math.min(police.served(), pulled.length) + pushedDone}/${generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${kills.length} | redis restarts ${redisRestarts}, crashes ${redisCrashes}`,
-      );
+      sayProgress(run, snap, plan, progress, police, faults);
     }
     if (snap.settled) {
       settled = true;
       break;
     }
-    const shape = [police.served(), pushedDone, snap.unsettled, snap.pendingJobs, snap.outbox, ...STATUS_ORDER.map((s) => snap.byStatus.get(s) ?? 0)].join('|');
+    const shape = [police.served(), progress.pushedDone, snap.unsettled, snap.pendingJobs, snap.outbox, ...STATUS_ORDER.map((s) => snap.byStatus.get(s) ?? 0)].join('|');
     if (shape !== lastShape) {
       lastShape = shape;
       lastMoveAt = Date.now();
@@ -586,7 +770,7 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     if (Date.now() > limitAt) break;
     await sleep(1000);
   }
-  const settledAt = elapsed();
+  const settledAt = run.elapsed();
   say(
     settled
       ? `Settled at ${settledAt} s. Stopping the chaos.`
@@ -594,23 +778,71 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
         ? `Nothing moved for ${opts.stallMs / 1000} s (at ${settledAt} s) and it has not settled. Stopping the chaos.`
         : `Time limit reached at ${settledAt} s without settling. Stopping the chaos.`,
   );
+  return { settled, stalled, settledAt };
+}
 
-  // 7. Stop killing, let every bridge come back, the partners recover; then reconcile.
-  chaosOn = false;
-  await Promise.all([killing, redisRestart, feeding]);
+function sayProgress(run: RunBase, snap: Awaited<ReturnType<typeof snapshot>>, plan: RecordPlan, progress: FeedProgress, police: PoliceSimulator, faults: FaultLog): void {
+  const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s)).map((s) => `${s} ${snap.byStatus.get(s)}`).join(' ');
+  say(
+    `  ${run.elapsed().padStart(6)} s | records read ${Math.min(police.served(), plan.pulled.length) + progress.pushedDone}/${plan.generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${faults.kills.length} | redis restarts ${faults.redisRestarts}, crashes ${faults.redisCrashes}`,
+  );
+}
+
+/** Once the faults have stopped: every bridge back, the partners healthy, the pushes through (30 s at most). */
+async function recover(fleet: BridgeFleet, partners: Partners, pushing: Promise<void>): Promise<void> {
   const backBy = Date.now() + 60_000;
-  while (liveSlots().length < slots.length && Date.now() < backBy) await sleep(200);
-  police.setFaults({ errorRate: 0 });
-  fhir.setFaults({ errorRate: 0 });
-  charity.setFaults({ errorRate: 0, dropWebhookRate: 0, webhookBeforeAnswerRate: 0 });
-  fhirTls.setBadCertRate(0);
-  charityTls.setBadCertRate(0);
+  while (fleet.live().length < fleet.slots.length && Date.now() < backBy) await sleep(200);
+  partners.police.setFaults({ errorRate: 0 });
+  partners.fhir.setFaults({ errorRate: 0 });
+  partners.charity.setFaults({ errorRate: 0, dropWebhookRate: 0, webhookBeforeAnswerRate: 0 });
+  partners.fhirTls.setBadCertRate(0);
+  partners.charityTls.setBadCertRate(0);
   await Promise.race([pushing, sleep(30_000)]);
+}
 
-  const reconciliation = await runReconciliation(liveSlots(), issueOperatorToken(config, 'chaos-run', ['admin'], 600));
+// ---------- the verification and the report ----------
 
-  // 8. Account for everything.
+interface ReportInput {
+  run: RunBase;
+  view: BridgeContext;
+  plan: RecordPlan;
+  partners: Partners;
+  fleet: BridgeFleet;
+  progress: FeedProgress;
+  faults: FaultLog;
+  watched: WatchResult;
+  reconciliation: ReconciliationReport | string;
+}
+
+type AccountResult = Awaited<ReturnType<typeof account>>;
+type Diagnostics = Awaited<ReturnType<typeof collectDiagnostics>>;
+
+/** Accounts for everything, prints the summary and the one-line JSON; true when clean. */
+async function report(input: ReportInput): Promise<boolean> {
+  const { run, view, plan, partners, fleet, reconciliation } = input;
+  const { generated, latest, expected } = plan;
+  const { police, fhir, charity } = partners;
   const result = await account({ view, generated, latest, expected, police, fhir, charity, reconciliation });
+  const diagnostics = await collectDiagnostics(view, fleet.slots);
+  const stuckDetail = await describeUnsettled(view, expected, result.statuses);
+
+  const ok = result.lost === 0 && result.duplicates === 0 && result.lostWriteBacks === 0 && result.discrepancies === 0 && result.outbox === 0 && fleet.crashes.length === 0;
+  const rows = summaryRows(input, result, diagnostics, stuckDetail);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const line = '-'.repeat(100);
+  say('');
+  say([line, 'iasu-bridge chaos summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n'));
+  for (const crash of fleet.crashes) say(`  ${crash}`);
+  say(ok ? 'CLEAN: every record accounted for, nothing duplicated at a partner, every write-back stored, reconciliation clean.' : 'NOT CLEAN: see the rows above and the logs.');
+  say(JSON.stringify(summaryJson(input, result, diagnostics, ok)));
+
+  if (ok && !run.opts.keepLogs) rmSync(run.logDir, { recursive: true, force: true });
+  else say(`Logs kept in ${run.logDir}`);
+  return ok;
+}
+
+/** Dead letters, the bridges' error-level log lines, and jobs BullMQ itself holds as failed. */
+async function collectDiagnostics(view: BridgeContext, slots: Slot[]) {
   const deadLetters = await listDeadLetters(view);
   const deadByReason = new Map<string, number>();
   for (const d of deadLetters) deadByReason.set(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`, (deadByReason.get(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`) ?? 0) + 1);
@@ -625,12 +857,18 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     }
   }
   const bullFailedCount = [...bullFailed.values()].reduce((a, b) => a + b, 0);
-  const stuckDetail = await describeUnsettled(view, expected, result.statuses);
-  const charityStats = charity.stats();
+  return { deadLetters, deadByReason, errorLines, bullFailed, bullFailedCount };
+}
 
-  const ok = result.lost === 0 && result.duplicates === 0 && result.lostWriteBacks === 0 && result.discrepancies === 0 && result.outbox === 0 && crashes.length === 0;
-  const rows: [string, string | number][] = [
-    ['Crime records (versions)', `${latest.size} crimes, ${generated.length} versions: ${generated.length - pushed.length} pulled, ${pushed.length} pushed (${pushRetries} pushes repeated)`],
+function summaryRows(input: ReportInput, result: AccountResult, diagnostics: Diagnostics, stuckDetail: string[]): [string, string | number][] {
+  const { run, plan, partners, fleet, progress, faults, watched } = input;
+  const { opts } = run;
+  const { generated, pushed, latest, expected } = plan;
+  const { police, fhir, charity, fhirTls, charityTls } = partners;
+  const { deadLetters, deadByReason, errorLines, bullFailed, bullFailedCount } = diagnostics;
+  const charityStats = charity.stats();
+  return [
+    ['Crime records (versions)', `${latest.size} crimes, ${generated.length} versions: ${generated.length - pushed.length} pulled, ${pushed.length} pushed (${progress.pushRetries} pushes repeated)`],
     ['  accounted for', `${result.accounted} (${result.withReferrals} with referrals at their expected status, ${result.noReferrals} out of scope or no MDT decision, ${result.quarantined} quarantined)`],
     ['  NOT accounted for (LOST)', result.lost],
     ...result.lostDetail.slice(0, 10).map((d): [string, string] => ['    ', d]),
@@ -653,45 +891,38 @@ async function chaos(opts: ChaosOptions): Promise<boolean> {
     ['Faults injected: charity', faultSummary(charity.faultStats())],
     ['Charity webhooks', `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up, ${charityStats.webhooksBeforeAnswer} sent before the create was answered`],
     ['Certificates to refuse (TLS)', `NHS trust ${fhirTls.stats().badCerts} of ${fhirTls.stats().connections} connections, charity ${charityTls.stats().badCerts} of ${charityTls.stats().connections}`],
-    ['Bridge processes SIGKILLed and restarted', `${kills.length} (${kills.join(', ')})`],
-    ['Bridge crashes (exits not caused by us)', crashes.length],
+    ['Bridge processes SIGKILLed and restarted', `${faults.kills.length} (${faults.kills.join(', ')})`],
+    ['Bridge crashes (exits not caused by us)', fleet.crashes.length],
     ['Bridge log lines at error level', errorLines.map((n, i) => `bridge-${i}: ${n}`).join(', ')],
-    ['Redis restarts (SIGTERM + AOF, same port)', `${redisRestarts}; crashes (SIGKILL): ${redisCrashes} (down ${(redisDownMs / 1000).toFixed(1)} s in all)`],
-    ['Settled', settled ? `yes, at ${settledAt} s` : stalled ? `NO (nothing moved for ${opts.stallMs / 1000} s)` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
-    ['Elapsed', `${elapsed()} s`],
+    ['Redis restarts (SIGTERM + AOF, same port)', `${faults.redisRestarts}; crashes (SIGKILL): ${faults.redisCrashes} (down ${(faults.redisDownMs / 1000).toFixed(1)} s in all)`],
+    ['Settled', watched.settled ? `yes, at ${watched.settledAt} s` : watched.stalled ? `NO (nothing moved for ${opts.stallMs / 1000} s)` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
+    ['Elapsed', `${run.elapsed()} s`],
   ];
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  const line = '-'.repeat(100);
-  say('');
-  say([line, 'iasu-bridge chaos summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n'));
-  for (const crash of crashes) say(`  ${crash}`);
-  say(ok ? 'CLEAN: every record accounted for, nothing duplicated at a partner, every write-back stored, reconciliation clean.' : 'NOT CLEAN: see the rows above and the logs.');
-  say(
-    JSON.stringify({
-      ok,
-      runId,
-      seed: opts.seed,
-      records: latest.size,
-      versions: generated.length,
-      accounted: result.accounted,
-      lost: result.lost,
-      duplicates: result.duplicates,
-      lostWriteBacks: result.lostWriteBacks,
-      outbox: result.outbox,
-      discrepancies: result.discrepancies,
-      deadLetters: deadLetters.length,
-      kills: kills.length,
-      crashes: crashes.length,
-      redisRestarts,
-      redisCrashes,
-      settled,
-      elapsedSeconds: Number(elapsed()),
-    }),
-  );
+}
 
-  if (ok && !opts.keepLogs) rmSync(logDir, { recursive: true, force: true });
-  else say(`Logs kept in ${logDir}`);
-  return ok;
+/** The machine-readable last line. */
+function summaryJson(input: ReportInput, result: AccountResult, diagnostics: Diagnostics, ok: boolean) {
+  const { run, plan, fleet, faults, watched } = input;
+  return {
+    ok,
+    runId: run.runId,
+    seed: run.opts.seed,
+    records: plan.latest.size,
+    versions: plan.generated.length,
+    accounted: result.accounted,
+    lost: result.lost,
+    duplicates: result.duplicates,
+    lostWriteBacks: result.lostWriteBacks,
+    outbox: result.outbox,
+    discrepancies: result.discrepancies,
+    deadLetters: diagnostics.deadLetters.length,
+    kills: faults.kills.length,
+    crashes: fleet.crashes.length,
+    redisRestarts: faults.redisRestarts,
+    redisCrashes: faults.redisCrashes,
+    settled: watched.settled,
+    elapsedSeconds: Number(run.elapsed()),
+  };
 }
 
 async function runReconciliation(live: Slot[], token: string): Promise<ReconciliationReport | string> {
@@ -726,12 +957,43 @@ interface AccountInput {
 }
 
 async function account(input: AccountInput) {
-  const { view, latest, expected, police, fhir, charity, reconciliation } = input;
+  const { view, latest, police, fhir, charity, reconciliation } = input;
   const statuses = await view.referrals.statuses();
   const byStatus = new Map<ReferralStatus, number>();
   for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
+  const records = await accountRecords(view, latest, statuses);
+  const dup = partnerDuplicates(police, fhir, charity);
+  const writeBacks = await accountWriteBacks(view, statuses, dup.outcomes);
+  const outbox = await view.referrals.outboxSize();
+  const { discrepancies, reconciliationText } = summariseReconciliation(reconciliation);
+  const { nhs, ch } = dup;
 
-  // Records: each crime's last version says what should exist.
+  return {
+    statuses,
+    referrals: statuses.size,
+    byStatus,
+    accounted: records.accounted,
+    withReferrals: records.withReferrals,
+    noReferrals: records.noReferrals,
+    quarantined: records.quarantined,
+    lost: records.lost,
+    lostDetail: records.lostDetail,
+    duplicates: dup.duplicates,
+    nhsDetail: `${dup.nhsDup} (ServiceRequests: ${nhs.serviceRequestCreates} created for ${nhs.serviceRequestReferralIds} referral ids, ${nhs.serviceRequests} held; Tasks: ${nhs.taskCreates} created for ${nhs.taskReferralIds}, ${nhs.tasks} held)`,
+    charityDetail: `${dup.chDup} (${ch.creates} creates, ${ch.distinctKeys} distinct Idempotency-Keys, ${ch.referrals} cases for ${ch.distinctExternalReferences} referral ids; ${charity.stats().replays} idempotent replays)`,
+    policeDetail: `${dup.policeDup} (${dup.outcomes.length} outcome keys for ${dup.distinctOutcomes} distinct status changes)`,
+    timelineEntries: writeBacks.timelineEntries,
+    writeBacksStored: writeBacks.stored,
+    outcomeReplays: police.stats().outcomeReplays,
+    lostWriteBacks: writeBacks.lostWriteBacks,
+    outbox,
+    discrepancies,
+    reconciliationText,
+  };
+}
+
+/** Records: each crime's last version says what should exist (referrals at their status, or a quarantine entry). */
+async function accountRecords(view: BridgeContext, latest: Map<string, GeneratedRecord>, statuses: Map<string, ReferralStatus>) {
   const quarantinedRefs = new Set((await view.quarantine.list(1_000_000)).map((q) => q.crimeReference).filter(Boolean));
   const pipeline = view.redis.pipeline();
   const crimes = [...latest.values()];
@@ -770,8 +1032,11 @@ async function account(input: AccountInput) {
   const accounted = withReferrals + noReferrals + quarantined;
   const lost = crimes.length - accounted;
   const lostSummary = [...wrong].map(([k, n]) => `${n} x ${k}`);
+  return { accounted, withReferrals, noReferrals, quarantined, lost, lostDetail: [...lostSummary, ...lostDetail] };
+}
 
-  // Partner duplicates.
+/** Partner duplicates: creates beyond one per referral (or key), and police outcomes beyond one per status change. */
+function partnerDuplicates(police: PoliceSimulator, fhir: FhirServer, charity: CharitySimulator) {
   const nhs = fhir.idempotency();
   const nhsDup =
     nhs.serviceRequestCreates - nhs.serviceRequestReferralIds + (nhs.taskCreates - nhs.taskReferralIds) + (nhs.serviceRequests - nhs.distinctServiceRequestReferralIds) + (nhs.tasks - nhs.distinctTaskReferralIds);
@@ -780,9 +1045,11 @@ async function account(input: AccountInput) {
   const outcomes = police.outcomes();
   const bySeq = new Set(outcomes.map((o) => `${o.referralId}#${o.key.split(':').pop()}`));
   const policeDup = outcomes.length - bySeq.size;
-  const duplicates = nhsDup + chDup + policeDup;
+  return { nhs, nhsDup, ch, chDup, outcomes, distinctOutcomes: bySeq.size, policeDup, duplicates: nhsDup + chDup + policeDup };
+}
 
-  // Write-backs: every timeline entry of every referral stored at the RMS under its key.
+/** Write-backs: every timeline entry of every referral stored at the RMS under its key. */
+async function accountWriteBacks(view: BridgeContext, statuses: Map<string, ReferralStatus>, outcomes: ReturnType<PoliceSimulator['outcomes']>) {
   const stored = new Set(outcomes.map((o) => o.key));
   let timelineEntries = 0;
   let lostWriteBacks = 0;
@@ -800,45 +1067,21 @@ async function account(input: AccountInput) {
       }
     });
   }
-  const outbox = await view.referrals.outboxSize();
+  return { stored: stored.size, timelineEntries, lostWriteBacks };
+}
 
-  let discrepancies: number;
-  let reconciliationText: string;
-  if (typeof reconciliation === 'string') {
-    discrepancies = -1;
-    reconciliationText = `DID NOT RUN: ${reconciliation}`;
-  } else {
-    const byClass = new Map<string, number>();
-    for (const d of reconciliation.discrepancies) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
+/** -1 discrepancies when the reconciliation did not run: never clean. */
+function summariseReconciliation(reconciliation: ReconciliationReport | string): { discrepancies: number; reconciliationText: string } {
+  if (typeof reconciliation === 'string') return { discrepancies: -1, reconciliationText: `DID NOT RUN: ${reconciliation}` };
+  const byClass = new Map<string, number>();
+  for (const d of reconciliation.discrepancies) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
+  return {
     // A partner it could not reach is a report that checked nothing there: not clean.
-    discrepancies = reconciliation.discrepancies.length + reconciliation.unreachable.length;
-    reconciliationText =
+    discrepancies: reconciliation.discrepancies.length + reconciliation.unreachable.length,
+    reconciliationText:
       `${reconciliation.discrepancies.length} discrepancies${byClass.size ? ` (${[...byClass].map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}, ` +
       `${reconciliation.unreachable.length} partners unreachable, ${reconciliation.pendingWriteBacks} write-backs pending, ` +
-      `${reconciliation.serviceLevels.breaches.length} Victims' Code breaches, ${reconciliation.serviceLevels.overdue.length} clinical overdue`;
-  }
-
-  return {
-    statuses,
-    referrals: statuses.size,
-    byStatus,
-    accounted,
-    withReferrals,
-    noReferrals,
-    quarantined,
-    lost,
-    lostDetail: [...lostSummary, ...lostDetail],
-    duplicates,
-    nhsDetail: `${nhsDup} (ServiceRequests: ${nhs.serviceRequestCreates} created for ${nhs.serviceRequestReferralIds} referral ids, ${nhs.serviceRequests} held; Tasks: ${nhs.taskCreates} created for ${nhs.taskReferralIds}, ${nhs.tasks} held)`,
-    charityDetail: `${chDup} (${ch.creates} creates, ${ch.distinctKeys} distinct Idempotency-Keys, ${ch.referrals} cases for ${ch.distinctExternalReferences} referral ids; ${charity.stats().replays} idempotent replays)`,
-    policeDetail: `${policeDup} (${outcomes.length} outcome keys for ${bySeq.size} distinct status changes)`,
-    timelineEntries,
-    writeBacksStored: stored.size,
-    outcomeReplays: police.stats().outcomeReplays,
-    lostWriteBacks,
-    outbox,
-    discrepancies,
-    reconciliationText,
+      `${reconciliation.serviceLevels.breaches.length} Victims' Code breaches, ${reconciliation.serviceLevels.overdue.length} clinical overdue`,
   };
 }
 
