@@ -7,7 +7,6 @@ import { applyNhsUpdate } from '../pipeline/partner-status/nhs-updates';
 import { applyCharityUpdate } from '../pipeline/partner-status/charity-updates';
 import { enqueueResend, requeueOutcome } from '../pipeline/delivery/delivery-jobs';
 import { expireDeadLetterPersonalData } from '../operations/dead-letter-admin';
-import { changeStatus } from '../pipeline/status-changes';
 import type { PartnerCode, ReferralMeta } from '../domain/referral-state';
 import type { Discrepancy, ReconciliationReport } from './report';
 import { evaluateServiceLevel } from './service-levels';

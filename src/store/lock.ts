@@ -29,6 +29,17 @@ export class RedisLock {
     return undefined;
   }
 
+  /** Runs `work` holding the lock (waiting briefly for it, as acquireWaiting); 'busy' if it stays taken. */
+  async withLock<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | 'busy'> {
+    const token = await this.acquireWaiting(name, ttlMs);
+    if (!token) return 'busy';
+    try {
+      return await work();
+    } finally {
+      await this.release(name, token);
+    }
+  }
+
   /** Holds the lock for another ttlMs from now; false when it is no longer ours (it expired, maybe taken since). */
   async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
     return (await runScript(this.redis, EXTEND, 1, this.keys.lock(name), token, String(ttlMs))) === 1;

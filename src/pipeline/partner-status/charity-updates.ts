@@ -18,17 +18,11 @@ export async function applyCharityUpdate(
   update: CharityUpdate & { charityId: string },
   source: CharityUpdateSource,
 ): Promise<CharityUpdateResult> {
-  const lockName = `charity-status:${referralId}`;
   // Short waits: the holder is another update for the same referral, all quick.
-  const token = await ctx.lock.acquireWaiting(lockName, 10_000);
-  if (!token) return 'busy';
-  try {
+  return ctx.lock.withLock(`charity-status:${referralId}`, 10_000, async () => {
     const meta = await ctx.referrals.get(referralId);
-    if (!meta) return 'ignored';
-    return await apply(ctx, meta, update, source);
-  } finally {
-    await ctx.lock.release(lockName, token);
-  }
+    return meta ? apply(ctx, meta, update, source) : 'ignored';
+  });
 }
 
 async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpdate & { charityId: string }, source: CharityUpdateSource): Promise<CharityUpdateResult> {

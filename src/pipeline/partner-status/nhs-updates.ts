@@ -22,17 +22,11 @@ export type NhsUpdateResult = 'applied' | 'recorded' | 'ignored' | 'busy';
 export type NhsUpdateDeps = StatusChangeDeps & Pick<Infra, 'lock' | 'queues' | 'cipher'> & { metrics: Pick<BridgeMetrics, 'countDeadLetter'> };
 
 export async function applyNhsUpdate(ctx: NhsUpdateDeps, referralId: string, update: NhsUpdate, source: NhsUpdateSource): Promise<NhsUpdateResult> {
-  const lockName = `nhs-status:${referralId}`;
   // Short waits: the holder is another update for the same referral, all quick.
-  const token = await ctx.lock.acquireWaiting(lockName, 10_000);
-  if (!token) return 'busy';
-  try {
+  return ctx.lock.withLock(`nhs-status:${referralId}`, 10_000, async () => {
     const meta = await ctx.referrals.get(referralId);
-    if (!meta) return 'ignored';
-    return await apply(ctx, meta, update, source);
-  } finally {
-    await ctx.lock.release(lockName, token);
-  }
+    return meta ? apply(ctx, meta, update, source) : 'ignored';
+  });
 }
 
 async function apply(ctx: NhsUpdateDeps, meta: ReferralMeta, update: NhsUpdate, source: NhsUpdateSource): Promise<NhsUpdateResult> {
