@@ -54,7 +54,9 @@ async function main(): Promise<void> {
 
   const generated = generateFeedRecords({ records, seed: 7, prefix: 'BENCH', now: new Date() });
   const latest = new Map(generated.map((g) => [g.crimeReference, g]));
-  const expected = new Set([...latest.values()].flatMap((g) => g.expectedReferrals.filter((r) => r.decision === 'QUEUED').map((r) => r.referralId)));
+  const expected = new Set(
+    [...latest.values()].flatMap((g) => g.expectedReferrals.filter((r) => r.decision === 'QUEUED').map((r) => r.referralId)),
+  );
   // A referral that a later version cancels may or may not have been sent first: count what arrives.
   const partners = await startBenchPartners(generated.map((g) => ({ crimeReference: g.crimeReference, xml: g.xml })));
   const admin = new IORedis(redis.url);
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
 
   // The bridge as installed runs: compiled JavaScript (bin/iasu-bridge.js), not tsx.
   say('Building the bridge (tsc) so the benchmark runs the compiled code');
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
   const dataKeys = generateDataKeySpec('bench');
   const bridges: ReturnType<typeof startBridgeProcess>[] = [];
   for (let i = 0; i < processes; i++) {
@@ -95,24 +99,36 @@ async function main(): Promise<void> {
   try {
     const api = await bridge.listening;
     await Promise.all(bridges.map((b) => b.listening));
-    say(`Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per partner worker, ${intakeConcurrency} for intake`);
+    say(
+      `Bridge pids ${pids().join(', ')} (API ${api}); ${records} records, ${expected.size} referrals to deliver, concurrency ${concurrency} per partner worker, ${intakeConcurrency} for intake`,
+    );
 
     // 1. Throughput: the backlog, pulled from the feed, until every referral reached its partner.
     //    CPU time is counted too (bridge processes and Redis): wall-clock figures on a shared VM
     //    move with the neighbours, CPU per referral much less.
     // The partner simulators run in this process and share the two cores: their CPU is counted too.
-    const cpuBefore = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), partners: process.cpuUsage() };
+    const cpuBefore = {
+      bridge: sum(pids().map(cpuSeconds)),
+      redis: redisCpuSeconds(await admin.info('cpu')),
+      partners: process.cpuUsage(),
+    };
     const deadline = Date.now() + 30 * 60_000;
     let lastReport = 0;
     while (countArrived(partners.received, expected) < expected.size && Date.now() < deadline) {
       await sleep(250);
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
-        say(`  ${countArrived(partners.received, expected)}/${expected.size} referrals at the partners, RSS ${pids().map(rssMb).join(' + ')} MB`);
+        say(
+          `  ${countArrived(partners.received, expected)}/${expected.size} referrals at the partners, RSS ${pids().map(rssMb).join(' + ')} MB`,
+        );
       }
     }
     const arrived = countArrived(partners.received, expected);
-    const cpuAfter = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), partners: process.cpuUsage(cpuBefore.partners) };
+    const cpuAfter = {
+      bridge: sum(pids().map(cpuSeconds)),
+      redis: redisCpuSeconds(await admin.info('cpu')),
+      partners: process.cpuUsage(cpuBefore.partners),
+    };
     // reduce, not spread: 100,000 arguments overflow the stack.
     const firstServed = [...partners.served.values()].reduce((a, b) => Math.min(a, b), Infinity);
     const lastArrived = [...partners.received.values()].reduce((a, b) => Math.max(a, b), 0);
@@ -141,7 +157,8 @@ async function main(): Promise<void> {
     //    steady stream whose first seconds are a warm-up, reported but not counted: the push route
     //    is not yet compiled hot after a pulled backlog, and those seconds measured the JIT.
     type RateRun = { rate: number; seconds: number; referrals: number; latencyMs: ReturnType<typeof percentiles> };
-    let fixedRate: (RateRun & { warmup: RateRun; cpuMsPerReferral: { bridge: number; redis: number; pushClientAndSimulators: number } }) | undefined;
+    let fixedRate:
+      (RateRun & { warmup: RateRun; cpuMsPerReferral: { bridge: number; redis: number; pushClientAndSimulators: number } }) | undefined;
     if (!values['skip-latency']) {
       // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
       let posts = -1;
@@ -152,7 +169,12 @@ async function main(): Promise<void> {
       const rate = Number(values.rate);
       const warmupSeconds = Number(values['warmup-seconds']);
       const pushSeconds = Number(values['latency-seconds']);
-      const extra = generateFeedRecords({ records: rate * (warmupSeconds + pushSeconds), seed: 99, prefix: 'PUSH', now: new Date() }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
+      const extra = generateFeedRecords({
+        records: rate * (warmupSeconds + pushSeconds),
+        seed: 99,
+        prefix: 'PUSH',
+        now: new Date(),
+      }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
       const pushedAt = new Map<string, number>();
       const cpuStart = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), bench: process.cpuUsage() };
       const started = Date.now();
@@ -162,7 +184,11 @@ async function main(): Promise<void> {
             const names = ['intake', 'nhs-delivery', 'charity-delivery', 'police-outcomes'];
             const p = admin.pipeline();
             for (const n of names) p.llen(`${prefix}:${n}:wait`).llen(`${prefix}:${n}:active`);
-            void p.exec().then((r) => say(`  +${Date.now() - started} ms ${names.map((n, i) => `${n} ${r?.[2 * i]?.[1]}/${r?.[2 * i + 1]?.[1]}`).join(', ')}`));
+            void p
+              .exec()
+              .then((r) =>
+                say(`  +${Date.now() - started} ms ${names.map((n, i) => `${n} ${r?.[2 * i]?.[1]}/${r?.[2 * i + 1]?.[1]}`).join(', ')}`),
+              );
           }, 500)
         : undefined;
       const measureFrom = started + warmupSeconds * 1000;
@@ -171,7 +197,15 @@ async function main(): Promise<void> {
       // time taken from the bridge and from the simulators that timestamp each arrival.
       const pushAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
       const push = (xml: string) => {
-        const req = httpRequest(`${api}/v1/police/flags`, { method: 'POST', agent: pushAgent, headers: { 'content-type': 'application/xml', authorization: 'Bearer bench-push', 'content-length': Buffer.byteLength(xml) } }, (res) => res.resume());
+        const req = httpRequest(
+          `${api}/v1/police/flags`,
+          {
+            method: 'POST',
+            agent: pushAgent,
+            headers: { 'content-type': 'application/xml', authorization: 'Bearer bench-push', 'content-length': Buffer.byteLength(xml) },
+          },
+          (res) => res.resume(),
+        );
         req.on('error', () => undefined);
         req.end(xml);
       };
@@ -190,7 +224,11 @@ async function main(): Promise<void> {
       const arrived = [...pushedAt].filter(([id]) => partners.received.has(id));
       pushAgent.destroy();
       // Write-backs of the last pushes may still run: a little under the whole cost, the same each run.
-      const cpuEnd = { bridge: sum(pids().map(cpuSeconds)), redis: redisCpuSeconds(await admin.info('cpu')), bench: process.cpuUsage(cpuStart.bench) };
+      const cpuEnd = {
+        bridge: sum(pids().map(cpuSeconds)),
+        redis: redisCpuSeconds(await admin.info('cpu')),
+        bench: process.cpuUsage(cpuStart.bench),
+      };
       const pushCpu = {
         bridge: round2(((cpuEnd.bridge - cpuStart.bridge) * 1000) / arrived.length),
         redis: round2(((cpuEnd.redis - cpuStart.redis) * 1000) / arrived.length),
@@ -199,7 +237,10 @@ async function main(): Promise<void> {
       };
       // BENCH_LATENCY_DUMP=file: every push's (ms since the measured window began, latency), to see when the slow ones happen.
       if (process.env.BENCH_LATENCY_DUMP) {
-        writeFileSync(process.env.BENCH_LATENCY_DUMP, `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}\t${id}`).join('\n')}\n`);
+        writeFileSync(
+          process.env.BENCH_LATENCY_DUMP,
+          `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}\t${id}`).join('\n')}\n`,
+        );
       }
       const run = (rows: [string, number][], seconds: number): RateRun => ({
         rate: round(extra.length / pushedFor),
@@ -208,15 +249,24 @@ async function main(): Promise<void> {
         latencyMs: percentiles(rows.map(([id, at]) => partners.received.get(id)! - at)),
       });
       fixedRate = {
-        ...run(arrived.filter(([, at]) => at >= measureFrom), pushSeconds),
+        ...run(
+          arrived.filter(([, at]) => at >= measureFrom),
+          pushSeconds,
+        ),
         cpuMsPerReferral: pushCpu,
-        warmup: run(arrived.filter(([, at]) => at < measureFrom), warmupSeconds),
+        warmup: run(
+          arrived.filter(([, at]) => at < measureFrom),
+          warmupSeconds,
+        ),
       };
     }
 
     const peakRssMb = Math.max(...pids().map(peakRss));
     const deadLetterQueue = new Queue('dead-letter', { connection: admin, prefix });
-    const deadLetters = (await deadLetterQueue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed')) as Record<string, number>;
+    const deadLetters = (await deadLetterQueue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed')) as Record<
+      string,
+      number
+    >;
     await deadLetterQueue.close();
     const redisMemory = usedMemory(await admin.info('memory'));
     await Promise.all(bridges.map((b) => b.stop()));
@@ -225,10 +275,24 @@ async function main(): Promise<void> {
     //    write-back, as each referral takes at least), the same concurrency, in one process.
     let baseline: { hops: number; flows: number; seconds: number; flowsPerSecond: number } | undefined;
     const hops = Math.max(1, Number(values['baseline-hops']));
-    if (!values['skip-baseline']) baseline = await rawBullmq(redis.url, `{iasu-bench-raw-${Date.now().toString(36)}}`, arrived, concurrency, intakeConcurrency, processes, hops);
+    if (!values['skip-baseline'])
+      baseline = await rawBullmq(
+        redis.url,
+        `{iasu-bench-raw-${Date.now().toString(36)}}`,
+        arrived,
+        concurrency,
+        intakeConcurrency,
+        processes,
+        hops,
+      );
 
     const result = {
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        memoryGb: round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
       records,
       concurrency: { partnerWorkers: concurrency, intake: intakeConcurrency, firstDeliveriesPerPartner: 2 * concurrency },
       processes,
@@ -255,12 +319,19 @@ function startBridgeProcess(port: number, nodeFlags: string[], env: Record<strin
   // Logs at warn (info logging would be part of what is measured); stdout is discarded.
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...profile, join(ROOT, 'bin/iasu-bridge.js'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...profile, join(ROOT, 'bin/iasu-bridge.js'), 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const api = `http://127.0.0.1:${port}`;
   const listening = (async () => {
     for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`bridge exited early (${child.exitCode})`);
-      const ok = await fetch(`${api}/health/live`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${api}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return api;
       await sleep(100);
     }
@@ -310,7 +381,15 @@ async function rawBullmq(
   const children = Array.from({ length: processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'raw-bullmq-worker.ts')], {
       cwd: ROOT,
-      env: { ...process.env, RAW_REDIS_URL: url, RAW_PREFIX: prefix, RAW_CONCURRENCY: String(concurrency), RAW_FIRST_HOP_CONCURRENCY: String(firstHopConcurrency), RAW_DONE_KEY: doneKey, RAW_HOPS: String(hops) },
+      env: {
+        ...process.env,
+        RAW_REDIS_URL: url,
+        RAW_PREFIX: prefix,
+        RAW_CONCURRENCY: String(concurrency),
+        RAW_FIRST_HOP_CONCURRENCY: String(firstHopConcurrency),
+        RAW_DONE_KEY: doneKey,
+        RAW_HOPS: String(hops),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
@@ -319,22 +398,36 @@ async function rawBullmq(
   const cpuBefore = { workers: sum(children.map((c) => cpuSeconds(c.pid!))), redis: redisCpuSeconds(await connection.info('cpu')) };
   const started = Date.now();
   for (let i = 0; i < flows; i += 1000) {
-    await first.addBulk(Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({ name: 'start', data: { n: i + k }, opts: { removeOnComplete: true } })));
+    await first.addBulk(
+      Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({
+        name: 'start',
+        data: { n: i + k },
+        opts: { removeOnComplete: true },
+      })),
+    );
   }
   while (Number((await connection.get(doneKey)) ?? 0) < flows) await sleep(20);
   const seconds = (Date.now() - started) / 1000;
   const workers = sum(children.map((c) => cpuSeconds(c.pid!))) - cpuBefore.workers;
   const redisCpu = redisCpuSeconds(await connection.info('cpu')) - cpuBefore.redis;
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(Array.from({ length: hops }, (_, i) => `hop${i + 1}`).map(async (n) => {
-    const q = new Queue(n, { connection, prefix });
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-  }));
+  await Promise.all(
+    Array.from({ length: hops }, (_, i) => `hop${i + 1}`).map(async (n) => {
+      const q = new Queue(n, { connection, prefix });
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+    }),
+  );
   await first.close();
   await connection.del(doneKey);
   connection.disconnect();
-  return { hops, flows, seconds: round(seconds), flowsPerSecond: round(flows / seconds), cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) } };
+  return {
+    hops,
+    flows,
+    seconds: round(seconds),
+    flowsPerSecond: round(flows / seconds),
+    cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) },
+  };
 }
 
 function countArrived(received: Map<string, number>, expected: Set<string>): number {
@@ -400,7 +493,15 @@ function sleep(ms: number): Promise<void> {
 }
 
 function printTable(
-  r: Record<string, unknown> & { backlog: { referrals: number; seconds: number; referralsPerSecond: number; latencyMs: Record<string, number>; cpuMsPerReferral: { bridge: number; redis: number; partnerSimulators: number } } },
+  r: Record<string, unknown> & {
+    backlog: {
+      referrals: number;
+      seconds: number;
+      referralsPerSecond: number;
+      latencyMs: Record<string, number>;
+      cpuMsPerReferral: { bridge: number; redis: number; partnerSimulators: number };
+    };
+  },
 ): void {
   const b = r.backlog;
   const base = r.baseline as { hops: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
@@ -409,13 +510,29 @@ function printTable(
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
-    ['  CPU per referral', `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms, partner simulators ${b.cpuMsPerReferral.partnerSimulators} ms`],
-    [`raw BullMQ, ${base?.hops ?? "-"} hop${base?.hops === 1 ? "" : "s"}`, base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
+    [
+      '  CPU per referral',
+      `bridge ${b.cpuMsPerReferral.bridge} ms, Redis ${b.cpuMsPerReferral.redis} ms, partner simulators ${b.cpuMsPerReferral.partnerSimulators} ms`,
+    ],
+    [`raw BullMQ, ${base?.hops ?? '-'} hop${base?.hops === 1 ? '' : 's'}`, base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
     ['  CPU per flow', base ? `workers ${base.cpuMsPerFlow.workers} ms, Redis ${base.cpuMsPerFlow.redis} ms` : '-'],
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
-    ['fixed rate (push)', fixed ? `${fixed.rate} records/s, ${fixed.referrals} referrals: p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms` : 'skipped'],
-    ['  its warm-up (not counted)', fixed ? `${fixed.warmup.referrals} referrals: p50 ${fixed.warmup.latencyMs.p50} ms, p99 ${fixed.warmup.latencyMs.p99} ms` : '-'],
-    ['  CPU per referral, both', fixed ? `bridge ${fixed.cpuMsPerReferral.bridge} ms, Redis ${fixed.cpuMsPerReferral.redis} ms, push client + simulators ${fixed.cpuMsPerReferral.pushClientAndSimulators} ms` : '-'],
+    [
+      'fixed rate (push)',
+      fixed
+        ? `${fixed.rate} records/s, ${fixed.referrals} referrals: p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms`
+        : 'skipped',
+    ],
+    [
+      '  its warm-up (not counted)',
+      fixed ? `${fixed.warmup.referrals} referrals: p50 ${fixed.warmup.latencyMs.p50} ms, p99 ${fixed.warmup.latencyMs.p99} ms` : '-',
+    ],
+    [
+      '  CPU per referral, both',
+      fixed
+        ? `bridge ${fixed.cpuMsPerReferral.bridge} ms, Redis ${fixed.cpuMsPerReferral.redis} ms, push client + simulators ${fixed.cpuMsPerReferral.pushClientAndSimulators} ms`
+        : '-',
+    ],
     ['peak RSS of the bridge', `${r.peakRssMb} MB`],
     ['Redis memory used', `${r.redisMemoryMb} MB`],
     ['dead letters', String(r.deadLetters)],

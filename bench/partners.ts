@@ -15,7 +15,14 @@ export interface BenchPartners {
   received: Map<string, number>;
   /** Crime reference → ms when its record was first served by the feed. */
   served: Map<string, number>;
-  stats(): { feedPages: number; nhsPosts: number; charityPosts: number; cancels: number; outcomePosts: number; distinctOutcomeKeys: number };
+  stats(): {
+    feedPages: number;
+    nhsPosts: number;
+    charityPosts: number;
+    cancels: number;
+    outcomePosts: number;
+    distinctOutcomeKeys: number;
+  };
   append(records: { crimeReference: string; xml: string }[]): void;
   stop(): Promise<void>;
 }
@@ -51,7 +58,10 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
       const end = Math.min(records.length, start + limit);
       const now = Date.now();
       for (const r of records.slice(start, end)) if (!served.has(r.crimeReference)) served.set(r.crimeReference, now);
-      const xml = feedDocument(records.slice(start, end).map((r) => r.xml), { cursor: { next: String(end).padStart(16, '0'), more: end < records.length } });
+      const xml = feedDocument(
+        records.slice(start, end).map((r) => r.xml),
+        { cursor: { next: String(end).padStart(16, '0'), more: end < records.length } },
+      );
       res.writeHead(200, { 'content-type': 'application/xml' });
       res.end(xml);
       return;
@@ -82,7 +92,13 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     if (req.method === 'GET' && search) {
       const resourceType = search[1]!;
       const [system, value] = (url.searchParams.get('identifier') ?? '').split('|');
-      const resource = { resourceType, id: `${resourceType === 'Task' ? 't' : 'sr'}-${value}`, meta: { versionId: '1' }, status: resourceType === 'Task' ? 'requested' : 'active', identifier: [{ system, value }] };
+      const resource = {
+        resourceType,
+        id: `${resourceType === 'Task' ? 't' : 'sr'}-${value}`,
+        meta: { versionId: '1' },
+        status: resourceType === 'Task' ? 'requested' : 'active',
+        identifier: [{ system, value }],
+      };
       json(res, 200, { resourceType: 'Bundle', type: 'searchset', entry: value ? [{ resource }] : [] }, 'application/fhir+json');
       return;
     }
@@ -94,11 +110,27 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     if (req.method === 'POST' && url.pathname.startsWith('/nhs/fhir')) {
       counts.nhsPosts++;
       // A transaction: answer each entry with a location, as a FHIR server would.
-      const bundle = JSON.parse(text) as { entry?: { resource?: { resourceType?: string; identifier?: { system?: string; value?: string }[] } }[] };
+      const bundle = JSON.parse(text) as {
+        entry?: { resource?: { resourceType?: string; identifier?: { system?: string; value?: string }[] } }[];
+      };
       const entries = bundle.entry ?? [];
-      const referralId = entries.map((e) => e.resource).find((r) => r?.resourceType === 'ServiceRequest')?.identifier?.find((i) => i.system === REFERRAL_SYSTEM)?.value;
+      const referralId = entries
+        .map((e) => e.resource)
+        .find((r) => r?.resourceType === 'ServiceRequest')
+        ?.identifier?.find((i) => i.system === REFERRAL_SYSTEM)?.value;
       if (referralId && !received.has(referralId)) received.set(referralId, Date.now());
-      json(res, 200, { resourceType: 'Bundle', type: 'transaction-response', entry: entries.map((e, i) => ({ response: { status: '201 Created', location: `${e.resource?.resourceType}/${i}-${referralId}/_history/1` } })) }, 'application/fhir+json');
+      json(
+        res,
+        200,
+        {
+          resourceType: 'Bundle',
+          type: 'transaction-response',
+          entry: entries.map((e, i) => ({
+            response: { status: '201 Created', location: `${e.resource?.resourceType}/${i}-${referralId}/_history/1` },
+          })),
+        },
+        'application/fhir+json',
+      );
       return;
     }
     res.writeHead(404).end();

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   // The server runs in its own process, as the partners do: only the client's CPU is counted here.
   const server = spawn(
     process.execPath,
-    ['-e', "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(201,{'content-type':'application/json','content-length':2});s.end('{}')})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"],
+    [
+      '-e',
+      "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(201,{'content-type':'application/json','content-length':2});s.end('{}')})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})",
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
@@ -49,32 +52,71 @@ async function main(): Promise<void> {
   const http = new KeepAliveHttp();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const body = `<ReferralOutcome xmlns="urn:iasu:police-feed:1">${'<Field>value</Field>'.repeat(14)}</ReferralOutcome>`;
-  const headers = { 'content-type': 'application/xml', 'idempotency-key': '8c6f0a52-5f7e-5d6b-9a39-0c3a7f1c2b11:SENT:2', 'x-correlation-id': 'c0ffee', authorization: 'Bearer token' };
+  const headers = {
+    'content-type': 'application/xml',
+    'idempotency-key': '8c6f0a52-5f7e-5d6b-9a39-0c3a7f1c2b11:SENT:2',
+    'x-correlation-id': 'c0ffee',
+    authorization: 'Bearer token',
+  };
   const cipher = new DataCipher([{ id: 'costs', key: randomBytes(32) }]);
   // About the size of a sealed referral, between the charity payload and an NHS Bundle.
-  const payload = { items: Array.from({ length: 40 }, (_, i) => ({ code: `code-${i}`, display: `A coded value number ${i}`, system: 'https://fhir.example.org/CodeSystem/x' })) };
+  const payload = {
+    items: Array.from({ length: 40 }, (_, i) => ({
+      code: `code-${i}`,
+      display: `A coded value number ${i}`,
+      system: 'https://fhir.example.org/CodeSystem/x',
+    })),
+  };
   const sealed = cipher.sealJson(payload, 'id');
   const prefix = `{iasu-costs-${Date.now().toString(36)}}`;
   // A script of the status commit's shape: eight keys, a dozen arguments, a handful of writes.
-  const commitLike = "redis.call('HSET', KEYS[1], 'status', ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[2]) redis.call('ZADD', KEYS[3], 1, ARGV[3]) redis.call('SADD', KEYS[4], ARGV[3]) return 1";
+  const commitLike =
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[2]) redis.call('ZADD', KEYS[3], 1, ARGV[3]) redis.call('SADD', KEYS[4], ARGV[3]) return 1";
   let n = 0;
   try {
     const costs = {
-      httpCallKeepAliveHttp: await cpuPerOp(() => http.request(`http://127.0.0.1:${port}/referral-outcomes`, { method: 'POST', headers, body, timeoutMs: 5000 })),
+      httpCallKeepAliveHttp: await cpuPerOp(() =>
+        http.request(`http://127.0.0.1:${port}/referral-outcomes`, { method: 'POST', headers, body, timeoutMs: 5000 }),
+      ),
       httpCallRawNodeHttp: await cpuPerOp(
         () =>
           new Promise<void>((resolve, reject) => {
-            const req = httpRequest({ host: '127.0.0.1', port, path: '/referral-outcomes', method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-              res.resume();
-              res.on('end', resolve);
-            });
+            const req = httpRequest(
+              {
+                host: '127.0.0.1',
+                port,
+                path: '/referral-outcomes',
+                method: 'POST',
+                agent,
+                headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+              },
+              (res) => {
+                res.resume();
+                res.on('end', resolve);
+              },
+            );
             req.on('error', reject);
             req.end(body);
           }),
       ),
       redisCommand: await cpuPerOp(() => client.hset(`${prefix}:h:${n++ % 1000}`, 'status', 'QUEUED')),
       redisCommitScript: await cpuPerOp(() =>
-        runScript(client, commitLike, 8, ...Array.from({ length: 8 }, (_, i) => `${prefix}:k${i}:${n++ % 1000}`), 'SENT', JSON.stringify({ seq: 2, at: new Date().toISOString(), status: 'SENT', source: 'NHS' }), 'r|2', 'add', 'x', '0', 'existing', '1', '2', '3'),
+        runScript(
+          client,
+          commitLike,
+          8,
+          ...Array.from({ length: 8 }, (_, i) => `${prefix}:k${i}:${n++ % 1000}`),
+          'SENT',
+          JSON.stringify({ seq: 2, at: new Date().toISOString(), status: 'SENT', source: 'NHS' }),
+          'r|2',
+          'add',
+          'x',
+          '0',
+          'existing',
+          '1',
+          '2',
+          '3',
+        ),
       ),
       sealJson: await cpuPerOp(() => cipher.sealJson(payload, 'id')),
       openJson: await cpuPerOp(() => cipher.openJson(sealed, 'id')),

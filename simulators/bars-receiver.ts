@@ -102,7 +102,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-type BarsErrorCode = 'REC_BAD_REQUEST' | 'REC_NOT_FOUND' | 'SEND_UNAUTHORIZED' | 'REC_CONFLICT' | 'REC_UNPROCESSABLE_ENTITY' | 'REC_SERVER_ERROR' | 'REC_METHOD_NOT_ALLOWED';
+type BarsErrorCode =
+  | 'REC_BAD_REQUEST'
+  | 'REC_NOT_FOUND'
+  | 'SEND_UNAUTHORIZED'
+  | 'REC_CONFLICT'
+  | 'REC_UNPROCESSABLE_ENTITY'
+  | 'REC_SERVER_ERROR'
+  | 'REC_METHOD_NOT_ALLOWED';
 
 const ERRORS: Readonly<Record<BarsErrorCode, { status: number; issue: OperationOutcomeIssue['code']; display: string }>> = {
   REC_BAD_REQUEST: { status: 400, issue: 'invalid', display: '400: The receiver has rejected the request as malformed' },
@@ -161,13 +168,34 @@ export async function startBarsReceiver(opts: BarsReceiverOptions): Promise<Bars
   const publicKey = rsaPublicKey(opts.publicKeyPem);
   const random = opts.faults?.random ?? Math.random;
   const referrals = new Map<string, HeldReferral>();
-  const counters: Counters = { messages: 0, duplicatesRefused: 0, cancelled: 0, tokensIssued: 0, responsesSent: 0, responsesFailed: 0, authFailures: 0 };
+  const counters: Counters = {
+    messages: 0,
+    duplicatesRefused: 0,
+    cancelled: 0,
+    tokensIssued: 0,
+    responsesSent: 0,
+    responsesFailed: 0,
+    authFailures: 0,
+  };
 
   const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1', routes: { timeout: { server: false } } });
   const urls = receiverUrls(server);
-  const tokens = new TokenIssuer({ clientId: opts.clientId, publicKey, ttlSeconds: opts.tokenTtlSeconds ?? 600, tokenUrl: urls.tokenUrl, counters });
+  const tokens = new TokenIssuer({
+    clientId: opts.clientId,
+    publicKey,
+    ttlSeconds: opts.tokenTtlSeconds ?? 600,
+    tokenUrl: urls.tokenUrl,
+    counters,
+  });
   const sender = new ResponseSender(
-    { referrals, counters, fhirBase: urls.fhirBase, dropRate: opts.faults?.dropResponseRate ?? 0, random, rejectEvery: () => opts.rejectEvery },
+    {
+      referrals,
+      counters,
+      fhirBase: urls.fhirBase,
+      dropRate: opts.faults?.dropResponseRate ?? 0,
+      random,
+      rejectEvery: () => opts.rejectEvery,
+    },
     opts.callback,
   );
   const workflow = new ReferralWorkflow(referrals, counters, (held) => sender.cancelAfterReply(held));
@@ -216,7 +244,8 @@ function receiverUrls(server: Hapi.Server): { fhirBase: () => string; tokenUrl: 
 
 /** The bridge's referral id system is configurable: without an exact one, any `/Id/referral` system is taken. */
 function referralSystemMatcher(opts: Pick<BarsReceiverOptions, 'referralIdSystem'>): (system: string | undefined) => boolean {
-  return (system) => typeof system === 'string' && (opts.referralIdSystem ? system === opts.referralIdSystem : system.endsWith('/Id/referral'));
+  return (system) =>
+    typeof system === 'string' && (opts.referralIdSystem ? system === opts.referralIdSystem : system.endsWith('/Id/referral'));
 }
 
 /** Runs `advance()` on a timer that never keeps a process alive. */
@@ -311,7 +340,11 @@ function readTokenForm(raw: Buffer, contentType: string | undefined, clientId: s
 }
 
 /** A compact JWT's claims once its RS512 signature checks out; anything else is `refuse`d. */
-function verifiedJwtClaims(assertion: string, publicKey: KeyObject, refuse: (description: string) => TokenRefusal): Record<string, unknown> {
+function verifiedJwtClaims(
+  assertion: string,
+  publicKey: KeyObject,
+  refuse: (description: string) => TokenRefusal,
+): Record<string, unknown> {
   const parts = assertion.split('.');
   if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) throw refuse('client_assertion is not a signed JWT');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -335,7 +368,10 @@ function routeToken(server: Hapi.Server, tokens: TokenIssuer, counters: Counters
     handler: (request, h) => {
       try {
         const raw = Buffer.isBuffer(request.payload) ? request.payload : Buffer.alloc(0);
-        return h.response(tokens.issue(raw, headerValue(request.headers, 'content-type'))).code(200).header('Cache-Control', 'no-store');
+        return h
+          .response(tokens.issue(raw, headerValue(request.headers, 'content-type')))
+          .code(200)
+          .header('Cache-Control', 'no-store');
       } catch (err) {
         if (!(err instanceof TokenRefusal)) throw err;
         if (err.status === 401) counters.authFailures += 1;
@@ -439,7 +475,8 @@ function checkHeaders(headers: RequestHeaders, serviceId: string): void {
   }
   const useContext = get('use-context');
   const parts = useContext?.split('|');
-  if (!parts || parts.length !== 4 || parts.some((p) => p.trim() === '')) problems.push('use-context header must have 4 non-empty parts separated by |');
+  if (!parts || parts.length !== 4 || parts.some((p) => p.trim() === ''))
+    problems.push('use-context header must have 4 non-empty parts separated by |');
   const accept = get('Accept')?.toLowerCase() ?? '';
   if (!accept.includes('application/fhir+json') || !/version\s*=\s*"?1\.4\.0"?/.test(accept)) {
     problems.push('Accept header must be application/fhir+json; version=1.4.0');
@@ -475,7 +512,10 @@ function readMessage(raw: Buffer, isReferralSystem: (system: string | undefined)
     problems.push(`MessageHeader.eventCoding must be ${EVENT_SYSTEM}|servicerequest-request`);
   }
   const reasonCoding = header.reason?.coding?.[0];
-  const reason = reasonCoding?.system === REASON_SYSTEM && (reasonCoding.code === 'new' || reasonCoding.code === 'update') ? reasonCoding.code : undefined;
+  const reason =
+    reasonCoding?.system === REASON_SYSTEM && (reasonCoding.code === 'new' || reasonCoding.code === 'update')
+      ? reasonCoding.code
+      : undefined;
   if (!reason) problems.push(`MessageHeader.reason.coding[0] must be ${REASON_SYSTEM}|new or |update`);
   const replyTo = header.source?.endpoint;
   if (typeof replyTo !== 'string' || replyTo === '') problems.push('MessageHeader.source.endpoint is required');
@@ -483,7 +523,9 @@ function readMessage(raw: Buffer, isReferralSystem: (system: string | undefined)
   const srEntry = entries.find((e) => e?.fullUrl !== undefined && e.fullUrl === focus && e.resource?.resourceType === 'ServiceRequest');
   if (!srEntry) problems.push('MessageHeader.focus[0] must reference a ServiceRequest entry by its fullUrl');
   const serviceRequest = srEntry?.resource as ServiceRequest | undefined;
-  const referralIdentifier = serviceRequest?.identifier?.find((i) => isReferralSystem(i.system) && typeof i.value === 'string' && i.value !== '');
+  const referralIdentifier = serviceRequest?.identifier?.find(
+    (i) => isReferralSystem(i.system) && typeof i.value === 'string' && i.value !== '',
+  );
   if (serviceRequest && !referralIdentifier) problems.push('the ServiceRequest must carry the referral id identifier');
   const patient = entries.find((e) => e?.resource?.resourceType === 'Patient')?.resource as Patient | undefined;
   if (!patient) problems.push('a Patient entry is required');
@@ -507,7 +549,8 @@ function readBundle(raw: Buffer): Partial<Bundle> {
     throw new Refusal('REC_BAD_REQUEST', ['body is not JSON']);
   }
   const bundle = body as Partial<Bundle> | null;
-  if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') throw new Refusal('REC_BAD_REQUEST', ['body is not a FHIR Bundle']);
+  if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle')
+    throw new Refusal('REC_BAD_REQUEST', ['body is not a FHIR Bundle']);
   return bundle;
 }
 
@@ -531,7 +574,12 @@ class ReferralWorkflow {
     return message.reason === 'new' ? this.receive(message, referralId, held, target) : this.cancel(message, referralId, held, target);
   }
 
-  private receive(message: ReadMessage, referralId: string, held: HeldReferral | undefined, target: ReplyTarget): { afterReply?: () => void } {
+  private receive(
+    message: ReadMessage,
+    referralId: string,
+    held: HeldReferral | undefined,
+    target: ReplyTarget,
+  ): { afterReply?: () => void } {
     if (!held) {
       this.referrals.set(referralId, {
         seq: this.referrals.size + 1,
@@ -552,9 +600,15 @@ class ReferralWorkflow {
   }
 
   /** `update`: the only update the trust acts on is the cancellation. */
-  private cancel(message: ReadMessage, referralId: string, held: HeldReferral | undefined, target: ReplyTarget): { afterReply?: () => void } {
+  private cancel(
+    message: ReadMessage,
+    referralId: string,
+    held: HeldReferral | undefined,
+    target: ReplyTarget,
+  ): { afterReply?: () => void } {
     if (!held) throw new Refusal('REC_UNPROCESSABLE_ENTITY', [`referral ${referralId} is not known to this service`]);
-    if (message.serviceRequestStatus !== 'revoked') throw new Refusal('REC_UNPROCESSABLE_ENTITY', ['only a cancellation (ServiceRequest revoked) is accepted as an update']);
+    if (message.serviceRequestStatus !== 'revoked')
+      throw new Refusal('REC_UNPROCESSABLE_ENTITY', ['only a cancellation (ServiceRequest revoked) is accepted as an update']);
     if (held.cancel) {
       if (held.cancel.messageId === target.messageId) return {}; // a resend of the same cancel
       this.counters.duplicatesRefused += 1;
@@ -716,7 +770,8 @@ function responseFor(r: HeldReferral, stage: Exclude<BarsStage, 'received'>, to:
   const headerId = randomUUID();
   const srUrl = `urn:uuid:${r.ids.serviceRequest}`;
   const patientUrl = `urn:uuid:${r.ids.patient}`;
-  const srStatus: ServiceRequest['status'] = stage === 'finished' ? 'completed' : stage === 'declined' || stage === 'cancelled' ? 'revoked' : 'active';
+  const srStatus: ServiceRequest['status'] =
+    stage === 'finished' ? 'completed' : stage === 'declined' || stage === 'cancelled' ? 'revoked' : 'active';
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: headerId,
@@ -735,7 +790,11 @@ function responseFor(r: HeldReferral, stage: Exclude<BarsStage, 'received'>, to:
     intent: 'plan',
     subject: { reference: patientUrl },
   };
-  const patient: Patient = { resourceType: 'Patient', id: r.ids.patient, ...(r.patientIdentifiers.length ? { identifier: r.patientIdentifiers } : {}) };
+  const patient: Patient = {
+    resourceType: 'Patient',
+    id: r.ids.patient,
+    ...(r.patientIdentifiers.length ? { identifier: r.patientIdentifiers } : {}),
+  };
   const entries: BundleEntry[] = [
     { fullUrl: `urn:uuid:${headerId}`, resource: header },
     { fullUrl: srUrl, resource: serviceRequest },

@@ -144,13 +144,20 @@ class PrivateRedis {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(this.port),
-        '--bind', '127.0.0.1',
-        '--dir', this.dir,
-        '--appendonly', 'yes',
-        '--appendfsync', 'everysec',
-        '--save', '',
-        '--maxmemory-policy', 'noeviction',
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -158,7 +165,9 @@ class PrivateRedis {
     children.add(child);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const failed = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`redis-server could not be started (${err.message}); install Redis`))));
+    const failed = new Promise<never>((_, reject) =>
+      child.once('error', (err) => reject(new Error(`redis-server could not be started (${err.message}); install Redis`))),
+    );
     await Promise.race([failed, this.waitForPing(10_000)]);
   }
 
@@ -183,7 +192,13 @@ class PrivateRedis {
   private async waitForPing(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const client = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 500 });
+      const client = new IORedis(this.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+        connectTimeout: 500,
+      });
       client.on('error', () => undefined);
       try {
         await client.connect();
@@ -388,7 +403,9 @@ function prepareRun(opts: ChaosOptions): RunBase {
   mkdirSync(logDir, { recursive: true });
   const redisDir = join(work, 'redis');
   mkdirSync(redisDir);
-  say(`iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, gives up after ${opts.stallMs / 1000} s without progress (at most ${opts.timeLimitMs / 1000} s)`);
+  say(
+    `iasu-bridge chaos run ${runId}: ${opts.records} records, seed ${opts.seed}, ${opts.bridges} bridge processes, faults ${Math.round(opts.faultRate * 100)}% of partner calls, gives up after ${opts.stallMs / 1000} s without progress (at most ${opts.timeLimitMs / 1000} s)`,
+  );
   say(`Logs (bridges, Redis, this run's view): ${logDir}`);
   return { opts, started, elapsed, runId, random, work, logDir, redisDir };
 }
@@ -402,13 +419,20 @@ async function startPrivateRedis(run: RunBase): Promise<PrivateRedis> {
 }
 
 function planRecords(opts: ChaosOptions, runId: string): RecordPlan {
-  const generated = generateFeedRecords({ records: opts.records, seed: opts.seed, prefix: `CHAOS-${runId.toUpperCase()}`, now: new Date() });
+  const generated = generateFeedRecords({
+    records: opts.records,
+    seed: opts.seed,
+    prefix: `CHAOS-${runId.toUpperCase()}`,
+    now: new Date(),
+  });
   const pushed = generated.filter((g, i) => g.recordVersion === 1 && i % 17 === 5);
   const pulled = generated.filter((g) => !pushed.includes(g));
   const latest = new Map<string, GeneratedRecord>();
   for (const g of generated) if ((latest.get(g.crimeReference)?.recordVersion ?? 0) < g.recordVersion) latest.set(g.crimeReference, g);
   const expected: ExpectedReferrals = new Map();
-  for (const g of latest.values()) for (const r of g.expectedReferrals) expected.set(r.referralId, { decision: r.decision, type: r.type, crimeReference: g.crimeReference });
+  for (const g of latest.values())
+    for (const r of g.expectedReferrals)
+      expected.set(r.referralId, { decision: r.decision, type: r.type, crimeReference: g.crimeReference });
   return { generated, pushed, pulled, latest, expected };
 }
 
@@ -420,9 +444,16 @@ async function startPartners(opts: ChaosOptions, work: string): Promise<Partners
   const pushToken = 'chaos-push-token';
   const charityKey = 'chaos-charity-key';
   const webhookSecret = randomBytes(24).toString('base64url');
-  const police = await startPoliceFeedSimulator({ token: feedToken, faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 1) } });
+  const police = await startPoliceFeedSimulator({
+    token: feedToken,
+    faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 1) },
+  });
   cleanups.push(() => police.stop());
-  const fhir = await startFhirServer({ advanceEveryMs: 1000, rejectEvery: 9, faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 2) } });
+  const fhir = await startFhirServer({
+    advanceEveryMs: 1000,
+    rejectEvery: 9,
+    faults: { errorRate: opts.faultRate, kinds, holdMs, random: mulberry32(opts.seed + 2) },
+  });
   cleanups.push(() => fhir.stop());
   const charity = await startCharitySimulator({
     apiKey: charityKey,
@@ -500,7 +531,15 @@ class BridgeFleet {
   async addSlots(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const port = await freePort();
-      this.slots.push({ index: i, port, url: `http://127.0.0.1:${port}`, logFile: join(this.run.logDir, `bridge-${i}.log`), ready: false, starts: 0, killing: false });
+      this.slots.push({
+        index: i,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        logFile: join(this.run.logDir, `bridge-${i}.log`),
+        ready: false,
+        starts: 0,
+        killing: false,
+      });
     }
   }
 
@@ -538,7 +577,9 @@ class BridgeFleet {
         children.delete(child);
         slot.ready = false;
         if (!slot.killing && !this.stopping && !interrupted) {
-          this.crashes.push(`bridge-${slot.index} exited by itself (code ${code}, signal ${signal}) at ${this.run.elapsed()} s; see ${slot.logFile}`);
+          this.crashes.push(
+            `bridge-${slot.index} exited by itself (code ${code}, signal ${signal}) at ${this.run.elapsed()} s; see ${slot.logFile}`,
+          );
           say(`  !! bridge-${slot.index} exited by itself (code ${code}, signal ${signal}); starting it again`);
           this.start(slot);
         }
@@ -615,7 +656,13 @@ function startFeeding(police: PoliceSimulator, pulled: GeneratedRecord[], feedMs
 }
 
 /** Batches of 20 pushed to a random live bridge, each repeated until one answers 202. */
-function startPushing(run: RunBase, fleet: BridgeFleet, pushed: GeneratedRecord[], pushToken: string, progress: FeedProgress): Promise<void> {
+function startPushing(
+  run: RunBase,
+  fleet: BridgeFleet,
+  pushed: GeneratedRecord[],
+  pushToken: string,
+  progress: FeedProgress,
+): Promise<void> {
   return (async () => {
     const batch = 20;
     const batches = Math.ceil(pushed.length / batch);
@@ -653,7 +700,14 @@ async function pushOnce(target: Slot, body: string, pushToken: string): Promise<
 }
 
 /** SIGKILL a random bridge every 3–8 s (never the last one standing), start it again. */
-function startBridgeKiller(run: RunBase, fleet: BridgeFleet, webhook: WebhookRoute, chaosSwitch: ChaosSwitch, faults: FaultLog, killUntil: number): Promise<void> {
+function startBridgeKiller(
+  run: RunBase,
+  fleet: BridgeFleet,
+  webhook: WebhookRoute,
+  chaosSwitch: ChaosSwitch,
+  faults: FaultLog,
+  killUntil: number,
+): Promise<void> {
   return (async () => {
     await sleep(3000);
     while (chaosSwitch.on && Date.now() < killUntil) {
@@ -718,19 +772,38 @@ async function snapshot(view: BridgeContext, plan: RecordPlan, progress: FeedPro
   for (const s of statuses.values()) byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
   let unsettled = 0;
   for (const [id, e] of plan.expected) if (!SETTLED_OK[e.decision].has(statuses.get(id) as ReferralStatus)) unsettled++;
-  const counts = await Promise.all(WORK_QUEUES.map((q) => view.queues[q].getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')));
+  const counts = await Promise.all(
+    WORK_QUEUES.map((q) => view.queues[q].getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')),
+  );
   const pendingJobs = counts.reduce((a, b) => a + b, 0);
   const outbox = await view.referrals.outboxSize();
   const c = await view.counters.all();
-  const fed = progress.appended === plan.pulled.length && progress.pushedDone === plan.pushed.length && police.served() >= plan.pulled.length;
-  return { statuses, byStatus, unsettled, pendingJobs, outbox, counters: c, fed, settled: fed && unsettled === 0 && pendingJobs === 0 && outbox === 0 };
+  const fed =
+    progress.appended === plan.pulled.length && progress.pushedDone === plan.pushed.length && police.served() >= plan.pulled.length;
+  return {
+    statuses,
+    byStatus,
+    unsettled,
+    pendingJobs,
+    outbox,
+    counters: c,
+    fed,
+    settled: fed && unsettled === 0 && pendingJobs === 0 && outbox === 0,
+  };
 }
 
 /**
  * Polls once a second until settled, stalled (nothing moved for --stall-seconds) or the time
  * limit; undefined when interrupted.
  */
-async function watchUntilSettled(run: RunBase, view: BridgeContext, plan: RecordPlan, progress: FeedProgress, police: PoliceSimulator, faults: FaultLog): Promise<WatchResult | undefined> {
+async function watchUntilSettled(
+  run: RunBase,
+  view: BridgeContext,
+  plan: RecordPlan,
+  progress: FeedProgress,
+  police: PoliceSimulator,
+  faults: FaultLog,
+): Promise<WatchResult | undefined> {
   const { opts } = run;
   const limitAt = run.started + opts.timeLimitMs;
   let settled = false;
@@ -759,7 +832,14 @@ async function watchUntilSettled(run: RunBase, view: BridgeContext, plan: Record
       settled = true;
       break;
     }
-    const shape = [police.served(), progress.pushedDone, snap.unsettled, snap.pendingJobs, snap.outbox, ...STATUS_ORDER.map((s) => snap.byStatus.get(s) ?? 0)].join('|');
+    const shape = [
+      police.served(),
+      progress.pushedDone,
+      snap.unsettled,
+      snap.pendingJobs,
+      snap.outbox,
+      ...STATUS_ORDER.map((s) => snap.byStatus.get(s) ?? 0),
+    ].join('|');
     if (shape !== lastShape) {
       lastShape = shape;
       lastMoveAt = Date.now();
@@ -781,8 +861,17 @@ async function watchUntilSettled(run: RunBase, view: BridgeContext, plan: Record
   return { settled, stalled, settledAt };
 }
 
-function sayProgress(run: RunBase, snap: Awaited<ReturnType<typeof snapshot>>, plan: RecordPlan, progress: FeedProgress, police: PoliceSimulator, faults: FaultLog): void {
-  const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s)).map((s) => `${s} ${snap.byStatus.get(s)}`).join(' ');
+function sayProgress(
+  run: RunBase,
+  snap: Awaited<ReturnType<typeof snapshot>>,
+  plan: RecordPlan,
+  progress: FeedProgress,
+  police: PoliceSimulator,
+  faults: FaultLog,
+): void {
+  const byStatus = STATUS_ORDER.filter((s) => snap.byStatus.get(s))
+    .map((s) => `${s} ${snap.byStatus.get(s)}`)
+    .join(' ');
   say(
     `  ${run.elapsed().padStart(6)} s | records read ${Math.min(police.served(), plan.pulled.length) + progress.pushedDone}/${plan.generated.length} | referrals ${snap.statuses.size}: ${byStatus} | jobs ${snap.pendingJobs} | outbox ${snap.outbox} | kills ${faults.kills.length} | redis restarts ${faults.redisRestarts}, crashes ${faults.redisCrashes}`,
   );
@@ -826,14 +915,24 @@ async function report(input: ReportInput): Promise<boolean> {
   const diagnostics = await collectDiagnostics(view, fleet.slots);
   const stuckDetail = await describeUnsettled(view, expected, result.statuses);
 
-  const ok = result.lost === 0 && result.duplicates === 0 && result.lostWriteBacks === 0 && result.discrepancies === 0 && result.outbox === 0 && fleet.crashes.length === 0;
+  const ok =
+    result.lost === 0 &&
+    result.duplicates === 0 &&
+    result.lostWriteBacks === 0 &&
+    result.discrepancies === 0 &&
+    result.outbox === 0 &&
+    fleet.crashes.length === 0;
   const rows = summaryRows(input, result, diagnostics, stuckDetail);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const line = '-'.repeat(100);
   say('');
   say([line, 'iasu-bridge chaos summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n'));
   for (const crash of fleet.crashes) say(`  ${crash}`);
-  say(ok ? 'CLEAN: every record accounted for, nothing duplicated at a partner, every write-back stored, reconciliation clean.' : 'NOT CLEAN: see the rows above and the logs.');
+  say(
+    ok
+      ? 'CLEAN: every record accounted for, nothing duplicated at a partner, every write-back stored, reconciliation clean.'
+      : 'NOT CLEAN: see the rows above and the logs.',
+  );
   say(JSON.stringify(summaryJson(input, result, diagnostics, ok)));
 
   if (ok && !run.opts.keepLogs) rmSync(run.logDir, { recursive: true, force: true });
@@ -845,7 +944,11 @@ async function report(input: ReportInput): Promise<boolean> {
 async function collectDiagnostics(view: BridgeContext, slots: Slot[]) {
   const deadLetters = await listDeadLetters(view);
   const deadByReason = new Map<string, number>();
-  for (const d of deadLetters) deadByReason.set(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`, (deadByReason.get(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`) ?? 0) + 1);
+  for (const d of deadLetters)
+    deadByReason.set(
+      `${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`,
+      (deadByReason.get(`${d.queue} ${d.partner} ${d.errorKind}: ${d.reason}`) ?? 0) + 1,
+    );
   const errorLines = slots.map((s) => countErrorLines(s.logFile));
   // The bridge completes every job it gives up on (after dead-lettering it), so BullMQ's own
   // 'failed' set should stay empty: anything there failed outside the bridge's failure policy.
@@ -860,7 +963,12 @@ async function collectDiagnostics(view: BridgeContext, slots: Slot[]) {
   return { deadLetters, deadByReason, errorLines, bullFailed, bullFailedCount };
 }
 
-function summaryRows(input: ReportInput, result: AccountResult, diagnostics: Diagnostics, stuckDetail: string[]): [string, string | number][] {
+function summaryRows(
+  input: ReportInput,
+  result: AccountResult,
+  diagnostics: Diagnostics,
+  stuckDetail: string[],
+): [string, string | number][] {
   const { run, plan, partners, fleet, progress, faults, watched } = input;
   const { opts } = run;
   const { generated, pushed, latest, expected } = plan;
@@ -868,8 +976,14 @@ function summaryRows(input: ReportInput, result: AccountResult, diagnostics: Dia
   const { deadLetters, deadByReason, errorLines, bullFailed, bullFailedCount } = diagnostics;
   const charityStats = charity.stats();
   return [
-    ['Crime records (versions)', `${latest.size} crimes, ${generated.length} versions: ${generated.length - pushed.length} pulled, ${pushed.length} pushed (${progress.pushRetries} pushes repeated)`],
-    ['  accounted for', `${result.accounted} (${result.withReferrals} with referrals at their expected status, ${result.noReferrals} out of scope or no MDT decision, ${result.quarantined} quarantined)`],
+    [
+      'Crime records (versions)',
+      `${latest.size} crimes, ${generated.length} versions: ${generated.length - pushed.length} pulled, ${pushed.length} pushed (${progress.pushRetries} pushes repeated)`,
+    ],
+    [
+      '  accounted for',
+      `${result.accounted} (${result.withReferrals} with referrals at their expected status, ${result.noReferrals} out of scope or no MDT decision, ${result.quarantined} quarantined)`,
+    ],
     ['  NOT accounted for (LOST)', result.lost],
     ...result.lostDetail.slice(0, 10).map((d): [string, string] => ['    ', d]),
     ['Referrals expected / in the bridge', `${expected.size} / ${result.referrals}`],
@@ -878,7 +992,10 @@ function summaryRows(input: ReportInput, result: AccountResult, diagnostics: Dia
     ['  NHS trust (FHIR)', result.nhsDetail],
     ['  charity', result.charityDetail],
     ['  police RMS', result.policeDetail],
-    ['Police write-backs', `${result.timelineEntries} status changes, ${result.writeBacksStored} stored at the RMS (${result.outcomeReplays} harmless repeats)`],
+    [
+      'Police write-backs',
+      `${result.timelineEntries} status changes, ${result.writeBacksStored} stored at the RMS (${result.outcomeReplays} harmless repeats)`,
+    ],
     ['  LOST write-backs', `${result.lostWriteBacks} (outbox ${result.outbox})`],
     ['Reconciliation', result.reconciliationText],
     ['Dead letters', deadLetters.length],
@@ -889,13 +1006,29 @@ function summaryRows(input: ReportInput, result: AccountResult, diagnostics: Dia
     ['Faults injected: police RMS', faultSummary(police.faultStats())],
     ['Faults injected: NHS trust', faultSummary(fhir.faultStats())],
     ['Faults injected: charity', faultSummary(charity.faultStats())],
-    ['Charity webhooks', `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up, ${charityStats.webhooksBeforeAnswer} sent before the create was answered`],
-    ['Certificates to refuse (TLS)', `NHS trust ${fhirTls.stats().badCerts} of ${fhirTls.stats().connections} connections, charity ${charityTls.stats().badCerts} of ${charityTls.stats().connections}`],
+    [
+      'Charity webhooks',
+      `${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed attempts, ${charityStats.webhooksDropped} lost on purpose, ${charityStats.webhooksGivenUp} given up, ${charityStats.webhooksBeforeAnswer} sent before the create was answered`,
+    ],
+    [
+      'Certificates to refuse (TLS)',
+      `NHS trust ${fhirTls.stats().badCerts} of ${fhirTls.stats().connections} connections, charity ${charityTls.stats().badCerts} of ${charityTls.stats().connections}`,
+    ],
     ['Bridge processes SIGKILLed and restarted', `${faults.kills.length} (${faults.kills.join(', ')})`],
     ['Bridge crashes (exits not caused by us)', fleet.crashes.length],
     ['Bridge log lines at error level', errorLines.map((n, i) => `bridge-${i}: ${n}`).join(', ')],
-    ['Redis restarts (SIGTERM + AOF, same port)', `${faults.redisRestarts}; crashes (SIGKILL): ${faults.redisCrashes} (down ${(faults.redisDownMs / 1000).toFixed(1)} s in all)`],
-    ['Settled', watched.settled ? `yes, at ${watched.settledAt} s` : watched.stalled ? `NO (nothing moved for ${opts.stallMs / 1000} s)` : `NO (time limit ${opts.timeLimitMs / 1000} s)`],
+    [
+      'Redis restarts (SIGTERM + AOF, same port)',
+      `${faults.redisRestarts}; crashes (SIGKILL): ${faults.redisCrashes} (down ${(faults.redisDownMs / 1000).toFixed(1)} s in all)`,
+    ],
+    [
+      'Settled',
+      watched.settled
+        ? `yes, at ${watched.settledAt} s`
+        : watched.stalled
+          ? `NO (nothing moved for ${opts.stallMs / 1000} s)`
+          : `NO (time limit ${opts.timeLimitMs / 1000} s)`,
+    ],
     ['Elapsed', `${run.elapsed()} s`],
   ];
 }
@@ -931,7 +1064,11 @@ async function runReconciliation(live: Slot[], token: string): Promise<Reconcili
   while (Date.now() < deadline) {
     for (const slot of live) {
       try {
-        const res = await fetch(`${slot.url}/v1/reconciliation`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(40_000) });
+        const res = await fetch(`${slot.url}/v1/reconciliation`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(40_000),
+        });
         const text = await res.text();
         if (res.status === 200) return JSON.parse(text) as ReconciliationReport;
         last = `HTTP ${res.status} ${text.slice(0, 200)}`;
@@ -1027,7 +1164,10 @@ async function accountRecords(view: BridgeContext, latest: Map<string, Generated
       const key = `${r.type} expected ${r.decision}, is ${statuses.get(r.referralId) ?? 'MISSING'}`;
       wrong.set(key, (wrong.get(key) ?? 0) + 1);
     }
-    if (lostDetail.length < 50) lostDetail.push(`${g.crimeReference} (${g.kind}): ${bad.map((r) => `${r.type} ${r.referralId} expected ${r.decision}, is ${statuses.get(r.referralId) ?? 'MISSING'}`).join('; ')}`);
+    if (lostDetail.length < 50)
+      lostDetail.push(
+        `${g.crimeReference} (${g.kind}): ${bad.map((r) => `${r.type} ${r.referralId} expected ${r.decision}, is ${statuses.get(r.referralId) ?? 'MISSING'}`).join('; ')}`,
+      );
   });
   const accounted = withReferrals + noReferrals + quarantined;
   const lost = crimes.length - accounted;
@@ -1039,7 +1179,11 @@ async function accountRecords(view: BridgeContext, latest: Map<string, Generated
 function partnerDuplicates(police: PoliceSimulator, fhir: FhirServer, charity: CharitySimulator) {
   const nhs = fhir.idempotency();
   const nhsDup =
-    nhs.serviceRequestCreates - nhs.serviceRequestReferralIds + (nhs.taskCreates - nhs.taskReferralIds) + (nhs.serviceRequests - nhs.distinctServiceRequestReferralIds) + (nhs.tasks - nhs.distinctTaskReferralIds);
+    nhs.serviceRequestCreates -
+    nhs.serviceRequestReferralIds +
+    (nhs.taskCreates - nhs.taskReferralIds) +
+    (nhs.serviceRequests - nhs.distinctServiceRequestReferralIds) +
+    (nhs.tasks - nhs.distinctTaskReferralIds);
   const ch = charity.idempotency();
   const chDup = ch.creates - ch.distinctKeys + (ch.referrals - ch.distinctExternalReferences);
   const outcomes = police.outcomes();
@@ -1049,7 +1193,11 @@ function partnerDuplicates(police: PoliceSimulator, fhir: FhirServer, charity: C
 }
 
 /** Write-backs: every timeline entry of every referral stored at the RMS under its key. */
-async function accountWriteBacks(view: BridgeContext, statuses: Map<string, ReferralStatus>, outcomes: ReturnType<PoliceSimulator['outcomes']>) {
+async function accountWriteBacks(
+  view: BridgeContext,
+  statuses: Map<string, ReferralStatus>,
+  outcomes: ReturnType<PoliceSimulator['outcomes']>,
+) {
   const stored = new Set(outcomes.map((o) => o.key));
   let timelineEntries = 0;
   let lostWriteBacks = 0;
@@ -1106,7 +1254,9 @@ async function describeUnsettled(
           : `job ${id}-q${entry.seq}: not in the queue`,
       );
     }
-    out.push(`${e.type} ${id} (${e.crimeReference}) expected ${e.decision}, is ${statuses.get(id) ?? 'MISSING'}; timeline ${timeline.map((t) => `${t.status}@${t.source}`).join(' > ') || 'none'}; ${jobs.join('; ') || 'no delivery job id'}`);
+    out.push(
+      `${e.type} ${id} (${e.crimeReference}) expected ${e.decision}, is ${statuses.get(id) ?? 'MISSING'}; timeline ${timeline.map((t) => `${t.status}@${t.source}`).join(' > ') || 'none'}; ${jobs.join('; ') || 'no delivery job id'}`,
+    );
   }
   return out;
 }

@@ -390,11 +390,17 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
 
   const server = Hapi.server({ port: opts.port ?? 0, host: '127.0.0.1', routes: { timeout: { server: false } } });
   const faults = faultInjector(server, {
-    settings: { errorRate: opts.faults?.errorRate ?? 0, ...(opts.faults?.kinds ? { kinds: opts.faults.kinds } : {}), ...(opts.faults?.holdMs ? { holdMs: opts.faults.holdMs } : {}) },
+    settings: {
+      errorRate: opts.faults?.errorRate ?? 0,
+      ...(opts.faults?.kinds ? { kinds: opts.faults.kinds } : {}),
+      ...(opts.faults?.holdMs ? { holdMs: opts.faults.holdMs } : {}),
+    },
     defaultKinds: ['503', '429'],
     random,
     errorResponse: (h, status) =>
-      h.response({ error: { 500: 'internal_error', 503: 'service_unavailable', 429: 'rate_limited', 504: 'gateway_timeout' }[status] }).code(status),
+      h
+        .response({ error: { 500: 'internal_error', 503: 'service_unavailable', 429: 'rate_limited', 504: 'gateway_timeout' }[status] })
+        .code(status),
   });
 
   server.ext('onRequest', async (request, h) => {

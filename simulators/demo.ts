@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -146,11 +147,18 @@ async function progress(bridge: RunningBridge, expected: number, served: number)
   const counts = await statusCounts(bridge);
   const c = await ctx.counters.all();
   const read = Math.min(served, expected);
-  const jobCounts = await Promise.all(ctx.queues.all().filter((q) => q.name !== 'dead-letter').map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized')));
+  const jobCounts = await Promise.all(
+    ctx.queues
+      .all()
+      .filter((q) => q.name !== 'dead-letter')
+      .map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized')),
+  );
   const pendingJobs = jobCounts.reduce((a, b) => a + b, 0);
   const referrals = [...counts.values()].reduce((a, b) => a + b, 0);
   const unsettled = [...counts.entries()].filter(([s]) => !SETTLED.has(s)).reduce((a, [, n]) => a + n, 0);
-  const byStatus = STATUS_ORDER.filter((s) => counts.get(s)).map((s) => `${s} ${counts.get(s)}`).join(' ');
+  const byStatus = STATUS_ORDER.filter((s) => counts.get(s))
+    .map((s) => `${s} ${counts.get(s)}`)
+    .join(' ');
   const outbox = await ctx.referrals.outboxSize();
   const intakeDone = c.recordsQueued + c.recordsOutOfScope + c.recordsStale + c.recordsQuarantined >= expected;
   return { read, referrals, byStatus, pendingJobs, done: intakeDone && unsettled === 0 && pendingJobs === 0 && outbox === 0 };
@@ -185,7 +193,8 @@ async function closingReport(
   let sentCharity = 0;
   for (const id of known) {
     const meta = await ctx.referrals.get(id);
-    if (meta?.partnerRef) meta.partner === 'NHS' ? sentNhs++ : sentCharity++;
+    if (meta?.partnerRef && meta.partner === 'NHS') sentNhs++;
+    else if (meta?.partnerRef) sentCharity++;
   }
   const trustView = await trust.report(sentNhs);
   const charityStats = charity.stats();
@@ -212,9 +221,15 @@ async function closingReport(
     ['Referrals created', known.size],
     [`  sent to the NHS trust (${trust.label})`, `${sentNhs} (${trustView.holds})`],
     ['  sent to the charity', `${sentCharity} (charity created ${charityStats.created}, ${charityStats.replays} idempotent replays)`],
-    ['  charity status changes applied', `${bySource.get('charity-webhook') ?? 0} by signed webhook, ${bySource.get('charity-poll') ?? 0} by polling (webhooks: ${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed, ${charityStats.webhooksDropped} lost on purpose)`],
+    [
+      '  charity status changes applied',
+      `${bySource.get('charity-webhook') ?? 0} by signed webhook, ${bySource.get('charity-poll') ?? 0} by polling (webhooks: ${charityStats.webhooksSent} delivered, ${charityStats.webhooksFailed} failed, ${charityStats.webhooksDropped} lost on purpose)`,
+    ],
     ...STATUS_ORDER.filter((s) => counts.get(s)).map((s): [string, number] => [`  status ${s}`, counts.get(s)!]),
-    ['Police write-backs stored', `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`],
+    [
+      'Police write-backs stored',
+      `${policeStats.distinctOutcomeKeys} (${policeStats.outcomeReplays} harmless repeats; ${pendingWriteBacks} pending)`,
+    ],
     ['Dead letters', deadLetters],
     [
       'Reconciliation',
@@ -230,7 +245,12 @@ async function closingReport(
   const line = '-'.repeat(width + 40);
   const table = [line, 'iasu-bridge demo summary', line, ...rows.map(([k, v]) => `${k.padEnd(width)}${v}`), line].join('\n');
   const ok = lost === 0 && duplicates === 0 && unsettled === 0 && pendingWriteBacks === 0 && discrepancies === 0;
-  return { ok, lost, duplicates, table: `${table}\n${ok ? 'Every record accounted for: zero lost, zero duplicated.' : 'NOT CLEAN: see the rows above and the log file.'}` };
+  return {
+    ok,
+    lost,
+    duplicates,
+    table: `${table}\n${ok ? 'Every record accounted for: zero lost, zero duplicated.' : 'NOT CLEAN: see the rows above and the log file.'}`,
+  };
 }
 
 /** The NHS trust in the deployment's mode: a FHIR R4 server, or a BaRS receiver that calls back. */
@@ -300,4 +320,16 @@ async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
     },
     stop: () => bars.stop(),
   };
+}
+
+// `npm run demo [-- --records N]`: the simulators are not part of the bridge, so the demo starts here.
+if (require.main === module) {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { records: { type: 'string' } } });
+  runDemo({ records: values.records ? Number(values.records) : undefined }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -78,7 +78,10 @@ export interface FaultInjector {
  * Installs the 'lost-answer' half (onPreResponse) on `server` and returns the injector; the
  * simulator calls `strike` from its own onRequest extension, after its authentication.
  */
-export function faultInjector(server: Server, opts: { settings?: FaultSettings; defaultKinds: readonly FaultKind[]; random: () => number; errorResponse: ErrorResponder }): FaultInjector {
+export function faultInjector(
+  server: Server,
+  opts: { settings?: FaultSettings; defaultKinds: readonly FaultKind[]; random: () => number; errorResponse: ErrorResponder },
+): FaultInjector {
   let current: Required<FaultSettings> = resolve(opts.settings, opts.defaultKinds);
   const injected: FaultCounts = { '500': 0, '503': 0, '429': 0, timeout: 0, reset: 0, 'lost-answer': 0, garbled: 0 };
   let eligible = 0;
@@ -107,7 +110,11 @@ export function faultInjector(server: Server, opts: { settings?: FaultSettings; 
     return current.kinds[Math.min(current.kinds.length - 1, Math.floor(opts.random() * current.kinds.length))];
   };
 
-  const strike = async (request: Request, h: ResponseToolkit, kind: FaultKind | undefined): Promise<ResponseObject | symbol | undefined> => {
+  const strike = async (
+    request: Request,
+    h: ResponseToolkit,
+    kind: FaultKind | undefined,
+  ): Promise<ResponseObject | symbol | undefined> => {
     if (!kind) return undefined;
     injected[kind] += 1;
     switch (kind) {

@@ -28,9 +28,46 @@ export interface GeneratedRecord {
   expectQuarantine: boolean;
 }
 
-const FORENAMES = ['Alex', 'Sam', 'Jordan', 'Casey', 'Robin', 'Morgan', 'Jamie', 'Taylor', 'Riley', 'Avery', 'Quinn', 'Charlie', 'Rowan', 'Skyler'];
-const SURNAMES = ['Morgan', 'Taylor', 'Hughes', 'Evans', 'Price', 'Lloyd', 'Rees', 'Walsh', 'Bennett', 'Carter', 'Fletcher', 'Hayes', 'Pryce', 'Dale'];
-const TOWNS: [string, string][] = [['Warrington', 'WA1'], ['Runcorn', 'WA7'], ['Widnes', 'WA8'], ['Chester', 'CH1'], ['Crewe', 'CW1'], ['Northwich', 'CW9']];
+const FORENAMES = [
+  'Alex',
+  'Sam',
+  'Jordan',
+  'Casey',
+  'Robin',
+  'Morgan',
+  'Jamie',
+  'Taylor',
+  'Riley',
+  'Avery',
+  'Quinn',
+  'Charlie',
+  'Rowan',
+  'Skyler',
+];
+const SURNAMES = [
+  'Morgan',
+  'Taylor',
+  'Hughes',
+  'Evans',
+  'Price',
+  'Lloyd',
+  'Rees',
+  'Walsh',
+  'Bennett',
+  'Carter',
+  'Fletcher',
+  'Hayes',
+  'Pryce',
+  'Dale',
+];
+const TOWNS: [string, string][] = [
+  ['Warrington', 'WA1'],
+  ['Runcorn', 'WA7'],
+  ['Widnes', 'WA8'],
+  ['Chester', 'CH1'],
+  ['Crewe', 'CW1'],
+  ['Northwich', 'CW9'],
+];
 const RELATIONSHIPS = ['EX_PARTNER', 'ACQUAINTANCE', 'STRANGER', 'COLLEAGUE', 'NEIGHBOUR'];
 
 export function mulberry32(seed: number): () => number {
@@ -123,7 +160,15 @@ interface Facts {
   basisOrConsent: 'basis' | 'consent';
   decidedAt: string;
   /** The record's other times, fixed offsets before `now` (so the default `now` gives the fixtures' values). */
-  times: { committedFrom: string; committedTo: string; raisedAt: string; assessedAt: string; advocacyConsentAt: string; clinicalConsentAt: string; basisAt: string };
+  times: {
+    committedFrom: string;
+    committedTo: string;
+    raisedAt: string;
+    assessedAt: string;
+    advocacyConsentAt: string;
+    clinicalConsentAt: string;
+    basisAt: string;
+  };
 }
 
 const HOUR = 3600_000;
@@ -144,10 +189,18 @@ function recordTimes(now: Date): Facts['times'] {
 
 function randomFacts(random: () => number, now: Date): Facts {
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)]!;
-  const dob = () => `${1950 + Math.floor(random() * 55)}-${String(1 + Math.floor(random() * 12)).padStart(2, '0')}-${String(1 + Math.floor(random() * 28)).padStart(2, '0')}`;
+  const dob = () =>
+    `${1950 + Math.floor(random() * 55)}-${String(1 + Math.floor(random() * 12)).padStart(2, '0')}-${String(1 + Math.floor(random() * 28)).padStart(2, '0')}`;
   const decided = new Date(now.getTime() - Math.floor(random() * 48) * 3600_000);
   return {
-    victim: { forename: pick(FORENAMES), surname: pick(SURNAMES), dob: dob(), nhs: validNhsNumber(random), town: pick(TOWNS), phone: `07700900${String(Math.floor(random() * 1000)).padStart(3, '0')}` },
+    victim: {
+      forename: pick(FORENAMES),
+      surname: pick(SURNAMES),
+      dob: dob(),
+      nhs: validNhsNumber(random),
+      town: pick(TOWNS),
+      phone: `07700900${String(Math.floor(random() * 1000)).padStart(3, '0')}`,
+    },
     suspect: { forename: pick(FORENAMES), surname: pick(SURNAMES), dob: dob(), nhs: validNhsNumber(random), town: pick(TOWNS) },
     relationship: pick(RELATIONSHIPS),
     level: pick(['STANDARD', 'MEDIUM', 'HIGH']),
@@ -228,7 +281,10 @@ function buildRecord(force: string, crimeReference: string, version: number, kin
 }
 
 /** Wraps record fragments into one CrimeFlagFeed document. */
-export function feedDocument(records: string[], opts: { force?: string; cursor?: { next: string; more: boolean }; generatedAt?: string } = {}): string {
+export function feedDocument(
+  records: string[],
+  opts: { force?: string; cursor?: { next: string; more: boolean }; generatedAt?: string } = {},
+): string {
   const cursor = opts.cursor ? `\n  <Cursor next="${escapeXml(opts.cursor.next)}" more="${opts.cursor.more}"/>` : '';
   return `<?xml version="1.0" encoding="UTF-8"?>
 <CrimeFlagFeed xmlns="urn:iasu:police-feed:1" force="${opts.force ?? 'CHESHIRE'}" generatedAt="${opts.generatedAt ?? '2026-11-22T10:00:00Z'}">${cursor}

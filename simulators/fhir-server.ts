@@ -183,7 +183,8 @@ class IndexedMemoryRepository extends MemoryRepository {
   }
 
   override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
-    const key = IDENTIFIER_INDEXED.has(searchRequest.resourceType) && !searchRequest.sortRules?.length ? indexedKey(searchRequest) : undefined;
+    const key =
+      IDENTIFIER_INDEXED.has(searchRequest.resourceType) && !searchRequest.sortRules?.length ? indexedKey(searchRequest) : undefined;
     if (key === undefined) return super.search(searchRequest);
     const byId = this.current.get(searchRequest.resourceType);
     const result: Resource[] = [];
@@ -244,7 +245,14 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
     defaultKinds: STATELESS_FAULT_KINDS,
     random: opts.faults?.random ?? Math.random,
     errorResponse: (h, status) => {
-      const [code, text] = ({ 500: ['exception', 'Internal server error'], 503: ['transient', 'Service unavailable'], 429: ['throttled', 'Too many requests'], 504: ['timeout', 'Gateway timeout'] } as const)[status];
+      const [code, text] = (
+        {
+          500: ['exception', 'Internal server error'],
+          503: ['transient', 'Service unavailable'],
+          429: ['throttled', 'Too many requests'],
+          504: ['timeout', 'Gateway timeout'],
+        } as const
+      )[status];
       const body: OperationOutcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics: text }] };
       return h.response(body).code(status).type('application/fhir+json');
     },
@@ -258,10 +266,16 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
   server.route({
     method: '*',
     path: `${FHIR_BASE_PATH}/{path*}`,
-    options: { payload: { parse: true, allow: ['application/fhir+json', 'application/json', 'application/json-patch+json'], failAction: 'error' } },
+    options: {
+      payload: { parse: true, allow: ['application/fhir+json', 'application/json', 'application/json-patch+json'], failAction: 'error' },
+    },
     handler: async (request, h) => {
       const method = request.method.toUpperCase();
-      if (!METHODS.has(method)) return h.response(outcome(405, 'not-supported', 'Method not allowed')).code(405).type('application/fhir+json');
+      if (!METHODS.has(method))
+        return h
+          .response(outcome(405, 'not-supported', 'Method not allowed'))
+          .code(405)
+          .type('application/fhir+json');
       const fhirRequest: FhirRequest = {
         method: method as HttpMethod,
         // The router parses path and query itself from a base-relative url.
@@ -282,7 +296,10 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
       }
       const [oo, resource] = result;
       const status = getStatus(oo);
-      const response = h.response(resource ?? oo).code(status).type('application/fhir+json');
+      const response = h
+        .response(resource ?? oo)
+        .code(status)
+        .type('application/fhir+json');
       if (status === 201 && resource?.id) {
         response.header('Location', `${baseUrl()}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId ?? '1'}`);
       }
@@ -298,7 +315,10 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Fhi
 
   /** Resources of one type carrying the referral id (a Medplum search, as the router does it). */
   const byReferralId = <T extends ServiceRequest | Task>(resourceType: T['resourceType'], referralId: string, system: string) =>
-    repo.searchResources<T>({ resourceType, filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${system}|${referralId}` }] });
+    repo.searchResources<T>({
+      resourceType,
+      filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${system}|${referralId}` }],
+    });
 
   let leftRequested = 0;
   const advanceTasks = async (): Promise<number> => {

@@ -17,14 +17,24 @@ export async function findOrStartRedis(url = process.env.REDIS_URL ?? 'redis://1
   const port = await freePort();
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+      {
+        stdio: 'ignore',
+      },
+    );
   } catch (err) {
-    throw new Error(`no Redis answers at ${url} and redis-server could not be started (${(err as Error).message}); install Redis or set REDIS_URL`);
+    throw new Error(
+      `no Redis answers at ${url} and redis-server could not be started (${(err as Error).message}); install Redis or set REDIS_URL`,
+    );
   }
   const spawnError = new Promise<never>((_, reject) =>
-    child.once('error', (err) => reject(new Error(`no Redis answers at ${url} and redis-server could not be started (${err.message}); install Redis or set REDIS_URL`))),
+    child.once('error', (err) =>
+      reject(
+        new Error(`no Redis answers at ${url} and redis-server could not be started (${err.message}); install Redis or set REDIS_URL`),
+      ),
+    ),
   );
   const local = `redis://127.0.0.1:${port}`;
   const ready = (async () => {
@@ -46,7 +56,13 @@ export async function findOrStartRedis(url = process.env.REDIS_URL ?? 'redis://1
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000 });
+  const client = new IORedis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();

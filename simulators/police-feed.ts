@@ -62,7 +62,8 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
   });
   // Only the two RMS routes, only for a caller with the right token (a 401 stays a 401).
   server.ext('onRequest', async (request, h) => {
-    const route = (request.method === 'get' && request.path === '/flags') || (request.method === 'post' && request.path === '/referral-outcomes');
+    const route =
+      (request.method === 'get' && request.path === '/flags') || (request.method === 'post' && request.path === '/referral-outcomes');
     if (!route || !authorised(request.headers.authorization)) return h.continue;
     return (await faults.strike(request, h, faults.draw())) ?? h.continue;
   });
@@ -108,7 +109,13 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
       }
       const o = doc.ReferralOutcome;
       if (!o?.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete ReferralOutcome').code(400);
-      outcomes.set(key, { key, referralId: o.ReferralId[0], status: o.Status[0], partner: o.Partner?.[0] ?? '', crimeReference: o.CrimeReference[0] });
+      outcomes.set(key, {
+        key,
+        referralId: o.ReferralId[0],
+        status: o.Status[0],
+        partner: o.Partner?.[0] ?? '',
+        crimeReference: o.CrimeReference[0],
+      });
       return h.response().code(201);
     },
   });

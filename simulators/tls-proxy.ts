@@ -26,14 +26,31 @@ export interface FlakyTlsProxy {
   stop(): Promise<void>;
 }
 
-export async function startFlakyTlsProxy(opts: { target: string; dir: string; badCertRate: number; random: () => number }): Promise<FlakyTlsProxy> {
+export async function startFlakyTlsProxy(opts: {
+  target: string;
+  dir: string;
+  badCertRate: number;
+  random: () => number;
+}): Promise<FlakyTlsProxy> {
   const target = new URL(opts.target);
   const name = `iasu-chaos-partner-${randomBytes(4).toString('hex')}`;
   const ca = await generate([{ name: 'commonName', value: name }], {
     algorithm: 'sha256',
-    extensions: [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
   });
-  const wrongHost = await generate([{ name: 'commonName', value: 'someone-else.example' }], { algorithm: 'sha256', ca: { key: ca.private, cert: ca.cert } });
+  const wrongHost = await generate([{ name: 'commonName', value: 'someone-else.example' }], {
+    algorithm: 'sha256',
+    ca: { key: ca.private, cert: ca.cert },
+  });
   const untrusted = await generate([{ name: 'commonName', value: '127.0.0.1' }], { algorithm: 'sha256' });
   const caFile = join(opts.dir, `${name}.crt`);
   writeFileSync(caFile, `${ca.cert.trim()}\n`);

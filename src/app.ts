@@ -55,7 +55,11 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
     poller = new FeedPoller(ctx);
     poller.start();
     tasks.push(
-      schedule(config.statusPollCron, () => requestStatusPoll(ctx), { name: 'partner-status-poll', noOverlap: true, logger: cronLogger(ctx.logger) }),
+      schedule(config.statusPollCron, () => requestStatusPoll(ctx), {
+        name: 'partner-status-poll',
+        noOverlap: true,
+        logger: cronLogger(ctx.logger),
+      }),
       schedule(config.reconcile.cron, () => requestReconcile(ctx), { name: 'reconcile', noOverlap: true, logger: cronLogger(ctx.logger) }),
     );
   }

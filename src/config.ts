@@ -108,7 +108,10 @@ export type NhsAuthConfig =
   | { kind: 'private-key-jwt'; tokenUrl: string; clientId: string; keyId?: string; privateKey: { pem?: string; file?: string } };
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`configuration error: ${variable} ${detail}`);
     this.name = 'ConfigError';
   }
@@ -137,24 +140,32 @@ export function isCatalogueEndpoint(endpoint: string): boolean {
  */
 export function barsConfigWarnings(nhs: Pick<BridgeConfig['nhs'], 'mode' | 'barsSourceEndpoint'>): string[] {
   if (nhs.mode !== 'bars' || isCatalogueEndpoint(nhs.barsSourceEndpoint)) return [];
-  return ['NHS_BARS_SOURCE_ENDPOINT is a URL: BaRS Core 1.2.2 asks for {system}|{serviceId}, the bridge\'s Endpoint Catalogue entry, so the trust can address its responses'];
+  return [
+    "NHS_BARS_SOURCE_ENDPOINT is a URL: BaRS Core 1.2.2 asks for {system}|{serviceId}, the bridge's Endpoint Catalogue entry, so the trust can address its responses",
+  ];
 }
 
-const cron = Joi.string().custom((value: string, helpers) => (validCron(value) ? value : helpers.error('any.invalid')), 'cron expression').messages({
-  'any.invalid': 'must be a cron expression of 5 or 6 fields',
-});
+const cron = Joi.string()
+  .custom((value: string, helpers) => (validCron(value) ? value : helpers.error('any.invalid')), 'cron expression')
+  .messages({
+    'any.invalid': 'must be a cron expression of 5 or 6 fields',
+  });
 const url = Joi.string().uri({ scheme: ['http', 'https'] });
 const redisUrl = Joi.string().uri({ scheme: ['redis', 'rediss'] });
 const positiveInt = Joi.number().integer().min(1);
 
 const schema = Joi.object({
   REDIS_URL: redisUrl.required(),
-  REDIS_PREFIX: Joi.string().pattern(/^[^:\s]+$/).required(),
+  REDIS_PREFIX: Joi.string()
+    .pattern(/^[^:\s]+$/)
+    .required(),
   REDIS_SENTINELS: Joi.string()
     .allow('')
     .pattern(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/)
     .message('must be a comma-separated list of host:port'),
-  REDIS_SENTINEL_MASTER: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).required(),
+  REDIS_SENTINEL_MASTER: Joi.string()
+    .pattern(/^[A-Za-z0-9._-]+$/)
+    .required(),
   HTTP_HOST: Joi.string().hostname().required(),
   HTTP_PORT: Joi.number().integer().min(0).max(65535).required(),
   HTTP_TLS_CERT_FILE: Joi.string().allow(''),
@@ -162,11 +173,15 @@ const schema = Joi.object({
   HTTP_TLS_CLIENT_CA_FILE: Joi.string().allow(''),
   HTTP_BODY_BYTES_IN_FLIGHT: positiveInt.max(4 * 1024 * 1024 * 1024).required(),
   API_JWT_SECRET: Joi.string().allow('').min(32).message('must be at least 32 characters'),
-  API_JWT_JWKS_URL: Joi.string().allow('').uri({ scheme: ['https', 'http'] }),
+  API_JWT_JWKS_URL: Joi.string()
+    .allow('')
+    .uri({ scheme: ['https', 'http'] }),
   API_JWT_ISSUER: Joi.string().allow(''),
   API_JWT_AUDIENCE: Joi.string().required(),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').required(),
-  FORCE_NAME: Joi.string().pattern(/^[A-Z0-9_-]{2,40}$/).required(),
+  FORCE_NAME: Joi.string()
+    .pattern(/^[A-Z0-9_-]{2,40}$/)
+    .required(),
   POLICE_ORG_NAME: Joi.string().required(),
   POLICE_ORG_CODE: Joi.string().required(),
   POLICE_FEED_URL: url.required(),
@@ -176,28 +191,39 @@ const schema = Joi.object({
   POLICE_MAX_BACKLOG: positiveInt.max(1_000_000).required(),
   POLICE_MAX_DOCUMENT_BYTES: positiveInt.max(1024 * 1024 * 1024).required(),
   // At least the feed's longest field (free text, 4,000 characters), so a valid value is never cut.
-  POLICE_MAX_VALUE_CHARS: positiveInt.min(4000).max(16 * 1024 * 1024).required(),
-  POLICE_CRIME_REF_PATTERN: Joi.string().allow('').custom((v: string) => {
-    if (v) new RegExp(v);
-    return v;
-  }, 'regular expression'),
+  POLICE_MAX_VALUE_CHARS: positiveInt
+    .min(4000)
+    .max(16 * 1024 * 1024)
+    .required(),
+  POLICE_CRIME_REF_PATTERN: Joi.string()
+    .allow('')
+    .custom((v: string) => {
+      if (v) new RegExp(v);
+      return v;
+    }, 'regular expression'),
   POLICE_PUSH_TOKEN: Joi.string().allow(''),
   POLICE_TIMEOUT_MS: positiveInt.required(),
   POLICE_WRITEBACK_INFLIGHT: Joi.number().integer().min(0).max(1000).required(),
   NHS_MODE: Joi.string().valid('fhir-rest', 'bars').required(),
   NHS_FHIR_BASE_URL: url.required(),
-  NHS_TRUST_ODS_CODE: Joi.string().pattern(/^[A-Z0-9]{3,10}$/).required(),
+  NHS_TRUST_ODS_CODE: Joi.string()
+    .pattern(/^[A-Z0-9]{3,10}$/)
+    .required(),
   NHS_TRUST_NAME: Joi.string().required(),
   NHS_TIMEOUT_MS: positiveInt.required(),
-  NHS_SERVICE_SNOMED_CODE: Joi.string().allow('').pattern(/^\d{6,18}$/),
+  NHS_SERVICE_SNOMED_CODE: Joi.string()
+    .allow('')
+    .pattern(/^\d{6,18}$/),
   NHS_BARS_SOURCE_ENDPOINT: Joi.alternatives()
     .try(url, Joi.string().pattern(CATALOGUE_ENDPOINT))
     .required()
-    .messages({ 'alternatives.match': 'must be the bridge\'s Endpoint Catalogue entry as system|serviceId, or an http(s) URL' }),
+    .messages({ 'alternatives.match': "must be the bridge's Endpoint Catalogue entry as system|serviceId, or an http(s) URL" }),
   NHS_BARS_DESTINATION_ENDPOINT: Joi.string().max(2048).allow(''),
   NHS_BARS_TARGET_SERVICE_ID: Joi.string().allow(''),
   NHS_BARS_TARGET_SERVICE_SYSTEM: Joi.string().uri().required(),
-  NHS_BARS_USE_CASE: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).allow(''),
+  NHS_BARS_USE_CASE: Joi.string()
+    .pattern(/^[A-Za-z0-9._-]+$/)
+    .allow(''),
   NHS_AUTH: Joi.string().valid('none', 'private-key-jwt').required(),
   NHS_TOKEN_URL: url.allow(''),
   NHS_CLIENT_ID: Joi.string().allow(''),
@@ -258,7 +284,8 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   if (v.NHS_MODE === 'bars' && v.NHS_INBOUND_AUTH === 'bearer' && !v.NHS_INBOUND_TOKEN) {
     throw new ConfigError('NHS_INBOUND_TOKEN', 'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)');
   }
-  if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID) throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
+  if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID)
+    throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
   if (v.NHS_MODE === 'bars') assertBarsUseCase(v.NHS_BARS_USE_CASE);
   return {
     redis: {
@@ -330,7 +357,13 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       webhookSecrets: v.CHARITY_WEBHOOK_SECRETS ? v.CHARITY_WEBHOOK_SECRETS.split(',') : [],
       pollPageLimit: v.CHARITY_POLL_PAGE_LIMIT,
     },
-    delivery: { attempts: v.DELIVERY_ATTEMPTS, backoffMs: v.DELIVERY_BACKOFF_MS, concurrency: v.WORKER_CONCURRENCY, intakeConcurrency: v.INTAKE_CONCURRENCY, firstAttemptInFlight: v.DELIVERY_FIRST_ATTEMPT_IN_FLIGHT },
+    delivery: {
+      attempts: v.DELIVERY_ATTEMPTS,
+      backoffMs: v.DELIVERY_BACKOFF_MS,
+      concurrency: v.WORKER_CONCURRENCY,
+      intakeConcurrency: v.INTAKE_CONCURRENCY,
+      firstAttemptInFlight: v.DELIVERY_FIRST_ATTEMPT_IN_FLIGHT,
+    },
     statusPollCron: v.STATUS_POLL_CRON,
     reconcile: { cron: v.RECONCILE_CRON, stuckAfterHours: v.RECONCILE_STUCK_AFTER_HOURS, clinicalWorkingDays: v.CLINICAL_SLA_WORKING_DAYS },
     dataKeys: parseDataKeys(v.DATA_KEYS),
@@ -352,7 +385,10 @@ function nhsAuth(v: Record<string, string>): NhsAuthConfig {
     if (!v[name]) throw new ConfigError(name, 'is required when NHS_AUTH is private-key-jwt');
   }
   if (!v.NHS_PRIVATE_KEY === !v.NHS_PRIVATE_KEY_FILE) {
-    throw new ConfigError('NHS_PRIVATE_KEY', 'exactly one of NHS_PRIVATE_KEY or NHS_PRIVATE_KEY_FILE is required when NHS_AUTH is private-key-jwt');
+    throw new ConfigError(
+      'NHS_PRIVATE_KEY',
+      'exactly one of NHS_PRIVATE_KEY or NHS_PRIVATE_KEY_FILE is required when NHS_AUTH is private-key-jwt',
+    );
   }
   return {
     kind: 'private-key-jwt',

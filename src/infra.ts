@@ -98,7 +98,12 @@ export function createInfra(config: BridgeConfig, logger: Logger = createLogger(
     feedParser: new FeedParsePool({ minBytes: 64 * 1024, maxHeapMb: 256 }),
     queues,
     partners: {
-      nhs: new NhsFhirClient({ baseUrl: config.nhs.baseUrl, timeoutMs: config.nhs.timeoutMs, referralIdSystem: config.nhs.referralIdSystem, ...nhsAuth }),
+      nhs: new NhsFhirClient({
+        baseUrl: config.nhs.baseUrl,
+        timeoutMs: config.nhs.timeoutMs,
+        referralIdSystem: config.nhs.referralIdSystem,
+        ...nhsAuth,
+      }),
       bars: new NhsBarsClient({
         baseUrl: config.nhs.baseUrl,
         timeoutMs: config.nhs.timeoutMs,
@@ -110,7 +115,10 @@ export function createInfra(config: BridgeConfig, logger: Logger = createLogger(
             identifier: [{ system: POLICE_FORCE_SYSTEM, value: config.force.orgCode }],
             name: config.force.orgName,
           },
-          requestingSoftware: requestingSoftware(config.nhs.auth.kind === 'private-key-jwt' ? config.nhs.auth.clientId : config.force.orgCode, bridgeVersion),
+          requestingSoftware: requestingSoftware(
+            config.nhs.auth.kind === 'private-key-jwt' ? config.nhs.auth.clientId : config.force.orgCode,
+            bridgeVersion,
+          ),
         },
       }),
       charity: new CharityClient({ baseUrl: config.charity.baseUrl, apiKey: config.charity.apiKey, timeoutMs: config.charity.timeoutMs }),
@@ -120,7 +128,11 @@ export function createInfra(config: BridgeConfig, logger: Logger = createLogger(
         timeoutMs: config.police.timeoutMs,
         pageLimit: config.police.pageLimit,
       }),
-      policeOutcomes: new PoliceOutcomeClient({ baseUrl: config.police.feedUrl, token: config.police.feedToken, timeoutMs: config.police.timeoutMs }),
+      policeOutcomes: new PoliceOutcomeClient({
+        baseUrl: config.police.feedUrl,
+        token: config.police.feedToken,
+        timeoutMs: config.police.timeoutMs,
+      }),
     },
     async close() {
       await infra.feedParser.close();

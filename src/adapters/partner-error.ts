@@ -67,7 +67,20 @@ export function isNetworkError(err: unknown): boolean {
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return true;
   return (
     typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ECONNABORTED', 'ERR_TLS_HANDSHAKE_TIMEOUT'].includes(code)
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'UND_ERR_HEADERS_TIMEOUT',
+      'UND_ERR_BODY_TIMEOUT',
+      'ECONNABORTED',
+      'ERR_TLS_HANDSHAKE_TIMEOUT',
+    ].includes(code)
   );
 }
 
@@ -126,5 +139,8 @@ export function tlsErrorCode(err: unknown): string | undefined {
 export function tlsFailure(partner: PartnerName, who: string, err: unknown): PartnerError | undefined {
   const code = tlsErrorCode(err);
   if (code === undefined) return undefined;
-  return new PartnerError(partner, 'transient', `${who} TLS error (${code}): the certificate or trust store needs an operator`, { code: 'tls', alert: true });
+  return new PartnerError(partner, 'transient', `${who} TLS error (${code}): the certificate or trust store needs an operator`, {
+    code: 'tls',
+    alert: true,
+  });
 }

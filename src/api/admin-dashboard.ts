@@ -31,7 +31,14 @@ export const adminDashboardPlugin: Plugin<{ ctx: BridgeContext }> = {
       method: 'GET',
       path: '/admin/login',
       options: { ...publicRoute() },
-      handler: (_request, h) => h.response(LOGIN_PAGE).type('text/html').header('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; style-src 'unsafe-inline'"),
+      handler: (_request, h) =>
+        h
+          .response(LOGIN_PAGE)
+          .type('text/html')
+          .header(
+            'Content-Security-Policy',
+            "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; style-src 'unsafe-inline'",
+          ),
     });
     server.route({
       method: 'POST',

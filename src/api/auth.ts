@@ -89,8 +89,18 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
     } else {
       await server.register(Jwt);
       const options = {
-        keys: jwt.jwksUrl ? { uri: jwt.jwksUrl, algorithms: ['RS256', 'RS512', 'ES256', 'ES384', 'PS256'] } : { key: jwt.secret!, algorithms: ['HS256', 'HS512'] },
-        verify: { aud: jwt.audience, iss: jwt.issuer ?? false, sub: false, nbf: true, exp: true, maxAgeSec: MAX_TOKEN_LIFETIME_SECONDS, timeSkewSec: CLOCK_SKEW_SECONDS },
+        keys: jwt.jwksUrl
+          ? { uri: jwt.jwksUrl, algorithms: ['RS256', 'RS512', 'ES256', 'ES384', 'PS256'] }
+          : { key: jwt.secret!, algorithms: ['HS256', 'HS512'] },
+        verify: {
+          aud: jwt.audience,
+          iss: jwt.issuer ?? false,
+          sub: false,
+          nbf: true,
+          exp: true,
+          maxAgeSec: MAX_TOKEN_LIFETIME_SECONDS,
+          timeSkewSec: CLOCK_SKEW_SECONDS,
+        },
         validate: (artifacts: { decoded: { payload: Record<string, unknown> } }) => {
           const payload = artifacts.decoded.payload;
           const scope = scopesOf(payload);
@@ -133,4 +143,3 @@ export function issueOperatorToken(config: BridgeConfig, sub: string, scopes: Sc
     { ttlSec: ttlSeconds },
   );
 }
-

@@ -24,7 +24,9 @@ export interface CharityWebhookEvent {
 }
 
 const eventSchema = Joi.object<CharityWebhookEvent>({
-  eventId: Joi.string().pattern(/^[A-Za-z0-9_.-]{1,100}$/).required(),
+  eventId: Joi.string()
+    .pattern(/^[A-Za-z0-9_.-]{1,100}$/)
+    .required(),
   type: Joi.string().valid('referral.status_changed').required(),
   occurredAt: Joi.string().isoDate().required(),
   referral: Joi.object({
@@ -43,7 +45,10 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
     server.route({
       method: 'POST',
       path: CHARITY_WEBHOOK_PATH,
-      options: { ...partnerRoute('charity-signature'), payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] } },
+      options: {
+        ...partnerRoute('charity-signature'),
+        payload: { parse: false, output: 'data', maxBytes: MAX_EVENT_BYTES, allow: ['application/json'] },
+      },
       handler: async (request) => {
         // The signature was verified over these bytes by the route's strategy (partner-auth.ts).
         const raw = request.payload as Buffer;
@@ -54,13 +59,19 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
           throw Boom.badRequest('body is not JSON');
         }
         const { error, value: event } = eventSchema.validate(body, { convert: false });
-        if (error) throw Boom.badRequest(`invalid event: ${error.details[0]?.path.join('.') || 'body'} ${error.details[0]?.type ?? ''}`.trim());
+        if (error)
+          throw Boom.badRequest(`invalid event: ${error.details[0]?.path.join('.') || 'body'} ${error.details[0]?.type ?? ''}`.trim());
 
         const referralId = event.referral.externalReference;
         const meta = await ctx.referrals.get(referralId);
         // The charity names both ids; a mismatch with the id we hold is not our referral, and a
         // HELD referral was never sent, so the charity cannot hold it.
-        if (!meta || meta.partner !== 'CHARITY' || meta.status === 'HELD' || (meta.partnerRef !== undefined && meta.partnerRef !== event.referral.id)) {
+        if (
+          !meta ||
+          meta.partner !== 'CHARITY' ||
+          meta.status === 'HELD' ||
+          (meta.partnerRef !== undefined && meta.partnerRef !== event.referral.id)
+        ) {
           throw Boom.notFound('unknown referral');
         }
 
@@ -74,7 +85,12 @@ export const charityWebhookPlugin: Plugin<{ ctx: BridgeContext }> = {
           result = await applyCharityUpdate(
             ctx,
             referralId,
-            { charityId: event.referral.id, status: event.referral.status, statusReason: event.referral.statusReason, at: event.occurredAt },
+            {
+              charityId: event.referral.id,
+              status: event.referral.status,
+              statusReason: event.referral.statusReason,
+              at: event.occurredAt,
+            },
             'charity-webhook',
           );
           // Another update held the referral too long: let the charity retry the event.

@@ -42,7 +42,11 @@ const filterKeys = {
   newerThanMinutes: minutes,
 };
 const FILTER_NAMES = Object.keys(filterKeys);
-const idParams = Joi.object({ id: Joi.string().pattern(/^[A-Za-z0-9@._/-]{1,300}$/).required() });
+const idParams = Joi.object({
+  id: Joi.string()
+    .pattern(/^[A-Za-z0-9@._/-]{1,300}$/)
+    .required(),
+});
 
 interface FilterInput {
   partner?: DeadLetterFilter['partner'];
@@ -157,7 +161,11 @@ export const deadLettersPlugin: Plugin<{ ctx: BridgeContext; audit?: AuditSink }
         auth,
         validate: {
           params: idParams,
-          payload: Joi.object({ reason: Joi.string().required().custom((v: string, helpers) => validDiscardReason(v) ?? helpers.error('any.invalid')) }).messages({
+          payload: Joi.object({
+            reason: Joi.string()
+              .required()
+              .custom((v: string, helpers) => validDiscardReason(v) ?? helpers.error('any.invalid')),
+          }).messages({
             'any.invalid': 'reason must be 1 to 200 characters on one line',
           }),
           failAction: (_request, _h, err) => {

@@ -35,13 +35,18 @@ export const healthPlugin: Plugin<{ ctx: BridgeContext }> = {
 async function redisWritable(ctx: Pick<BridgeContext, 'redis' | 'keys'>): Promise<RedisCheck> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<RedisCheck>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, check: 'unreachable', reason: `Redis did not answer within ${PROBE_TIMEOUT_MS} ms` }), PROBE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => resolve({ ok: false, check: 'unreachable', reason: `Redis did not answer within ${PROBE_TIMEOUT_MS} ms` }),
+      PROBE_TIMEOUT_MS,
+    );
     timer.unref();
   });
   const probe = ctx.redis.set(ctx.keys.readyProbe(), String(Date.now()), 'PX', PROBE_TTL_MS).then(
     (): RedisCheck => ({ ok: true }),
     (err: unknown): RedisCheck => {
-      const message = String((err as Error).message ?? err).split('\n')[0]!.slice(0, REASON_MAX);
+      const message = String((err as Error).message ?? err)
+        .split('\n')[0]!
+        .slice(0, REASON_MAX);
       // An error reply is Redis answering "no"; anything else is not reaching it.
       return (err as Error).name === 'ReplyError'
         ? { ok: false, check: 'refusing-writes', reason: `Redis refuses writes: ${message}` }

@@ -14,14 +14,21 @@ type IntegrityHeader = (typeof INTEGRITY_HEADERS)[number];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DISPLAY: Record<IntegrityHeader, string> = { 'x-request-id': 'X-Request-Id', 'x-correlation-id': 'X-Correlation-Id' };
 
-export type IntegrityCheck = { ok: true; requestId: string; correlationId: string } | { ok: false; issueCode: 'required' | 'value'; problem: string };
+export type IntegrityCheck =
+  { ok: true; requestId: string; correlationId: string } | { ok: false; issueCode: 'required' | 'value'; problem: string };
 
 /** Pure: the two headers of a request, or what is wrong with them. */
 export function checkIntegrityHeaders(headers: Readonly<Record<string, unknown>>): IntegrityCheck {
   const missing = INTEGRITY_HEADERS.filter((name) => single(headers[name]) === undefined);
-  if (missing.length) return { ok: false, issueCode: 'required', problem: `${missing.map((n) => DISPLAY[n]).join(' and ')} ${missing.length > 1 ? 'headers are' : 'header is'} required` };
+  if (missing.length)
+    return {
+      ok: false,
+      issueCode: 'required',
+      problem: `${missing.map((n) => DISPLAY[n]).join(' and ')} ${missing.length > 1 ? 'headers are' : 'header is'} required`,
+    };
   const malformed = INTEGRITY_HEADERS.filter((name) => !UUID.test(single(headers[name]) as string));
-  if (malformed.length) return { ok: false, issueCode: 'value', problem: `${malformed.map((n) => DISPLAY[n]).join(' and ')} must be a UUID` };
+  if (malformed.length)
+    return { ok: false, issueCode: 'value', problem: `${malformed.map((n) => DISPLAY[n]).join(' and ')} must be a UUID` };
   return { ok: true, requestId: single(headers['x-request-id']) as string, correlationId: single(headers['x-correlation-id']) as string };
 }
 

@@ -50,14 +50,24 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         const meta = sent && (await ctx.referrals.get(sent.referralId));
         if (!sent || !meta) return barsOutcome(h, 404, 'REC_NOT_FOUND', 'not-found', 'no referral was sent with that message id');
         if (response.referralId !== undefined && response.referralId !== sent.referralId) {
-          return barsOutcome(h, 422, 'REC_UNPROCESSABLE_ENTITY', 'invalid', 'the enclosed ServiceRequest is not the referral the message id names');
+          return barsOutcome(
+            h,
+            422,
+            'REC_UNPROCESSABLE_ENTITY',
+            'invalid',
+            'the enclosed ServiceRequest is not the referral the message id names',
+          );
         }
         // BaRS receiver responsibilities: a message already processed is answered 409 / duplicate
         // and changes nothing; one still being applied is retried by the trust later.
         const claim = await ctx.webhookEvents.claim(MESSAGE_PARTNER, response.messageId);
-        if (claim === 'applied') return barsOutcome(h, 409, 'REC_CONFLICT', 'duplicate', 'the message has been identified as having already been processed');
+        if (claim === 'applied')
+          return barsOutcome(h, 409, 'REC_CONFLICT', 'duplicate', 'the message has been identified as having already been processed');
         if (claim === 'in-progress') {
-          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'this message is being processed; retry').header('Retry-After', String(RETRY_AFTER_SECONDS));
+          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'this message is being processed; retry').header(
+            'Retry-After',
+            String(RETRY_AFTER_SECONDS),
+          );
         }
         let result: Awaited<ReturnType<typeof apply>>;
         try {
@@ -70,12 +80,19 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
         if (result === 'busy') {
           // Another update held the referral too long: the trust retries the same message.
           await ctx.webhookEvents.release(MESSAGE_PARTNER, response.messageId);
-          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'the referral is busy; retry').header('Retry-After', String(RETRY_AFTER_SECONDS));
+          return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'the referral is busy; retry').header(
+            'Retry-After',
+            String(RETRY_AFTER_SECONDS),
+          );
         }
         await ctx.webhookEvents.applied(MESSAGE_PARTNER, response.messageId);
         // A response without a source endpoint is answered at the trust's configured service.
         const replyTo = response.sourceEndpoint ?? ctx.config.nhs.barsDestinationEndpoint;
-        const ack = barsAcknowledgement({ messageId: response.messageId, sourceEndpoint: replyTo }, ctx.config.nhs.barsSourceEndpoint, new Date().toISOString());
+        const ack = barsAcknowledgement(
+          { messageId: response.messageId, sourceEndpoint: replyTo },
+          ctx.config.nhs.barsSourceEndpoint,
+          new Date().toISOString(),
+        );
         return h.response(ack).code(200).type(FHIR_JSON);
       },
     });
@@ -83,9 +100,20 @@ export const nhsMessagesPlugin: Plugin<{ ctx: BridgeContext }> = {
 };
 
 /** What the response asks of the bridge: a resend, or a status change through the one NHS path. */
-async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, response: BarsResponse): Promise<NhsUpdateResult | 'resend'> {
+async function apply(
+  ctx: BridgeContext,
+  meta: ReferralMeta,
+  sent: SentMessage,
+  response: BarsResponse,
+): Promise<NhsUpdateResult | 'resend'> {
   const { referralId, correlationId } = meta;
-  const log = ctx.logger.child({ correlationId, referralId, crimeReference: meta.crimeReference, partner: 'NHS', messageId: response.messageId });
+  const log = ctx.logger.child({
+    correlationId,
+    referralId,
+    crimeReference: meta.crimeReference,
+    partner: 'NHS',
+    messageId: response.messageId,
+  });
   if (response.code === 'transient-error') {
     // The trust could not take the message just now and asks for it again: the same frozen
     // message is resent (idempotent at the trust by its Bundle id).
@@ -93,9 +121,11 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, sent: SentMessage, 
     log.warn({ answers: sent.kind, detail: response.detail }, 'trust reported a transient error; message will be resent');
     return 'resend';
   }
-  if (response.code === 'fatal-error') log.error({ alert: true, answers: sent.kind, detail: response.detail }, 'trust could not process the message');
+  if (response.code === 'fatal-error')
+    log.error({ alert: true, answers: sent.kind, detail: response.detail }, 'trust could not process the message');
   const update = nhsUpdateFromBars(response, sent.kind);
   const result = await applyNhsUpdate(ctx, referralId, update, 'nhs-bars');
-  if (result === 'recorded' && update.to) log.info({ status: meta.status, reported: update.to }, 'trust response ignored: the referral is already there or beyond');
+  if (result === 'recorded' && update.to)
+    log.info({ status: meta.status, reported: update.to }, 'trust response ignored: the referral is already there or beyond');
   return result;
 }

@@ -19,47 +19,118 @@ interface RouteDoc {
 
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /health/live': { tag: 'health', summary: 'The process answers.', responses: { 200: 'alive' } },
-  'GET /health/ready': { tag: 'health', summary: 'Redis takes a write within a second.', responses: { 200: 'ready', 503: 'Redis not answering or refusing writes' } },
+  'GET /health/ready': {
+    tag: 'health',
+    summary: 'Redis takes a write within a second.',
+    responses: { 200: 'ready', 503: 'Redis not answering or refusing writes' },
+  },
   'GET /openapi.json': { tag: 'health', summary: 'This description.', responses: { 200: 'OpenAPI 3.0 document' } },
   'POST /v1/police/flags': {
     tag: 'partners',
-    summary: "The police RMS pushes a CrimeFlagFeed document (police-feed.md §2).",
-    responses: { 202: '{accepted, held, quarantined[]}', 400: 'unreadable document', 401: 'bad token', 413: 'too large', 415: 'not XML', 503: 'push not configured, or too many documents in flight (Retry-After)' },
+    summary: 'The police RMS pushes a CrimeFlagFeed document (police-feed.md §2).',
+    responses: {
+      202: '{accepted, held, quarantined[]}',
+      400: 'unreadable document',
+      401: 'bad token',
+      413: 'too large',
+      415: 'not XML',
+      503: 'push not configured, or too many documents in flight (Retry-After)',
+    },
   },
   'POST /v1/webhooks/charity': {
     tag: 'partners',
     summary: "The charity's referral.status_changed events, signed with X-Charity-Signature.",
-    responses: { 200: '{eventId, result}', 400: 'not an event', 401: 'missing, wrong or stale signature', 404: 'unknown referral', 503: 'webhooks not configured, or retry later (the event is still being applied, the referral is busy, or too many events are in flight: Retry-After)' },
+    responses: {
+      200: '{eventId, result}',
+      400: 'not an event',
+      401: 'missing, wrong or stale signature',
+      404: 'unknown referral',
+      503: 'webhooks not configured, or retry later (the event is still being applied, the referral is busy, or too many events are in flight: Retry-After)',
+    },
   },
   'POST /fhir/$process-message': {
     tag: 'partners',
-    summary: "The NHS trust's BaRS servicerequest-response messages. X-Request-Id and X-Correlation-Id (UUIDs) are required and mirrored on every answer.",
-    responses: { 200: 'acknowledgement message', 400: 'OperationOutcome: REC_BAD_REQUEST (not a response message, or no X-Request-Id / X-Correlation-Id)', 401: 'OperationOutcome: REC_UNAUTHORIZED', 403: 'OperationOutcome: REC_FORBIDDEN', 404: 'OperationOutcome: unknown message', 409: 'OperationOutcome: REC_CONFLICT / duplicate (this message id was already processed)', 422: 'OperationOutcome', 503: 'OperationOutcome: not configured, the message is being processed, or too many messages in flight (Retry-After)' },
+    summary:
+      "The NHS trust's BaRS servicerequest-response messages. X-Request-Id and X-Correlation-Id (UUIDs) are required and mirrored on every answer.",
+    responses: {
+      200: 'acknowledgement message',
+      400: 'OperationOutcome: REC_BAD_REQUEST (not a response message, or no X-Request-Id / X-Correlation-Id)',
+      401: 'OperationOutcome: REC_UNAUTHORIZED',
+      403: 'OperationOutcome: REC_FORBIDDEN',
+      404: 'OperationOutcome: unknown message',
+      409: 'OperationOutcome: REC_CONFLICT / duplicate (this message id was already processed)',
+      422: 'OperationOutcome',
+      503: 'OperationOutcome: not configured, the message is being processed, or too many messages in flight (Retry-After)',
+    },
   },
-  'GET /v1/referrals/{id}': { tag: 'referrals', summary: 'Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner\'s own words about the failure.', responses: { 200: 'referral', 404: 'unknown' } },
+  'GET /v1/referrals/{id}': {
+    tag: 'referrals',
+    summary:
+      "Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner's own words about the failure.",
+    responses: { 200: 'referral', 404: 'unknown' },
+  },
   'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },
-  'POST /v1/reconciliation': { tag: 'referrals', summary: 'Run a reconciliation now and answer its report.', responses: { 200: 'report', 409: 'another is running' } },
-  'GET /v1/dead-letters': { tag: 'dead letters', summary: 'Dead letters, filtered by partner, error class, queue and age.', responses: { 200: '{items, truncated}' } },
+  'POST /v1/reconciliation': {
+    tag: 'referrals',
+    summary: 'Run a reconciliation now and answer its report.',
+    responses: { 200: 'report', 409: 'another is running' },
+  },
+  'GET /v1/dead-letters': {
+    tag: 'dead letters',
+    summary: 'Dead letters, filtered by partner, error class, queue and age.',
+    responses: { 200: '{items, truncated}' },
+  },
   'GET /v1/dead-letters/{id}': {
     tag: 'dead letters',
     summary: 'One dead letter: metadata, error, the referral timeline; include=personal for administrators (audited).',
     responses: { 200: 'detail', 403: 'personal data needs admin', 404: 'unknown' },
   },
-  'POST /v1/dead-letters/{id}/redrive': { tag: 'dead letters', summary: 'Redrive one dead letter.', responses: { 200: 'redriven', 404: 'unknown', 409: 'refused, with why' } },
-  'POST /v1/dead-letters/redrive': { tag: 'dead letters', summary: 'Redrive every dead letter matching a filter (or all).', responses: { 200: '{results}' } },
-  'POST /v1/dead-letters/{id}/discard': { tag: 'dead letters', summary: 'Discard one dead letter, with a reason.', responses: { 200: 'discarded', 404: 'unknown', 409: 'refused' } },
+  'POST /v1/dead-letters/{id}/redrive': {
+    tag: 'dead letters',
+    summary: 'Redrive one dead letter.',
+    responses: { 200: 'redriven', 404: 'unknown', 409: 'refused, with why' },
+  },
+  'POST /v1/dead-letters/redrive': {
+    tag: 'dead letters',
+    summary: 'Redrive every dead letter matching a filter (or all).',
+    responses: { 200: '{results}' },
+  },
+  'POST /v1/dead-letters/{id}/discard': {
+    tag: 'dead letters',
+    summary: 'Discard one dead letter, with a reason.',
+    responses: { 200: 'discarded', 404: 'unknown', 409: 'refused' },
+  },
   'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics.', responses: { 200: 'text exposition format' } },
-  'GET /v1/audit': { tag: 'operations', summary: 'The audit trail by referral and time range (metadata only).', responses: { 200: '{events}' } },
+  'GET /v1/audit': {
+    tag: 'operations',
+    summary: 'The audit trail by referral and time range (metadata only).',
+    responses: { 200: '{events}' },
+  },
   'GET /v1/audit/export': { tag: 'operations', summary: 'The audit trail as JSON lines.', responses: { 200: 'application/x-ndjson' } },
-  'GET /admin/login': { tag: 'dashboard', summary: 'Sign in to the queue dashboard with an administrator token.', responses: { 200: 'HTML' } },
-  'POST /admin/session': { tag: 'dashboard', summary: "Turn the bearer token into the dashboard's HttpOnly cookie.", responses: { 204: 'cookie set' } },
+  'GET /admin/login': {
+    tag: 'dashboard',
+    summary: 'Sign in to the queue dashboard with an administrator token.',
+    responses: { 200: 'HTML' },
+  },
+  'POST /admin/session': {
+    tag: 'dashboard',
+    summary: "Turn the bearer token into the dashboard's HttpOnly cookie.",
+    responses: { 204: 'cookie set' },
+  },
 };
 
 /** bull-board's own routes, described once: the dashboard and its read-only API. */
-const DASHBOARD_DOC: RouteDoc = { tag: 'dashboard', summary: 'Queue dashboard (bull-board), read-only, administrators only.', responses: { 200: 'dashboard' } };
+const DASHBOARD_DOC: RouteDoc = {
+  tag: 'dashboard',
+  summary: 'Queue dashboard (bull-board), read-only, administrators only.',
+  responses: { 200: 'dashboard' },
+};
 
 export function routeDoc(method: string, path: string): RouteDoc | undefined {
-  return ROUTE_DOCS[`${method.toUpperCase()} ${path}`] ?? (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? DASHBOARD_DOC : undefined);
+  return (
+    ROUTE_DOCS[`${method.toUpperCase()} ${path}`] ??
+    (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? DASHBOARD_DOC : undefined)
+  );
 }
 
 export const openapiPlugin: Plugin<void> = {
@@ -87,13 +158,27 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
   }
   return {
     openapi: '3.0.3',
-    info: { title: 'iasu-bridge', version, description: 'Integration middleware for an Integrated Anti-Stalking Unit: police, NHS trust and charity.' },
+    info: {
+      title: 'iasu-bridge',
+      version,
+      description: 'Integration middleware for an Integrated Anti-Stalking Unit: police, NHS trust and charity.',
+    },
     paths,
     components: {
       securitySchemes: {
-        operatorJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Operator token; scopes in the scope claim: referrals:read, dlq:redrive, metrics:read, admin.' },
+        operatorJwt: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'Operator token; scopes in the scope claim: referrals:read, dlq:redrive, metrics:read, admin.',
+        },
         policePushToken: { type: 'http', scheme: 'bearer', description: 'POLICE_PUSH_TOKEN' },
-        charitySignature: { type: 'apiKey', in: 'header', name: 'X-Charity-Signature', description: 't={unix seconds},v1={hex HMAC-SHA256(secret, "{t}.{raw body}")}' },
+        charitySignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Charity-Signature',
+          description: 't={unix seconds},v1={hex HMAC-SHA256(secret, "{t}.{raw body}")}',
+        },
         nhsInbound: { type: 'http', scheme: 'bearer', description: 'NHS_INBOUND_TOKEN, or mTLS when NHS_INBOUND_AUTH=mtls' },
       },
     },
@@ -101,11 +186,24 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
 }
 
 function parametersOf(route: RequestRoute): unknown[] {
-  const params = [...route.path.matchAll(/\{(\w+)\*?\d*\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const params = [...route.path.matchAll(/\{(\w+)\*?\d*\}/g)].map((m) => ({
+    name: m[1],
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
   const query = (route.settings.validate as { query?: Joi.ObjectSchema } | undefined)?.query;
-  const described = query && typeof query.describe === 'function' ? (query.describe() as { keys?: Record<string, { type?: string; flags?: { presence?: string } }> }) : undefined;
+  const described =
+    query && typeof query.describe === 'function'
+      ? (query.describe() as { keys?: Record<string, { type?: string; flags?: { presence?: string } }> })
+      : undefined;
   for (const [name, key] of Object.entries(described?.keys ?? {})) {
-    params.push({ name, in: 'query', required: key.flags?.presence === 'required', schema: { type: key.type === 'number' ? 'number' : key.type === 'boolean' ? 'boolean' : 'string' } });
+    params.push({
+      name,
+      in: 'query',
+      required: key.flags?.presence === 'required',
+      schema: { type: key.type === 'number' ? 'number' : key.type === 'boolean' ? 'boolean' : 'string' },
+    });
   }
   return params;
 }
@@ -122,7 +220,9 @@ function securityOf(route: RequestRoute): Record<string, unknown> {
   const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
   if (auth === false || credential) {
     if (!credential || 'public' in credential) return { security: [] };
-    const scheme = { 'police-push-token': 'policePushToken', 'charity-signature': 'charitySignature', 'nhs-inbound': 'nhsInbound' }[credential.partnerCredential];
+    const scheme = { 'police-push-token': 'policePushToken', 'charity-signature': 'charitySignature', 'nhs-inbound': 'nhsInbound' }[
+      credential.partnerCredential
+    ];
     return { security: [{ [scheme]: [] }] };
   }
   return { security: [{ operatorJwt: auth?.access?.flatMap((a) => a.scope?.selection ?? []) ?? [] }] };

@@ -41,7 +41,12 @@ export const operationsPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: '/v1/audit',
       options: { auth: operatorAuth(), validate: { query: auditQuery } },
       handler: async (request) => {
-        await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', target: '/v1/audit', ...refOf(request.query) });
+        await ctx.audit.record({
+          actor: operatorOf(request.auth.credentials),
+          action: 'admin.read',
+          target: '/v1/audit',
+          ...refOf(request.query),
+        });
         return { events: await ctx.audit.query(filterOf(request.query)) };
       },
     });
@@ -51,7 +56,12 @@ export const operationsPlugin: Plugin<{ ctx: BridgeContext }> = {
       path: '/v1/audit/export',
       options: { auth: operatorAuth(), validate: { query: auditQuery } },
       handler: async (request, h) => {
-        await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', target: '/v1/audit/export', ...refOf(request.query) });
+        await ctx.audit.record({
+          actor: operatorOf(request.auth.credentials),
+          action: 'admin.read',
+          target: '/v1/audit/export',
+          ...refOf(request.query),
+        });
         const lines: string[] = [];
         await ctx.audit.exportJsonLines(filterOf(request.query), (line) => {
           lines.push(line);

@@ -48,7 +48,8 @@ function policePush(ctx: BridgeContext, budget: PayloadBudget): ServerAuthScheme
     authenticate: (request, h) => {
       const expected = ctx.config.police.pushToken;
       if (!expected) throw Boom.serverUnavailable('police push is not configured (set POLICE_PUSH_TOKEN)');
-      if (!bearerTokenMatches(request.headers.authorization, expected)) throw Boom.unauthorized('a valid bearer token is required', 'Bearer');
+      if (!bearerTokenMatches(request.headers.authorization, expected))
+        throw Boom.unauthorized('a valid bearer token is required', 'Bearer');
       if (!budget.admit(request)) throw busy();
       return h.authenticated({ credentials: { app: 'police-push' } });
     },
@@ -67,7 +68,8 @@ function charitySignature(ctx: BridgeContext, budget: PayloadBudget): ServerAuth
   return {
     options: { payload: true },
     authenticate: (request, h) => {
-      if (ctx.config.charity.webhookSecrets.length === 0) throw Boom.serverUnavailable('charity webhooks are not configured (set CHARITY_WEBHOOK_SECRETS)');
+      if (ctx.config.charity.webhookSecrets.length === 0)
+        throw Boom.serverUnavailable('charity webhooks are not configured (set CHARITY_WEBHOOK_SECRETS)');
       const checked = checkSignatureHeader(headerOf(request));
       if (!checked.ok) throw refuse(checked.reason);
       if (!budget.admit(request)) throw busy();
@@ -96,7 +98,9 @@ function nhsInbound(ctx: BridgeContext, budget: PayloadBudget): ServerAuthScheme
       const refused = refusal(ctx, request, h) ?? integrityRefusal(request, h);
       if (refused) return refused.takeover();
       if (!budget.admit(request)) {
-        return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'too many request bodies in flight; retry').header('Retry-After', String(RETRY_AFTER_SECONDS)).takeover();
+        return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'too many request bodies in flight; retry')
+          .header('Retry-After', String(RETRY_AFTER_SECONDS))
+          .takeover();
       }
       return h.authenticated({ credentials: { app: 'nhs-trust' } });
     },
@@ -112,12 +116,19 @@ function refusal(ctx: BridgeContext, request: Request, h: ResponseToolkit) {
     }
     const cn = socket.getPeerCertificate?.().subject?.CN;
     if (nhs.inboundClientCn && cn !== nhs.inboundClientCn) {
-      return barsOutcome(h, 403, 'REC_FORBIDDEN', 'forbidden', 'this client certificate is not the trust\'s');
+      return barsOutcome(h, 403, 'REC_FORBIDDEN', 'forbidden', "this client certificate is not the trust's");
     }
     return undefined;
   }
   const expected = nhs.inboundToken;
-  if (!expected) return barsOutcome(h, 503, 'REC_SERVICE_UNAVAILABLE', 'transient', 'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)');
+  if (!expected)
+    return barsOutcome(
+      h,
+      503,
+      'REC_SERVICE_UNAVAILABLE',
+      'transient',
+      'NHS responses are not configured on this bridge (set NHS_INBOUND_TOKEN)',
+    );
   if (!bearerTokenMatches(request.headers.authorization, expected)) {
     return barsOutcome(h, 401, 'REC_UNAUTHORIZED', 'forbidden', 'a valid bearer token is required').header('WWW-Authenticate', 'Bearer');
   }

@@ -38,4 +38,3 @@ export const policePushPlugin: Plugin<{ ctx: BridgeContext }> = {
     });
   },
 };
-

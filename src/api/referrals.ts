@@ -25,7 +25,12 @@ export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
         const personal = wantsPersonalData(request, 'a referral');
         const actor = operatorOf(request.auth.credentials);
         if (personal) {
-          await auditOrWithhold(ctx.logger, () => ctx.audit.recordOrThrow({ actor, action: 'admin.read', referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' }), { referralId: id });
+          await auditOrWithhold(
+            ctx.logger,
+            () =>
+              ctx.audit.recordOrThrow({ actor, action: 'admin.read', referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' }),
+            { referralId: id },
+          );
         } else {
           await ctx.audit.record({ actor, action: 'admin.read', referralId: id, target: '/v1/referrals/{id}' });
         }

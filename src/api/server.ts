@@ -63,7 +63,9 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
  * routes that rely on mTLS (the trust's $process-message) check the peer themselves, and the
  * other routes keep their own credentials.
  */
-function tlsOptions(ctx: BridgeContext): { tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } } {
+function tlsOptions(ctx: BridgeContext): {
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
+} {
   const tls = ctx.config.http.tls;
   if (!tls) return {};
   const read = (file: string, variable: string) => {

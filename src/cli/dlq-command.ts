@@ -155,7 +155,8 @@ function parse(args: string[], io: DlqIo): (ctx: BridgeContext) => Promise<numbe
         const id = oneId(positionals, 'redrive');
         act = async (ctx) => [await redriveDeadLetter(ctx, id, by, io.audit)];
       } else if (values.all || hasFilter) {
-        if (values.all && hasFilter) throw new UsageError('--all redrives every dead letter: give it without filters, or filters without it');
+        if (values.all && hasFilter)
+          throw new UsageError('--all redrives every dead letter: give it without filters, or filters without it');
         act = (ctx) => redriveMatching(ctx, filter, by, io.audit);
       } else {
         throw new UsageError('redrive needs an ID, --all, or at least one filter');
@@ -164,14 +165,20 @@ function parse(args: string[], io: DlqIo): (ctx: BridgeContext) => Promise<numbe
         const results = await act(ctx);
         if (values.json) io.out(`${JSON.stringify({ results }, null, 2)}\n`);
         else if (results.length === 0) io.out('no dead letters match\n');
-        else for (const r of results) io.out(r.outcome === 'redriven' ? `redriven  ${r.id} -> job ${r.newJobId}\n` : `refused   ${r.id}: ${r.why}\n`);
+        else
+          for (const r of results)
+            io.out(r.outcome === 'redriven' ? `redriven  ${r.id} -> job ${r.newJobId}\n` : `refused   ${r.id}: ${r.why}\n`);
         const refused = results.filter((r) => r.outcome === 'refused').length;
         if (!values.json && results.length > 1) io.out(`${results.length - refused} redriven, ${refused} refused\n`);
         return refused > 0 ? 1 : 0;
       };
     }
     case 'discard': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { reason: { type: 'string' }, json: { type: 'boolean', default: false } } });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { reason: { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
       const id = oneId(positionals, 'discard');
       const reason = validDiscardReason(values.reason);
       if (reason === undefined) throw new UsageError('discard needs --reason "..." (1 to 200 characters, one line)');
@@ -189,13 +196,21 @@ function parse(args: string[], io: DlqIo): (ctx: BridgeContext) => Promise<numbe
   }
 }
 
-function filterFrom(values: { partner?: string; kind?: string; queue?: string; 'older-than-minutes'?: string; 'newer-than-minutes'?: string }): DeadLetterFilter {
+function filterFrom(values: {
+  partner?: string;
+  kind?: string;
+  queue?: string;
+  'older-than-minutes'?: string;
+  'newer-than-minutes'?: string;
+}): DeadLetterFilter {
   const filter: DeadLetterFilter = {};
   if (values.partner !== undefined) filter.partner = oneOf(values.partner.toUpperCase(), DEAD_LETTER_PARTNERS, '--partner');
   if (values.kind !== undefined) filter.errorKind = oneOf(values.kind.toLowerCase(), DEAD_LETTER_ERROR_KINDS, '--kind');
   if (values.queue !== undefined) filter.queue = oneOf(values.queue, DEAD_LETTER_QUEUES, '--queue');
-  if (values['older-than-minutes'] !== undefined) filter.olderThanMs = count(values['older-than-minutes'], '--older-than-minutes', 0, 366 * 24 * 60) * 60_000;
-  if (values['newer-than-minutes'] !== undefined) filter.newerThanMs = count(values['newer-than-minutes'], '--newer-than-minutes', 0, 366 * 24 * 60) * 60_000;
+  if (values['older-than-minutes'] !== undefined)
+    filter.olderThanMs = count(values['older-than-minutes'], '--older-than-minutes', 0, 366 * 24 * 60) * 60_000;
+  if (values['newer-than-minutes'] !== undefined)
+    filter.newerThanMs = count(values['newer-than-minutes'], '--newer-than-minutes', 0, 366 * 24 * 60) * 60_000;
   return filter;
 }
 
@@ -280,7 +295,8 @@ export function formatDeadLetterDetail(d: DeadLetterDetail): string {
   lines.push(`  redrive      ${d.redrive.possible ? 'possible' : `not possible: ${d.redrive.why}`}`);
   if (d.referral) {
     lines.push('', `Referral: ${d.referral.status}${d.referral.partnerRef ? ` (partner ref ${d.referral.partnerRef})` : ''}`);
-    for (const e of d.referral.timeline) lines.push(`  ${e.seq}. ${e.at}  ${e.from ? `${e.from} -> ` : ''}${e.status}  [${e.source}]${e.detail ? `  ${e.detail}` : ''}`);
+    for (const e of d.referral.timeline)
+      lines.push(`  ${e.seq}. ${e.at}  ${e.from ? `${e.from} -> ` : ''}${e.status}  [${e.source}]${e.detail ? `  ${e.detail}` : ''}`);
   }
   if (d.personalData) lines.push('', 'Personal data:', JSON.stringify(d.personalData, null, 2));
   return lines.join('\n');

@@ -7,7 +7,6 @@ import { formatMapReport, mapFeed, readDocument } from './map-command';
 const USAGE = `usage: iasu-bridge <command>
 
   start                         run the HTTP API, workers and schedulers (config from the environment)
-  demo [--records N]            run the whole pipeline against built-in partner simulators
   map <feed.xml> [--json] [--nhs-mode fhir-rest|bars]
                                 dry run: show what a feed document would become; touches no queue or partner
   reconcile [--json]            compare every referral with the partners and the police, act on each
@@ -22,11 +21,6 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start();
-    case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { records: { type: 'string' } } });
-      const { runDemo } = await import('../../simulators/demo');
-      return runDemo({ records: values.records ? Number(values.records) : undefined });
-    }
     case 'map':
       return map(rest);
     case 'reconcile':
@@ -101,12 +95,16 @@ async function dlq(args: string[]): Promise<number> {
 }
 
 async function tokenCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { sub: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string', default: '3600' } } });
+  const { values } = parseArgs({
+    args,
+    options: { sub: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string', default: '3600' } },
+  });
   const { issueOperatorToken, SCOPE } = await import('../api/auth');
   const known = new Set<string>(Object.values(SCOPE));
   const scopes = (values.scope ?? '').split(/[\s,]+/).filter(Boolean);
   if (!values.sub || !/^[A-Za-z0-9._@-]{1,64}$/.test(values.sub)) throw new UsageError('token needs --sub NAME (letters, digits, . _ @ -)');
-  if (scopes.length === 0 || scopes.some((s) => !known.has(s))) throw new UsageError(`token needs --scope with one or more of: ${[...known].join(', ')}`);
+  if (scopes.length === 0 || scopes.some((s) => !known.has(s)))
+    throw new UsageError(`token needs --scope with one or more of: ${[...known].join(', ')}`);
   const ttl = Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 12 * 3600) throw new UsageError('--ttl must be whole seconds between 60 and 43200');
   process.stdout.write(`${issueOperatorToken(loadConfig(), values.sub, scopes as Parameters<typeof issueOperatorToken>[2], ttl)}\n`);
@@ -136,9 +134,7 @@ class UsageError extends Error {}
 
 /** The last log lines are written first, but a full log disk never holds the exit up for long. */
 function exitAfterLogs(code: number): void {
-  void import('../logger')
-    .then(({ drainStdoutLog }) => drainStdoutLog(1000))
-    .finally(() => process.exit(code));
+  void import('../logger').then(({ drainStdoutLog }) => drainStdoutLog(1000)).finally(() => process.exit(code));
 }
 
 /**
@@ -164,7 +160,8 @@ export function run(argv: string[] = process.argv.slice(2)): void {
     (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
     (err: unknown) => {
       // One line, no stack: operators read this; the reason never contains record content.
-      const message = err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
+      const message =
+        err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
       process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
       process.exit(err instanceof UsageError ? 2 : 1);
     },

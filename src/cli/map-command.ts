@@ -30,7 +30,11 @@ export interface MapReport {
 }
 
 export async function mapFeed(document: Buffer, config: BridgeConfig, nhsMode: 'fhir-rest' | 'bars'): Promise<MapReport> {
-  const feed = await parseFeed(document, { maxBytes: config.police.maxDocumentBytes, maxValueChars: config.police.maxValueChars, crimeRefPattern: config.police.crimeRefPattern });
+  const feed = await parseFeed(document, {
+    maxBytes: config.police.maxDocumentBytes,
+    maxValueChars: config.police.maxValueChars,
+    crimeRefPattern: config.police.crimeRefPattern,
+  });
   const force = feed.force ?? config.force.name;
   const report: MapReport = { referrals: [], quarantined: [], outOfScope: [] };
   for (const result of feed.records) {
@@ -75,8 +79,14 @@ export function formatMapReport(report: MapReport): string {
   for (const r of report.referrals) {
     const target = r.type === 'CLINICAL' ? 'NHS trust' : 'charity';
     const why = r.status === 'HELD' ? ` (${r.heldReason})` : '';
-    const size = r.nhsBundle ? ` - Bundle of ${r.nhsBundle.entry?.length ?? 0} resources` : r.charityPayload ? ' - charity payload ready' : '';
-    lines.push(`  ${r.status.padEnd(9)} ${r.type.padEnd(8)} ${r.crimeReference} v${r.recordVersion} subject ${r.subjectRef} -> ${target}${why}${size}  [${r.referralId}]`);
+    const size = r.nhsBundle
+      ? ` - Bundle of ${r.nhsBundle.entry?.length ?? 0} resources`
+      : r.charityPayload
+        ? ' - charity payload ready'
+        : '';
+    lines.push(
+      `  ${r.status.padEnd(9)} ${r.type.padEnd(8)} ${r.crimeReference} v${r.recordVersion} subject ${r.subjectRef} -> ${target}${why}${size}  [${r.referralId}]`,
+    );
   }
   for (const q of report.quarantined) lines.push(`  QUARANTINED ${q.crimeReference ?? '(no readable crime reference)'}: ${q.reason}`);
   for (const o of report.outOfScope) lines.push(`  OUT OF SCOPE ${o.crimeReference} (no STALKING flag, class not 8Q)`);

@@ -42,7 +42,12 @@ export function consentOf(person: Person, type: ReferralType) {
   return [latestDated, ...undated].reduce((a, b) => (RESTRICTIVENESS[b.status] > RESTRICTIVENESS[a.status] ? b : a));
 }
 
-const RESTRICTIVENESS: Readonly<Record<Person['consents'][number]['status'], number>> = { GIVEN: 0, NOT_ASKED: 1, REFUSED: 2, WITHDRAWN: 3 };
+const RESTRICTIVENESS: Readonly<Record<Person['consents'][number]['status'], number>> = {
+  GIVEN: 0,
+  NOT_ASKED: 1,
+  REFUSED: 2,
+  WITHDRAWN: 3,
+};
 
 export function decideBasis(record: CrimeRecord, type: ReferralType, subject: Person | undefined): BasisDecision {
   if (record.recordStatus === 'WITHDRAWN') return { decision: 'CANCELLED', reason: 'RECORD_WITHDRAWN' };

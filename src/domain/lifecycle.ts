@@ -2,16 +2,7 @@
  * The one referral state machine (referral-lifecycle.md "Statuses"). Pure: every path that
  * changes a status (delivery, partner polling, cancellation, redrive) asks `nextStatus`.
  */
-export type ReferralStatus =
-  | 'HELD'
-  | 'QUEUED'
-  | 'SENT'
-  | 'ACCEPTED'
-  | 'IN_PROGRESS'
-  | 'REJECTED'
-  | 'COMPLETED'
-  | 'CANCELLED'
-  | 'FAILED';
+export type ReferralStatus = 'HELD' | 'QUEUED' | 'SENT' | 'ACCEPTED' | 'IN_PROGRESS' | 'REJECTED' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
 
 export const STATUS_ORDER: readonly ReferralStatus[] = [
   'HELD',
@@ -34,9 +25,7 @@ export function isTerminal(status: ReferralStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-export type TransitionVerdict =
-  | { apply: true }
-  | { apply: false; why: 'same' | 'terminal' | 'backwards' };
+export type TransitionVerdict = { apply: true } | { apply: false; why: 'same' | 'terminal' | 'backwards' };
 
 /**
  * Forward-only, terminal states final. Three exceptions, each so that nothing leaves without

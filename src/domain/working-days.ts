@@ -213,7 +213,14 @@ function londonWallClockMs(instant: Date): number {
   const fields: Partial<Record<Intl.DateTimeFormatPartTypes, number>> = {};
   for (const part of LONDON_PARTS.formatToParts(instant)) fields[part.type] = Number(part.value);
   const { year, month, day, hour, minute, second } = fields;
-  if (year === undefined || month === undefined || day === undefined || hour === undefined || minute === undefined || second === undefined) {
+  if (
+    year === undefined ||
+    month === undefined ||
+    day === undefined ||
+    hour === undefined ||
+    minute === undefined ||
+    second === undefined
+  ) {
     throw new Error('Intl did not give a full London date and time');
   }
   return Date.UTC(year, month - 1, day, hour, minute, second);
@@ -261,7 +268,7 @@ export function workingDaysDeadline(from: Date, n: number): Date {
   if (n === 0) {
     while (!isWorkingDayNumber(day)) day += 1;
   } else {
-    for (let counted = 0; counted < n; ) {
+    for (let counted = 0; counted < n;) {
       day += 1;
       if (isWorkingDayNumber(day)) counted += 1;
     }

@@ -11,7 +11,17 @@ import type { Referral, ReferralSubject } from '../domain/referral';
 
 // ---- NHS trust (nhs-fhir.md "Content of a referral") --------------------------------------
 
-export const NHS_SUBJECT_FIELDS = ['ref', 'role', 'forename', 'surname', 'dateOfBirth', 'gender', 'nhsNumber', 'address', 'clinicalIndicators'] as const;
+export const NHS_SUBJECT_FIELDS = [
+  'ref',
+  'role',
+  'forename',
+  'surname',
+  'dateOfBirth',
+  'gender',
+  'nhsNumber',
+  'address',
+  'clinicalIndicators',
+] as const;
 export const NHS_OFFENCE_FIELDS = ['homeOfficeClass', 'offenceCode', 'description', 'legislation', 'committedFrom', 'committedTo'] as const;
 export const NHS_RISK_FIELDS = ['tool', 'level', 'score', 'assessedAt'] as const;
 
@@ -84,16 +94,20 @@ export function charityView(referral: Referral): CharityReferralView {
     }),
     offence: pick(referral.offence, CHARITY_OFFENCE_FIELDS),
     risk: referral.risk && pick(referral.risk, CHARITY_RISK_FIELDS),
-    perpetrator: referral.perpetrator && dropUndefined({
-      forename: referral.perpetrator.forename,
-      surname: referral.perpetrator.surname,
-      relationshipToClient: referral.perpetrator.relationshipToVictim,
-    }),
-    consent: referral.consent && dropUndefined({
-      status: referral.consent.status,
-      recordedAt: referral.consent.recordedAt,
-      recordedBy: referral.consent.recordedBy,
-    }),
+    perpetrator:
+      referral.perpetrator &&
+      dropUndefined({
+        forename: referral.perpetrator.forename,
+        surname: referral.perpetrator.surname,
+        relationshipToClient: referral.perpetrator.relationshipToVictim,
+      }),
+    consent:
+      referral.consent &&
+      dropUndefined({
+        status: referral.consent.status,
+        recordedAt: referral.consent.recordedAt,
+        recordedBy: referral.consent.recordedBy,
+      }),
     summary: referral.summary,
   });
 }

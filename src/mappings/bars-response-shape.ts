@@ -8,7 +8,17 @@ import Joi from 'joi';
  */
 const STRING_MAX = 1024;
 const SERVICE_REQUEST_STATUSES = ['draft', 'active', 'on-hold', 'revoked', 'completed', 'entered-in-error', 'unknown'];
-const ENCOUNTER_STATUSES = ['planned', 'arrived', 'triaged', 'in-progress', 'onleave', 'finished', 'cancelled', 'entered-in-error', 'unknown'];
+const ENCOUNTER_STATUSES = [
+  'planned',
+  'arrived',
+  'triaged',
+  'in-progress',
+  'onleave',
+  'finished',
+  'cancelled',
+  'entered-in-error',
+  'unknown',
+];
 
 const str = Joi.string().max(STRING_MAX);
 const element = (keys: Record<string, Joi.Schema>) => Joi.object(keys).unknown(true);
@@ -47,5 +57,5 @@ const bundle = element({
 /** Undefined when the Bundle has the shape; otherwise what is wrong, with its path (no values). */
 export function barsResponseShapeError(body: object): string | undefined {
   const { error } = bundle.validate(body, { abortEarly: true, convert: false });
-  return error ? error.details[0]?.message ?? error.message : undefined;
+  return error ? (error.details[0]?.message ?? error.message) : undefined;
 }

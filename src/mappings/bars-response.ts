@@ -4,7 +4,14 @@ import { summariseOutcome } from './operation-outcome';
 import type { ReferralStatus } from '../domain/lifecycle';
 import type { NhsUpdate } from '../domain/nhs-update';
 import { barsResponseShapeError } from './bars-response-shape';
-import { BARS_EVENT_SYSTEM, BARS_MESSAGE_PROFILE, BARS_REASON_SYSTEM, BARS_RESPONSE_HEADER_PROFILE, BARS_SOURCE_SOFTWARE, type BarsMessageKind } from './referral-to-bars';
+import {
+  BARS_EVENT_SYSTEM,
+  BARS_MESSAGE_PROFILE,
+  BARS_REASON_SYSTEM,
+  BARS_RESPONSE_HEADER_PROFILE,
+  BARS_SOURCE_SOFTWARE,
+  type BarsMessageKind,
+} from './referral-to-bars';
 import { FHIR_FULLURL_NAMESPACE } from './referral-to-fhir';
 
 /**
@@ -60,9 +67,9 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
   const focus = header.focus?.[0]?.reference;
   const focused = entries.find((e) => e?.fullUrl && e.fullUrl === focus)?.resource;
   // BaRS responses focus the receiver's Encounter; the bridge's own messages focus the ServiceRequest.
-  const serviceRequest = (focused?.resourceType === 'ServiceRequest' ? focused : resources.find((r) => r?.resourceType === 'ServiceRequest')) as
-    | ServiceRequest
-    | undefined;
+  const serviceRequest = (
+    focused?.resourceType === 'ServiceRequest' ? focused : resources.find((r) => r?.resourceType === 'ServiceRequest')
+  ) as ServiceRequest | undefined;
   if (code === 'ok' && serviceRequest?.resourceType !== 'ServiceRequest') return fail('an ok response must enclose the ServiceRequest');
   const encounter = receiverEncounter(entries, header, focused, referralIdSystem);
   const outcome = resources.find((r) => r?.resourceType === 'OperationOutcome') as OperationOutcome | undefined;
@@ -94,7 +101,12 @@ export function readBarsResponse(body: unknown, referralIdSystem: string): ReadR
  * one giving a BaRS rejection reason (only a receiver rejects: REFRESP02 marks its decline so and
  * nothing else). Otherwise none: a guess could move the referral on the wrong Encounter's status.
  */
-function receiverEncounter(entries: NonNullable<Bundle['entry']>, header: MessageHeader, focused: unknown, referralIdSystem: string): Encounter | undefined {
+function receiverEncounter(
+  entries: NonNullable<Bundle['entry']>,
+  header: MessageHeader,
+  focused: unknown,
+  referralIdSystem: string,
+): Encounter | undefined {
   if ((focused as Encounter | undefined)?.resourceType === 'Encounter') return focused as Encounter;
   const encounters = entries.map((e) => e?.resource).filter((r): r is Encounter => r?.resourceType === 'Encounter');
   if (encounters.length <= 1) return encounters[0];
@@ -103,7 +115,9 @@ function receiverEncounter(entries: NonNullable<Bundle['entry']>, header: Messag
   if (provided.length === 1) return provided[0];
   const notOurs = encounters.filter((e) => !e.identifier?.some((i) => i.system === referralIdSystem));
   if (notOurs.length === 1) return notOurs[0];
-  const rejecting = notOurs.filter((e) => e.reasonCode?.some((reason) => reason.coding?.some((c) => typeof c?.system === 'string' && REJECTION_REASON_SYSTEMS.has(c.system))));
+  const rejecting = notOurs.filter((e) =>
+    e.reasonCode?.some((reason) => reason.coding?.some((c) => typeof c?.system === 'string' && REJECTION_REASON_SYSTEMS.has(c.system))),
+  );
   return rejecting.length === 1 ? rejecting[0] : undefined;
 }
 
@@ -160,7 +174,11 @@ function encounterToStatus(status: Encounter['status'] | undefined): ReferralSta
  * the trust asked answers to go (its `source.endpoint`), `reason` `new`, as for any first answer
  * to a message. Deterministic per received message, so a repeated delivery gets the same ack.
  */
-export function barsAcknowledgement(received: { messageId: string; sourceEndpoint: string }, bridgeEndpoint: string, timestamp: string): Bundle {
+export function barsAcknowledgement(
+  received: { messageId: string; sourceEndpoint: string },
+  bridgeEndpoint: string,
+  timestamp: string,
+): Bundle {
   const id = uuidv5(`${received.messageId}:ack`, FHIR_FULLURL_NAMESPACE);
   const headerId = uuidv5(`${received.messageId}:ack-header`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
@@ -197,7 +215,13 @@ export function nhsUpdateFromBars(r: BarsResponse, answers: BarsMessageKind): Nh
     ...(to ? { to } : {}),
     detail: `trust refused the message: ${r.detail ?? 'no detail'}`,
     ...(to === 'FAILED'
-      ? { refusal: { id: `bars-response-${r.messageId}`, reason: `NHS BaRS receiver answered fatal-error${r.detail ? `: ${r.detail}` : ''}`, ...(r.text ? { partnerText: r.text } : {}) } }
+      ? {
+          refusal: {
+            id: `bars-response-${r.messageId}`,
+            reason: `NHS BaRS receiver answered fatal-error${r.detail ? `: ${r.detail}` : ''}`,
+            ...(r.text ? { partnerText: r.text } : {}),
+          },
+        }
       : {}),
   };
 }

@@ -27,7 +27,10 @@ export function summariseOutcome(body: unknown): { detail?: string; code?: strin
     if (words.length) texts.push(words.join(' | '));
   }
   const detail = parts.join('; ').slice(0, DETAIL_MAX_CHARS);
-  const text = texts.join('; ').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, DETAIL_MAX_CHARS);
+  const text = texts
+    .join('; ')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .slice(0, DETAIL_MAX_CHARS);
   return { ...(detail ? { detail } : {}), ...(code ? { code } : {}), ...(text ? { text } : {}) };
 }
 

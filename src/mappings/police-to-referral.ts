@@ -22,7 +22,12 @@ export function mapCrimeRecord(record: CrimeRecord, force: string): RecordMappin
 export function countHeld(record: CrimeRecord): number {
   if (!isInScope(record)) return 0;
   return (record.mdtDecision?.referrals ?? []).filter(
-    (mdt) => decideBasis(record, mdt.type, record.persons.find((p) => p.ref === mdt.subjectRef)).decision === 'HELD',
+    (mdt) =>
+      decideBasis(
+        record,
+        mdt.type,
+        record.persons.find((p) => p.ref === mdt.subjectRef),
+      ).decision === 'HELD',
   ).length;
 }
 

@@ -80,8 +80,15 @@ export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOp
  * the message is assembled (the caller's clock: the mapping itself reads none).
  */
 export function authoredAtOf(view: NhsReferralView, assembledAt?: string): string {
-  const at = view.mdtDecidedAt ?? view.recordLastModified ?? view.lawfulBasis?.authorisedAt ?? view.consent?.recordedAt ?? view.risk?.assessedAt ?? assembledAt;
-  if (!at) throw new Error(`referral ${view.referralId}: the record carries no time to date the BaRS message (MDT decision or last modified)`);
+  const at =
+    view.mdtDecidedAt ??
+    view.recordLastModified ??
+    view.lawfulBasis?.authorisedAt ??
+    view.consent?.recordedAt ??
+    view.risk?.assessedAt ??
+    assembledAt;
+  if (!at)
+    throw new Error(`referral ${view.referralId}: the record carries no time to date the BaRS message (MDT decision or last modified)`);
   return at;
 }
 
@@ -134,7 +141,8 @@ export function barsCancelMessage(sent: Bundle, timestamp: string): Bundle {
 export function useContextOf(message: Bundle): string {
   const header = message.entry?.[0]?.resource as MessageHeader | undefined;
   const serviceRequest = message.entry?.find((e) => e.resource?.resourceType === 'ServiceRequest')?.resource as ServiceRequest | undefined;
-  const categoryCode = (system: string) => serviceRequest?.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === system)?.code ?? '';
+  const categoryCode = (system: string) =>
+    serviceRequest?.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === system)?.code ?? '';
   return [
     categoryCode(BARS_USECASE_SYSTEM),
     categoryCode(BARS_SERVICEREQUEST_CATEGORY_SYSTEM),

@@ -63,12 +63,14 @@ export function referralToCharityPayload(view: CharityReferralView, opts: { refe
       gender: client.gender,
       language: client.language,
       safeContact: safeContact
-        ? nonEmpty(compact({
-            phone: safeContact.phone,
-            email: safeContact.email,
-            safeTimeToCall: safeContact.safeTimeToCall,
-            voicemailSafe: safeContact.voicemailSafe,
-          }))
+        ? nonEmpty(
+            compact({
+              phone: safeContact.phone,
+              email: safeContact.email,
+              safeTimeToCall: safeContact.safeTimeToCall,
+              voicemailSafe: safeContact.voicemailSafe,
+            }),
+          )
         : undefined,
       postcodeDistrict: client.postcodeDistrict,
     }),
@@ -80,11 +82,13 @@ export function referralToCharityPayload(view: CharityReferralView, opts: { refe
       committedTo: offence.committedTo,
     }),
     perpetrator: perpetrator
-      ? nonEmpty(compact({
-          forename: perpetrator.forename,
-          surname: perpetrator.surname,
-          relationshipToClient: perpetrator.relationshipToClient,
-        }))
+      ? nonEmpty(
+          compact({
+            forename: perpetrator.forename,
+            surname: perpetrator.surname,
+            relationshipToClient: perpetrator.relationshipToClient,
+          }),
+        )
       : undefined,
     consent: compact({ status: 'GIVEN' as const, recordedAt: consent.recordedAt, recordedBy: consent.recordedBy }),
     summary: view.summary,

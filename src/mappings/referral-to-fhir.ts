@@ -66,13 +66,20 @@ const GENDERS: Readonly<Record<Gender, NonNullable<Patient['gender']>>> = {
 
 /** What the bundle's Consent rests on; a referral with neither is never sent. */
 type Basis =
-  | { kind: 'CONSENT'; recordedAt?: string }
-  | { kind: 'LAWFUL_BASIS'; code: LawfulBasisCode; authorisedBy: string; authorisedAt: string };
+  { kind: 'CONSENT'; recordedAt?: string } | { kind: 'LAWFUL_BASIS'; code: LawfulBasisCode; authorisedBy: string; authorisedAt: string };
 
 export function referralToTransactionBundle(view: NhsReferralView, opts: FhirMappingOptions): Bundle {
   const basis = basisOf(view);
   const url = (key: string) => `urn:uuid:${uuidv5(`${view.referralId}:${key}`, FHIR_FULLURL_NAMESPACE)}`;
-  const ref = { trust: url('Organization:trust'), police: url('Organization:police'), patient: url('Patient'), flag: url('Flag'), consent: url('Consent'), serviceRequest: url('ServiceRequest'), task: url('Task') };
+  const ref = {
+    trust: url('Organization:trust'),
+    police: url('Organization:police'),
+    patient: url('Patient'),
+    flag: url('Flag'),
+    consent: url('Consent'),
+    serviceRequest: url('ServiceRequest'),
+    task: url('Task'),
+  };
   const referralIdentifier: Identifier = { system: opts.referralIdSystem, value: view.referralId };
 
   const trust: Organization = {
@@ -165,7 +172,8 @@ function safeguardingCode(role: NhsReferralView['subject']['role']): { system: s
 function basisOf(view: NhsReferralView): Basis {
   const consent = view.consent;
   // Delivery only sends QUEUED referrals; this is the second lock: a withdrawal always stops here.
-  if (consent?.status === 'WITHDRAWN') throw new Error(`referral ${view.referralId}: consent was withdrawn; it must not be sent to the NHS`);
+  if (consent?.status === 'WITHDRAWN')
+    throw new Error(`referral ${view.referralId}: consent was withdrawn; it must not be sent to the NHS`);
   if (consent?.status === 'GIVEN' && consent.purpose === 'CLINICAL_REFERRAL') {
     return { kind: 'CONSENT', ...(consent.recordedAt ? { recordedAt: consent.recordedAt } : {}) };
   }
@@ -177,7 +185,10 @@ function basisOf(view: NhsReferralView): Basis {
   throw new Error(`referral ${view.referralId} has neither consent nor a complete lawful basis; it must not be sent to the NHS`);
 }
 
-function buildPatient(view: NhsReferralView, opts: FhirMappingOptions): { patient: Patient; patientIdentifier: Required<Pick<Identifier, 'system' | 'value'>> } {
+function buildPatient(
+  view: NhsReferralView,
+  opts: FhirMappingOptions,
+): { patient: Patient; patientIdentifier: Required<Pick<Identifier, 'system' | 'value'>> } {
   const s = view.subject;
   // Conditional create keys on the NHS number. Without one there is nothing the trust can
   // match on, so the Patient gets a deterministic identifier under the referral system: a
@@ -250,7 +261,9 @@ function buildConsent(basis: Basis, view: NhsReferralView, opts: FhirMappingOpti
     provision: {
       actor: [
         {
-          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'AUT', display: 'author (originator)' }] },
+          role: {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'AUT', display: 'author (originator)' }],
+          },
           reference: { display: basis.authorisedBy },
         },
       ],
@@ -264,7 +277,13 @@ function notesOf(view: NhsReferralView): Annotation[] {
   if (view.summary) notes.push({ text: view.summary });
   const o = view.offence;
   const committed = o.committedFrom || o.committedTo ? `committed ${o.committedFrom ?? '?'} to ${o.committedTo ?? '?'}` : undefined;
-  const offence = [o.description, o.legislation, o.offenceCode && `offence code ${o.offenceCode}`, `Home Office class ${o.homeOfficeClass}`, committed].filter(Boolean);
+  const offence = [
+    o.description,
+    o.legislation,
+    o.offenceCode && `offence code ${o.offenceCode}`,
+    `Home Office class ${o.homeOfficeClass}`,
+    committed,
+  ].filter(Boolean);
   notes.push({ text: `Offence: ${offence.join('; ')}` });
   if (view.subject.clinicalIndicators) notes.push({ text: `Clinical indicators (police-reported): ${view.subject.clinicalIndicators}` });
   if (view.risk?.score !== undefined) notes.push({ text: `Risk assessment ${view.risk.tool} score ${view.risk.score}` });
@@ -287,4 +306,3 @@ function profile(name: string): { profile: string[] } {
 function nonEmpty<K extends string, T>(key: K, values: T[] | undefined): { [P in K]?: T[] } {
   return (values && values.length > 0 ? { [key]: values } : {}) as { [P in K]?: T[] };
 }
-

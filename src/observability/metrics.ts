@@ -39,7 +39,14 @@ const FAILURE_KINDS = ['transient', 'permanent', 'auth'] as const satisfies read
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 /** Job states that mean a dead letter is still waiting for people (not completed/removed). */
 const DEAD_LETTER_OPEN_STATES: readonly QueueState[] = ['waiting', 'active', 'delayed', 'prioritized'];
-const DISCREPANCY_CLASSES = ['partner-ahead', 'partner-missing', 'orphan', 'not-written-back', 'stuck', 'held-but-failed'] as const satisfies readonly DiscrepancyClass[];
+const DISCREPANCY_CLASSES = [
+  'partner-ahead',
+  'partner-missing',
+  'orphan',
+  'not-written-back',
+  'stuck',
+  'held-but-failed',
+] as const satisfies readonly DiscrepancyClass[];
 const OTHER = 'other';
 
 type QueueState = (typeof QUEUE_STATES)[number];
@@ -95,7 +102,10 @@ export class BridgeMetrics {
   /** This scrape's view of it (shared by every family collected in the same scrape). */
   private scrape?: Promise<SharedState | undefined>;
 
-  constructor(private readonly ctx: MetricsContext, opts: BridgeMetricsOptions = {}) {
+  constructor(
+    private readonly ctx: MetricsContext,
+    opts: BridgeMetricsOptions = {},
+  ) {
     this.registry = new Registry();
     this.redisTimeoutMs = opts.redisTimeoutMs ?? 5000;
     const registers = [this.registry];
@@ -397,7 +407,8 @@ async function countReferrals(ctx: MetricsContext): Promise<Record<PartnerCode, 
       if (err) throw err;
       const [status, partner, type] = reply as (string | null)[];
       if (!status || !statuses.has(status)) continue;
-      const code: PartnerCode | undefined = partner === 'NHS' || partner === 'CHARITY' ? partner : type === 'CLINICAL' ? 'NHS' : type === 'ADVOCACY' ? 'CHARITY' : undefined;
+      const code: PartnerCode | undefined =
+        partner === 'NHS' || partner === 'CHARITY' ? partner : type === 'CLINICAL' ? 'NHS' : type === 'ADVOCACY' ? 'CHARITY' : undefined;
       if (code) counts[code][status as ReferralStatus] += 1;
     }
   } while (cursor !== '0');

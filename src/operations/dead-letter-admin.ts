@@ -6,7 +6,15 @@ import type { Referral } from '../domain/referral';
 import type { ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { enqueueDelivery } from '../pipeline/delivery/delivery-jobs';
 import { changeStatus } from '../pipeline/status-changes';
-import { intakeJobId, QUEUE, type DeadLetterJob, type DeliveryJob, type IntakeJob, type OutcomeJob, type QueueName } from '../queues/topology';
+import {
+  intakeJobId,
+  QUEUE,
+  type DeadLetterJob,
+  type DeliveryJob,
+  type IntakeJob,
+  type OutcomeJob,
+  type QueueName,
+} from '../queues/topology';
 import { reachedPartner } from '../pipeline/delivery/delivery';
 import { deadLetterTextAad } from '../queues/dead-letter';
 import type { AuditLog } from '../store/audit-log';
@@ -28,7 +36,13 @@ export type DeadLetterPartner = DeadLetterJob['partner'];
 export type DeadLetterErrorKind = DeadLetterJob['errorKind'];
 export const DEAD_LETTER_PARTNERS: readonly DeadLetterPartner[] = ['POLICE', 'NHS', 'CHARITY', 'BRIDGE'];
 export const DEAD_LETTER_ERROR_KINDS: readonly DeadLetterErrorKind[] = ['transient', 'permanent', 'auth'];
-export const DEAD_LETTER_QUEUES: readonly QueueName[] = [QUEUE.intake, QUEUE.nhsDelivery, QUEUE.charityDelivery, QUEUE.policeOutcomes, QUEUE.reconcile];
+export const DEAD_LETTER_QUEUES: readonly QueueName[] = [
+  QUEUE.intake,
+  QUEUE.nhsDelivery,
+  QUEUE.charityDelivery,
+  QUEUE.policeOutcomes,
+  QUEUE.reconcile,
+];
 
 export interface DeadLetterFilter {
   partner?: DeadLetterPartner;
@@ -108,7 +122,8 @@ export type RedriveResult =
   /** `notFound`: no such dead letter (the API answers 404); otherwise the state forbids it (409). */
   | { id: string; outcome: 'refused'; why: string; notFound?: true };
 
-export type DiscardResult = { id: string; outcome: 'discarded'; reason: string } | { id: string; outcome: 'refused'; why: string; notFound?: true };
+export type DiscardResult =
+  { id: string; outcome: 'discarded'; reason: string } | { id: string; outcome: 'refused'; why: string; notFound?: true };
 
 const PAGE = 500;
 const LOCK_MS = 30_000;
@@ -163,9 +178,14 @@ export function validDiscardReason(reason: unknown): string | undefined {
  * cancel (delivery.ts `cancelAtPartner`): at the partner, or sent (a reference) and not closed
  * there; and not when the partner itself already confirmed the cancellation.
  */
-export function cancelStillMeaningful(meta: Pick<ReferralMeta, 'status' | 'partnerRef' | 'partner'>, timeline: TimelineEntry[]): string | undefined {
-  if (!reachedPartner(meta)) return `the referral is ${meta.status} and never reached the partner (or the partner closed it): there is nothing to cancel there`;
-  if (timeline.some((e) => e.status === 'CANCELLED' && e.source === meta.partner)) return 'the partner has already confirmed the cancellation';
+export function cancelStillMeaningful(
+  meta: Pick<ReferralMeta, 'status' | 'partnerRef' | 'partner'>,
+  timeline: TimelineEntry[],
+): string | undefined {
+  if (!reachedPartner(meta))
+    return `the referral is ${meta.status} and never reached the partner (or the partner closed it): there is nothing to cancel there`;
+  if (timeline.some((e) => e.status === 'CANCELLED' && e.source === meta.partner))
+    return 'the partner has already confirmed the cancellation';
   return undefined;
 }
 
@@ -241,7 +261,11 @@ async function readTombstone(ctx: BridgeContext, id: string): Promise<Tombstone 
   return raw ? (JSON.parse(raw) as Tombstone) : undefined;
 }
 
-export async function showDeadLetter(ctx: BridgeContext, id: string, opts: { withPersonalData: boolean }): Promise<DeadLetterDetail | undefined> {
+export async function showDeadLetter(
+  ctx: BridgeContext,
+  id: string,
+  opts: { withPersonalData: boolean },
+): Promise<DeadLetterDetail | undefined> {
   const job = await ctx.queues.deadLetter.getJob(id);
   if (!job?.data) {
     const tomb = await readTombstone(ctx, id);
@@ -335,7 +359,9 @@ async function planRedrive(ctx: BridgeContext, entry: DeadLetterJob, actor: stri
     case QUEUE.policeOutcomes:
       return planOutcome(ctx, entry);
     default:
-      return refuse(`a dead letter from the ${entry.queue} queue cannot be redriven; discard it (the next scheduled run does the work again)`);
+      return refuse(
+        `a dead letter from the ${entry.queue} queue cannot be redriven; discard it (the next scheduled run does the work again)`,
+      );
   }
 }
 
@@ -350,14 +376,26 @@ async function planDelivery(ctx: BridgeContext, entry: DeadLetterJob, actor: str
   const action = data?.action ?? (entry.jobName as DeliveryJob['action']);
 
   if (action === 'deliver') {
-    if (meta.status !== 'FAILED') return refuse(`the referral is ${meta.status}, not FAILED: it has been redriven, cancelled or delivered since`);
-    const [outbound, details] = await Promise.all([ctx.redis.exists(ctx.keys.outbound(referralId)), ctx.redis.exists(ctx.keys.data(referralId))]);
-    if (!outbound && !details) return refuse('neither the payload sent to the partner nor the referral details are still held (retention period): the police must resend the record');
+    if (meta.status !== 'FAILED')
+      return refuse(`the referral is ${meta.status}, not FAILED: it has been redriven, cancelled or delivered since`);
+    const [outbound, details] = await Promise.all([
+      ctx.redis.exists(ctx.keys.outbound(referralId)),
+      ctx.redis.exists(ctx.keys.data(referralId)),
+    ]);
+    if (!outbound && !details)
+      return refuse(
+        'neither the payload sent to the partner nor the referral details are still held (retention period): the police must resend the record',
+      );
     return {
       ok: true,
       apply: async () => {
         // The one door: FAILED → QUEUED is the redrive transition; the timeline records who.
-        const t = await changeStatus(ctx, referralId, { to: 'QUEUED', source: 'redrive', detail: `redriven by ${actor}`, expectFrom: ['FAILED'] });
+        const t = await changeStatus(ctx, referralId, {
+          to: 'QUEUED',
+          source: 'redrive',
+          detail: `redriven by ${actor}`,
+          expectFrom: ['FAILED'],
+        });
         if (!t.applied) throw new Refusal(`the referral is ${t.from ?? 'unknown'} now, not FAILED: someone else acted on it first`);
         // Delivery job ids are per QUEUED transition, so this is a fresh job; the frozen payload is reused.
         await enqueueDelivery(ctx, referralId, correlationId, t.seq);
@@ -379,8 +417,10 @@ async function planDelivery(ctx: BridgeContext, entry: DeadLetterJob, actor: str
     };
   }
   if (action === 'resend') {
-    if (!AT_PARTNER_STATUSES.has(meta.status)) return refuse(`the referral is ${meta.status}: the partner no longer holds it, so there is nothing to resend`);
-    if (!(await ctx.redis.exists(ctx.keys.outbound(referralId)))) return refuse('the payload sent to the partner has expired from the bridge (retention period); it cannot be resent');
+    if (!AT_PARTNER_STATUSES.has(meta.status))
+      return refuse(`the referral is ${meta.status}: the partner no longer holds it, so there is nothing to resend`);
+    if (!(await ctx.redis.exists(ctx.keys.outbound(referralId))))
+      return refuse('the payload sent to the partner has expired from the bridge (retention period); it cannot be resent');
     return {
       ok: true,
       apply: async () => {
@@ -396,9 +436,11 @@ async function planDelivery(ctx: BridgeContext, entry: DeadLetterJob, actor: str
 async function planIntake(ctx: BridgeContext, entry: DeadLetterJob): Promise<Plan> {
   const data = entry.data as (IntakeJob & { sealedExpired?: boolean }) | undefined;
   if (data?.sealedExpired) return refuse('the police record expired from the bridge after RETENTION_DAYS: ask the police to send it again');
-  if (!data?.sealed || !data.crimeReference || !Number.isInteger(data.recordVersion)) return refuse('the dead letter does not hold a police record');
+  if (!data?.sealed || !data.crimeReference || !Number.isInteger(data.recordVersion))
+    return refuse('the dead letter does not hold a police record');
   const latest = await ctx.referrals.crimeVersion(data.crimeReference);
-  if (data.recordVersion < latest) return refuse(`record version ${latest} of this crime has been applied since; version ${data.recordVersion} would be ignored`);
+  if (data.recordVersion < latest)
+    return refuse(`record version ${latest} of this crime has been applied since; version ${data.recordVersion} would be ignored`);
   return {
     ok: true,
     apply: async () => {
@@ -428,7 +470,11 @@ async function planOutcome(ctx: BridgeContext, entry: DeadLetterJob): Promise<Pl
     apply: async () => {
       // Idempotent at the RMS (Idempotency-Key per change): a redrive never duplicates there.
       const newJobId = `${referralId}-s${seq}-r${redriveStamp()}`;
-      await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId: data.correlationId ?? referralId }, { jobId: newJobId });
+      await ctx.queues.policeOutcomes.add(
+        'outcome',
+        { referralId, seq, correlationId: data.correlationId ?? referralId },
+        { jobId: newJobId },
+      );
       return { newJobId };
     },
   };
@@ -447,7 +493,9 @@ async function withEntryLock<R>(ctx: BridgeContext, id: string, busy: () => R, a
 
 async function missing(ctx: BridgeContext, id: string): Promise<{ id: string; outcome: 'refused'; why: string; notFound?: true }> {
   const tomb = await readTombstone(ctx, id);
-  return tomb ? { id, outcome: 'refused', why: `discarded by ${tomb.discardedBy} at ${tomb.discardedAt}` } : { id, outcome: 'refused', why: NOT_FOUND, notFound: true };
+  return tomb
+    ? { id, outcome: 'refused', why: `discarded by ${tomb.discardedBy} at ${tomb.discardedAt}` }
+    : { id, outcome: 'refused', why: NOT_FOUND, notFound: true };
 }
 
 export async function redriveDeadLetter(ctx: BridgeContext, id: string, actor: string, audit?: AuditSink): Promise<RedriveResult> {
@@ -470,8 +518,22 @@ export async function redriveDeadLetter(ctx: BridgeContext, id: string, actor: s
       }
       // It has done its job: the audit trail and the referral's timeline remember it.
       await job.remove();
-      const ids = { ...(entry.referralId ? { referralId: entry.referralId } : {}), ...(entry.crimeReference ? { crimeReference: entry.crimeReference } : {}) };
-      ctx.logger.info({ ...ids, correlationId: entry.correlationId, deadLetterId: id, queue: entry.queue, jobName: entry.jobName, newJobId: done.newJobId, actor }, 'dead letter redriven');
+      const ids = {
+        ...(entry.referralId ? { referralId: entry.referralId } : {}),
+        ...(entry.crimeReference ? { crimeReference: entry.crimeReference } : {}),
+      };
+      ctx.logger.info(
+        {
+          ...ids,
+          correlationId: entry.correlationId,
+          deadLetterId: id,
+          queue: entry.queue,
+          jobName: entry.jobName,
+          newJobId: done.newJobId,
+          actor,
+        },
+        'dead letter redriven',
+      );
       await audited(ctx, audit, {
         actor,
         action: 'dead_letter.redriven',
@@ -487,7 +549,12 @@ export async function redriveDeadLetter(ctx: BridgeContext, id: string, actor: s
 }
 
 /** Every dead letter matching the filter, oldest first, one at a time; each result says what happened. */
-export async function redriveMatching(ctx: BridgeContext, filter: DeadLetterFilter, actor: string, audit?: AuditSink): Promise<RedriveResult[]> {
+export async function redriveMatching(
+  ctx: BridgeContext,
+  filter: DeadLetterFilter,
+  actor: string,
+  audit?: AuditSink,
+): Promise<RedriveResult[]> {
   // The ids first: redriving removes entries, which would shift the pages under a running scan.
   const ids = (await listDeadLetters(ctx, filter)).map((s) => s.id);
   const results: RedriveResult[] = [];
@@ -501,7 +568,13 @@ export async function redriveMatching(ctx: BridgeContext, filter: DeadLetterFilt
  * and expiring after the retention period, in a record of the discard, which `showDeadLetter`
  * returns (who and when always; the reason only with personal data).
  */
-export async function discardDeadLetter(ctx: BridgeContext, id: string, reason: string, actor: string, audit?: AuditSink): Promise<DiscardResult> {
+export async function discardDeadLetter(
+  ctx: BridgeContext,
+  id: string,
+  reason: string,
+  actor: string,
+  audit?: AuditSink,
+): Promise<DiscardResult> {
   const clean = validDiscardReason(reason);
   if (clean === undefined) return { id, outcome: 'refused', why: 'a reason of 1 to 200 characters on one line is required' };
   return withEntryLock<DiscardResult>(
@@ -512,12 +585,30 @@ export async function discardDeadLetter(ctx: BridgeContext, id: string, reason: 
       const job = await ctx.queues.deadLetter.getJob(id);
       if (!job?.data) return missing(ctx, id);
       const entry = job.data;
-      const tomb: Tombstone = { summary: summarise(id, entry), discardedAt: new Date().toISOString(), discardedBy: actor, reason: ctx.cipher.sealJson(clean, reasonAad(id)) };
+      const tomb: Tombstone = {
+        summary: summarise(id, entry),
+        discardedAt: new Date().toISOString(),
+        discardedBy: actor,
+        reason: ctx.cipher.sealJson(clean, reasonAad(id)),
+      };
       await ctx.redis.set(tombstoneKey(ctx, id), JSON.stringify(tomb), 'EX', ctx.config.retention.days * 24 * 3600);
       await job.remove();
-      const ids = { ...(entry.referralId ? { referralId: entry.referralId } : {}), ...(entry.crimeReference ? { crimeReference: entry.crimeReference } : {}) };
-      ctx.logger.info({ ...ids, correlationId: entry.correlationId, deadLetterId: id, queue: entry.queue, jobName: entry.jobName, actor }, 'dead letter discarded');
-      await audited(ctx, audit, { actor, action: 'dead_letter.discarded', ...ids, partner: entry.partner, outcome: 'discarded', target: id });
+      const ids = {
+        ...(entry.referralId ? { referralId: entry.referralId } : {}),
+        ...(entry.crimeReference ? { crimeReference: entry.crimeReference } : {}),
+      };
+      ctx.logger.info(
+        { ...ids, correlationId: entry.correlationId, deadLetterId: id, queue: entry.queue, jobName: entry.jobName, actor },
+        'dead letter discarded',
+      );
+      await audited(ctx, audit, {
+        actor,
+        action: 'dead_letter.discarded',
+        ...ids,
+        partner: entry.partner,
+        outcome: 'discarded',
+        target: id,
+      });
       return { id, outcome: 'discarded', reason: clean };
     },
   );

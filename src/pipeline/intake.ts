@@ -53,12 +53,20 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
     }
     // A record's referrals are independent of one another, so they are applied together (their
     // commits share round trips); one named twice is applied in turn, each reading the last.
-    if (metas.includes(REREAD)) for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
+    if (metas.includes(REREAD))
+      for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
     else await Promise.all(mapping.referrals.map((decided, i) => applyDecision(ctx, decided, correlationId, metas[i])));
     if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
     // The lock goes in the same round trip, after the version (one connection runs them in order).
-    await Promise.all([referrals.setCrimeVersion(crimeReference, recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined, release()]);
-    log.info({ referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) }, 'record applied');
+    await Promise.all([
+      referrals.setCrimeVersion(crimeReference, recordVersion),
+      recordVersion > latest ? counters.add('recordsQueued') : undefined,
+      release(),
+    ]);
+    log.info(
+      { referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) },
+      'record applied',
+    );
     return { outcome: 'applied' };
   } finally {
     if (!released) await release();
@@ -68,7 +76,12 @@ export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Pr
 /** In place of a referral's state read with the lock: read it when its turn comes. */
 const REREAD = Symbol('reread');
 
-async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, correlationId: string, read: ReferralMeta | undefined | typeof REREAD): Promise<void> {
+async function applyDecision(
+  ctx: BridgeContext,
+  decided: DecidedReferral,
+  correlationId: string,
+  read: ReferralMeta | undefined | typeof REREAD,
+): Promise<void> {
   const { referrals } = ctx;
   const { referral } = decided;
   const meta = read === REREAD ? await referrals.get(referral.referralId) : read;
@@ -87,11 +100,23 @@ async function applyDecision(ctx: BridgeContext, decided: DecidedReferral, corre
 }
 
 /** The decision against the referral's state; `saving` (its details being saved) settles before any delivery. */
-async function applyDecided(ctx: BridgeContext, decided: DecidedReferral, correlationId: string, meta: ReferralMeta | undefined, saving: Promise<void>): Promise<void> {
+async function applyDecided(
+  ctx: BridgeContext,
+  decided: DecidedReferral,
+  correlationId: string,
+  meta: ReferralMeta | undefined,
+  saving: Promise<void>,
+): Promise<void> {
   const { referrals } = ctx;
   const { referral, decision, reason } = decided;
   const id = referral.referralId;
-  const create = { referralId: id, type: referral.type, crimeReference: referral.crimeReference, recordVersion: referral.recordVersion, correlationId };
+  const create = {
+    referralId: id,
+    type: referral.type,
+    crimeReference: referral.crimeReference,
+    recordVersion: referral.recordVersion,
+    correlationId,
+  };
   const patch = { recordVersion: referral.recordVersion, correlationId };
   switch (decision) {
     case 'QUEUED': {
@@ -119,7 +144,17 @@ async function applyDecided(ctx: BridgeContext, decided: DecidedReferral, correl
     }
     case 'HELD': {
       if (!meta || meta.status === 'QUEUED') {
-        await Promise.all([changeStatus(ctx, id, { to: 'HELD', source: 'police', detail: reason, create, known: meta ?? null, patch: { ...patch, heldReason: reason } }), saving]);
+        await Promise.all([
+          changeStatus(ctx, id, {
+            to: 'HELD',
+            source: 'police',
+            detail: reason,
+            create,
+            known: meta ?? null,
+            patch: { ...patch, heldReason: reason },
+          }),
+          saving,
+        ]);
       } else if (meta.status === 'HELD') {
         await saving;
         await referrals.patch(id, { ...patch, heldReason: reason });

@@ -43,7 +43,10 @@ export function startBridgeWorker<T>(ctx: WorkerDeps, spec: BridgeWorkerSpec<T>)
         const log = ctx.logger.child({ ...ids, queue: spec.queue, jobId: job.id });
         if (!verdict.final) {
           // A retried failure can still need people now (a partner's certificate): say so at the first attempt.
-          log.warn({ attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason, ...(verdict.alert ? { alert: true } : {}) }, 'attempt failed; will retry');
+          log.warn(
+            { attempt: job.attemptsMade + 1, kind: verdict.kind, reason: verdict.reason, ...(verdict.alert ? { alert: true } : {}) },
+            'attempt failed; will retry',
+          );
           ctx.metrics.countRetry(spec.queue, verdict.partner, verdict.kind);
           throw err;
         }
@@ -69,14 +72,28 @@ export function startBridgeWorker<T>(ctx: WorkerDeps, spec: BridgeWorkerSpec<T>)
   // delivery left QUEUED for ever, an intake record never applied).
   worker.on('failed', (job, err) => {
     if (!job || err?.name !== 'UnrecoverableError') return;
-    const verdict: FailureVerdict = { kind: 'transient', alert: true, final: true, partner: 'BRIDGE', reason: `${err.message}: its worker process stopped while running it, too many times` };
+    const verdict: FailureVerdict = {
+      kind: 'transient',
+      alert: true,
+      final: true,
+      partner: 'BRIDGE',
+      reason: `${err.message}: its worker process stopped while running it, too many times`,
+    };
     void (async () => {
       const ids = await spec.describe(job);
       await deadLetter(ctx.queues, spec.queue, job, verdict, ids, ctx.cipher);
       ctx.metrics.countDeadLetter(spec.queue, verdict.partner, verdict.kind);
       await spec.afterDeadLetter?.(job, verdict);
-      ctx.logger.error({ ...ids, queue: spec.queue, jobId: job.id, alert: true, kind: verdict.kind, reason: verdict.reason, jobName: job.name }, 'dead-lettered');
-    })().catch((e: unknown) => ctx.logger.error({ err: (e as Error).message, queue: spec.queue, jobId: job.id, alert: true }, 'a job BullMQ failed could not be dead-lettered'));
+      ctx.logger.error(
+        { ...ids, queue: spec.queue, jobId: job.id, alert: true, kind: verdict.kind, reason: verdict.reason, jobName: job.name },
+        'dead-lettered',
+      );
+    })().catch((e: unknown) =>
+      ctx.logger.error(
+        { err: (e as Error).message, queue: spec.queue, jobId: job.id, alert: true },
+        'a job BullMQ failed could not be dead-lettered',
+      ),
+    );
   });
   return worker;
 }

@@ -33,17 +33,30 @@ export function judgeError(err: unknown, lastAttempt: boolean): FailureVerdict {
   if (err instanceof PartnerError) {
     const detail = err.options.detail ? `: ${err.options.detail}` : '';
     const alert = err.kind === 'auth' || err.options.alert === true;
-    const verdict: FailureVerdict = { kind: err.kind, alert, final: err.kind !== 'transient' || lastAttempt, reason: `${err.message}${detail}`.slice(0, 1000), partner: err.partner };
+    const verdict: FailureVerdict = {
+      kind: err.kind,
+      alert,
+      final: err.kind !== 'transient' || lastAttempt,
+      reason: `${err.message}${detail}`.slice(0, 1000),
+      partner: err.partner,
+    };
     // Not enumerable either: a logged verdict never shows it.
     if (err.partnerText) Object.defineProperty(verdict, 'partnerText', { value: err.partnerText, enumerable: false });
     return verdict;
   }
   if (err instanceof PermanentError) return { kind: 'permanent', alert: false, final: true, reason: err.message, partner: 'BRIDGE' };
-  return { kind: 'transient', alert: false, final: lastAttempt, reason: `internal error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), partner: 'BRIDGE' };
+  return {
+    kind: 'transient',
+    alert: false,
+    final: lastAttempt,
+    reason: `internal error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500),
+    partner: 'BRIDGE',
+  };
 }
 
 /** A dead letter's partner text is sealed to that entry: it cannot be opened as another's. */
-export const deadLetterTextAad = (entry: Pick<DeadLetterJob, 'queue' | 'jobId'>) => `dead-letter-partner-text:${entry.queue}:${entry.jobId}`;
+export const deadLetterTextAad = (entry: Pick<DeadLetterJob, 'queue' | 'jobId'>) =>
+  `dead-letter-partner-text:${entry.queue}:${entry.jobId}`;
 
 /** What failed: a queue job, or work done outside one (a trust's refusal by BaRS response). */
 export type FailedWork = Pick<Job, 'id' | 'name' | 'data' | 'attemptsMade'>;

@@ -42,7 +42,13 @@ export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {})
     const byClass: Record<string, number> = {};
     for (const d of report.discrepancies) byClass[d.class] = (byClass[d.class] ?? 0) + 1;
     ctx.logger.info(
-      { discrepancies: byClass, breaches: report.serviceLevels.breaches.length, overdue: report.serviceLevels.overdue.length, pendingWriteBacks: report.pendingWriteBacks, unreachable: report.unreachable.map((u) => u.partner) },
+      {
+        discrepancies: byClass,
+        breaches: report.serviceLevels.breaches.length,
+        overdue: report.serviceLevels.overdue.length,
+        pendingWriteBacks: report.pendingWriteBacks,
+        unreachable: report.unreachable.map((u) => u.partner),
+      },
       'reconciliation done',
     );
     return report;
@@ -104,7 +110,11 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
   }
   for (const meta of failed) {
     if (unreachable.has(meta.partner)) continue;
-    if (!(await compare(meta))) ctx.logger.warn({ referralId: meta.referralId, partner: meta.partner }, 'reconciliation could not check this referral with its partner; the next run will');
+    if (!(await compare(meta)))
+      ctx.logger.warn(
+        { referralId: meta.referralId, partner: meta.partner },
+        'reconciliation could not check this referral with its partner; the next run will',
+      );
   }
 
   // 2. What the partners hold that the bridge does not know.
@@ -140,11 +150,28 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
     const counts = report.counts[meta.partner];
     counts[meta.status] = (counts[meta.status] ?? 0) + 1;
     if (!movedNow.has(meta.referralId) && isStuck(meta, now, stuckAfterMs)) {
-      ctx.logger.warn({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner, status: meta.status }, 'referral stuck: no change for too long');
-      report.discrepancies.push({ class: 'stuck', partner: meta.partner, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status, action: 'alerted' });
+      ctx.logger.warn(
+        { alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner, status: meta.status },
+        'referral stuck: no change for too long',
+      );
+      report.discrepancies.push({
+        class: 'stuck',
+        partner: meta.partner,
+        referralId: meta.referralId,
+        crimeReference: meta.crimeReference,
+        bridgeStatus: meta.status,
+        action: 'alerted',
+      });
     }
     const finding = evaluateServiceLevel(
-      { referralId: meta.referralId, crimeReference: meta.crimeReference, type: meta.type, status: meta.status, ...(meta.basisAt ? { basisAt: meta.basisAt } : {}), timeline: await ctx.referrals.timeline(meta.referralId) },
+      {
+        referralId: meta.referralId,
+        crimeReference: meta.crimeReference,
+        type: meta.type,
+        status: meta.status,
+        ...(meta.basisAt ? { basisAt: meta.basisAt } : {}),
+        timeline: await ctx.referrals.timeline(meta.referralId),
+      },
       now,
       ctx.config.reconcile.clinicalWorkingDays,
     );
@@ -176,22 +203,48 @@ async function compareWithTrust(ctx: BridgeContext, meta: ReferralMeta, runId: s
 }
 
 async function compareWithCharity(ctx: BridgeContext, meta: ReferralMeta, runId: string): Promise<Discrepancy | undefined> {
-  const base = { partner: 'CHARITY' as const, referralId: meta.referralId, crimeReference: meta.crimeReference, bridgeStatus: meta.status, ...(meta.partnerRef ? { partnerRef: meta.partnerRef } : {}) };
-  const state = meta.partnerRef ? await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId }) : undefined;
+  const base = {
+    partner: 'CHARITY' as const,
+    referralId: meta.referralId,
+    crimeReference: meta.crimeReference,
+    bridgeStatus: meta.status,
+    ...(meta.partnerRef ? { partnerRef: meta.partnerRef } : {}),
+  };
+  const state = meta.partnerRef
+    ? await ctx.partners.charity.getReferral(meta.partnerRef, { correlationId: meta.correlationId })
+    : undefined;
   // Without a case id the charity can only be asked through its listing: orphans() finds it there.
   if (meta.status === 'FAILED') return state ? heldButFailed(ctx, meta, state.status, state.id) : undefined;
   if (!state) return resend(ctx, meta, runId, base);
   const status = charityStatusToBridgeStatus(state.status);
   if (!status || !canTransition(meta.status, status).apply) return undefined;
-  const result = await applyCharityUpdate(ctx, meta.referralId, { charityId: state.id, status: state.status, statusReason: state.statusReason, at: state.updatedAt }, 'reconcile');
+  const result = await applyCharityUpdate(
+    ctx,
+    meta.referralId,
+    { charityId: state.id, status: state.status, statusReason: state.statusReason, at: state.updatedAt },
+    'reconcile',
+  );
   return { ...base, class: 'partner-ahead', partnerStatus: state.status, action: result === 'applied' ? 'applied' : 'none' };
 }
 
 /** The frozen payload again, through the delivery queue: the partner's idempotency makes it safe. */
-async function resend(ctx: BridgeContext, meta: ReferralMeta, runId: string, base: Omit<Discrepancy, 'class' | 'action'>): Promise<Discrepancy> {
-  ctx.logger.warn({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner }, 'partner does not have a referral the bridge sent');
+async function resend(
+  ctx: BridgeContext,
+  meta: ReferralMeta,
+  runId: string,
+  base: Omit<Discrepancy, 'class' | 'action'>,
+): Promise<Discrepancy> {
+  ctx.logger.warn(
+    { alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner },
+    'partner does not have a referral the bridge sent',
+  );
   if ((await ctx.referrals.loadOutbound(meta.referralId)) === undefined) {
-    return { ...base, class: 'partner-missing', action: 'none', note: 'the payload sent has expired from the bridge; resend from the police record' };
+    return {
+      ...base,
+      class: 'partner-missing',
+      action: 'none',
+      note: 'the payload sent has expired from the bridge; resend from the police record',
+    };
   }
   await enqueueResend(ctx, meta.referralId, meta.partner, meta.correlationId, runId);
   return { ...base, class: 'partner-missing', action: 'resent' };
@@ -205,7 +258,10 @@ async function resend(ctx: BridgeContext, meta: ReferralMeta, runId: string, bas
  * the police are told.
  */
 function heldButFailed(ctx: BridgeContext, meta: ReferralMeta, partnerStatus: string, partnerRef: string): Discrepancy {
-  ctx.logger.error({ alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner }, 'partner holds a referral the bridge marked FAILED');
+  ctx.logger.error(
+    { alert: true, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: meta.partner },
+    'partner holds a referral the bridge marked FAILED',
+  );
   return {
     class: 'held-but-failed',
     partner: meta.partner,
@@ -219,17 +275,25 @@ function heldButFailed(ctx: BridgeContext, meta: ReferralMeta, partnerStatus: st
   };
 }
 
-async function orphans(ctx: BridgeContext, partner: PartnerCode, now: Date, heldFailedReported: ReadonlySet<string | undefined>): Promise<Discrepancy[]> {
+async function orphans(
+  ctx: BridgeContext,
+  partner: PartnerCode,
+  now: Date,
+  heldFailedReported: ReadonlySet<string | undefined>,
+): Promise<Discrepancy[]> {
   const held: { ref: string; referralId: string; status: string }[] = [];
   if (partner === 'NHS') {
     if (ctx.config.nhs.mode !== 'fhir-rest') return [];
-    for (const t of await ctx.partners.nhs.listReferralTasks({ correlationId: `reconcile-${now.getTime()}` })) held.push({ ref: t.referralId, referralId: t.referralId, status: t.status });
+    for (const t of await ctx.partners.nhs.listReferralTasks({ correlationId: `reconcile-${now.getTime()}` }))
+      held.push({ ref: t.referralId, referralId: t.referralId, status: t.status });
   } else {
     // Everything the charity changed within the bridge's retention: older cases cannot be ours to know.
     const since = new Date(now.getTime() - ctx.config.retention.days * 24 * 3600_000).toISOString();
     let cursor: string | undefined;
     for (let page = 0; page < ORPHAN_PAGES; page++) {
-      const result = await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, { correlationId: `reconcile-${now.getTime()}` });
+      const result = await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, {
+        correlationId: `reconcile-${now.getTime()}`,
+      });
       for (const item of result.items) held.push({ ref: item.id, referralId: item.externalReference, status: item.status });
       if (!result.nextCursor) break;
       cursor = result.nextCursor;

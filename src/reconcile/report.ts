@@ -64,21 +64,29 @@ export function renderReport(report: ReconciliationReport): string {
   const statuses = [...new Set(Object.values(report.counts).flatMap((c) => Object.keys(c)))] as ReferralStatus[];
   const partners = Object.keys(report.counts) as PartnerCode[];
   lines.push(`  ${'status'.padEnd(12)}${partners.map((p) => p.padStart(9)).join('')}`);
-  for (const status of statuses) lines.push(`  ${status.padEnd(12)}${partners.map((p) => String(report.counts[p][status] ?? 0).padStart(9)).join('')}`);
+  for (const status of statuses)
+    lines.push(`  ${status.padEnd(12)}${partners.map((p) => String(report.counts[p][status] ?? 0).padStart(9)).join('')}`);
   lines.push('');
   lines.push(`Discrepancies: ${report.discrepancies.length}`);
   for (const d of report.discrepancies) {
     const who = d.referralId ? `${d.referralId} (${d.crimeReference ?? '?'})` : `partner ref ${d.partnerRef ?? '?'}`;
-    const statusPart = [d.bridgeStatus && `bridge ${d.bridgeStatus}`, d.partnerStatus && `partner ${d.partnerStatus}`].filter(Boolean).join(', ');
-    lines.push(`  ${d.class.padEnd(17)}${d.partner.padEnd(9)}${who}${statusPart ? ` [${statusPart}]` : ''} → ${d.action}${d.note ? ` (${d.note})` : ''}`);
+    const statusPart = [d.bridgeStatus && `bridge ${d.bridgeStatus}`, d.partnerStatus && `partner ${d.partnerStatus}`]
+      .filter(Boolean)
+      .join(', ');
+    lines.push(
+      `  ${d.class.padEnd(17)}${d.partner.padEnd(9)}${who}${statusPart ? ` [${statusPart}]` : ''} → ${d.action}${d.note ? ` (${d.note})` : ''}`,
+    );
   }
   lines.push('');
   lines.push(`Victims' Code breaches (advocacy not sent within 2 working days of consent): ${report.serviceLevels.breaches.length}`);
   for (const b of report.serviceLevels.breaches) {
-    lines.push(`  ${b.referralId} (${b.crimeReference}) consent ${b.clockStart}, due ${b.deadline}, ${b.sentAt ? `sent ${b.sentAt}` : 'NOT SENT'}`);
+    lines.push(
+      `  ${b.referralId} (${b.crimeReference}) consent ${b.clockStart}, due ${b.deadline}, ${b.sentAt ? `sent ${b.sentAt}` : 'NOT SENT'}`,
+    );
   }
   lines.push(`Clinical referrals overdue (not accepted or rejected in time): ${report.serviceLevels.overdue.length}`);
-  for (const o of report.serviceLevels.overdue) lines.push(`  ${o.referralId} (${o.crimeReference}) ${o.status} since ${o.clockStart}, due ${o.deadline}`);
+  for (const o of report.serviceLevels.overdue)
+    lines.push(`  ${o.referralId} (${o.crimeReference}) ${o.status} since ${o.clockStart}, due ${o.deadline}`);
   lines.push('');
   lines.push(`Police write-backs pending: ${report.pendingWriteBacks}`);
   if (report.unreachable.length > 0) {

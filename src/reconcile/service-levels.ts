@@ -51,5 +51,7 @@ export function evaluateServiceLevel(input: ServiceLevelInput, now: Date, clinic
   const clockStart = sentAt ?? queuedAt;
   if (!clockStart || NO_CLOCK.has(input.status) || firstAt(ANSWERED)) return undefined;
   const deadline = workingDaysDeadline(new Date(clockStart), clinicalWorkingDays);
-  return now.getTime() >= deadline.getTime() ? { kind: 'clinical-overdue', ...ids, clockStart, deadline: deadline.toISOString(), status: input.status } : undefined;
+  return now.getTime() >= deadline.getTime()
+    ? { kind: 'clinical-overdue', ...ids, clockStart, deadline: deadline.toISOString(), status: input.status }
+    : undefined;
 }

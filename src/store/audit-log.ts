@@ -122,7 +122,12 @@ const PERSONAL_SHAPES: { name: string; pattern: RegExp; crimeRef: boolean }[] = 
   { name: 'date-ymd', pattern: new RegExp(`(?<!\\d)(?:19|20)\\d{2}${SEP}${MONTH}${SEP}${DAY}(?!\\d)`), crimeRef: true },
   { name: 'date-dmy', pattern: new RegExp(`(?<!\\d)${DAY}${SEP}${MONTH}${SEP}(?:19|20)\\d{2}(?!\\d)`), crimeRef: true },
   { name: 'date-dmyy', pattern: new RegExp(`(?<!\\d)${DAY}${SEP}${MONTH}${SEP}\\d{2}(?!\\d)`), crimeRef: false },
-  { name: 'date-compact', pattern: /(?<!\d)(?:(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d{2})(?!\d)/, crimeRef: false },
+  {
+    name: 'date-compact',
+    pattern:
+      /(?<!\d)(?:(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d{2})(?!\d)/,
+    crimeRef: false,
+  },
   { name: 'date-month-name', pattern: new RegExp(`\\d{1,2}${SEP}?(?:${MONTHS})[a-z]*${SEP}?\\d{2,4}`, 'i'), crimeRef: true },
   { name: 'phone-uk', pattern: /(?<!\d)(?:0|44)[1-9]\d{8,9}(?!\d)/, crimeRef: true },
   { name: 'digit-run', pattern: /(?<!\d)\d{10,}(?!\d)/, crimeRef: false },
@@ -316,7 +321,8 @@ export class AuditLog {
     private readonly keys: AuditKeys,
     opts: { retentionDays: number; logger?: Logger },
   ) {
-    if (!(opts.retentionDays > 0) || !Number.isFinite(opts.retentionDays)) throw new RangeError('audit retentionDays must be a positive number');
+    if (!(opts.retentionDays > 0) || !Number.isFinite(opts.retentionDays))
+      throw new RangeError('audit retentionDays must be a positive number');
     this.retentionMs = opts.retentionDays * DAY_MS;
     this.logger = opts.logger;
   }
@@ -358,7 +364,10 @@ export class AuditLog {
       try {
         await this.append(batch);
       } catch (err) {
-        this.logger?.error({ action: safeAction(events[0]), events: batch.length, err: (err as Error)?.message ?? String(err) }, 'audit write failed');
+        this.logger?.error(
+          { action: safeAction(events[0]), events: batch.length, err: (err as Error)?.message ?? String(err) },
+          'audit write failed',
+        );
       }
     }
   }
@@ -370,7 +379,8 @@ export class AuditLog {
    */
   prepare(event: AuditEventInput, at?: Date): PreparedAuditEvent | undefined {
     const { event: clean, rejected } = sanitiseAuditEvent(event);
-    if (rejected.length > 0) this.logger?.warn({ action: safeAction(event), rejected }, clean ? 'audit event fields dropped' : 'audit event dropped');
+    if (rejected.length > 0)
+      this.logger?.warn({ action: safeAction(event), rejected }, clean ? 'audit event fields dropped' : 'audit event dropped');
     if (!clean) return undefined;
     const ms = Math.max(0, Math.trunc(at && Number.isFinite(at.getTime()) ? at.getTime() : Date.now()));
     const fields: string[] = [];
@@ -403,7 +413,10 @@ export class AuditLog {
     });
     // The cutoff follows the newest event, as one append per event did.
     const newest = events.reduce((m, e) => Math.max(m, e.ms), 0);
-    return { keys, args: [String(Math.max(0, newest - this.retentionMs)), String(Math.ceil(this.retentionMs / 1000)), JSON.stringify(rows)] };
+    return {
+      keys,
+      args: [String(Math.max(0, newest - this.retentionMs)), String(Math.ceil(this.retentionMs / 1000)), JSON.stringify(rows)],
+    };
   }
 
   private async append(events: PreparedAuditEvent[]): Promise<string[]> {
@@ -455,7 +468,13 @@ function msOf(d: Date, name: string): number {
   return Math.max(0, Math.trunc(ms));
 }
 
-async function scan(redis: Redis, keys: AuditKeys, filter: AuditFilter, limit: number, each: (e: AuditEntry) => void | Promise<void>): Promise<void> {
+async function scan(
+  redis: Redis,
+  keys: AuditKeys,
+  filter: AuditFilter,
+  limit: number,
+  each: (e: AuditEntry) => void | Promise<void>,
+): Promise<void> {
   if (filter.referralId !== undefined && !UUID.test(filter.referralId)) return; // never recorded: record drops non-UUID ids
   const key = filter.referralId ? keys.auditByReferral(filter.referralId) : keys.audit();
   let start = filter.from ? `${msOf(filter.from, 'from')}-0` : '-';

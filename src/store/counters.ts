@@ -2,11 +2,21 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 
 /** Running totals for the summary and (later) metrics: counts only, no identifiers. */
-export const COUNTER_NAMES = ['recordsRead', 'recordsQueued', 'recordsQuarantined', 'recordsOutOfScope', 'recordsStale', 'documentsRejected'] as const;
+export const COUNTER_NAMES = [
+  'recordsRead',
+  'recordsQueued',
+  'recordsQuarantined',
+  'recordsOutOfScope',
+  'recordsStale',
+  'documentsRejected',
+] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export class Counters {
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
 
   async add(name: CounterName, by = 1): Promise<void> {
     if (by !== 0) await this.redis.hincrby(this.keys.counters(), name, by);

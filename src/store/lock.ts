@@ -8,7 +8,10 @@ const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call(
 
 /** A short Redis lock (SET NX PX) so that one process at a time polls the feed or handles one crime. */
 export class RedisLock {
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
 
   async acquire(name: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();

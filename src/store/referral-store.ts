@@ -21,7 +21,19 @@ export interface TransitionRequest {
   expectFrom?: ReferralStatus[];
   /** Metadata written with the change (never personal data). */
   patch?: Partial<
-    Pick<ReferralMeta, 'heldReason' | 'partnerRef' | 'partnerStatus' | 'partnerStatusAt' | 'partnerOutcome' | 'basisAt' | 'cancelReason' | 'lastError' | 'recordVersion' | 'correlationId'>
+    Pick<
+      ReferralMeta,
+      | 'heldReason'
+      | 'partnerRef'
+      | 'partnerStatus'
+      | 'partnerStatusAt'
+      | 'partnerOutcome'
+      | 'basisAt'
+      | 'cancelReason'
+      | 'lastError'
+      | 'recordVersion'
+      | 'correlationId'
+    >
   >;
   /** Required when the referral does not exist yet. */
   create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;
@@ -219,22 +231,46 @@ export class ReferralStore {
       );
       if (committed === 1) {
         const partnerRef = fields.partnerRef ?? meta?.partnerRef;
-        return { applied: true, from, seq, correlationId: fields.correlationId ?? meta!.correlationId, crimeReference, partner, ...(partnerRef ? { partnerRef } : {}), entry };
+        return {
+          applied: true,
+          from,
+          seq,
+          correlationId: fields.correlationId ?? meta!.correlationId,
+          crimeReference,
+          partner,
+          ...(partnerRef ? { partnerRef } : {}),
+          entry,
+        };
       }
       // Someone else changed it between our read and the commit: read again and re-decide.
     }
     throw new Error(`referral ${id}: too much contention on status change`);
   }
 
-  private auditArgs(id: string, crimeReference: string, from: ReferralStatus | undefined, to: ReferralStatus, audit: NonNullable<TransitionRequest['audit']>): AuditScriptArgs {
+  private auditArgs(
+    id: string,
+    crimeReference: string,
+    from: ReferralStatus | undefined,
+    to: ReferralStatus,
+    audit: NonNullable<TransitionRequest['audit']>,
+  ): AuditScriptArgs {
     if (!this.auditLog) throw new Error('this referral store has no audit log to record the change in');
     const about = { referralId: id, crimeReference };
     const events = [
-      { actor: audit.actor, action: 'referral.status_changed' as const, ...about, status: to, ...(from ? { outcome: `from_${from}` } : {}) },
+      {
+        actor: audit.actor,
+        action: 'referral.status_changed' as const,
+        ...about,
+        status: to,
+        ...(from ? { outcome: `from_${from}` } : {}),
+      },
       ...(audit.also ?? []).map((e) => ({ ...e, ...about })),
     ].map((e) => this.auditLog!.prepare(e));
     // Keys from KEYS[10], after the commit's own nine.
-    return this.auditLog.scriptArgs(events.filter((e) => e !== undefined), 10);
+    return this.auditLog.scriptArgs(
+      events.filter((e) => e !== undefined),
+      10,
+    );
   }
 
   async idsForCrime(crimeReference: string): Promise<string[]> {

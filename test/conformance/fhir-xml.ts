@@ -31,8 +31,10 @@ function convertComplex(node: XmlNode, typeName: string): Record<string, unknown
     }
     const { key, type, isArray } = resolveElement(schema.elements, name, typeName);
     const value = convertValue(child, type);
-    if (isArray) ((out[key] as unknown[] | undefined) ?? (out[key] = [])) && (out[key] as unknown[]).push(value);
-    else out[key] = value;
+    if (isArray) {
+      out[key] ??= [];
+      (out[key] as unknown[]).push(value);
+    } else out[key] = value;
   }
   return out;
 }
@@ -52,7 +54,11 @@ function convertValue(node: XmlElement, type: string): unknown {
   return convertComplex(node, type);
 }
 
-function resolveElement(elements: Record<string, { type: { code: string }[]; isArray?: boolean; max?: number }>, name: string, typeName: string) {
+function resolveElement(
+  elements: Record<string, { type: { code: string }[]; isArray?: boolean; max?: number }>,
+  name: string,
+  typeName: string,
+) {
   const direct = elements[name];
   if (direct) return { key: name, type: direct.type[0]!.code, isArray: Boolean(direct.isArray ?? (direct.max ?? 1) > 1) };
   for (const [key, element] of Object.entries(elements)) {

@@ -14,10 +14,12 @@ export const STANDARDS_DIR = findStandards();
 
 function findStandards(): string {
   const candidates = [process.env.IASU_STANDARDS_DIR ?? ''];
-  for (let dir = resolve(__dirname, '..', '..'); dir !== dirname(dir); dir = dirname(dir)) candidates.push(join(dirname(dir), 'shared', 'standards'));
+  for (let dir = resolve(__dirname, '..', '..'); dir !== dirname(dir); dir = dirname(dir))
+    candidates.push(join(dirname(dir), 'shared', 'standards'));
   candidates.push('/work/shared/standards');
   const found = candidates.find((c) => c && existsSync(join(c, 'bars')));
-  if (!found) throw new Error(`published NHS definitions not found; looked in ${candidates.filter(Boolean).join(', ')} (set IASU_STANDARDS_DIR)`);
+  if (!found)
+    throw new Error(`published NHS definitions not found; looked in ${candidates.filter(Boolean).join(', ')} (set IASU_STANDARDS_DIR)`);
   return found;
 }
 
@@ -48,7 +50,8 @@ async function load(): Promise<PublishedDefinitions> {
   for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
     const bundle = readJson(file) as { entry: { resource: StructureDefinition }[] };
     indexStructureDefinitionBundle(bundle as never);
-    for (const e of bundle.entry) if (e.resource.resourceType === 'StructureDefinition' && e.resource.url) base.set(e.resource.url, e.resource);
+    for (const e of bundle.entry)
+      if (e.resource.resourceType === 'StructureDefinition' && e.resource.url) base.set(e.resource.url, e.resource);
   }
   const differentials = new Map<string, StructureDefinition>();
   const codeSystems = new Map<string, CodeSystem>();
@@ -78,6 +81,8 @@ function xmlFiles(dirs: string[]): string[] {
   return dirs.flatMap((dir) => {
     const full = join(STANDARDS_DIR, dir);
     if (!existsSync(full)) throw new Error(`published definitions not found at ${full}`);
-    return readdirSync(full).filter((f) => f.endsWith('.xml')).map((f) => join(full, f));
+    return readdirSync(full)
+      .filter((f) => f.endsWith('.xml'))
+      .map((f) => join(full, f));
   });
 }

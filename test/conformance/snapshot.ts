@@ -54,11 +54,14 @@ function ensureElement(elements: ElementDefinition[], id: string, diff: ElementD
   const typeCode = codes.find((c) => /^[A-Z]/.test(c)) ?? codes[0];
   const typeDef = typeCode ? resolve(`http://hl7.org/fhir/StructureDefinition/${typeCode}`) : undefined;
   if (!typeDef?.snapshot?.element) throw new Error(`cannot unfold ${parentId} (type ${typeCode ?? 'none'}) to reach ${id}`);
-  const children = typeDef.snapshot.element.slice(1).filter((e) => !(/^[a-z]/.test(typeCode!) && e.path === `${typeCode}.value`)).map((e) => ({
-    ...structuredClone(e),
-    id: `${parentId}${e.id!.slice(typeCode!.length)}`,
-    path: `${parent.path}${e.path!.slice(typeCode!.length)}`,
-  }));
+  const children = typeDef.snapshot.element
+    .slice(1)
+    .filter((e) => !(/^[a-z]/.test(typeCode!) && e.path === `${typeCode}.value`))
+    .map((e) => ({
+      ...structuredClone(e),
+      id: `${parentId}${e.id!.slice(typeCode!.length)}`,
+      path: `${parent.path}${e.path!.slice(typeCode!.length)}`,
+    }));
   elements.splice(parentIndex + 1, 0, ...children);
   const index = elements.findIndex((e) => e.id === id);
   if (index < 0) throw new Error(`${id} is not an element of ${typeCode}`);
@@ -69,6 +72,7 @@ function ensureElement(elements: ElementDefinition[], id: string, diff: ElementD
 function endOfGroup(elements: ElementDefinition[], index: number): number {
   const id = elements[index]!.id!;
   let end = index;
-  while (end + 1 < elements.length && (elements[end + 1]!.id!.startsWith(`${id}.`) || elements[end + 1]!.id!.startsWith(`${id}:`))) end += 1;
+  while (end + 1 < elements.length && (elements[end + 1]!.id!.startsWith(`${id}.`) || elements[end + 1]!.id!.startsWith(`${id}:`)))
+    end += 1;
   return end;
 }

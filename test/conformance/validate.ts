@@ -43,7 +43,12 @@ function issuesOf(resource: Resource, profileUrl: string | undefined, defs: Publ
   }
 }
 
-function profileErrors(resource: Resource, profileUrl: string | undefined, issues: OperationOutcomeIssue[] | string, defs: PublishedDefinitions): string[] {
+function profileErrors(
+  resource: Resource,
+  profileUrl: string | undefined,
+  issues: OperationOutcomeIssue[] | string,
+  defs: PublishedDefinitions,
+): string[] {
   if (typeof issues === 'string') return [issues];
   const name = (profileUrl && defs.profiles.get(profileUrl)?.name) ?? profileUrl?.slice(R4_BASE.length);
   return issues
@@ -57,7 +62,11 @@ function isBundleLocalReference(issue: OperationOutcomeIssue): boolean {
   return /^Invalid reference: got "urn:uuid:/.test(issue.details?.text ?? '');
 }
 
-export function messageErrors(bundle: Bundle, definition: { url: string; focus: MessageDefinitionFocus[] }, defs: PublishedDefinitions): string[] {
+export function messageErrors(
+  bundle: Bundle,
+  definition: { url: string; focus: MessageDefinitionFocus[] },
+  defs: PublishedDefinitions,
+): string[] {
   const errors: string[] = [];
   const header = bundle.entry?.[0]?.resource;
   if (header?.resourceType !== 'MessageHeader') return ['the first entry is not a MessageHeader'];
@@ -69,9 +78,15 @@ export function messageErrors(bundle: Bundle, definition: { url: string; focus: 
   // The Bundle's own check covers its shape; each entry is then checked against its own profile.
   const bundleShape = {
     ...bundle,
-    entry: (bundle.entry ?? []).map((e, i) => (i === 0 ? e : { fullUrl: e.fullUrl, resource: { resourceType: 'Basic', code: { text: 'entry' } } as Resource })),
+    entry: (bundle.entry ?? []).map((e, i) =>
+      i === 0 ? e : { fullUrl: e.fullUrl, resource: { resourceType: 'Basic', code: { text: 'entry' } } as Resource },
+    ),
   };
-  errors.push(...profileErrors(bundle, profileFor(bundle), issuesOf(bundleShape as Bundle, profileFor(bundle), defs), defs).map((e) => `Bundle: ${e}`));
+  errors.push(
+    ...profileErrors(bundle, profileFor(bundle), issuesOf(bundleShape as Bundle, profileFor(bundle), defs), defs).map(
+      (e) => `Bundle: ${e}`,
+    ),
+  );
   const byUrl = new Map((bundle.entry ?? []).map((e) => [e.fullUrl, e.resource]));
   for (const [index, entry] of (bundle.entry ?? []).entries()) {
     const r = entry.resource!;
@@ -81,7 +96,9 @@ export function messageErrors(bundle: Bundle, definition: { url: string; focus: 
     }
     const issues = issuesOf(r, profileFor(r), defs);
     errors.push(...profileErrors(r, profileFor(r), issues, defs).map((e) => `entry ${index} ${r.resourceType}: ${e}`));
-    errors.push(...referenceErrors(r, typeof issues === 'string' ? [] : issues, byUrl, defs).map((e) => `entry ${index} ${r.resourceType}: ${e}`));
+    errors.push(
+      ...referenceErrors(r, typeof issues === 'string' ? [] : issues, byUrl, defs).map((e) => `entry ${index} ${r.resourceType}: ${e}`),
+    );
   }
   return errors;
 }
@@ -91,11 +108,19 @@ export function unmetMinimums(bundle: Bundle, definition: { focus: MessageDefini
   const count = (code: string) => (bundle.entry ?? []).filter((e) => e.resource?.resourceType === code).length;
   const byType = new Map<string, number>();
   for (const f of definition.focus) byType.set(f.code, Math.max(byType.get(f.code) ?? 0, f.min));
-  return [...byType].filter(([code, min]) => code !== 'Bundle' && count(code) < min).map(([code]) => code).sort();
+  return [...byType]
+    .filter(([code, min]) => code !== 'Bundle' && count(code) < min)
+    .map(([code]) => code)
+    .sort();
 }
 
 /** Every urn:uuid reference names an entry, of a type the referencing element's targetProfile allows. */
-function referenceErrors(r: Resource, issues: OperationOutcomeIssue[], byUrl: Map<string | undefined, Resource | undefined>, defs: PublishedDefinitions): string[] {
+function referenceErrors(
+  r: Resource,
+  issues: OperationOutcomeIssue[],
+  byUrl: Map<string | undefined, Resource | undefined>,
+  defs: PublishedDefinitions,
+): string[] {
   const errors: string[] = [];
   for (const { ref } of references(r)) if (!byUrl.has(ref)) errors.push(`reference ${ref} names no entry`);
   for (const issue of issues.filter(isBundleLocalReference)) {
@@ -103,13 +128,20 @@ function referenceErrors(r: Resource, issues: OperationOutcomeIssue[], byUrl: Ma
     const target = match && byUrl.get(match[1]!);
     if (!target) continue;
     const allowed = [...match![2]!.matchAll(/"([^"]+)"/g)].map((m) => typeOfProfile(m[1]!, defs));
-    if (!allowed.includes(target.resourceType)) errors.push(`${issue.expression?.join(',')} → ${target.resourceType}, allowed ${allowed.join('|')}`);
+    if (!allowed.includes(target.resourceType))
+      errors.push(`${issue.expression?.join(',')} → ${target.resourceType}, allowed ${allowed.join('|')}`);
   }
   return errors;
 }
 
 function typeOfProfile(url: string, defs: PublishedDefinitions): string {
-  return defs.profiles.get(url)?.type ?? url.split('/').pop()!.replace(/^UKCore-/, '');
+  return (
+    defs.profiles.get(url)?.type ??
+    url
+      .split('/')
+      .pop()!
+      .replace(/^UKCore-/, '')
+  );
 }
 
 function* references(value: unknown, path = ''): Generator<{ ref: string; path: string }> {

@@ -33,21 +33,36 @@ interface Expected {
 
 const EXPECTED: Readonly<Record<string, Expected>> = {
   'bars-api/ValidationResponse (POST) .json': { status: 'COMPLETED', why: "the receiver's (focused) Encounter is finished" },
-  'REFRESP01 - Referral Service Request Response New Full - ED to 111 Safeguarding DNA Feedback.xml': { status: 'REJECTED', why: 'ServiceRequest revoked, unprompted' },
-  'REFRESP02- Referral Service Request Reponse Short - CAD Mutual Aid Rejection.xml': { status: 'REJECTED', why: 'the only Encounter with a BaRS rejection reason is cancelled' },
+  'REFRESP01 - Referral Service Request Response New Full - ED to 111 Safeguarding DNA Feedback.xml': {
+    status: 'REJECTED',
+    why: 'ServiceRequest revoked, unprompted',
+  },
+  'REFRESP02- Referral Service Request Reponse Short - CAD Mutual Aid Rejection.xml': {
+    status: 'REJECTED',
+    why: 'the only Encounter with a BaRS rejection reason is cancelled',
+  },
   'REFRESP03 - Referral Service Request Response - CAD Out of Area Response.xml': {
     status: 'SENT',
-    why: 'two Encounters under one system, no focus, no serviceProvider: which is the receiver\'s cannot be told, so nothing is guessed',
+    why: "two Encounters under one system, no focus, no serviceProvider: which is the receiver's cannot be told, so nothing is guessed",
   },
-  'VALRESP01A - Validation Response New Interim - CAS to 999 In-progress (1 of 2).xml': { status: 'IN_PROGRESS', why: 'focused Encounter in-progress' },
+  'VALRESP01A - Validation Response New Interim - CAS to 999 In-progress (1 of 2).xml': {
+    status: 'IN_PROGRESS',
+    why: 'focused Encounter in-progress',
+  },
   'VALRESP01B - Validation Response Update Full - CAS to 999 Finished (2 of 2).xml': {
     status: 'COMPLETED',
     after: 'VALRESP01A - Validation Response New Interim - CAS to 999 In-progress (1 of 2).xml',
     why: "answers the trust's own 01A, which the bridge linked to the referral",
   },
   'VALRESP02 - Validation Response New Full - CAS to 999 Finished.xml': { status: 'COMPLETED', why: 'focused Encounter finished' },
-  'VALRESP03 - Validation Response New Full - CAS to 999 Finished Inc New CADid Cat 1-2.xml': { status: 'COMPLETED', why: 'focused Encounter finished' },
-  'VALRESP04 - Validation Response Interim - Reject Validation Request.xml': { status: 'REJECTED', why: 'focused Encounter cancelled: a decline' },
+  'VALRESP03 - Validation Response New Full - CAS to 999 Finished Inc New CADid Cat 1-2.xml': {
+    status: 'COMPLETED',
+    why: 'focused Encounter finished',
+  },
+  'VALRESP04 - Validation Response Interim - Reject Validation Request.xml': {
+    status: 'REJECTED',
+    why: 'focused Encounter cancelled: a decline',
+  },
   'VALRESP05 - Validation Response - Falls to 999 Finished copy.xml': { status: 'COMPLETED', why: 'focused Encounter finished' },
 };
 
@@ -60,7 +75,8 @@ async function publishedResponses(): Promise<Map<string, Bundle>> {
       found.set(`bars-api/${file}`, JSON.parse(readFileSync(join(json, folder, file), 'utf8')) as Bundle);
     }
   }
-  for (const file of readdirSync(json).filter((f) => f.endsWith('.json'))) found.set(`bars-api/${file}`, JSON.parse(readFileSync(join(json, file), 'utf8')) as Bundle);
+  for (const file of readdirSync(json).filter((f) => f.endsWith('.json')))
+    found.set(`bars-api/${file}`, JSON.parse(readFileSync(join(json, file), 'utf8')) as Bundle);
   const xml = join(STANDARDS_DIR, 'bars', 'Examples');
   for (const file of readdirSync(xml).filter((f) => f.endsWith('.xml'))) {
     found.set(file, (await fhirXmlToJson(readFileSync(join(xml, file), 'utf8'))) as unknown as Bundle);
@@ -68,7 +84,8 @@ async function publishedResponses(): Promise<Map<string, Bundle>> {
   const responses = new Map<string, Bundle>();
   for (const [name, resource] of found) {
     const header = resource.resourceType === 'Bundle' ? (resource.entry?.[0]?.resource as MessageHeader | undefined) : undefined;
-    if (header?.resourceType === 'MessageHeader' && `${header.eventCoding?.system}|${header.eventCoding?.code}` === EVENT) responses.set(name, resource);
+    if (header?.resourceType === 'MessageHeader' && `${header.eventCoding?.system}|${header.eventCoding?.code}` === EVENT)
+      responses.set(name, resource);
   }
   return responses;
 }
@@ -82,7 +99,10 @@ describe("NHS England's published servicerequest-response messages, posted to th
 
   beforeAll(async () => {
     responses = await publishedResponses();
-    ctx = createContext(testConfig({ NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-42', NHS_INBOUND_TOKEN: TOKEN }), capturedLogger().logger);
+    ctx = createContext(
+      testConfig({ NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-42', NHS_INBOUND_TOKEN: TOKEN }),
+      capturedLogger().logger,
+    );
     server = await createServer(ctx, { port: 0, host: '127.0.0.1' });
     await server.start();
   });
@@ -99,7 +119,17 @@ describe("NHS England's published servicerequest-response messages, posted to th
   /** The referral is SENT, the bridge having sent the message the example answers. */
   async function seed(answered: string): Promise<void> {
     await ctx.referrals.saveData(referral);
-    await ctx.referrals.transition(ID, { to: 'QUEUED', source: 'test', create: { referralId: ID, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: 'c0ffee00-0000-4000-8000-000000000001' } });
+    await ctx.referrals.transition(ID, {
+      to: 'QUEUED',
+      source: 'test',
+      create: {
+        referralId: ID,
+        type: 'CLINICAL',
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: 'c0ffee00-0000-4000-8000-000000000001',
+      },
+    });
     await ctx.referrals.transition(ID, { to: 'SENT', source: 'NHS' });
     await ctx.messages.remember(answered, { referralId: ID, kind: 'new' });
   }
@@ -117,24 +147,30 @@ describe("NHS England's published servicerequest-response messages, posted to th
     expect([...responses.keys()].sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
-  it.each(Object.entries(EXPECTED).map(([name, expected]) => [name, expected.status, expected] as const))('%s: 200, acknowledged, referral %s; a replay is 409 / duplicate', async (name, _status, expected) => {
-    const bundle = responses.get(name)!;
-    const first = expected.after ? responses.get(expected.after)! : bundle;
-    await seed(headerOf(first).response!.identifier!);
-    if (expected.after) expect((await post(first)).status).toBe(200);
+  it.each(Object.entries(EXPECTED).map(([name, expected]) => [name, expected.status, expected] as const))(
+    '%s: 200, acknowledged, referral %s; a replay is 409 / duplicate',
+    async (name, _status, expected) => {
+      const bundle = responses.get(name)!;
+      const first = expected.after ? responses.get(expected.after)! : bundle;
+      await seed(headerOf(first).response!.identifier!);
+      if (expected.after) expect((await post(first)).status).toBe(200);
 
-    const answer = await post(bundle);
-    expect([answer.status, answer.body.resourceType]).toEqual([200, 'Bundle']);
-    const ack = headerOf(answer.body as Bundle);
-    expect(ack.response).toEqual({ identifier: bundle.id, code: 'ok' });
-    expect(ack.destination).toEqual([{ endpoint: headerOf(bundle).source!.endpoint }]);
-    const meta = await ctx.referrals.get(ID);
-    expect([meta?.status, expected.why]).toEqual([expected.status, expected.why]);
+      const answer = await post(bundle);
+      expect([answer.status, answer.body.resourceType]).toEqual([200, 'Bundle']);
+      const ack = headerOf(answer.body as Bundle);
+      expect(ack.response).toEqual({ identifier: bundle.id, code: 'ok' });
+      expect(ack.destination).toEqual([{ endpoint: headerOf(bundle).source!.endpoint }]);
+      const meta = await ctx.referrals.get(ID);
+      expect([meta?.status, expected.why]).toEqual([expected.status, expected.why]);
 
-    const before = { meta, timeline: await ctx.referrals.timeline(ID) };
-    const replay = await post(bundle);
-    expect(replay.status).toBe(409);
-    expect((replay.body as OperationOutcome).issue[0]).toMatchObject({ code: 'duplicate', details: { coding: [{ code: 'REC_CONFLICT' }] } });
-    expect({ meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) }).toEqual(before);
-  });
+      const before = { meta, timeline: await ctx.referrals.timeline(ID) };
+      const replay = await post(bundle);
+      expect(replay.status).toBe(409);
+      expect((replay.body as OperationOutcome).issue[0]).toMatchObject({
+        code: 'duplicate',
+        details: { coding: [{ code: 'REC_CONFLICT' }] },
+      });
+      expect({ meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) }).toEqual(before);
+    },
+  );
 });

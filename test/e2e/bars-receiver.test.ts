@@ -42,7 +42,11 @@ function tokenForm(clientAssertion: string, overrides: Record<string, string> = 
   }).toString();
 }
 
-async function requestToken(receiver: BarsReceiver, body: string, contentType = 'application/x-www-form-urlencoded'): Promise<{ status: number; body: Record<string, unknown> }> {
+async function requestToken(
+  receiver: BarsReceiver,
+  body: string,
+  contentType = 'application/x-www-form-urlencoded',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(receiver.tokenUrl, { method: 'POST', headers: { 'Content-Type': contentType }, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -71,7 +75,14 @@ function cancelMessage(sent: Bundle, id: string = randomUUID()): Bundle {
     ...sent,
     id,
     entry: sent.entry!.map((e, i) => {
-      if (i === 0) return { ...e, resource: { ...(e.resource as MessageHeader), reason: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update' }] } } };
+      if (i === 0)
+        return {
+          ...e,
+          resource: {
+            ...(e.resource as MessageHeader),
+            reason: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update' }] },
+          },
+        };
       if (e.resource?.resourceType === 'ServiceRequest') return { ...e, resource: { ...e.resource, status: 'revoked' as const } };
       return e;
     }),
@@ -88,7 +99,10 @@ function barsHeaders(token: string | undefined, correlationId: string = randomUU
     'X-Request-Id': randomUUID(),
     'X-Correlation-Id': correlationId,
     'NHSD-Target-Identifier': b64json({ value: SERVICE_ID, system: 'https://fhir.nhs.uk/Id/dos-service-id' }),
-    'NHSD-End-User-Organisation': b64json({ resourceType: 'Organization', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'CHESHIRE' }] }),
+    'NHSD-End-User-Organisation': b64json({
+      resourceType: 'Organization',
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'CHESHIRE' }],
+    }),
     'NHSD-Requesting-Software': b64json({ resourceType: 'Device', deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }] }),
     'use-context': 'stalking-mdt|referral|servicerequest-request|new',
   };
@@ -101,7 +115,11 @@ interface Answer {
 }
 
 async function post(receiver: BarsReceiver, body: unknown, headers: Record<string, string>): Promise<Answer> {
-  const res = await fetch(`${receiver.url}/$process-message`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${receiver.url}/$process-message`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Resource };
 }
 
@@ -135,14 +153,17 @@ callbackServer.route({
   path: '/fhir/$process-message',
   handler: (request, h) => {
     received.push({ headers: request.headers, bundle: request.payload as Bundle });
-    return h.response({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] }).code(callbackStatus());
+    return h
+      .response({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] })
+      .code(callbackStatus());
   },
 });
 
 const callbackUrl = () => `http://127.0.0.1:${callbackServer.info.port}/fhir/$process-message`;
 
 function parts(bundle: Bundle) {
-  const find = <T extends Resource>(type: T['resourceType']) => bundle.entry?.find((e) => e.resource?.resourceType === type)?.resource as T | undefined;
+  const find = <T extends Resource>(type: T['resourceType']) =>
+    bundle.entry?.find((e) => e.resource?.resourceType === type)?.resource as T | undefined;
   return {
     header: bundle.entry?.[0]?.resource as MessageHeader,
     serviceRequest: find<ServiceRequest>('ServiceRequest'),
@@ -165,7 +186,12 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
   let receiver: BarsReceiver;
   const start = async (extra: Partial<BarsReceiverOptions> = {}) => {
     await receiver?.stop();
-    receiver = await startBarsReceiver({ clientId: CLIENT_ID, publicKeyPem, callback: { url: callbackUrl(), token: CALLBACK_TOKEN }, ...extra });
+    receiver = await startBarsReceiver({
+      clientId: CLIENT_ID,
+      publicKeyPem,
+      callback: { url: callbackUrl(), token: CALLBACK_TOKEN },
+      ...extra,
+    });
     return receiver;
   };
 
@@ -196,10 +222,13 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
       ['alg none', (u) => assertion(u, { header: { alg: 'none' }, unsigned: true })],
       ['alg HS512', (u) => assertion(u, { header: { alg: 'HS512' } })],
       ['a signature by another key', (u) => assertion(u, { key: otherKey })],
-      ['a tampered payload', (u) => {
-        const [h, , s] = assertion(u).split('.');
-        return `${h}.${b64url({ iss: CLIENT_ID, sub: CLIENT_ID, aud: u, jti: randomUUID(), exp: now() + 60 })}.${s}`;
-      }],
+      [
+        'a tampered payload',
+        (u) => {
+          const [h, , s] = assertion(u).split('.');
+          return `${h}.${b64url({ iss: CLIENT_ID, sub: CLIENT_ID, aud: u, jti: randomUUID(), exp: now() + 60 })}.${s}`;
+        },
+      ],
       ['the wrong aud', (u) => assertion(u, { claims: { aud: `${u}/` } })],
       ['aud as another URL', (u) => assertion(u, { claims: { aud: 'https://api.service.nhs.uk/oauth2/token' } })],
       ['the wrong iss', (u) => assertion(u, { claims: { iss: 'someone-else' } })],
@@ -230,9 +259,18 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
 
     it('400 for the wrong grant type, a missing assertion, the wrong assertion type or a JSON body', async () => {
       const valid = assertion(receiver.tokenUrl);
-      expect(await requestToken(receiver, tokenForm(valid, { grant_type: 'password' }))).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
-      expect(await requestToken(receiver, tokenForm(valid, { client_assertion_type: 'jwt' }))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-      expect(await requestToken(receiver, 'grant_type=client_credentials')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+      expect(await requestToken(receiver, tokenForm(valid, { grant_type: 'password' }))).toMatchObject({
+        status: 400,
+        body: { error: 'unsupported_grant_type' },
+      });
+      expect(await requestToken(receiver, tokenForm(valid, { client_assertion_type: 'jwt' }))).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request' },
+      });
+      expect(await requestToken(receiver, 'grant_type=client_credentials')).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request' },
+      });
       const json = JSON.stringify(Object.fromEntries(new URLSearchParams(tokenForm(valid))));
       expect(await requestToken(receiver, json, 'application/json')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
       // None of these used up the assertion's jti.
@@ -267,7 +305,11 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
         const headers = barsHeaders(token);
         const answer = await post(receiver, newMessage(), headers);
         const sent = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
-        expect([answer.status, answer.headers.get('x-request-id'), answer.headers.get('x-correlation-id')]).toEqual([token ? 200 : 401, sent('x-request-id'), sent('x-correlation-id')]);
+        expect([answer.status, answer.headers.get('x-request-id'), answer.headers.get('x-correlation-id')]).toEqual([
+          token ? 200 : 401,
+          sent('x-request-id'),
+          sent('x-correlation-id'),
+        ]);
       }
     });
 
@@ -360,11 +402,27 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
       ['no BaRS profile', 422, (m) => ({ ...m, meta: {} })],
       ['no Bundle id', 422, (m) => ({ ...m, id: undefined })],
       ['the MessageHeader not first', 422, (m) => ({ ...m, entry: [...m.entry!.slice(1), m.entry![0]] })],
-      ['the wrong event', 422, (m) => withHeader(m, { eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' } })],
+      [
+        'the wrong event',
+        422,
+        (m) =>
+          withHeader(m, { eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-response' } }),
+      ],
       ['no reason', 422, (m) => withHeader(m, { reason: undefined })],
-      ['a focus that is not the ServiceRequest', 422, (m) => withHeader(m, { focus: [{ reference: 'urn:uuid:00000000-0000-4000-8000-000000000000' }] })],
+      [
+        'a focus that is not the ServiceRequest',
+        422,
+        (m) => withHeader(m, { focus: [{ reference: 'urn:uuid:00000000-0000-4000-8000-000000000000' }] }),
+      ],
       ['no source endpoint', 422, (m) => withHeader(m, { source: { name: 'bridge' } as MessageHeader['source'] })],
-      ['no referral identifier', 422, (m) => mapResources(m, (r) => (r.resourceType === 'ServiceRequest' ? { ...r, identifier: [{ system: 'https://other.example/Id/x', value: '1' }] } : r))],
+      [
+        'no referral identifier',
+        422,
+        (m) =>
+          mapResources(m, (r) =>
+            r.resourceType === 'ServiceRequest' ? { ...r, identifier: [{ system: 'https://other.example/Id/x', value: '1' }] } : r,
+          ),
+      ],
       ['no Consent', 422, (m) => ({ ...m, entry: m.entry!.filter((e) => e.resource?.resourceType !== 'Consent') })],
       ['no Patient', 422, (m) => ({ ...m, entry: m.entry!.filter((e) => e.resource?.resourceType !== 'Patient') })],
     ])('refuses %s with %d and stores nothing', async (_label, status, make) => {
@@ -432,7 +490,9 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
 
       const message = newMessage();
       expect((await post(receiver, message, barsHeaders(token))).status).toBe(200);
-      const notRevoked = mapResources(cancelMessage(message), (r) => (r.resourceType === 'ServiceRequest' ? { ...r, status: 'active' } : r));
+      const notRevoked = mapResources(cancelMessage(message), (r) =>
+        r.resourceType === 'ServiceRequest' ? { ...r, status: 'active' } : r,
+      );
       expect((await post(receiver, notRevoked, barsHeaders(token))).status).toBe(422);
       expect(receiver.referral(referralIdOf(message))?.stage).toBe('received');
       expect(receiver.stats().cancelled).toBe(0);
@@ -473,9 +533,17 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
         expect(received).toHaveLength(i + 1);
         expect(receiver.referral(referralIdOf(message))?.stage).toBe(stage);
         const { headers, bundle } = received[i]!;
-        expect(headers).toMatchObject({ authorization: `Bearer ${CALLBACK_TOKEN}`, 'content-type': 'application/fhir+json', 'x-correlation-id': correlationId });
+        expect(headers).toMatchObject({
+          authorization: `Bearer ${CALLBACK_TOKEN}`,
+          'content-type': 'application/fhir+json',
+          'x-correlation-id': correlationId,
+        });
         expect(headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-        expect(bundle).toMatchObject({ resourceType: 'Bundle', type: 'message', meta: { profile: ['https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage'] } });
+        expect(bundle).toMatchObject({
+          resourceType: 'Bundle',
+          type: 'message',
+          meta: { profile: ['https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage'] },
+        });
         expect(bundle.id).not.toBe(message.id);
         const { header, serviceRequest, patient, encounter } = parts(bundle);
         expect(header).toMatchObject({
@@ -492,7 +560,10 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
         expect(serviceRequest?.subject).toEqual({ reference: patientUrl });
         // Identifiers only: the trust never echoes the person's details.
         expect(patient).toEqual({ resourceType: 'Patient', id: expect.any(String), identifier: sentPatient.identifier });
-        expect(encounter).toMatchObject({ status: encounterStatus, class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' } });
+        expect(encounter).toMatchObject({
+          status: encounterStatus,
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+        });
         expect(encounter?.basedOn).toEqual([{ reference: srEntry.fullUrl }]);
         expectValidMessage(bundle);
       }
@@ -510,7 +581,8 @@ describe('BaRS receiver simulator (nhs-fhir.md Mode B)', () => {
       await post(receiver, second, barsHeaders(token));
 
       expect(await receiver.advance()).toBe(2);
-      const byAnswer = (m: Bundle) => received.filter((r) => parts(r.bundle).header.response?.identifier === m.id).map((r) => parts(r.bundle));
+      const byAnswer = (m: Bundle) =>
+        received.filter((r) => parts(r.bundle).header.response?.identifier === m.id).map((r) => parts(r.bundle));
       expect(byAnswer(first).map((p) => p.serviceRequest?.status)).toEqual(['active']);
       const [declined] = byAnswer(second);
       expect(declined?.serviceRequest?.status).toBe('revoked');

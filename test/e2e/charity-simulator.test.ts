@@ -216,7 +216,10 @@ describe('charity simulator through CharityClient', () => {
     const err = await failure(client.getReferral(id, read()));
     expect(err).toMatchObject({ partner: 'CHARITY', kind: 'transient', options: { code: 'network' } });
     expect(err.message).toContain('ECONNREFUSED');
-    expect(await failure(client.createReferral(payloadFor(2), ctxFor(payloadFor(2))))).toMatchObject({ kind: 'transient', options: { code: 'network' } });
+    expect(await failure(client.createReferral(payloadFor(2), ctxFor(payloadFor(2))))).toMatchObject({
+      kind: 'transient',
+      options: { code: 'network' },
+    });
     // The charity keeps working on its side while unreachable.
     expect(sim.advance()).toBe(1);
     expect(sim.referrals()).toEqual([expect.objectContaining({ id, status: 'ALLOCATED' })]);
@@ -225,7 +228,11 @@ describe('charity simulator through CharityClient', () => {
     await sim.comeBack(); // already up: no-op
     expect(sim.url).toBe(url);
     expect(await connectError(url)).toBeUndefined();
-    await expect(client.getReferral(id, read())).resolves.toMatchObject({ id, externalReference: payload.externalReference, status: 'ALLOCATED' });
+    await expect(client.getReferral(id, read())).resolves.toMatchObject({
+      id,
+      externalReference: payload.externalReference,
+      status: 'ALLOCATED',
+    });
     // Its idempotency memory survived too: a resend replays.
     await expect(client.createReferral(payload, ctxFor(payload))).resolves.toEqual({ id, status: 'RECEIVED', replayed: true });
     expect(sim.stats()).toMatchObject({ created: 1, replays: 1 });
@@ -263,7 +270,10 @@ describe('charity simulator through CharityClient', () => {
 
     const again = await client.createReferral(p1, ctxFor(p1));
     expect(again).toEqual({ id: 'CH-000003', status: 'RECEIVED', replayed: false });
-    await expect(client.getReferral(again.id, read())).resolves.toMatchObject({ externalReference: p1.externalReference, status: 'RECEIVED' });
+    await expect(client.getReferral(again.id, read())).resolves.toMatchObject({
+      externalReference: p1.externalReference,
+      status: 'RECEIVED',
+    });
     await expect(client.getReferral(first.id, read())).resolves.toBeUndefined();
     // The other referral's key is untouched: still a replay.
     await expect(client.createReferral(p2, ctxFor(p2))).resolves.toEqual({ ...second, replayed: true });
@@ -344,7 +354,10 @@ describe('charity simulator faults', () => {
     try {
       const client = new CharityClient({ baseUrl: sim.url, apiKey: API_KEY, timeoutMs: 100 });
       const payload = payloadFor(1);
-      expect(await failure(client.createReferral(payload, ctxFor(payload)))).toMatchObject({ kind: 'transient', options: { code: 'timeout' } });
+      expect(await failure(client.createReferral(payload, ctxFor(payload)))).toMatchObject({
+        kind: 'transient',
+        options: { code: 'timeout' },
+      });
     } finally {
       await sim.stop();
     }
@@ -393,7 +406,9 @@ interface Received {
 }
 
 /** A bare node:http receiver that keeps raw bytes and headers and answers `respond(n)` to the nth request. */
-async function startReceiver(respond: (n: number) => number = () => 200): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+async function startReceiver(
+  respond: (n: number) => number = () => 200,
+): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
   const got: Received[] = [];
   let n = 0;
   const server: Server = createServer((req, res) => {
@@ -494,7 +509,12 @@ describe('charity simulator webhooks', () => {
     const created = await client.createReferral(payload, ctxFor(payload));
     // Already at the receiver when the 201 arrives, not after a flush.
     expect(receiver.got).toHaveLength(1);
-    expect(receiver.got[0]!.event.referral).toEqual({ id: created.id, externalReference: payload.externalReference, status: 'ALLOCATED', statusReason: null });
+    expect(receiver.got[0]!.event.referral).toEqual({
+      id: created.id,
+      externalReference: payload.externalReference,
+      status: 'ALLOCATED',
+      statusReason: null,
+    });
     expect(created).toEqual({ id: 'CH-000001', status: 'RECEIVED', replayed: false });
     expect(sim.stats()).toMatchObject({ created: 1, webhooksSent: 1, webhooksBeforeAnswer: 1 });
 
@@ -567,7 +587,12 @@ describe('charity simulator webhooks', () => {
     expect(receiver.got.map((r) => r.event.referral.status)).toEqual(['ALLOCATED', 'CANCELLED']);
     const cancelled = receiver.got[1]!;
     expect(cancelled.valid).toBe(true);
-    expect(cancelled.event.referral).toEqual({ id, externalReference: payload.externalReference, status: 'CANCELLED', statusReason: 'CONSENT_WITHDRAWN' });
+    expect(cancelled.event.referral).toEqual({
+      id,
+      externalReference: payload.externalReference,
+      status: 'CANCELLED',
+      statusReason: 'CONSENT_WITHDRAWN',
+    });
     const state = await client.getReferral(id, read());
     expect(state!.updatedAt.startsWith('2026-11-22T11:')).toBe(true);
     expect(cancelled.event.occurredAt).toBe(state!.updatedAt);
@@ -699,7 +724,11 @@ describe('charity simulator webhooks', () => {
     const forFirst = receiver.got.filter((r) => r.event.referral.id === 'CH-000001').map((r) => r.event.referral.status);
     expect(forFirst).toEqual(['ALLOCATED', 'ENGAGED', 'CONTACTED']);
     expect(receiver.got.slice(3).map((r) => r.event.eventId)).toEqual(
-      sim.events().slice(3).map((e) => e.eventId).reverse(),
+      sim
+        .events()
+        .slice(3)
+        .map((e) => e.eventId)
+        .reverse(),
     );
   });
 

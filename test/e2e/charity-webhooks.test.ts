@@ -56,7 +56,8 @@ async function run(name: string, faults: CharitySimulatorOptions['faults'], stat
 /** The sources of every charity-driven status change. */
 async function charitySources(bridge: RunningBridge, ids: string[]): Promise<string[]> {
   const sources: string[] = [];
-  for (const id of ids) for (const e of await bridge.ctx.referrals.timeline(id)) if (e.source.startsWith('charity-')) sources.push(e.source);
+  for (const id of ids)
+    for (const e of await bridge.ctx.referrals.timeline(id)) if (e.source.startsWith('charity-')) sources.push(e.source);
   return sources;
 }
 

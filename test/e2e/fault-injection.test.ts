@@ -103,14 +103,21 @@ describe('charity simulator faults through CharityClient', () => {
 
   it('draws faults from the injected random source over the listed kinds', async () => {
     const draws = [0.1, 0.0, 0.1, 0.99, 0.9];
-    const scripted = await startCharitySimulator({ apiKey: 'k', random: () => draws.shift() ?? 0.9, faults: { errorRate: 0.5, kinds: ['500', '429'] } });
+    const scripted = await startCharitySimulator({
+      apiKey: 'k',
+      random: () => draws.shift() ?? 0.9,
+      faults: { errorRate: 0.5, kinds: ['500', '429'] },
+    });
     try {
       const c = new CharityClient({ baseUrl: scripted.url, apiKey: 'k', timeoutMs: CLIENT_TIMEOUT_MS });
       const read = () => c.getReferral('CH-000001', { correlationId: 'c' });
       expect(await failure(read())).toMatchObject({ status: 500 });
       expect(await failure(read())).toMatchObject({ status: 429 });
       await expect(read()).resolves.toBeUndefined();
-      expect(scripted.faultStats()).toEqual({ eligible: 3, injected: { '500': 1, '503': 0, '429': 1, timeout: 0, reset: 0, 'lost-answer': 0, garbled: 0 } });
+      expect(scripted.faultStats()).toEqual({
+        eligible: 3,
+        injected: { '500': 1, '503': 0, '429': 1, timeout: 0, reset: 0, 'lost-answer': 0, garbled: 0 },
+      });
     } finally {
       await scripted.stop();
     }
@@ -185,7 +192,8 @@ describe('FHIR server faults through NhsFhirClient', () => {
   it('the identifier index answers as the full scan does (any case, system only, after an update and a delete)', async () => {
     await send();
     const system = fhirMapping.referralIdSystem;
-    const search = (value: string) => fhir.repo.searchResources({ resourceType: 'Task', filters: [{ code: 'identifier', operator: 'eq' as never, value }] });
+    const search = (value: string) =>
+      fhir.repo.searchResources({ resourceType: 'Task', filters: [{ code: 'identifier', operator: 'eq' as never, value }] });
     expect(await search(`${system}|${referral.referralId}`)).toHaveLength(1);
     expect(await search(`${system.toUpperCase()}|${referral.referralId.toUpperCase()}`)).toHaveLength(1);
     expect(await search(`${system}|`)).toHaveLength(1); // system only: the full scan

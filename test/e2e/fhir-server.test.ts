@@ -1,4 +1,3 @@
-
 import { connect } from 'node:net';
 import { Operator } from '@medplum/core';
 import type { Consent, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
@@ -40,7 +39,11 @@ async function connectError(url: string): Promise<string | undefined> {
   });
 }
 
-async function byReferralId<T extends ServiceRequest | Task>(server: FhirServer, resourceType: T['resourceType'], referralId: string): Promise<T[]> {
+async function byReferralId<T extends ServiceRequest | Task>(
+  server: FhirServer,
+  resourceType: T['resourceType'],
+  referralId: string,
+): Promise<T[]> {
   return server.repo.searchResources<T>({
     resourceType,
     filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${mapping.referralIdSystem}|${referralId}` }],
@@ -115,7 +118,9 @@ describe('NhsFhirClient against the FHIR simulator (Medplum router, in memory)',
     const gone = await startFhirServer();
     const url = gone.url;
     await gone.stop();
-    const err = await new NhsFhirClient({ baseUrl: url, timeoutMs: 2000, referralIdSystem: mapping.referralIdSystem }).getTaskStatus(referral.referralId, ctx).catch((e: unknown) => e);
+    const err = await new NhsFhirClient({ baseUrl: url, timeoutMs: 2000, referralIdSystem: mapping.referralIdSystem })
+      .getTaskStatus(referral.referralId, ctx)
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ partner: 'NHS', kind: 'transient' });
   });
 });
@@ -126,7 +131,8 @@ describe('simulated trust workflow', () => {
     try {
       const client = clientFor(server);
       const ids = ['aaaaaaaa-0000-5000-8000-000000000001', 'aaaaaaaa-0000-5000-8000-000000000002'];
-      for (const referralId of ids) await client.sendTransaction(referralToTransactionBundle(nhsView(clinicalReferral({ referralId })), mapping), ctx);
+      for (const referralId of ids)
+        await client.sendTransaction(referralToTransactionBundle(nhsView(clinicalReferral({ referralId })), mapping), ctx);
       await server.advanceTasks();
       const statuses = async () => Promise.all(ids.map(async (id) => (await client.getTaskStatus(id, ctx))?.taskStatus));
       expect(await statuses()).toEqual(['accepted', 'rejected']);
@@ -162,7 +168,10 @@ describe('simulated trust outages and lost records', () => {
   let server: FhirServer;
   let client: NhsFhirClient;
   const otherId = '11111111-2222-5333-8444-555555555555';
-  const otherBundle = referralToTransactionBundle(nhsView(clinicalReferral({ referralId: otherId, crimeReference: 'CC-26-0009999' })), mapping);
+  const otherBundle = referralToTransactionBundle(
+    nhsView(clinicalReferral({ referralId: otherId, crimeReference: 'CC-26-0009999' })),
+    mapping,
+  );
 
   beforeEach(async () => {
     server = await startFhirServer();
@@ -203,7 +212,10 @@ describe('simulated trust outages and lost records', () => {
     await client.sendTransaction(bundle, ctx);
     for (let i = 0; i < 3; i++) {
       await server.goDown();
-      await expect(client.getTaskStatus(referral.referralId, ctx)).rejects.toMatchObject({ kind: 'transient', options: { detail: 'ECONNREFUSED' } });
+      await expect(client.getTaskStatus(referral.referralId, ctx)).rejects.toMatchObject({
+        kind: 'transient',
+        options: { detail: 'ECONNREFUSED' },
+      });
       await server.comeBack();
       await expect(client.getTaskStatus(referral.referralId, ctx)).resolves.toMatchObject({ taskStatus: 'requested' });
     }

@@ -59,7 +59,10 @@ describe('outage recovery through reconciliation', () => {
   });
 
   const reconcileNow = async (): Promise<ReconciliationReport> => {
-    const res = await fetch(`${bridge.server!.info.uri}/v1/reconciliation`, { method: 'POST', headers: operatorHeader(bridge.ctx.config, ['admin']) });
+    const res = await fetch(`${bridge.server!.info.uri}/v1/reconciliation`, {
+      method: 'POST',
+      headers: operatorHeader(bridge.ctx.config, ['admin']),
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as ReconciliationReport;
   };
@@ -78,18 +81,26 @@ describe('outage recovery through reconciliation', () => {
   }
 
   test('partners down while records arrive: deliveries wait and retry, nothing is lost', async () => {
-    const failedAttempts = async () => (await bridge.ctx.queues.nhsDelivery.getJobCountByTypes('delayed')) + (await bridge.ctx.queues.charityDelivery.getJobCountByTypes('delayed'));
+    const failedAttempts = async () =>
+      (await bridge.ctx.queues.nhsDelivery.getJobCountByTypes('delayed')) +
+      (await bridge.ctx.queues.charityDelivery.getJobCountByTypes('delayed'));
     await waitFor(async () => (await failedAttempts()) > 0, 'deliveries retrying while partners are down');
     const statuses = await bridge.ctx.referrals.statuses();
     expect([...statuses.values()]).not.toContain('SENT');
 
     await fhir.comeBack();
     await charity.comeBack();
-    const queuedIds = [...new Map(generated.map((g) => [g.crimeReference, g])).values()].flatMap((g) => g.expectedReferrals.filter((r) => r.decision === 'QUEUED').map((r) => r.referralId));
-    await waitFor(async () => {
-      const s = await bridge.ctx.referrals.statuses();
-      return queuedIds.every((id) => ['SENT', 'CANCELLED'].includes(s.get(id) ?? ''));
-    }, 'every queued referral delivered after the outage', 40_000);
+    const queuedIds = [...new Map(generated.map((g) => [g.crimeReference, g])).values()].flatMap((g) =>
+      g.expectedReferrals.filter((r) => r.decision === 'QUEUED').map((r) => r.referralId),
+    );
+    await waitFor(
+      async () => {
+        const s = await bridge.ctx.referrals.statuses();
+        return queuedIds.every((id) => ['SENT', 'CANCELLED'].includes(s.get(id) ?? ''));
+      },
+      'every queued referral delivered after the outage',
+      40_000,
+    );
   }, 60_000);
 
   test('partners move on with webhooks lost and polling off; each loses one referral; reconciliation repairs it all', async () => {
@@ -116,14 +127,27 @@ describe('outage recovery through reconciliation', () => {
     const first = await reconcileNow();
     const classes = (c: string) => first.discrepancies.filter((d) => d.class === c);
     expect(classes('partner-ahead').length).toBeGreaterThan(3);
-    expect(classes('partner-missing').map((d) => d.referralId).sort()).toEqual([lostAtCharity.externalReference, nhsSent[0]].sort());
+    expect(
+      classes('partner-missing')
+        .map((d) => d.referralId)
+        .sort(),
+    ).toEqual([lostAtCharity.externalReference, nhsSent[0]].sort());
     expect(classes('partner-missing').every((d) => d.action === 'resent')).toBe(true);
     expect(classes('orphan')).toEqual([]);
 
     // The resends land (idempotently: the partners recreate exactly one each).
-    await waitFor(async () => charity.referrals().some((c) => c.externalReference === lostAtCharity.externalReference), 'charity has the lost referral again');
-    await waitFor(async () => (await trustView.getTaskStatus(nhsSent[0]!, { correlationId: 'test' })) !== undefined, 'trust has the lost referral again');
-    await waitFor(async () => (await bridge.ctx.referrals.get(lostAtCharity.externalReference))?.partnerRef !== lostAtCharity.id, 'new charity reference recorded');
+    await waitFor(
+      async () => charity.referrals().some((c) => c.externalReference === lostAtCharity.externalReference),
+      'charity has the lost referral again',
+    );
+    await waitFor(
+      async () => (await trustView.getTaskStatus(nhsSent[0]!, { correlationId: 'test' })) !== undefined,
+      'trust has the lost referral again',
+    );
+    await waitFor(
+      async () => (await bridge.ctx.referrals.get(lostAtCharity.externalReference))?.partnerRef !== lostAtCharity.id,
+      'new charity reference recorded',
+    );
 
     // Runs until nothing is left to do; the partners' truth then equals the bridge's.
     let report = await reconcileNow();

@@ -64,7 +64,6 @@ describe('pipeline end to end, NHS BaRS mode', () => {
     await Promise.all([police.stop(), bars.stop(), charity.stop()]);
   });
 
-
   test('every clinical referral reaches the trust once and settles from its responses alone', async () => {
     const latest = new Map(generated.map((g) => [g.crimeReference, g]));
     const expected = new Map<string, { type: string; decision: string }>();

@@ -55,7 +55,9 @@ describe('three bridge processes on one Redis', () => {
     });
     view = createContext(loadConfig(env), capturedLogger().logger);
     bridges = [0, 1, 2].map(() => startProcess(env));
-    await Promise.all(bridges.map((b) => waitFor(async () => b.lines.some((l) => l.includes('HTTP API listening')), 'a bridge process to start', 30_000)));
+    await Promise.all(
+      bridges.map((b) => waitFor(async () => b.lines.some((l) => l.includes('HTTP API listening')), 'a bridge process to start', 30_000)),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -85,8 +87,12 @@ describe('three bridge processes on one Redis', () => {
       60_000,
     ).catch(async (err) => {
       const s = await view.referrals.statuses();
-      const open = expected.filter((r) => !settled.has(s.get(r.referralId) ?? '')).map((r) => `${r.type}:${r.decision}:${s.get(r.referralId) ?? 'missing'}`);
-      throw new Error(`${(err as Error).message}: unsettled ${JSON.stringify(open)}, outbox ${await view.referrals.outboxSize()}, locks ${JSON.stringify(await view.redis.keys(`${view.config.redis.prefix}:lock:*`))}`);
+      const open = expected
+        .filter((r) => !settled.has(s.get(r.referralId) ?? ''))
+        .map((r) => `${r.type}:${r.decision}:${s.get(r.referralId) ?? 'missing'}`);
+      throw new Error(
+        `${(err as Error).message}: unsettled ${JSON.stringify(open)}, outbox ${await view.referrals.outboxSize()}, locks ${JSON.stringify(await view.redis.keys(`${view.config.redis.prefix}:lock:*`))}`,
+      );
     });
 
     // Work was shared: deliveries by more than one process.
@@ -98,7 +104,8 @@ describe('three bridge processes on one Redis', () => {
     let charitySent = 0;
     for (const id of await view.referrals.allIds()) {
       const meta = await view.referrals.get(id);
-      if (meta?.partnerRef) meta.partner === 'NHS' ? nhsSent++ : charitySent++;
+      if (meta?.partnerRef && meta.partner === 'NHS') nhsSent++;
+      else if (meta?.partnerRef) charitySent++;
     }
     const counts = await fhir.counts();
     expect(counts.ServiceRequest).toBe(nhsSent);
@@ -121,7 +128,11 @@ describe('three bridge processes on one Redis', () => {
 });
 
 function startProcess(env: Record<string, string>): Bridge {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let buffered = '';
   child.stdout!.on('data', (chunk: Buffer) => {

@@ -22,9 +22,23 @@ import { escapeXml, feedDocument, generateFeedRecords, type GeneratedRecord } fr
 // ---- record-level mutations ---------------------------------------------------------------
 
 /** Mutations that must get the record quarantined. */
-export const BAD_RECORD_MUTATIONS = ['invalid-date', 'invalid-nhs', 'unknown-code', 'missing-required', 'huge-attribute', 'wrong-type'] as const;
+export const BAD_RECORD_MUTATIONS = [
+  'invalid-date',
+  'invalid-nhs',
+  'unknown-code',
+  'missing-required',
+  'huge-attribute',
+  'wrong-type',
+] as const;
 /** Mutations the parser must see through: the record stays good and parses to a known value. */
-export const BENIGN_RECORD_MUTATIONS = ['deep-nesting', 'huge-unknown-attribute', 'nhs-with-spaces', 'markup-in-record', 'unicode-text', 'real-date'] as const;
+export const BENIGN_RECORD_MUTATIONS = [
+  'deep-nesting',
+  'huge-unknown-attribute',
+  'nhs-with-spaces',
+  'markup-in-record',
+  'unicode-text',
+  'real-date',
+] as const;
 export const RECORD_MUTATIONS = [...BAD_RECORD_MUTATIONS, ...BENIGN_RECORD_MUTATIONS] as const;
 export type BadRecordMutation = (typeof BAD_RECORD_MUTATIONS)[number];
 export type RecordMutationKind = (typeof RECORD_MUTATIONS)[number];
@@ -97,7 +111,8 @@ export const REQUIRED_RULE = /is required$/;
 export const TOO_LONG_RULE = /(is too long|has an invalid format|is not an email address)$/;
 /** Over the parser's own limit the value is never read, and the reason names it by its XML path (`OfficerInCase/@name`). */
 export const OVER_LIMIT_RULE = /is over the parser's limit of \d+ characters$/;
-export const TYPE_RULE = /(must be a number|must be a whole number|is too small|is too large|must be true or false|is required|has an invalid format)$/;
+export const TYPE_RULE =
+  /(must be a number|must be a whole number|is too small|is too large|must be true or false|is required|has an invalid format)$/;
 
 /** A planted value is only checked when it is long enough not to occur in a reason by chance ("P1", "10"). */
 export const MIN_PLANTED = 5;
@@ -147,9 +162,27 @@ function splice(xml: string, site: Site, replacement: string): string {
 const person = (r: CrimeRecord, occurrence: number) => r.persons[occurrence]!;
 
 const DATE_SITES: SiteDef[] = [
-  { label: 'DateOfBirth', re: elem('DateOfBirth'), field: '/DateOfBirth', type: 'date', set: (r, v, o) => void (person(r, o).dateOfBirth = v) },
-  { label: 'CommittedFrom', re: elem('CommittedFrom'), field: 'Offence/CommittedFrom', type: 'date', set: (r, v) => void (r.offence.committedFrom = v) },
-  { label: 'CommittedTo', re: elem('CommittedTo'), field: 'Offence/CommittedTo', type: 'date', set: (r, v) => void (r.offence.committedTo = v) },
+  {
+    label: 'DateOfBirth',
+    re: elem('DateOfBirth'),
+    field: '/DateOfBirth',
+    type: 'date',
+    set: (r, v, o) => void (person(r, o).dateOfBirth = v),
+  },
+  {
+    label: 'CommittedFrom',
+    re: elem('CommittedFrom'),
+    field: 'Offence/CommittedFrom',
+    type: 'date',
+    set: (r, v) => void (r.offence.committedFrom = v),
+  },
+  {
+    label: 'CommittedTo',
+    re: elem('CommittedTo'),
+    field: 'Offence/CommittedTo',
+    type: 'date',
+    set: (r, v) => void (r.offence.committedTo = v),
+  },
   { label: 'LastModified', re: elem('LastModified'), field: 'LastModified', type: 'datetime' },
   { label: 'Flag@raisedAt', re: attr('Flag', 'raisedAt'), field: 'Flag[0]/raisedAt', type: 'datetime' },
   { label: 'RiskAssessment@assessedAt', re: attr('RiskAssessment', 'assessedAt'), field: 'RiskAssessment/assessedAt', type: 'datetime' },
@@ -190,7 +223,11 @@ const REQUIRED_SITES: SiteDef[] = [
   { label: 'Flag@code', re: dropAttr('Flag', 'code'), field: 'Flag[0]/code' },
   { label: 'LawfulBasis@code', re: dropAttr('LawfulBasis', 'code'), field: 'LawfulBasis/code' },
   { label: 'RelationshipToVictim@victim', re: dropAttr('RelationshipToVictim', 'victim'), field: 'RelationshipToVictim/victimRef' },
-  { label: 'RelationshipToVictim#text', re: /(<RelationshipToVictim\b[^>]*>)([^<]*)(<\/RelationshipToVictim>)/g, field: 'RelationshipToVictim/relationship' },
+  {
+    label: 'RelationshipToVictim#text',
+    re: /(<RelationshipToVictim\b[^>]*>)([^<]*)(<\/RelationshipToVictim>)/g,
+    field: 'RelationshipToVictim/relationship',
+  },
 ];
 
 const HUGE_SITES: SiteDef[] = [
@@ -257,7 +294,12 @@ const UNICODE_SITES: SiteDef[] = [
 const REAL_DATE_SITES = DATE_SITES.filter((s) => s.set);
 
 function unescapeXml(value: string): string {
-  return value.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return value
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 function repeatTo(token: string, length: number): string {
@@ -310,7 +352,13 @@ export function applyRecordMutation(xml: string, spec: RecordMutationSpec): { xm
       const site = pickFrom(HUGE_SITES);
       if (!site) return undefined;
       const value = repeatTo(spec.value, spec.n);
-      if (escapeXml(value).length > DEFAULT_MAX_VALUE_CHARS) return bad({ ...site, def: { ...site.def, field: `@${site.def.label.split('@')[1]}` } }, OVER_LIMIT_RULE, [value.slice(0, 48)], escapeXml(value));
+      if (escapeXml(value).length > DEFAULT_MAX_VALUE_CHARS)
+        return bad(
+          { ...site, def: { ...site.def, field: `@${site.def.label.split('@')[1]}` } },
+          OVER_LIMIT_RULE,
+          [value.slice(0, 48)],
+          escapeXml(value),
+        );
       const tooLong = bad(site, TOO_LONG_RULE, [value.slice(0, 48)], escapeXml(value));
       return { ...tooLong, applied: { ...tooLong.applied, mayBeOverLimit: true } };
     }
@@ -362,7 +410,12 @@ export function applyRecordMutation(xml: string, spec: RecordMutationSpec): { xm
       const site = pickFrom(NHS_SITES, (s) => isValidNhsNumber(s.m[2] ?? ''));
       if (!site) return undefined;
       const d = site.m[2]!;
-      const styles = [`${d.slice(0, 3)} ${d.slice(3, 6)} ${d.slice(6)}`, `${d.slice(0, 3)}  ${d.slice(3, 6)}  ${d.slice(6)}`, ` ${d} `, `${d.slice(0, 3)}\t${d.slice(3, 6)}\n${d.slice(6)}`];
+      const styles = [
+        `${d.slice(0, 3)} ${d.slice(3, 6)} ${d.slice(6)}`,
+        `${d.slice(0, 3)}  ${d.slice(3, 6)}  ${d.slice(6)}`,
+        ` ${d} `,
+        `${d.slice(0, 3)}\t${d.slice(3, 6)}\n${d.slice(6)}`,
+      ];
       return benign(site, styles[spec.n % styles.length]!);
     }
     case 'markup-in-record': {
@@ -427,7 +480,10 @@ export const invalidDateTimeArb: fc.Arbitrary<string> = fc.oneof(
   invalidDateArb.filter((s) => /^\d{4}-\d{2}-\d{2}$/.test(s)).map((s) => `${s}T10:00:00Z`),
   fc
     .tuple(realDateArb, fc.integer({ min: 0, max: 2 }), fc.integer({ min: 25, max: 99 }), fc.integer({ min: 60, max: 99 }))
-    .map(([d, which, hour, sixty]) => `${d}T${which === 0 ? pad(hour) : '10'}:${which === 1 ? pad(sixty) : '30'}:${which === 2 ? pad(sixty) : '00'}Z`),
+    .map(
+      ([d, which, hour, sixty]) =>
+        `${d}T${which === 0 ? pad(hour) : '10'}:${which === 1 ? pad(sixty) : '30'}:${which === 2 ? pad(sixty) : '00'}Z`,
+    ),
   realDateArb.map((d) => `${d}T10:00:00`),
   fc
     .tuple(realDateArb, fc.boolean(), fc.integer({ min: 24, max: 99 }), fc.integer({ min: 60, max: 99 }))
@@ -437,7 +493,8 @@ export const invalidDateTimeArb: fc.Arbitrary<string> = fc.oneof(
   wordArb,
 );
 
-const digits = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((a) => a.join(''));
+const digits = (min: number, max: number) =>
+  fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((a) => a.join(''));
 
 /** Values of NhsNumber that must be refused: a wrong check digit, a check digit of 10, a wrong length, letters. */
 export const invalidNhsArb: fc.Arbitrary<string> = fc
@@ -449,7 +506,9 @@ export const invalidNhsArb: fc.Arbitrary<string> = fc
       return stem + String(check === 10 ? offset : (correct + offset) % 10);
     }),
     fc.oneof(digits(5, 9), digits(11, 14)),
-    fc.tuple(digits(10, 10), fc.nat(9), fc.constantFrom('O', 'I', 'x', '-', '+', '.')).map(([d, i, c]) => d.slice(0, i) + c + d.slice(i + 1)),
+    fc
+      .tuple(digits(10, 10), fc.nat(9), fc.constantFrom('O', 'I', 'x', '-', '+', '.'))
+      .map(([d, i, c]) => d.slice(0, i) + c + d.slice(i + 1)),
   )
   .filter((v) => !(/^\d{10}$/.test(v) && isValidNhsNumber(v)));
 
@@ -475,7 +534,12 @@ export function recordMutationArb(opts: PageOptions = {}): fc.Arbitrary<RecordMu
     spec('huge-attribute', tokenArb, none, fc.integer({ min: 4001, max: Math.max(4001, maxAttr) })),
     spec('wrong-type', wordArb, none, fc.integer({ min: 1, max: 1_000_000 })),
     // Mostly shallow, sometimes as deep as allowed (past the ~2,000 levels where recursion starts to matter).
-    spec('deep-nesting', none, none, fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: Math.min(1000, maxDepth), max: maxDepth }))),
+    spec(
+      'deep-nesting',
+      none,
+      none,
+      fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: Math.min(1000, maxDepth), max: maxDepth })),
+    ),
     spec('huge-unknown-attribute', tokenArb, none, fc.integer({ min: 1, max: maxAttr })),
     spec('nhs-with-spaces', none, none, fc.nat(3)),
     spec('markup-in-record', markupTextArb, none, fc.nat(2)),
@@ -539,7 +603,9 @@ export function buildPage(specs: RecordSpec[], generatedCursor?: { next: string;
     records.map((r) => r.xml),
     cursor ? { cursor } : {},
   );
-  return withDescription({ records, ...(cursor ? { cursor } : {}), xml, planted: records.flatMap((r) => r.planted) }, () => describePage(records, cursor));
+  return withDescription({ records, ...(cursor ? { cursor } : {}), xml, planted: records.flatMap((r) => r.planted) }, () =>
+    describePage(records, cursor),
+  );
 }
 
 export function describePage(records: PageRecord[], cursor?: { next: string; more: boolean }): string {
@@ -670,7 +736,9 @@ export function docMutationArb(opts: DocOptions = {}): fc.Arbitrary<DocMutationS
     {
       weight: 3,
       arbitrary: base('byte-flip', 1).chain((s) =>
-        fc.array(fc.record({ at: fc.nat({ max: 10_000_000 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 8 }).map((flips) => ({ ...s, flips })),
+        fc
+          .array(fc.record({ at: fc.nat({ max: 10_000_000 }), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 8 })
+          .map((flips) => ({ ...s, flips })),
       ),
     },
     { weight: 1, arbitrary: base('deep-nesting', 3, fc.integer(depth)) },
@@ -684,7 +752,20 @@ export function docMutationArb(opts: DocOptions = {}): fc.Arbitrary<DocMutationS
 
 const DECL = '<?xml version="1.0" encoding="UTF-8"?>';
 const ROOT_OPEN = '<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"';
-const WRONG_ENCODINGS = ['UTF-16', 'UTF-16LE', 'UTF-16BE', 'ISO-8859-1', 'latin1', 'windows-1252', 'US-ASCII', 'UTF-32', 'Shift_JIS', 'EBCDIC-US', 'UTF8', 'UTF-7'];
+const WRONG_ENCODINGS = [
+  'UTF-16',
+  'UTF-16LE',
+  'UTF-16BE',
+  'ISO-8859-1',
+  'latin1',
+  'windows-1252',
+  'US-ASCII',
+  'UTF-32',
+  'Shift_JIS',
+  'EBCDIC-US',
+  'UTF8',
+  'UTF-7',
+];
 
 function insertAfterDecl(xml: string, text: string): string {
   return xml.replace(DECL, DECL + '\n' + text);
@@ -692,7 +773,9 @@ function insertAfterDecl(xml: string, text: string): string {
 
 /** Inserts before the first `<Summary>` (every generated record has one, unless mutated away). */
 function intoFirstSummary(xml: string, text: string): string {
-  return xml.includes('<Summary>') ? xml.replace('<Summary>', `<Summary>${text}`) : xml.replace('</CrimeFlagFeed>', `<Note>${text}</Note></CrimeFlagFeed>`);
+  return xml.includes('<Summary>')
+    ? xml.replace('<Summary>', `<Summary>${text}`)
+    : xml.replace('</CrimeFlagFeed>', `<Note>${text}</Note></CrimeFlagFeed>`);
 }
 
 /** Start of record i's `<CrimeRecord` tag in the document (records are in order). */
@@ -748,7 +831,10 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
         ['no XML declaration', () => intoFirstSummary(xml.replace(DECL, decl), '&fz;')],
         ['entity in an attribute', () => insertAfterDecl(xml, decl).replace(ROOT_OPEN, `${ROOT_OPEN} note="&fz;"`)],
         ['bare ENTITY without DOCTYPE', () => intoFirstSummary(insertAfterDecl(xml, `<!ENTITY fz "${canary}">`), '&fz;')],
-        ['DOCTYPE split over lines', () => intoFirstSummary(insertAfterDecl(xml, decl.replace('<!DOCTYPE ', '<!DOCTYPE\n\t').replace('[', '[\n ')), '&fz;')],
+        [
+          'DOCTYPE split over lines',
+          () => intoFirstSummary(insertAfterDecl(xml, decl.replace('<!DOCTYPE ', '<!DOCTYPE\n\t').replace('[', '[\n ')), '&fz;'),
+        ],
       ];
       const [label, build] = variants[spec.variant % variants.length]!;
       c.input = build();
@@ -760,13 +846,33 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
     case 'doctype-external': {
       c.canaries.push(env.fileCanary);
       const variants: [string, () => string, DocExpectation][] = [
-        ['SYSTEM http entity', () => intoFirstSummary(insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY xxe SYSTEM "${env.httpUrl}/xxe">]>`), '&xxe;'), 'reject'],
-        ['SYSTEM file entity', () => intoFirstSummary(insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY xxe SYSTEM "file://${env.filePath}">]>`), '&xxe;'), 'reject'],
-        ['parameter entity', () => insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY % p SYSTEM "${env.httpUrl}/dtd"> %p;]>`), 'reject'],
+        [
+          'SYSTEM http entity',
+          () => intoFirstSummary(insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY xxe SYSTEM "${env.httpUrl}/xxe">]>`), '&xxe;'),
+          'reject',
+        ],
+        [
+          'SYSTEM file entity',
+          () => intoFirstSummary(insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY xxe SYSTEM "file://${env.filePath}">]>`), '&xxe;'),
+          'reject',
+        ],
+        [
+          'parameter entity',
+          () => insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed [<!ENTITY % p SYSTEM "${env.httpUrl}/dtd"> %p;]>`),
+          'reject',
+        ],
         ['external DTD', () => insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed SYSTEM "${env.httpUrl}/ext.dtd">`), 'reject'],
         ['PUBLIC DTD', () => insertAfterDecl(xml, `<!DOCTYPE CrimeFlagFeed PUBLIC "-//FUZZ//EN" "${env.httpUrl}/pub.dtd">`), 'reject'],
         // Not a DOCTYPE: an unknown element in a record, which must be ignored and never followed.
-        ['XInclude', () => xml.replace('<Summary>', `<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file://${env.filePath}" parse="text"/><Summary>`), 'preserve'],
+        [
+          'XInclude',
+          () =>
+            xml.replace(
+              '<Summary>',
+              `<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file://${env.filePath}" parse="text"/><Summary>`,
+            ),
+          'preserve',
+        ],
       ];
       const [label, build, expect] = variants[spec.variant % variants.length]!;
       c.input = build();
@@ -876,7 +982,15 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
             const at = start + m.index + m[1]!.length;
             c.input = xml.slice(0, at) + value + xml.slice(at + m[2]!.length);
             c.label = `huge OfficerInCase/@name (${spec.n} B) in record ${pickRecord}`;
-            c.nowBad.set(pickRecord, { kind: 'huge-attribute', site: 'OfficerInCase@name', bad: true, ...(value.length > DEFAULT_MAX_VALUE_CHARS ? { field: 'OfficerInCase/@name', rule: OVER_LIMIT_RULE } : { field: 'OfficerInCase/name', rule: TOO_LONG_RULE, mayBeOverLimit: true }), planted: [value.slice(0, 48)] });
+            c.nowBad.set(pickRecord, {
+              kind: 'huge-attribute',
+              site: 'OfficerInCase@name',
+              bad: true,
+              ...(value.length > DEFAULT_MAX_VALUE_CHARS
+                ? { field: 'OfficerInCase/@name', rule: OVER_LIMIT_RULE }
+                : { field: 'OfficerInCase/name', rule: TOO_LONG_RULE, mayBeOverLimit: true }),
+              planted: [value.slice(0, 48)],
+            });
           } else {
             c.input = xml.replace(ROOT_OPEN, `${ROOT_OPEN} padding="${value}"`);
             c.label = `huge attribute (${spec.n} B) on the root (record has no OfficerInCase@name)`;
@@ -944,7 +1058,11 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
           () => xml.replace(ROOT_OPEN, `<CrimeFlagFeed xmlns:${p}="${ns}"`).replace(/<(\/?)([A-Z][A-Za-z]*)/g, `<$1${p}:$2`),
           'either-preserve',
         ],
-        ['records prefixed (same namespace)', () => declared.replace(/<(\/?)CrimeRecord(?=[\s>])/g, `<$1${p}:CrimeRecord`), 'either-preserve'],
+        [
+          'records prefixed (same namespace)',
+          () => declared.replace(/<(\/?)CrimeRecord(?=[\s>])/g, `<$1${p}:CrimeRecord`),
+          'either-preserve',
+        ],
         [
           `Summary/Forename/Town/Language of record ${pickRecord} prefixed (same namespace)`,
           () => {
@@ -956,7 +1074,11 @@ export function buildDocCase(page: Page, spec: DocMutationSpec, env: DocEnv, opt
           'either-preserve',
         ],
         ['unused prefixes declared', () => declared.replace(RECORD_OPEN, `<CrimeRecord xmlns:${p}x="urn:x"`), 'preserve'],
-        ['foreign element inside a record', () => xml.replace('<Summary>', `<${p}:Note xmlns:${p}="urn:other">${spec.text}</${p}:Note><Summary>`), 'preserve'],
+        [
+          'foreign element inside a record',
+          () => xml.replace('<Summary>', `<${p}:Note xmlns:${p}="urn:other">${spec.text}</${p}:Note><Summary>`),
+          'preserve',
+        ],
         ['default namespace re-declared on records', () => xml.replace(RECORD_OPEN, `<CrimeRecord xmlns="${ns}"`), 'preserve'],
         [
           `record ${pickRecord} in a foreign default namespace`,

@@ -27,7 +27,7 @@ describe(`police feed fuzzing (fast-check, fixed seed ${SEED})`, () => {
     expect(report.knownBugHits).toEqual({});
   }, 60_000);
 
-  test('B: document-level mutations: FeedError or A\'s rules, never another error, a hang, an expanded or fetched entity', async () => {
+  test("B: document-level mutations: FeedError or A's rules, never another error, a hang, an expanded or fetched entity", async () => {
     const report = await documentMutationProperty({ numRuns: 150, seed: SEED, tolerateKnownBugs: true });
     expect(DOC_MUTATIONS.filter((kind) => !report.counts[kind])).toEqual([]); // every kind generated
     expect(report.counts['outcome:FeedError']).toBeGreaterThan(0);
@@ -59,7 +59,10 @@ describe('bugs found by fuzzing, now fixed (their counterexamples)', () => {
   // Actual: parseFeed resolves with only the unprefixed record; the other is silently dropped, so
   // ingest accepts the page, quarantines nothing and the cursor moves past the record.
   it('FIXED prefixed-records-dropped: a <f:CrimeRecord> bound to the feed namespace is parsed like any CrimeRecord', async () => {
-    const doc = feedDocument([good.replace(/<(\/?)CrimeRecord>/g, '<$1f:CrimeRecord>'), other]).replace(`xmlns="${NS}"`, `xmlns="${NS}" xmlns:f="${NS}"`);
+    const doc = feedDocument([good.replace(/<(\/?)CrimeRecord>/g, '<$1f:CrimeRecord>'), other]).replace(
+      `xmlns="${NS}"`,
+      `xmlns="${NS}" xmlns:f="${NS}"`,
+    );
     const feed = await parseFeed(doc, opts);
     expect(feed.records).toHaveLength(2);
   });

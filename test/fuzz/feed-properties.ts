@@ -190,7 +190,11 @@ async function expectedRecord(pr: PageRecord): Promise<CrimeRecord> {
   let clean = cleanCache.get(pr.cleanXml);
   if (!clean) {
     clean = parseAlone(pr.cleanXml).then((r) => {
-      if (!r.ok) throw new Violation('base-record-bad', `the generator's valid ${pr.baseKind} record (seed ${pr.baseSeed}) was quarantined: ${r.reason}`);
+      if (!r.ok)
+        throw new Violation(
+          'base-record-bad',
+          `the generator's valid ${pr.baseKind} record (seed ${pr.baseSeed}) was quarantined: ${r.reason}`,
+        );
       return r.record;
     });
     cleanCache.set(pr.cleanXml, clean);
@@ -240,7 +244,8 @@ function reasonProblem(reason: unknown, bad: AppliedMutation[], truth: GroundTru
   if (leaked) return `reason "${short(reason, 200)}" contains the planted value "${short(leaked, 60)}"`;
   if (reason.length > 300) return `reason is ${reason.length} characters long`;
   const names = (a: AppliedMutation) =>
-    (a.rule!.test(reason) && reason.includes(a.field!)) || (a.mayBeOverLimit === true && OVER_LIMIT_RULE.test(reason) && reason.includes(a.field!.replace(/\/([^/@]*)$/, '/@$1')));
+    (a.rule!.test(reason) && reason.includes(a.field!)) ||
+    (a.mayBeOverLimit === true && OVER_LIMIT_RULE.test(reason) && reason.includes(a.field!.replace(/\/([^/@]*)$/, '/@$1')));
   if (bad.length && !bad.some(names)) {
     return `reason "${reason}" names none of the planted faults: ${bad.map((a) => `${a.kind}@${a.site} (${a.field}, ${a.rule})`).join('; ')}`;
   }
@@ -268,16 +273,26 @@ async function checkRecords(results: RecordParseResult[], page: Page, truth: Gro
     }
     const bad = truth.badBy(i);
     if (bad.length) {
-      if (r.ok) throw new Violation('bad-accepted', `record ${i} should be quarantined (${bad.map((a) => `${a.kind}@${a.site}`).join(', ')}) but was accepted`);
+      if (r.ok)
+        throw new Violation(
+          'bad-accepted',
+          `record ${i} should be quarantined (${bad.map((a) => `${a.kind}@${a.site}`).join(', ')}) but was accepted`,
+        );
       const problem = reasonProblem(r.reason, bad, truth);
       if (problem) throw new Violation('reason', `record ${i}: ${problem}`);
       if (r.index !== i) throw new Violation('order', `record ${i} came back with index ${r.index}`);
       const touches = new Set(bad.map((a) => a.touches).concat(pr.applied.map((a) => a.touches)));
       if (!touches.has('crimeReference') && r.crimeReference !== pr.crimeReference) {
-        throw new Violation('crime-reference', `quarantined record ${i} has crimeReference ${short(r.crimeReference)}, expected ${pr.crimeReference}`);
+        throw new Violation(
+          'crime-reference',
+          `quarantined record ${i} has crimeReference ${short(r.crimeReference)}, expected ${pr.crimeReference}`,
+        );
       }
       if (!touches.has('recordVersion') && r.recordVersion !== pr.recordVersion) {
-        throw new Violation('record-version', `quarantined record ${i} has recordVersion ${short(r.recordVersion)}, expected ${pr.recordVersion}`);
+        throw new Violation(
+          'record-version',
+          `quarantined record ${i} has recordVersion ${short(r.recordVersion)}, expected ${pr.recordVersion}`,
+        );
       }
       continue;
     }
@@ -302,7 +317,8 @@ async function checkAlone(results: RecordParseResult[], page: Page): Promise<voi
     const r = results[pr.index]!;
     const alone = await parseAlone(pr.xml);
     if (r.ok !== alone.ok) throw new Violation('alone', `record ${pr.index} is ok=${r.ok} in the page but ok=${alone.ok} alone`);
-    if (r.ok && alone.ok && !sameValue(r.record, alone.record)) throw new Violation('alone', `record ${pr.index} differs from the same record parsed alone`);
+    if (r.ok && alone.ok && !sameValue(r.record, alone.record))
+      throw new Violation('alone', `record ${pr.index} differs from the same record parsed alone`);
     if (!r.ok && !alone.ok && !r.reason.startsWith('record ') && r.reason !== alone.reason) {
       throw new Violation('alone', `record ${pr.index}'s reason "${r.reason}" differs alone: "${alone.reason}"`);
     }
@@ -311,11 +327,19 @@ async function checkAlone(results: RecordParseResult[], page: Page): Promise<voi
 
 /** Sanity for results of a document whose records cannot be predicted (byte flips). */
 function checkSane(results: RecordParseResult[], page: Page, truth: GroundTruth): void {
-  if (results.length > page.records.length) throw new Violation('count', `${page.records.length} records in the page, ${results.length} returned`);
+  if (results.length > page.records.length)
+    throw new Violation('count', `${page.records.length} records in the page, ${results.length} returned`);
   results.forEach((r, i) => {
     if (r.ok) {
-      if (!/^[A-Za-z0-9/-]{1,40}$/.test(r.record.crimeReference) || !Number.isSafeInteger(r.record.recordVersion) || r.record.recordVersion < 1) {
-        throw new Violation('insane-record', `record ${i} was accepted with ${short({ crimeReference: r.record.crimeReference, recordVersion: r.record.recordVersion })}`);
+      if (
+        !/^[A-Za-z0-9/-]{1,40}$/.test(r.record.crimeReference) ||
+        !Number.isSafeInteger(r.record.recordVersion) ||
+        r.record.recordVersion < 1
+      ) {
+        throw new Violation(
+          'insane-record',
+          `record ${i} was accepted with ${short({ crimeReference: r.record.crimeReference, recordVersion: r.record.recordVersion })}`,
+        );
       }
     } else {
       const problem = reasonProblem(r.reason, [], truth);
@@ -328,7 +352,10 @@ function checkSane(results: RecordParseResult[], page: Page, truth: GroundTruth)
 function checkFeedError(error: unknown, c: DocCase | undefined, truth: GroundTruth): void {
   if (!(error instanceof FeedError) || error.name !== 'FeedError') {
     const e = error as Error;
-    throw new Violation('wrong-error', `rejected with ${e?.constructor?.name ?? typeof error} (${e?.name}): ${short(e?.message ?? error, 300)}`);
+    throw new Violation(
+      'wrong-error',
+      `rejected with ${e?.constructor?.name ?? typeof error} (${e?.name}): ${short(e?.message ?? error, 300)}`,
+    );
   }
   if (!error.message) throw new Violation('wrong-error', 'FeedError without a message');
   if (error.message.length > 300) throw new Violation('wrong-error', `FeedError message is ${error.message.length} characters long`);
@@ -356,7 +383,13 @@ function tolerate(stats: Stats, opts: FuzzOptions, err: unknown, c: DocCase | un
 }
 
 function assertOptions(opts: FuzzOptions) {
-  return { numRuns: opts.numRuns, seed: opts.seed, ...(opts.path ? { path: opts.path } : {}), verbose: !!opts.verbose, includeErrorInReport: true };
+  return {
+    numRuns: opts.numRuns,
+    seed: opts.seed,
+    ...(opts.path ? { path: opts.path } : {}),
+    verbose: !!opts.verbose,
+    includeErrorInReport: true,
+  };
 }
 
 // ---- A: record-level mutations ------------------------------------------------------------
@@ -374,10 +407,19 @@ export async function recordMutationProperty(opts: FuzzOptions): Promise<FuzzRep
       }
       try {
         const input = Buffer.from(page.xml, 'utf8');
-        const out = await settle('parseFeed', () => parseFeed(input, { maxBytes: DEFAULT_MAX_BYTES }), hangLimitMs(timeoutMs, input.length));
-        if (!out.ok) throw new Violation('threw', `parseFeed rejected a well-formed document: ${short((out.error as Error)?.message ?? out.error, 300)}`);
+        const out = await settle(
+          'parseFeed',
+          () => parseFeed(input, { maxBytes: DEFAULT_MAX_BYTES }),
+          hangLimitMs(timeoutMs, input.length),
+        );
+        if (!out.ok)
+          throw new Violation(
+            'threw',
+            `parseFeed rejected a well-formed document: ${short((out.error as Error)?.message ?? out.error, 300)}`,
+          );
         const feed = out.value;
-        if (feed.force !== 'CHESHIRE' || !sameValue(feed.cursor, page.cursor)) throw new Violation('header', `force/cursor ${short({ force: feed.force, cursor: feed.cursor })}`);
+        if (feed.force !== 'CHESHIRE' || !sameValue(feed.cursor, page.cursor))
+          throw new Violation('header', `force/cursor ${short({ force: feed.force, cursor: feed.cursor })}`);
         const truth = truthOf(page);
         await checkRecords(feed.records, page, truth);
         await checkAlone(feed.records, page);
@@ -448,7 +490,11 @@ export async function documentMutationProperty(opts: FuzzOptions): Promise<FuzzR
   return stats.report(opts.seed, performance.now() - start);
 
   async function checkDocument(c: DocCase, truth: GroundTruth): Promise<void> {
-    const out = await settle('parseFeed', () => parseFeed(c.input, { maxBytes: c.maxBytes }), hangLimitMs(timeoutMs, Buffer.byteLength(c.input)));
+    const out = await settle(
+      'parseFeed',
+      () => parseFeed(c.input, { maxBytes: c.maxBytes }),
+      hangLimitMs(timeoutMs, Buffer.byteLength(c.input)),
+    );
     if (!out.ok) {
       stats.count('outcome:FeedError');
       checkFeedError(out.error, c, truth);
@@ -506,7 +552,11 @@ export async function ingestProperty(opts: FuzzOptions): Promise<FuzzReport> {
       try {
         const input = typeof c.input === 'string' ? Buffer.from(c.input, 'utf8') : c.input;
         const out = await settle('ingestDocument', () => ingestDocument(ctx, input, 'push'), hangLimitMs(timeoutMs, input.length));
-        const queued = async () => Object.values(await ctx.queues.intake.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'waiting-children')).reduce((a, b) => a + b, 0);
+        const queued = async () =>
+          Object.values(await ctx.queues.intake.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'waiting-children')).reduce(
+            (a, b) => a + b,
+            0,
+          );
         if (!out.ok) {
           thrown = out.error;
           if (!(out.error instanceof FeedError)) {
@@ -521,7 +571,8 @@ export async function ingestProperty(opts: FuzzOptions): Promise<FuzzReport> {
           stats.count('outcome:FeedError');
           checkFeedError(out.error, c, truth);
           if (c.expect === 'preserve') throw new Violation('should-resolve', `${c.label}: ingest refused the page: ${out.error.message}`);
-          if ((await ctx.quarantine.count()) !== 0 || (await queued()) !== 0) throw new Violation('partial', `${c.label}: a refused document left records behind`);
+          if ((await ctx.quarantine.count()) !== 0 || (await queued()) !== 0)
+            throw new Violation('partial', `${c.label}: a refused document left records behind`);
         } else {
           stats.count('outcome:summary');
           if (c.expect === 'reject') throw new Violation('should-reject', `${c.label}: ingest accepted the document`);
@@ -564,23 +615,31 @@ async function checkIngest(
   // Too deep to copy safely: must (or, in between, may) be quarantined for its depth.
   const quarantinedForDepth = (r: (typeof records)[number]) =>
     truth.depthOf(r.index) >= DEEP_MUST ||
-    (truth.depthOf(r.index) >= DEEP_MAY && summary.quarantined.some((q) => q.crimeReference === r.crimeReference && DEEP_REASON.test(q.reason)));
+    (truth.depthOf(r.index) >= DEEP_MAY &&
+      summary.quarantined.some((q) => q.crimeReference === r.crimeReference && DEEP_REASON.test(q.reason)));
   const bad = records.filter((r) => truth.badBy(r.index).length > 0 || quarantinedForDepth(r));
   const good = records.filter((r) => !bad.includes(r));
   stats.count('records:queued', summary.accepted);
   stats.count('records:quarantined', summary.quarantined.length);
   if (summary.accepted + summary.quarantined.length !== records.length) {
-    throw new Violation('ingest-count', `${records.length} records, but accepted ${summary.accepted} + quarantined ${summary.quarantined.length}`);
+    throw new Violation(
+      'ingest-count',
+      `${records.length} records, but accepted ${summary.accepted} + quarantined ${summary.quarantined.length}`,
+    );
   }
   if (summary.quarantined.length !== bad.length) {
-    throw new Violation('ingest-count', `${bad.length} bad records, ${summary.quarantined.length} quarantined: ${short(summary.quarantined)}`);
+    throw new Violation(
+      'ingest-count',
+      `${bad.length} bad records, ${summary.quarantined.length} quarantined: ${short(summary.quarantined)}`,
+    );
   }
   bad.forEach((pr, j) => {
     const q = summary.quarantined[j]!;
     const problem = reasonProblem(q.reason, quarantinedForDepth(pr) && DEEP_REASON.test(q.reason) ? [] : truth.badBy(pr.index), truth);
     if (problem) throw new Violation('reason', `summary, record ${pr.index}: ${problem}`);
     const touched = pr.applied.some((a) => a.touches === 'crimeReference');
-    if (!touched && q.crimeReference !== pr.crimeReference) throw new Violation('crime-reference', `summary names ${q.crimeReference} for ${pr.crimeReference}`);
+    if (!touched && q.crimeReference !== pr.crimeReference)
+      throw new Violation('crime-reference', `summary names ${q.crimeReference} for ${pr.crimeReference}`);
   });
   // The entries' fields without `raw` (a sealed copy of the record, up to megabytes): reading it
   // would leave redis-parser's buffer-shrinking interval running after the property ends.
@@ -591,7 +650,8 @@ async function checkIngest(
       return { reason, crimeReference: crimeReference ?? undefined, source };
     }),
   );
-  if (stored.length !== bad.length) throw new Violation('quarantine-store', `${bad.length} bad records, ${stored.length} in the quarantine store`);
+  if (stored.length !== bad.length)
+    throw new Violation('quarantine-store', `${bad.length} bad records, ${stored.length} in the quarantine store`);
   for (const [j, pr] of bad.entries()) {
     const q = summary.quarantined[j]!;
     if (!stored.some((s) => s.reason === q.reason && s.crimeReference === q.crimeReference && s.source === 'push')) {
@@ -600,9 +660,13 @@ async function checkIngest(
   }
   for (const pr of good) {
     const job = await ctx.queues.intake.getJob(intakeJobId(pr.crimeReference, pr.recordVersion));
-    if (!job) throw new Violation('intake-missing', `good record ${pr.index}: no intake job ${intakeJobId(pr.crimeReference, pr.recordVersion)}`);
+    if (!job)
+      throw new Violation('intake-missing', `good record ${pr.index}: no intake job ${intakeJobId(pr.crimeReference, pr.recordVersion)}`);
     if (job.data.crimeReference !== pr.crimeReference || job.data.recordVersion !== pr.recordVersion) {
-      throw new Violation('intake-missing', `intake job for ${pr.crimeReference}@v${pr.recordVersion} carries ${job.data.crimeReference}@v${job.data.recordVersion}`);
+      throw new Violation(
+        'intake-missing',
+        `intake job for ${pr.crimeReference}@v${pr.recordVersion} carries ${job.data.crimeReference}@v${job.data.recordVersion}`,
+      );
     }
   }
   const total = await queued();

@@ -13,7 +13,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DocOptions } from './feed-arbitraries';
-import { documentMutationProperty, ingestProperty, KNOWN_BUGS, recordMutationProperty, type FuzzOptions, type FuzzReport } from './feed-properties';
+import {
+  documentMutationProperty,
+  ingestProperty,
+  KNOWN_BUGS,
+  recordMutationProperty,
+  type FuzzOptions,
+  type FuzzReport,
+} from './feed-properties';
 
 interface Args {
   seed: number;
@@ -135,14 +142,17 @@ async function main(): Promise<number> {
       failed++;
       const e = err as Error;
       console.log(`FAIL ${key} after ${((performance.now() - t) / 1000).toFixed(1)} s (seed ${args.seed})`);
-      console.log(`     replay: npx tsx test/fuzz/run-fuzz.ts --seed ${args.seed} --only ${key} --runs-${key.toLowerCase()} ${opts.numRuns}${args.strict ? ' --strict' : ''} --path "<path printed below>"`);
+      console.log(
+        `     replay: npx tsx test/fuzz/run-fuzz.ts --seed ${args.seed} --only ${key} --runs-${key.toLowerCase()} ${opts.numRuns}${args.strict ? ' --strict' : ''} --path "<path printed below>"`,
+      );
       console.log(String(e?.message ?? e).replace(/^/gm, '     '));
     }
   }
   const total = ((performance.now() - start) / 1000).toFixed(1);
   if (Object.keys(knownBugs).length) {
     console.log('known bugs still present (tolerated; --strict fails on them):');
-    for (const [bug, hits] of Object.entries(knownBugs)) console.log(`  - ${bug} (${hits} hits): ${KNOWN_BUGS[bug as keyof typeof KNOWN_BUGS]}`);
+    for (const [bug, hits] of Object.entries(knownBugs))
+      console.log(`  - ${bug} (${hits} hits): ${KNOWN_BUGS[bug as keyof typeof KNOWN_BUGS]}`);
   }
   console.log(`${failed ? 'FAILED' : 'OK'}: ${failed} propert${failed === 1 ? 'y' : 'ies'} failed, ${total} s in all, seed ${args.seed}`);
   return failed ? 1 : 0;

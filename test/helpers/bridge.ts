@@ -44,7 +44,10 @@ export async function dropKeys(config: BridgeConfig): Promise<void> {
 }
 
 /** Test teardown for a bridge with workers: the workers stop first, then its keys go, then its connections. */
-export async function stopBridge(ctx: { config: BridgeConfig; close(): Promise<void> }, workers: { close(): Promise<void> }[]): Promise<void> {
+export async function stopBridge(
+  ctx: { config: BridgeConfig; close(): Promise<void> },
+  workers: { close(): Promise<void> }[],
+): Promise<void> {
   await Promise.all(workers.map((w) => w.close()));
   await dropKeys(ctx.config);
   await ctx.close();

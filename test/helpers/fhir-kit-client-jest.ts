@@ -26,8 +26,15 @@ function loadFhirKitClient(): Record<string, unknown> {
     const mod = { exports: {} as Record<string, unknown> };
     modules.set(file, mod);
     const localRequire = (specifier: string): unknown =>
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS loader for an ESM-only package
       specifier.startsWith('.') ? load(path.resolve(path.dirname(file), specifier)) : require(specifier);
-    new Function('exports', 'require', 'module', '__filename', '__dirname', outputText)(mod.exports, localRequire, mod, file, path.dirname(file));
+    new Function('exports', 'require', 'module', '__filename', '__dirname', outputText)(
+      mod.exports,
+      localRequire,
+      mod,
+      file,
+      path.dirname(file),
+    );
     return mod.exports;
   };
   return load(path.join(dist, 'index.js'));

@@ -87,8 +87,12 @@ export function trustResponse(opts: TrustResponseOptions): Bundle {
       },
     },
   ];
-  if (opts.encounter) entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
-  if (opts.outcome) entries.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] } });
+  if (opts.encounter)
+    entries.push({ resource: { resourceType: 'Encounter', status: opts.encounter as 'planned', class: { code: 'AMB' } } });
+  if (opts.outcome)
+    entries.push({
+      resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: opts.outcome }] },
+    });
   return { resourceType: 'Bundle', id: opts.id, type: 'message', entry: entries };
 }
 
@@ -98,7 +102,13 @@ export function barsIntegrityHeaders(correlationId: string = randomUUID()): { 'x
 }
 
 type HeaderFn = (req: { getHeader(name: string): unknown }) => string;
-const mirror = (name: string): HeaderFn => (req) => String(req.getHeader(name) ?? '');
+const mirror =
+  (name: string): HeaderFn =>
+  (req) =>
+    String(req.getHeader(name) ?? '');
 
 /** nock reply headers for a receiver that mirrors the integrity headers, as BaRS receivers must. */
-export const MIRROR_INTEGRITY: Record<string, HeaderFn> = { 'X-Request-Id': mirror('x-request-id'), 'X-Correlation-Id': mirror('x-correlation-id') };
+export const MIRROR_INTEGRITY: Record<string, HeaderFn> = {
+  'X-Request-Id': mirror('x-request-id'),
+  'X-Correlation-Id': mirror('x-correlation-id'),
+};

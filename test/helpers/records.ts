@@ -30,7 +30,17 @@ export type FullPerson = Required<Omit<Person, 'address' | 'safeContact' | 'lawf
  * in every free field, real and unique date of birth and NHS number, and their own GIVEN
  * consents and complete lawful basis, which must not travel either. `at` is 'YYYY-MM-DDTHH:MM'.
  */
-export function plantedPerson(p: { tag: string; ref: string; role: PersonRole; dob: string; nhs: string; at: string; postcode: string; victimRef: string; marker: string }): FullPerson {
+export function plantedPerson(p: {
+  tag: string;
+  ref: string;
+  role: PersonRole;
+  dob: string;
+  nhs: string;
+  at: string;
+  postcode: string;
+  victimRef: string;
+  marker: string;
+}): FullPerson {
   const plant = (field: string) => `PLANT-${p.tag}-${field}-${p.marker}`;
   return {
     ref: p.ref,
@@ -41,7 +51,12 @@ export function plantedPerson(p: { tag: string; ref: string; role: PersonRole; d
     gender: 'OTHER',
     nhsNumber: p.nhs,
     address: { lines: [plant('ADDRESS1'), plant('ADDRESS2')], town: plant('TOWN'), postcode: p.postcode },
-    safeContact: { phone: plant('PHONE'), email: `plant-${p.tag.toLowerCase()}-${p.marker}@example.org`, safeTimeToCall: plant('SAFETIME'), voicemailSafe: true },
+    safeContact: {
+      phone: plant('PHONE'),
+      email: `plant-${p.tag.toLowerCase()}-${p.marker}@example.org`,
+      safeTimeToCall: plant('SAFETIME'),
+      voicemailSafe: true,
+    },
     language: plant('LANGUAGE'),
     consents: [
       { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN', recordedAt: `${p.at}:01Z`, recordedBy: plant('RECORDEDBY-A') },

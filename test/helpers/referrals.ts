@@ -89,7 +89,13 @@ export async function queueWithoutDelivery(ctx: BridgeContext, referral: Referra
   const t = await ctx.referrals.transition(referral.referralId, {
     to: 'QUEUED',
     source: 'test',
-    create: { referralId: referral.referralId, type: referral.type, crimeReference: referral.crimeReference, recordVersion: 3, correlationId },
+    create: {
+      referralId: referral.referralId,
+      type: referral.type,
+      crimeReference: referral.crimeReference,
+      recordVersion: 3,
+      correlationId,
+    },
   });
   if (!t.applied) throw new Error('setup failed');
   return t.seq;

@@ -55,11 +55,18 @@ describe('HTTP API', () => {
     const broken = await push('<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"><CrimeRecord>');
     expect(broken.statusCode).toBe(400);
     expect(JSON.parse(broken.payload).message).toMatch(/malformed/);
-    const xxe = await push('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><CrimeFlagFeed xmlns="urn:iasu:police-feed:1">&e;</CrimeFlagFeed>');
+    const xxe = await push(
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><CrimeFlagFeed xmlns="urn:iasu:police-feed:1">&e;</CrimeFlagFeed>',
+    );
     expect(xxe.statusCode).toBe(400);
     expect(xxe.payload).not.toContain('root:');
     expect((await push(Buffer.alloc(300_000, 'a'))).statusCode).toBe(413);
-    const json = await server.inject({ method: 'POST', url: '/v1/police/flags', payload: '{}', headers: { 'content-type': 'application/json', authorization: 'Bearer push-token' } });
+    const json = await server.inject({
+      method: 'POST',
+      url: '/v1/police/flags',
+      payload: '{}',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer push-token' },
+    });
     expect(json.statusCode).toBe(415);
   });
 
@@ -79,7 +86,10 @@ describe('feed poller', () => {
   test('pages through the feed and saves the cursor after each page is queued', async () => {
     const records = generateFeedRecords({ records: 12, seed: 3, prefix: 'POLL' });
     const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });
-    const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5' }), capturedLogger().logger);
+    const ctx = createContext(
+      testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5' }),
+      capturedLogger().logger,
+    );
     try {
       const run = await new FeedPoller(ctx).pollOnce();
       expect(run).toMatchObject({ pages: Math.ceil(records.length / 5), records: records.length });
@@ -103,7 +113,10 @@ describe('feed poller', () => {
     nock.enableNetConnect('127.0.0.1');
     try {
       await ctx.cursor.set('0000000000000042');
-      nock('http://rms.test').get('/flags').query({ cursor: '0000000000000042', limit: '500' }).reply(200, '<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"><Cursor');
+      nock('http://rms.test')
+        .get('/flags')
+        .query({ cursor: '0000000000000042', limit: '500' })
+        .reply(200, '<CrimeFlagFeed xmlns="urn:iasu:police-feed:1"><Cursor');
       const run = await new FeedPoller(ctx).pollOnce();
       expect(run.error).toMatch(/malformed/);
       expect(await ctx.cursor.get()).toBe('0000000000000042');
@@ -152,9 +165,15 @@ describe('feed poller', () => {
     try {
       await ctx.cursor.set('0000000000000042');
       const [first, second] = generateFeedRecords({ records: 2, seed: 3, prefix: 'DTDTXT' }).map((g) => g.xml);
-      const page = feedDocument([`<!-- the RMS export once wrote <!DOCTYPE here -->${first!}`, second!.replace(/<Summary>/, '<Summary><![CDATA[quoted: <!ENTITY x "y">]]> ')], {
-        cursor: { next: '0000000000000044', more: false },
-      });
+      const page = feedDocument(
+        [
+          `<!-- the RMS export once wrote <!DOCTYPE here -->${first!}`,
+          second!.replace(/<Summary>/, '<Summary><![CDATA[quoted: <!ENTITY x "y">]]> '),
+        ],
+        {
+          cursor: { next: '0000000000000044', more: false },
+        },
+      );
       nock('http://rms.test').get('/flags').query({ cursor: '0000000000000042', limit: '500' }).reply(200, page);
       const run = await new FeedPoller(ctx).pollOnce();
       expect(run.error).toBeUndefined();
@@ -175,13 +194,18 @@ describe('feed poller', () => {
       const records = generateFeedRecords({ records: 3, seed: 7, prefix: 'HUGE' }).filter((g) => !g.expectQuarantine);
       const huge = records[0]!;
       const xml = records.map((g) => (g === huge ? g.xml.replace(/name="[^"]*"/, `name="${'z'.repeat(9 * 2 ** 20)}"`) : g.xml));
-      nock('http://rms.test').get('/flags').query(true).reply(200, feedDocument(xml, { cursor: { next: '0000000000000003', more: false } }));
+      nock('http://rms.test')
+        .get('/flags')
+        .query(true)
+        .reply(200, feedDocument(xml, { cursor: { next: '0000000000000003', more: false } }));
       const run = await new FeedPoller(ctx).pollOnce();
       expect(run.error).toBeUndefined();
       expect(run).toMatchObject({ pages: 1, records: records.length, quarantined: 1 });
       expect(await ctx.cursor.get()).toBe('0000000000000003');
       expect(await ctx.queues.intake.getJobCountByTypes('waiting')).toBe(records.length - 1);
-      expect((await ctx.quarantine.list()).map((e) => [e.crimeReference, e.reason])).toEqual([[huge.crimeReference, "OfficerInCase/@name is over the parser's limit of 65536 characters"]]);
+      expect((await ctx.quarantine.list()).map((e) => [e.crimeReference, e.reason])).toEqual([
+        [huge.crimeReference, "OfficerInCase/@name is over the parser's limit of 65536 characters"],
+      ]);
     } finally {
       await dropKeys(ctx.config);
       await ctx.close();
@@ -191,7 +215,10 @@ describe('feed poller', () => {
   test('backpressure: the poller stops pulling while POLICE_MAX_BACKLOG records wait for intake', async () => {
     const records = generateFeedRecords({ records: 12, seed: 8, prefix: 'BACK' });
     const police = await startPoliceFeedSimulator({ records: records.map((g) => g.xml), token: 't' });
-    const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5', POLICE_MAX_BACKLOG: '5' }), capturedLogger().logger);
+    const ctx = createContext(
+      testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't', POLICE_PAGE_LIMIT: '5', POLICE_MAX_BACKLOG: '5' }),
+      capturedLogger().logger,
+    );
     try {
       const run = await new FeedPoller(ctx).pollOnce();
       expect(run).toMatchObject({ pages: 1, backlogged: true });
@@ -209,7 +236,11 @@ describe('feed poller', () => {
     const ctx = createContext(testConfig({ POLICE_FEED_URL: police.url, POLICE_FEED_TOKEN: 't' }), capturedLogger().logger);
     try {
       const tick = new Date('2026-11-22T10:00:00.250Z');
-      const [a, b, c] = await Promise.all([new FeedPoller(ctx).pollTick(tick), new FeedPoller(ctx).pollTick(tick), new FeedPoller(ctx).pollTick(new Date(tick.getTime() + 500))]);
+      const [a, b, c] = await Promise.all([
+        new FeedPoller(ctx).pollTick(tick),
+        new FeedPoller(ctx).pollTick(tick),
+        new FeedPoller(ctx).pollTick(new Date(tick.getTime() + 500)),
+      ]);
       expect([a, b, c].filter((r) => r.skipped === 'claimed')).toHaveLength(2);
       expect(police.stats().pagesServed).toBe(1);
       expect((await new FeedPoller(ctx).pollTick(new Date(tick.getTime() + 1000))).skipped).toBeUndefined();

@@ -31,7 +31,11 @@ describe('access control on every route', () => {
 
   beforeAll(async () => {
     ctx = createContext(
-      testConfig({ CHARITY_WEBHOOK_SECRETS: 'whsec-0123456789abcdef-auth', NHS_INBOUND_TOKEN: 'trust-token', NHS_BARS_TARGET_SERVICE_ID: 'svc' }),
+      testConfig({
+        CHARITY_WEBHOOK_SECRETS: 'whsec-0123456789abcdef-auth',
+        NHS_INBOUND_TOKEN: 'trust-token',
+        NHS_BARS_TARGET_SERVICE_ID: 'svc',
+      }),
       capturedLogger().logger,
     );
     server = await createServer(ctx, { port: 0 });
@@ -57,7 +61,12 @@ describe('access control on every route', () => {
   });
 
   const inject = (r: RouteView, headers: Record<string, string> = {}) =>
-    server.inject({ method: r.method, url: r.url, headers: { 'content-type': 'application/json', ...headers }, payload: r.method === 'GET' ? undefined : '{}' });
+    server.inject({
+      method: r.method,
+      url: r.url,
+      headers: { 'content-type': 'application/json', ...headers },
+      payload: r.method === 'GET' ? undefined : '{}',
+    });
 
   test('the table is what this test expects to walk', () => {
     expect(routes.length).toBeGreaterThanOrEqual(8);
@@ -85,13 +94,23 @@ describe('access control on every route', () => {
   test('operator routes: 401 without a token, with a forged or expired one; 403 with the wrong scope; through with the right one', async () => {
     const operatorRoutes = routes.filter((r) => !r.authDisabled && !r.credential);
     expect(operatorRoutes.length).toBeGreaterThan(0);
-    const forged = Jwt.token.generate({ sub: 'mallory', scope: 'admin', aud: 'iasu-bridge' }, { key: 'another-secret-0123456789abcdef-xyz', algorithm: 'HS256' });
-    const expired = Jwt.token.generate({ sub: 'alice', scope: 'admin', aud: 'iasu-bridge', exp: Math.floor(Date.now() / 1000) - 60 }, { key: TEST_JWT_SECRET, algorithm: 'HS256' });
-    const otherAudience = Jwt.token.generate({ sub: 'alice', scope: 'admin', aud: 'someone-else' }, { key: TEST_JWT_SECRET, algorithm: 'HS256' });
+    const forged = Jwt.token.generate(
+      { sub: 'mallory', scope: 'admin', aud: 'iasu-bridge' },
+      { key: 'another-secret-0123456789abcdef-xyz', algorithm: 'HS256' },
+    );
+    const expired = Jwt.token.generate(
+      { sub: 'alice', scope: 'admin', aud: 'iasu-bridge', exp: Math.floor(Date.now() / 1000) - 60 },
+      { key: TEST_JWT_SECRET, algorithm: 'HS256' },
+    );
+    const otherAudience = Jwt.token.generate(
+      { sub: 'alice', scope: 'admin', aud: 'someone-else' },
+      { key: TEST_JWT_SECRET, algorithm: 'HS256' },
+    );
     for (const r of operatorRoutes) {
       const label = `${r.method} ${r.path}`;
       expect([label, (await inject(r)).statusCode]).toEqual([label, 401]);
-      for (const token of [forged, expired, otherAudience]) expect([label, (await inject(r, { authorization: `Bearer ${token}` })).statusCode]).toEqual([label, 401]);
+      for (const token of [forged, expired, otherAudience])
+        expect([label, (await inject(r, { authorization: `Bearer ${token}` })).statusCode]).toEqual([label, 401]);
       const wrong = ALL_SCOPES.filter((s) => !r.scopes!.includes(s)) as Scope[];
       if (wrong.length > 0) expect([label, (await inject(r, operatorHeader(ctx.config, wrong))).statusCode]).toEqual([label, 403]);
       const right = r.scopes!.filter((s) => s !== SCOPE.admin) as Scope[];
@@ -104,13 +123,31 @@ describe('access control on every route', () => {
 
   test('partner routes refuse a request without their credential', async () => {
     const partnerRoutes = routes.filter((r) => r.credential && 'partnerCredential' in r.credential);
-    expect(partnerRoutes.map((r) => (r.credential as { partnerCredential: string }).partnerCredential).sort()).toEqual(['charity-signature', 'nhs-inbound', 'police-push-token']);
+    expect(partnerRoutes.map((r) => (r.credential as { partnerCredential: string }).partnerCredential).sort()).toEqual([
+      'charity-signature',
+      'nhs-inbound',
+      'police-push-token',
+    ]);
     for (const r of partnerRoutes) {
-      const contentType = r.path.includes('police') ? 'application/xml' : r.path.includes('fhir') ? 'application/fhir+json' : 'application/json';
-      const res = await server.inject({ method: r.method, url: r.url, headers: { 'content-type': contentType }, payload: r.path.includes('police') ? '<x/>' : '{}' });
+      const contentType = r.path.includes('police')
+        ? 'application/xml'
+        : r.path.includes('fhir')
+          ? 'application/fhir+json'
+          : 'application/json';
+      const res = await server.inject({
+        method: r.method,
+        url: r.url,
+        headers: { 'content-type': contentType },
+        payload: r.path.includes('police') ? '<x/>' : '{}',
+      });
       expect([r.path, res.statusCode]).toEqual([r.path, 401]);
       // An operator's token is not a partner credential.
-      const withOperator = await server.inject({ method: r.method, url: r.url, headers: { 'content-type': contentType, ...operatorHeader(ctx.config, ['admin']) }, payload: r.path.includes('police') ? '<x/>' : '{}' });
+      const withOperator = await server.inject({
+        method: r.method,
+        url: r.url,
+        headers: { 'content-type': contentType, ...operatorHeader(ctx.config, ['admin']) },
+        payload: r.path.includes('police') ? '<x/>' : '{}',
+      });
       expect([r.path, withOperator.statusCode]).toEqual([r.path, 401]);
     }
   });
@@ -120,7 +157,11 @@ describe('access control on every route', () => {
     await closed.redis.ping();
     const closedServer = await createServer(closed, { port: 0 });
     try {
-      const res = await closedServer.inject({ method: 'GET', url: `/v1/referrals/${SAMPLE_ID}`, headers: operatorHeader(ctx.config, ['admin']) });
+      const res = await closedServer.inject({
+        method: 'GET',
+        url: `/v1/referrals/${SAMPLE_ID}`,
+        headers: operatorHeader(ctx.config, ['admin']),
+      });
       expect(res.statusCode).toBe(503);
       expect(JSON.parse(res.payload).message).toMatch(/API_JWT_SECRET/);
     } finally {

@@ -46,16 +46,59 @@ describe('AuditLog', () => {
 
   /** Two referrals' events, and one about neither, across five seconds (two in the same millisecond). */
   async function seed(): Promise<void> {
-    await audit.record({ actor: 'police-push', action: 'record.ingested', referralId: R1, crimeReference: 'CC-26-0001234', partner: 'POLICE', outcome: 'applied' }, at(0));
-    await audit.record({ actor: 'police-poll', action: 'record.ingested', referralId: R2, crimeReference: 'CC-26-0005678', partner: 'POLICE', outcome: 'applied' }, at(1000));
-    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1, partner: 'NHS', status: 'SENT', outcome: 'ok' }, at(2000));
-    await audit.record({ actor: 'charity-webhook', action: 'referral.status_changed', referralId: R2, partner: 'CHARITY', status: 'IN_PROGRESS', outcome: 'applied' }, at(3000));
-    await audit.record({ actor: 'operator:alice', action: 'admin.read', referralId: R1, target: '/referrals/{referralId}', outcome: 'ok' }, at(3000));
-    await audit.record({ actor: 'operator:bob', action: 'dead_letter.redriven', target: `nhs-delivery-${R1}-q2-3`, outcome: 'redriven' }, at(4000));
-    await audit.record({ actor: 'nhs-bars', action: 'referral.status_changed', referralId: R1, partner: 'NHS', status: 'ACCEPTED', outcome: 'applied' }, at(5000));
+    await audit.record(
+      {
+        actor: 'police-push',
+        action: 'record.ingested',
+        referralId: R1,
+        crimeReference: 'CC-26-0001234',
+        partner: 'POLICE',
+        outcome: 'applied',
+      },
+      at(0),
+    );
+    await audit.record(
+      {
+        actor: 'police-poll',
+        action: 'record.ingested',
+        referralId: R2,
+        crimeReference: 'CC-26-0005678',
+        partner: 'POLICE',
+        outcome: 'applied',
+      },
+      at(1000),
+    );
+    await audit.record(
+      { actor: 'system', action: 'referral.sent', referralId: R1, partner: 'NHS', status: 'SENT', outcome: 'ok' },
+      at(2000),
+    );
+    await audit.record(
+      {
+        actor: 'charity-webhook',
+        action: 'referral.status_changed',
+        referralId: R2,
+        partner: 'CHARITY',
+        status: 'IN_PROGRESS',
+        outcome: 'applied',
+      },
+      at(3000),
+    );
+    await audit.record(
+      { actor: 'operator:alice', action: 'admin.read', referralId: R1, target: '/referrals/{referralId}', outcome: 'ok' },
+      at(3000),
+    );
+    await audit.record(
+      { actor: 'operator:bob', action: 'dead_letter.redriven', target: `nhs-delivery-${R1}-q2-3`, outcome: 'redriven' },
+      at(4000),
+    );
+    await audit.record(
+      { actor: 'nhs-bars', action: 'referral.status_changed', referralId: R1, partner: 'NHS', status: 'ACCEPTED', outcome: 'applied' },
+      at(5000),
+    );
   }
 
-  const summary = (events: AuditEntry[]) => events.map((e) => `${e.at.slice(17, 23)} ${e.action} ${e.referralId === R1 ? 'R1' : e.referralId === R2 ? 'R2' : '-'}`);
+  const summary = (events: AuditEntry[]) =>
+    events.map((e) => `${e.at.slice(17, 23)} ${e.action} ${e.referralId === R1 ? 'R1' : e.referralId === R2 ? 'R2' : '-'}`);
 
   it('answers by referral id, oldest first, with only that referral’s events', async () => {
     await seed();
@@ -97,7 +140,10 @@ describe('AuditLog', () => {
       '05.000 referral.status_changed R1',
     ]);
     expect(summary(await audit.query({ to: at(999) }))).toEqual(['00.000 record.ingested R1']);
-    expect(summary(await audit.query({ referralId: R1, from: at(1), to: at(3000) }))).toEqual(['02.000 referral.sent R1', '03.000 admin.read R1']);
+    expect(summary(await audit.query({ referralId: R1, from: at(1), to: at(3000) }))).toEqual([
+      '02.000 referral.sent R1',
+      '03.000 admin.read R1',
+    ]);
     expect(await audit.query({ from: at(5001) })).toEqual([]);
     expect(await audit.query({ from: at(3000), to: at(1000) })).toEqual([]);
   });
@@ -108,7 +154,8 @@ describe('AuditLog', () => {
     expect(summary(await audit.query({ referralId: R1, limit: 3 }))).toHaveLength(3);
     expect(await audit.query({ limit: 0 })).toEqual([]);
 
-    for (let i = 0; i < 1100; i++) await audit.record({ actor: 'system', action: 'referral.status_changed', referralId: R2, status: 'SENT' }, at(10_000 + i));
+    for (let i = 0; i < 1100; i++)
+      await audit.record({ actor: 'system', action: 'referral.status_changed', referralId: R2, status: 'SENT' }, at(10_000 + i));
     expect(await audit.query({ limit: 1050 })).toHaveLength(1050);
     expect(await audit.query({})).toHaveLength(1000); // the default
     const r2 = await audit.query({ referralId: R2, limit: 5000 });
@@ -118,7 +165,11 @@ describe('AuditLog', () => {
 
   it('exports JSON lines equal to query, in pages', async () => {
     await seed();
-    for (let i = 0; i < 1200; i++) await audit.record({ actor: 'system', action: 'referral.sent', referralId: i % 2 ? R1 : R2, partner: 'NHS', status: 'SENT' }, at(10_000 + i));
+    for (let i = 0; i < 1200; i++)
+      await audit.record(
+        { actor: 'system', action: 'referral.sent', referralId: i % 2 ? R1 : R2, partner: 'NHS', status: 'SENT' },
+        at(10_000 + i),
+      );
 
     for (const filter of [{}, { referralId: R1 }, { from: at(1000), to: at(3000) }, { referralId: R2, from: at(10_500), limit: 7 }]) {
       const chunks: string[] = [];
@@ -127,7 +178,11 @@ describe('AuditLog', () => {
       });
       expect(count).toBe(chunks.length);
       for (const chunk of chunks) expect(chunk).toMatch(/^\{[^\n]*\}\n$/);
-      const parsed = chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+      const parsed = chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AuditEntry);
       expect(parsed).toEqual(await audit.query({ limit: 10_000, ...filter }));
     }
     // Every event, past the query default: export has no limit unless asked for one.
@@ -142,7 +197,9 @@ describe('AuditLog', () => {
   });
 
   it('is append-only: no method changes or deletes an event, and ids only go forwards', async () => {
-    const methods = Object.getOwnPropertyNames(AuditLog.prototype).filter((m) => m !== 'constructor').sort();
+    const methods = Object.getOwnPropertyNames(AuditLog.prototype)
+      .filter((m) => m !== 'constructor')
+      .sort();
     expect(methods).toEqual(['append', 'exportJsonLines', 'prepare', 'query', 'record', 'recordMany', 'recordOrThrow', 'scriptArgs']);
     for (const m of methods) expect(m).not.toMatch(/delete|remove|update|edit|set|put|patch|trim|clear|purge|del|replace/i);
 
@@ -154,7 +211,15 @@ describe('AuditLog', () => {
 
     const raw = await redis.xrange(keys.audit(), '-', '+');
     const ids = raw.map(([streamId]) => streamId);
-    expect(ids.slice(0, 7)).toEqual([`${T0 + 1000}-0`, `${T0 + 1000}-1`, `${T0 + 1000}-2`, `${T0 + 1000}-3`, `${T0 + 1000}-4`, `${T0 + 1000}-5`, `${T0 + 2000}-0`]);
+    expect(ids.slice(0, 7)).toEqual([
+      `${T0 + 1000}-0`,
+      `${T0 + 1000}-1`,
+      `${T0 + 1000}-2`,
+      `${T0 + 1000}-3`,
+      `${T0 + 1000}-4`,
+      `${T0 + 1000}-5`,
+      `${T0 + 2000}-0`,
+    ]);
     expect(ids).toHaveLength(8);
     const asPairs = ids.map((s) => s.split('-').map(BigInt) as [bigint, bigint]);
     for (let i = 1; i < asPairs.length; i++) {
@@ -195,20 +260,81 @@ describe('AuditLog', () => {
   });
 
   it('stores no planted personal data in any field, in either stream, in any key or in the log', async () => {
-    const planted = ['Jane Doe', 'Jane.Doe', 'jane.doe@example.com', '07700900123', '07700 900123', '1990-04-12', '12/04/1990', '9434765919', 'SW1A 1AA', 'SW1A1AA'];
+    const planted = [
+      'Jane Doe',
+      'Jane.Doe',
+      'jane.doe@example.com',
+      '07700900123',
+      '07700 900123',
+      '1990-04-12',
+      '12/04/1990',
+      '9434765919',
+      'SW1A 1AA',
+      'SW1A1AA',
+    ];
     const events: AuditEventInput[] = [
-      { actor: 'operator:Jane Doe', action: 'admin.read', referralId: R1, crimeReference: '1990-04-12', partner: 'NHS', status: '1990-04-12', outcome: 'Jane Doe', target: '/victims/jane.doe@example.com' },
-      { actor: 'operator:jane.doe@example.com', action: 'admin.read', referralId: R1, crimeReference: '07700900123', status: '07700900123', outcome: 'jane.doe@example.com', target: '/referrals?phone=07700900123' },
-      { actor: 'Jane Doe', action: 'referral.status_changed', referralId: R1, crimeReference: 'Jane-Doe', status: 'Jane.Doe', outcome: 'dob:1990-04-12', target: '/lookup/12/04/1990' },
-      { actor: 'operator:07700900123', action: 'dead_letter.discarded', crimeReference: '12/04/1990', status: '9434765919', outcome: 'SW1A1AA', target: 'SW1A 1AA' },
-      { actor: 'system', action: 'record.quarantined', crimeReference: 'CC-26-0001234', status: 'free text: Jane Doe', outcome: 'ok\nname=Jane Doe', target: `x${'a'.repeat(200)}` },
+      {
+        actor: 'operator:Jane Doe',
+        action: 'admin.read',
+        referralId: R1,
+        crimeReference: '1990-04-12',
+        partner: 'NHS',
+        status: '1990-04-12',
+        outcome: 'Jane Doe',
+        target: '/victims/jane.doe@example.com',
+      },
+      {
+        actor: 'operator:jane.doe@example.com',
+        action: 'admin.read',
+        referralId: R1,
+        crimeReference: '07700900123',
+        status: '07700900123',
+        outcome: 'jane.doe@example.com',
+        target: '/referrals?phone=07700900123',
+      },
+      {
+        actor: 'Jane Doe',
+        action: 'referral.status_changed',
+        referralId: R1,
+        crimeReference: 'Jane-Doe',
+        status: 'Jane.Doe',
+        outcome: 'dob:1990-04-12',
+        target: '/lookup/12/04/1990',
+      },
+      {
+        actor: 'operator:07700900123',
+        action: 'dead_letter.discarded',
+        crimeReference: '12/04/1990',
+        status: '9434765919',
+        outcome: 'SW1A1AA',
+        target: 'SW1A 1AA',
+      },
+      {
+        actor: 'system',
+        action: 'record.quarantined',
+        crimeReference: 'CC-26-0001234',
+        status: 'free text: Jane Doe',
+        outcome: 'ok\nname=Jane Doe',
+        target: `x${'a'.repeat(200)}`,
+      },
       { actor: 'system', action: 'record.ingested', referralId: 'Jane Doe' as string, partner: 'Jane Doe' as 'NHS' },
-      { actor: 'system', action: 'referral.sent', referralId: R2, name: 'Jane Doe', dateOfBirth: '1990-04-12', email: 'jane.doe@example.com' } as unknown as AuditEventInput,
+      {
+        actor: 'system',
+        action: 'referral.sent',
+        referralId: R2,
+        name: 'Jane Doe',
+        dateOfBirth: '1990-04-12',
+        email: 'jane.doe@example.com',
+      } as unknown as AuditEventInput,
       { actor: 'Jane Doe', action: 'Jane Doe' } as unknown as AuditEventInput,
     ];
     for (const [i, event] of events.entries()) await audit.record(event, at(i * 1000));
 
-    const raw = [...(await redis.xrange(keys.audit(), '-', '+')), ...(await redis.xrange(keys.auditByReferral(R1), '-', '+')), ...(await redis.xrange(keys.auditByReferral(R2), '-', '+'))];
+    const raw = [
+      ...(await redis.xrange(keys.audit(), '-', '+')),
+      ...(await redis.xrange(keys.auditByReferral(R1), '-', '+')),
+      ...(await redis.xrange(keys.auditByReferral(R2), '-', '+')),
+    ];
     const stored = raw.flatMap(([, fields]) => fields).join('\n');
     // Key names and log lines without the parts that are random or the machine's (prefix, pid, hostname).
     const allKeys = (await redis.keys(`${config.redis.prefix}:*`)).map((k) => k.slice(config.redis.prefix.length));
@@ -222,18 +348,71 @@ describe('AuditLog', () => {
     expect(allKeys.sort()).toEqual([':audit', ':audit-last-id', `:audit:referral:${R1}`, `:audit:referral:${R2}`]);
     for (const text of [stored, allKeys.join('\n'), logLines.join('\n')]) {
       for (const p of planted) expect(text.toLowerCase()).not.toContain(p.toLowerCase());
-      for (const fragment of ['jane', 'doe', 'example.com', '07700', '900123', '1990', '12/04', '9434765919', 'sw1a', '1aa']) expect(text.toLowerCase()).not.toContain(fragment);
+      for (const fragment of ['jane', 'doe', 'example.com', '07700', '900123', '1990', '12/04', '9434765919', 'sw1a', '1aa'])
+        expect(text.toLowerCase()).not.toContain(fragment);
     }
 
     // What was kept is the metadata, and what was dropped is named.
     const kept = await audit.query({});
     expect(kept).toHaveLength(7); // the last event had no valid action: nothing to record
-    expect(kept.map((e) => [e.actor, e.action, e.referralId, e.crimeReference, e.partner, e.status, e.outcome, e.target, e.rejected])).toEqual([
-      ['operator:unknown', 'admin.read', R1, undefined, 'NHS', undefined, undefined, undefined, ['actor', 'crimeReference', 'status', 'outcome', 'target']],
-      ['operator:unknown', 'admin.read', R1, undefined, undefined, undefined, undefined, undefined, ['actor', 'crimeReference', 'status', 'outcome', 'target']],
-      ['unknown', 'referral.status_changed', R1, undefined, undefined, undefined, undefined, undefined, ['actor', 'crimeReference', 'status', 'outcome', 'target']],
-      ['operator:unknown', 'dead_letter.discarded', undefined, undefined, undefined, undefined, undefined, undefined, ['actor', 'crimeReference', 'status', 'outcome', 'target']],
-      ['system', 'record.quarantined', undefined, 'CC-26-0001234', undefined, undefined, undefined, undefined, ['status', 'outcome', 'target']],
+    expect(
+      kept.map((e) => [e.actor, e.action, e.referralId, e.crimeReference, e.partner, e.status, e.outcome, e.target, e.rejected]),
+    ).toEqual([
+      [
+        'operator:unknown',
+        'admin.read',
+        R1,
+        undefined,
+        'NHS',
+        undefined,
+        undefined,
+        undefined,
+        ['actor', 'crimeReference', 'status', 'outcome', 'target'],
+      ],
+      [
+        'operator:unknown',
+        'admin.read',
+        R1,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        ['actor', 'crimeReference', 'status', 'outcome', 'target'],
+      ],
+      [
+        'unknown',
+        'referral.status_changed',
+        R1,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        ['actor', 'crimeReference', 'status', 'outcome', 'target'],
+      ],
+      [
+        'operator:unknown',
+        'dead_letter.discarded',
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        ['actor', 'crimeReference', 'status', 'outcome', 'target'],
+      ],
+      [
+        'system',
+        'record.quarantined',
+        undefined,
+        'CC-26-0001234',
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        ['status', 'outcome', 'target'],
+      ],
       ['system', 'record.ingested', undefined, undefined, undefined, undefined, undefined, undefined, ['referralId', 'partner']],
       ['system', 'referral.sent', R2, undefined, undefined, undefined, undefined, undefined, ['unknown-field']],
     ]);
@@ -252,14 +431,24 @@ describe('AuditLog', () => {
   });
 
   it('records many events in order, over batches, each also in its referral’s stream', async () => {
-    const events: AuditEventInput[] = Array.from({ length: 250 }, (_, i) => ({ actor: 'police-poll', action: 'record.ingested', ...(i % 2 ? { referralId: i % 4 === 1 ? R1 : R2 } : {}), outcome: `queued_v${i}` }));
+    const events: AuditEventInput[] = Array.from({ length: 250 }, (_, i) => ({
+      actor: 'police-poll',
+      action: 'record.ingested',
+      ...(i % 2 ? { referralId: i % 4 === 1 ? R1 : R2 } : {}),
+      outcome: `queued_v${i}`,
+    }));
     // One invalid event is dropped, the rest still go.
-    await audit.recordMany([...events.slice(0, 10), { actor: 'system', action: 'nonsense' } as unknown as AuditEventInput, ...events.slice(10)], at(0));
+    await audit.recordMany(
+      [...events.slice(0, 10), { actor: 'system', action: 'nonsense' } as unknown as AuditEventInput, ...events.slice(10)],
+      at(0),
+    );
     const all = await audit.query({ limit: 1000 });
     expect(all.map((e) => e.outcome)).toEqual(events.map((e) => e.outcome));
     // One millisecond for all: the sequence numbers run on across the batches of a hundred.
     expect(all.map((e) => e.id)).toEqual(events.map((_, i) => `${T0}-${i}`));
-    expect((await audit.query({ referralId: R1, limit: 1000 })).map((e) => e.outcome)).toEqual(events.filter((e) => e.referralId === R1).map((e) => e.outcome));
+    expect((await audit.query({ referralId: R1, limit: 1000 })).map((e) => e.outcome)).toEqual(
+      events.filter((e) => e.referralId === R1).map((e) => e.outcome),
+    );
     expect(await redis.xlen(keys.auditByReferral(R2))).toBe(62);
     expect(logs()).toContain('audit event dropped');
   });
@@ -273,7 +462,11 @@ describe('AuditLog', () => {
     await redis.del(keys.auditLastId());
     await redis.xtrim(keys.audit(), 'MAXLEN', 0);
     await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(1000));
-    expect((await redis.xrange(keys.auditByReferral(R1), '-', '+')).map(([i]) => i)).toEqual([`${T0 + 5000}-0`, `${T0 + 5000}-1`, `${T0 + 5000}-3`]);
+    expect((await redis.xrange(keys.auditByReferral(R1), '-', '+')).map(([i]) => i)).toEqual([
+      `${T0 + 5000}-0`,
+      `${T0 + 5000}-1`,
+      `${T0 + 5000}-3`,
+    ]);
     expect((await redis.xrange(keys.auditByReferral(R2), '-', '+')).map(([i]) => i)).toEqual([`${T0 + 5000}-2`]);
     expect(await redis.get(keys.auditLastId())).toBe(`${T0 + 5000}-3`);
   });

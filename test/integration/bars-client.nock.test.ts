@@ -13,10 +13,21 @@ const BASE = `${ORIGIN}/fhir`;
 const PATH = '/fhir/$process-message';
 const parties: BarsParties = {
   target: { system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-42' },
-  endUserOrganisation: { resourceType: 'Organization', identifier: [{ system: 'https://iasu.example/Id/police-force', value: 'CHESHIRE' }], name: 'Cheshire Constabulary' },
-  requestingSoftware: { resourceType: 'Device', deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }], version: [{ value: '0.1.0' }] },
+  endUserOrganisation: {
+    resourceType: 'Organization',
+    identifier: [{ system: 'https://iasu.example/Id/police-force', value: 'CHESHIRE' }],
+    name: 'Cheshire Constabulary',
+  },
+  requestingSoftware: {
+    resourceType: 'Device',
+    deviceName: [{ name: 'iasu-bridge', type: 'manufacturer-name' }],
+    version: [{ value: '0.1.0' }],
+  },
 };
-const message = referralToBarsMessage(nhsView(clinicalReferral()), { ...NHS_BARS_OPTIONS, destinationEndpoint: `${BASE}/$process-message` });
+const message = referralToBarsMessage(nhsView(clinicalReferral()), {
+  ...NHS_BARS_OPTIONS,
+  destinationEndpoint: `${BASE}/$process-message`,
+});
 const ctx = { correlationId: '0b6b0f4e-4f7c-4d0e-9a59-3f1c6c1d2e3f' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const decode = (v: string) => JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as unknown;
@@ -47,7 +58,14 @@ function receiver(token = 'test-token', useContext = 'a4t3|referral|servicereque
 function outcome(code: string, diagnostics: string) {
   return {
     resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }] }, diagnostics }],
+    issue: [
+      {
+        severity: 'error',
+        code: 'invalid',
+        details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }] },
+        diagnostics,
+      },
+    ],
   };
 }
 
@@ -56,8 +74,24 @@ function ack(code: 'ok' | 'fatal-error' | 'transient-error', text?: string): Bun
     resourceType: 'Bundle',
     type: 'message',
     entry: [
-      { resource: { resourceType: 'MessageHeader', eventCoding: { code: 'servicerequest-response' }, source: { endpoint: BASE }, response: { identifier: message.id!, code } } },
-      ...(text ? [{ resource: { resourceType: 'OperationOutcome' as const, issue: [{ severity: 'error' as const, code: 'invalid' as const, diagnostics: text }] } }] : []),
+      {
+        resource: {
+          resourceType: 'MessageHeader',
+          eventCoding: { code: 'servicerequest-response' },
+          source: { endpoint: BASE },
+          response: { identifier: message.id!, code },
+        },
+      },
+      ...(text
+        ? [
+            {
+              resource: {
+                resourceType: 'OperationOutcome' as const,
+                issue: [{ severity: 'error' as const, code: 'invalid' as const, diagnostics: text }],
+              },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -124,7 +158,10 @@ describe('NhsBarsClient.sendMessage', () => {
 
   it('a connection reset is transient', async () => {
     receiver().post(PATH).replyWithError(socketError('ECONNRESET', 'socket hang up'));
-    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({ kind: 'transient', options: { detail: 'ECONNRESET' } });
+    expect(await partnerFailure(client().sendMessage(message, ctx))).toMatchObject({
+      kind: 'transient',
+      options: { detail: 'ECONNRESET' },
+    });
   });
 
   it('a timeout is transient', async () => {
@@ -142,11 +179,19 @@ describe('NhsBarsClient.sendMessage', () => {
     ['neither header', {}],
     ['only X-Request-Id', { 'X-Request-Id': MIRROR_INTEGRITY['X-Request-Id']! }],
     ['only X-Correlation-Id', { 'X-Correlation-Id': MIRROR_INTEGRITY['X-Correlation-Id']! }],
-    ['another X-Request-Id', { 'X-Request-Id': '00000000-0000-4000-8000-000000000000', 'X-Correlation-Id': MIRROR_INTEGRITY['X-Correlation-Id']! }],
+    [
+      'another X-Request-Id',
+      { 'X-Request-Id': '00000000-0000-4000-8000-000000000000', 'X-Correlation-Id': MIRROR_INTEGRITY['X-Correlation-Id']! },
+    ],
   ])('a 200 mirroring %s is not delivered: transient, retried (Core 1.2.2 sender responsibilities)', async (_what, headers) => {
     receiver().post(PATH).reply(200, ack('ok'), headers);
     const err = await partnerFailure(client().sendMessage(message, ctx));
-    expect(err).toMatchObject({ partner: 'NHS', kind: 'transient', status: 200, options: { detail: expect.stringMatching(/^integrity headers not mirrored: /) } });
+    expect(err).toMatchObject({
+      partner: 'NHS',
+      kind: 'transient',
+      status: 200,
+      options: { detail: expect.stringMatching(/^integrity headers not mirrored: /) },
+    });
   });
 
   it('a retry is the same request: X-Request-Id is the message id on every attempt (Core 1.2.2 "Definition of a retry")', async () => {
@@ -154,14 +199,18 @@ describe('NhsBarsClient.sendMessage', () => {
     const record = function (this: { req: { headers: Record<string, string> } }) {
       seen.push(this.req.headers['x-request-id']!);
     };
-    receiver().post(PATH).reply(function () {
-      record.call(this);
-      return [503, outcome('REC_SERVICE_UNAVAILABLE', 'busy')];
-    });
-    receiver().post(PATH).reply(function () {
-      record.call(this);
-      return [200, ack('ok'), { 'X-Request-Id': seen.at(-1)!, 'X-Correlation-Id': ctx.correlationId }];
-    });
+    receiver()
+      .post(PATH)
+      .reply(function () {
+        record.call(this);
+        return [503, outcome('REC_SERVICE_UNAVAILABLE', 'busy')];
+      });
+    receiver()
+      .post(PATH)
+      .reply(function () {
+        record.call(this);
+        return [200, ack('ok'), { 'X-Request-Id': seen.at(-1)!, 'X-Correlation-Id': ctx.correlationId }];
+      });
     await expect(partnerFailure(client().sendMessage(message, ctx))).resolves.toMatchObject({ kind: 'transient', status: 503 });
     await expect(client().sendMessage(message, ctx)).resolves.toEqual({ outcome: 'accepted' });
     expect(seen).toEqual([message.id, message.id]);

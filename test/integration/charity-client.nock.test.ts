@@ -53,11 +53,10 @@ useStrictNock();
 describe('CharityClient.createReferral: the charity-api.md response table', () => {
   it('201 → created, with the contract headers and the exact payload bytes', async () => {
     let rawBody = '';
-    post()
-      .reply(201, (_uri, body) => {
-        rawBody = typeof body === 'string' ? body : JSON.stringify(body);
-        return { id: 'CH-000123', status: 'RECEIVED' };
-      });
+    post().reply(201, (_uri, body) => {
+      rawBody = typeof body === 'string' ? body : JSON.stringify(body);
+      return { id: 'CH-000123', status: 'RECEIVED' };
+    });
     await expect(client.createReferral(payload, ctx)).resolves.toEqual({ id: 'CH-000123', status: 'RECEIVED', replayed: false });
     expect(rawBody).toBe(JSON.stringify(payload));
   });
@@ -211,11 +210,12 @@ describe('CharityClient.createReferral: the charity-api.md response table', () =
 
 describe('CharityClient reads and cancels', () => {
   const state = { id: 'CH-000123', externalReference: KEY, status: 'ALLOCATED', statusReason: null, updatedAt: '2026-11-22T11:00:00.000Z' };
-  const reads = () =>
-    nock(BASE, { reqheaders: { authorization: `Bearer ${API_KEY}`, 'x-correlation-id': CORRELATION } });
+  const reads = () => nock(BASE, { reqheaders: { authorization: `Bearer ${API_KEY}`, 'x-correlation-id': CORRELATION } });
 
   it('getReferral 200 → the state, contract fields only', async () => {
-    reads().get('/v1/referrals/CH-000123').reply(200, { ...state, caseworker: 'someone' });
+    reads()
+      .get('/v1/referrals/CH-000123')
+      .reply(200, { ...state, caseworker: 'someone' });
     await expect(client.getReferral('CH-000123', { correlationId: CORRELATION })).resolves.toStrictEqual(state);
   });
 
@@ -238,22 +238,36 @@ describe('CharityClient reads and cancels', () => {
   });
 
   it('listUpdated with a malformed item → permanent bad_response', async () => {
-    nock(BASE).get('/v1/referrals').query(true).reply(200, { items: [{ id: 1 }], nextCursor: null });
-    await expect(client.listUpdated('2026-11-22T00:00:00Z')).rejects.toMatchObject({ kind: 'permanent', options: { code: 'bad_response' } });
+    nock(BASE)
+      .get('/v1/referrals')
+      .query(true)
+      .reply(200, { items: [{ id: 1 }], nextCursor: null });
+    await expect(client.listUpdated('2026-11-22T00:00:00Z')).rejects.toMatchObject({
+      kind: 'permanent',
+      options: { code: 'bad_response' },
+    });
   });
 
   it('cancelReferral 200 → not already closed, sending the reason', async () => {
-    reads().post('/v1/referrals/CH-000123/cancel', { reason: 'CONSENT_WITHDRAWN' }).reply(200, { ...state, status: 'CANCELLED' });
-    await expect(client.cancelReferral('CH-000123', 'CONSENT_WITHDRAWN', { correlationId: CORRELATION })).resolves.toEqual({ alreadyClosed: false });
+    reads()
+      .post('/v1/referrals/CH-000123/cancel', { reason: 'CONSENT_WITHDRAWN' })
+      .reply(200, { ...state, status: 'CANCELLED' });
+    await expect(client.cancelReferral('CH-000123', 'CONSENT_WITHDRAWN', { correlationId: CORRELATION })).resolves.toEqual({
+      alreadyClosed: false,
+    });
   });
 
   it('cancelReferral 409 → already closed', async () => {
     reads().post('/v1/referrals/CH-000123/cancel', { reason: 'RECORD_WITHDRAWN' }).reply(409, { error: 'already_closed' });
-    await expect(client.cancelReferral('CH-000123', 'RECORD_WITHDRAWN', { correlationId: CORRELATION })).resolves.toEqual({ alreadyClosed: true });
+    await expect(client.cancelReferral('CH-000123', 'RECORD_WITHDRAWN', { correlationId: CORRELATION })).resolves.toEqual({
+      alreadyClosed: true,
+    });
   });
 
   it('cancelReferral 401 → auth', async () => {
     reads().post('/v1/referrals/CH-000123/cancel').reply(401);
-    await expect(client.cancelReferral('CH-000123', 'RECORD_WITHDRAWN', { correlationId: CORRELATION })).rejects.toMatchObject({ kind: 'auth' });
+    await expect(client.cancelReferral('CH-000123', 'RECORD_WITHDRAWN', { correlationId: CORRELATION })).rejects.toMatchObject({
+      kind: 'auth',
+    });
   });
 });

@@ -62,7 +62,12 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
     logs = captured.text;
     asked = [];
     ctx = createContext(
-      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: API_KEY, CHARITY_POLL_PAGE_LIMIT: String(PAGE_LIMIT), POLICE_FEED_URL: 'http://rms.test' }),
+      testConfig({
+        CHARITY_API_URL: CHARITY,
+        CHARITY_API_KEY: API_KEY,
+        CHARITY_POLL_PAGE_LIMIT: String(PAGE_LIMIT),
+        POLICE_FEED_URL: 'http://rms.test',
+      }),
       captured.logger,
     );
   });
@@ -84,14 +89,25 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
   }
 
   /** A referral as the delivery leaves it: created (at `createdAt`), then moved on to `status`. */
-  async function referral(referralId: string, createdAt: string, status: ReferralStatus, opts: { type?: ReferralType; partnerRef?: string } = {}) {
+  async function referral(
+    referralId: string,
+    createdAt: string,
+    status: ReferralStatus,
+    opts: { type?: ReferralType; partnerRef?: string } = {},
+  ) {
     const type = opts.type ?? 'ADVOCACY';
     const first: ReferralStatus = status === 'HELD' ? 'HELD' : 'QUEUED';
     await ctx.referrals.saveData(
       advocacyReferral({
         referralId,
         type,
-        subject: { ref: 'P1', role: 'VICTIM', forename: PLANTED.forename, surname: PLANTED.surname, safeContact: { phone: PLANTED.phone, email: PLANTED.email } },
+        subject: {
+          ref: 'P1',
+          role: 'VICTIM',
+          forename: PLANTED.forename,
+          surname: PLANTED.surname,
+          safeContact: { phone: PLANTED.phone, email: PLANTED.email },
+        },
       }),
     );
     const created = await ctx.referrals.transition(referralId, {
@@ -99,7 +115,13 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
       source: 'test',
       now: new Date(createdAt),
       ...(first === 'HELD' ? { patch: { heldReason: 'CONSENT_MISSING' } } : {}),
-      create: { referralId, type, crimeReference: `CC-${referralId.slice(0, 8)}`, recordVersion: 1, correlationId: `c0ffee00-0000-4000-8000-${referralId.slice(0, 12)}` },
+      create: {
+        referralId,
+        type,
+        crimeReference: `CC-${referralId.slice(0, 8)}`,
+        recordVersion: 1,
+        correlationId: `c0ffee00-0000-4000-8000-${referralId.slice(0, 12)}`,
+      },
     });
     if (!created.applied) throw new Error('setup failed: create');
     if (status !== first) {
@@ -110,7 +132,8 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
 
   const statusOf = async (referralId: string) => (await ctx.referrals.get(referralId))?.status;
   const watermark = () => ctx.redis.get(ctx.keys.charityWatermark());
-  const outcomeJobIds = async () => (await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => j.id).sort();
+  const outcomeJobIds = async () =>
+    (await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => j.id).sort();
   const logLines = () =>
     logs()
       .split('\n')
@@ -148,10 +171,23 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
       [[item(A, 'CH-000101', 'ALLOCATED', '2026-11-22T10:05:00.000Z')], 'cursor-2'],
       [[item(B, 'CH-000102', 'ALLOCATED', '2026-11-22T10:12:00.000Z', PLANTED.reason)], null],
     ]);
-    expect(r1).toEqual({ pages: 2, items: 2, applied: 2, recorded: 0, ignored: 0, unknown: 0, busy: 0, watermark: '2026-11-22T10:11:55.000Z' });
+    expect(r1).toEqual({
+      pages: 2,
+      items: 2,
+      applied: 2,
+      recorded: 0,
+      ignored: 0,
+      unknown: 0,
+      busy: 0,
+      watermark: '2026-11-22T10:11:55.000Z',
+    });
     expect(await statusOf(A)).toBe('ACCEPTED');
     expect(await statusOf(B)).toBe('ACCEPTED');
-    expect(await ctx.referrals.get(B)).toMatchObject({ partnerStatus: 'ALLOCATED', partnerStatusAt: '2026-11-22T10:12:00.000Z', partnerRef: 'CH-000102' });
+    expect(await ctx.referrals.get(B)).toMatchObject({
+      partnerStatus: 'ALLOCATED',
+      partnerStatusAt: '2026-11-22T10:12:00.000Z',
+      partnerRef: 'CH-000102',
+    });
     // The watermark: newest updatedAt − overlap. Every applied change is in the outbox and queued for write-back.
     expect(await watermark()).toBe('2026-11-22T10:11:55.000Z');
     expect(await ctx.referrals.outboxSize()).toBe(outboxBefore + 2);
@@ -163,23 +199,45 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
       [[item(B, 'CH-000102', 'ALLOCATED', '2026-11-22T10:12:00.000Z', PLANTED.reason)], 'cursor-r2'],
       [[item(A, 'CH-000101', 'CONTACTED', '2026-11-22T10:20:00.000Z')], null],
     ]);
-    expect(r2).toEqual({ pages: 2, items: 2, applied: 1, recorded: 0, ignored: 1, unknown: 0, busy: 0, watermark: '2026-11-22T10:19:55.000Z' });
+    expect(r2).toEqual({
+      pages: 2,
+      items: 2,
+      applied: 1,
+      recorded: 0,
+      ignored: 1,
+      unknown: 0,
+      busy: 0,
+      watermark: '2026-11-22T10:19:55.000Z',
+    });
     expect(await ctx.referrals.timeline(B)).toHaveLength(timelineB);
     expect(await statusOf(B)).toBe('ACCEPTED');
     expect(await statusOf(A)).toBe('IN_PROGRESS');
     expect(await watermark()).toBe('2026-11-22T10:19:55.000Z');
 
     // ---- round 3: ENGAGED is the charity's progress only (the bridge stays IN_PROGRESS): recorded, not written back ----
-    const r3 = await round('2026-11-22T12:10:00.000Z', '2026-11-22T10:19:55.000Z', [[[item(A, 'CH-000101', 'ENGAGED', '2026-11-22T10:25:00.000Z')], null]]);
+    const r3 = await round('2026-11-22T12:10:00.000Z', '2026-11-22T10:19:55.000Z', [
+      [[item(A, 'CH-000101', 'ENGAGED', '2026-11-22T10:25:00.000Z')], null],
+    ]);
     expect(r3).toMatchObject({ applied: 0, recorded: 1, ignored: 0 });
     expect(await ctx.referrals.get(A)).toMatchObject({ status: 'IN_PROGRESS', partnerStatus: 'ENGAGED', partnerOutcome: 'ENGAGED' });
 
     // ---- round 4: CLOSED → COMPLETED, keeping ENGAGED as the outcome ----
     const r4 = await round('2026-11-22T12:15:00.000Z', '2026-11-22T10:24:55.000Z', [
-      [[item(A, 'CH-000101', 'CLOSED', '2026-11-22T10:30:00.000Z', 'NO_RESPONSE'), item(B, 'CH-000102', 'CONTACTED', '2026-11-22T10:31:00.000Z')], null],
+      [
+        [
+          item(A, 'CH-000101', 'CLOSED', '2026-11-22T10:30:00.000Z', 'NO_RESPONSE'),
+          item(B, 'CH-000102', 'CONTACTED', '2026-11-22T10:31:00.000Z'),
+        ],
+        null,
+      ],
     ]);
     expect(r4).toMatchObject({ applied: 2, watermark: '2026-11-22T10:30:55.000Z' });
-    expect(await ctx.referrals.get(A)).toMatchObject({ status: 'COMPLETED', partnerStatus: 'CLOSED', partnerOutcome: 'ENGAGED', partnerStatusAt: '2026-11-22T10:30:00.000Z' });
+    expect(await ctx.referrals.get(A)).toMatchObject({
+      status: 'COMPLETED',
+      partnerStatus: 'CLOSED',
+      partnerOutcome: 'ENGAGED',
+      partnerStatusAt: '2026-11-22T10:30:00.000Z',
+    });
     expect(await statusOf(B)).toBe('IN_PROGRESS');
     expect((await ctx.referrals.timeline(A)).map((e) => [e.status, e.source, e.detail])).toEqual([
       ['QUEUED', 'test', undefined],
@@ -194,14 +252,23 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
 
     // ---- round 5: B's CONTACTED (1 s after the watermark) seen again through the overlap: nothing changes, the watermark stays ----
     const timelineB4 = (await ctx.referrals.timeline(B)).length;
-    const r5 = await round('2026-11-22T12:20:00.000Z', '2026-11-22T10:30:55.000Z', [[[item(B, 'CH-000102', 'CONTACTED', '2026-11-22T10:31:00.000Z')], null]]);
+    const r5 = await round('2026-11-22T12:20:00.000Z', '2026-11-22T10:30:55.000Z', [
+      [[item(B, 'CH-000102', 'CONTACTED', '2026-11-22T10:31:00.000Z')], null],
+    ]);
     expect(r5).toMatchObject({ items: 1, applied: 0, recorded: 0, ignored: 1, watermark: '2026-11-22T10:30:55.000Z' });
     expect(await watermark()).toBe('2026-11-22T10:30:55.000Z');
     expect(await ctx.referrals.timeline(B)).toHaveLength(timelineB4);
     expect(await ctx.referrals.outboxSize()).toBe(outboxBefore + 5);
 
     // The charity's free text never reaches the timeline, the metadata or the logs.
-    expectNoPlantedData(JSON.stringify([await ctx.referrals.timeline(A), await ctx.referrals.get(A), await ctx.referrals.timeline(B), await ctx.referrals.get(B)]));
+    expectNoPlantedData(
+      JSON.stringify([
+        await ctx.referrals.timeline(A),
+        await ctx.referrals.get(A),
+        await ctx.referrals.timeline(B),
+        await ctx.referrals.get(B),
+      ]),
+    );
     expectNoPlantedData(logs());
   });
 

@@ -41,15 +41,25 @@ describe('charity webhook', () => {
       source: 'test',
       create: { referralId: ID, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
     });
-    if (status === 'SENT') await ctx.referrals.transition(ID, { to: 'SENT', source: 'test', patch: { partnerRef: CHARITY_ID, partnerStatus: 'RECEIVED' } });
+    if (status === 'SENT')
+      await ctx.referrals.transition(ID, { to: 'SENT', source: 'test', patch: { partnerRef: CHARITY_ID, partnerStatus: 'RECEIVED' } });
   }
 
-  function event(status: string, occurredAt: string, overrides: { eventId?: string; id?: string; externalReference?: string; statusReason?: string | null } = {}) {
+  function event(
+    status: string,
+    occurredAt: string,
+    overrides: { eventId?: string; id?: string; externalReference?: string; statusReason?: string | null } = {},
+  ) {
     return {
       eventId: overrides.eventId ?? `evt_${String(++eventSeq).padStart(6, '0')}`,
       type: 'referral.status_changed',
       occurredAt,
-      referral: { id: overrides.id ?? CHARITY_ID, externalReference: overrides.externalReference ?? ID, status, statusReason: overrides.statusReason ?? null },
+      referral: {
+        id: overrides.id ?? CHARITY_ID,
+        externalReference: overrides.externalReference ?? ID,
+        status,
+        statusReason: overrides.statusReason ?? null,
+      },
     };
   }
 
@@ -72,7 +82,11 @@ describe('charity webhook', () => {
     const res = await deliver(event('ALLOCATED', '2026-11-22T11:00:00Z'));
     expect(res.statusCode).toBe(200);
     expect(res.result).toMatchObject({ result: 'applied' });
-    expect(await ctx.referrals.get(ID)).toMatchObject({ status: 'ACCEPTED', partnerStatus: 'ALLOCATED', partnerStatusAt: '2026-11-22T11:00:00Z' });
+    expect(await ctx.referrals.get(ID)).toMatchObject({
+      status: 'ACCEPTED',
+      partnerStatus: 'ALLOCATED',
+      partnerStatusAt: '2026-11-22T11:00:00Z',
+    });
     const last = (await ctx.referrals.timeline(ID)).at(-1);
     expect(last).toMatchObject({ status: 'ACCEPTED', source: 'charity-webhook', detail: 'charity status ALLOCATED' });
     expect(await ctx.referrals.outboxSize()).toBe(3);
@@ -153,7 +167,7 @@ describe('charity webhook', () => {
     expect(await status()).toBe('SENT');
   });
 
-  test('a failed apply releases the claim, so the charity\'s retry is applied', async () => {
+  test("a failed apply releases the claim, so the charity's retry is applied", async () => {
     await sentReferral();
     const e = event('ALLOCATED', '2026-11-22T11:00:00Z');
     const real = ctx.referrals.get.bind(ctx.referrals);
@@ -237,7 +251,12 @@ describe('charity webhook', () => {
     await closed.redis.ping(); // connected, so close() below does not race the connect
     const closedServer = await createServer(closed, { port: 0 });
     try {
-      const res = await closedServer.inject({ method: 'POST', url: '/v1/webhooks/charity', headers: { 'content-type': 'application/json' }, payload: '{}' });
+      const res = await closedServer.inject({
+        method: 'POST',
+        url: '/v1/webhooks/charity',
+        headers: { 'content-type': 'application/json' },
+        payload: '{}',
+      });
       expect(res.statusCode).toBe(503);
     } finally {
       await closedServer.stop();

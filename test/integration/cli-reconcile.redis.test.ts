@@ -29,12 +29,27 @@ describe('iasu-bridge reconcile', () => {
     jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
     nock.disableNetConnect();
     nock.enableNetConnect('127.0.0.1');
-    nock('http://trust.test').persist().get('/fhir/R4/Task').query(true).reply(200, { resourceType: 'Bundle', type: 'searchset', entry: [] });
+    nock('http://trust.test')
+      .persist()
+      .get('/fhir/R4/Task')
+      .query(true)
+      .reply(200, { resourceType: 'Bundle', type: 'searchset', entry: [] });
     nock('http://charity.test')
       .persist()
       .get('/v1/referrals')
       .query(true)
-      .reply(200, { items: [{ id: 'CH-000900', externalReference: '6f1c0000-0000-5000-8000-000000000000', status: 'ALLOCATED', statusReason: null, updatedAt: '2026-11-22T10:00:00Z' }], nextCursor: null });
+      .reply(200, {
+        items: [
+          {
+            id: 'CH-000900',
+            externalReference: '6f1c0000-0000-5000-8000-000000000000',
+            status: 'ALLOCATED',
+            statusReason: null,
+            updatedAt: '2026-11-22T10:00:00Z',
+          },
+        ],
+        nextCursor: null,
+      });
   });
   afterEach(async () => {
     jest.restoreAllMocks();
@@ -50,7 +65,9 @@ describe('iasu-bridge reconcile', () => {
     expect(await main(['reconcile', '--json'])).toBe(0);
     const report = JSON.parse(out) as Record<string, unknown>;
     expect(Object.keys(report)).toEqual(['generatedAt', 'counts', 'discrepancies', 'serviceLevels', 'pendingWriteBacks', 'unreachable']);
-    expect(report.discrepancies).toEqual([{ class: 'orphan', partner: 'CHARITY', partnerRef: 'CH-000900', partnerStatus: 'ALLOCATED', action: 'alerted' }]);
+    expect(report.discrepancies).toEqual([
+      { class: 'orphan', partner: 'CHARITY', partnerRef: 'CH-000900', partnerStatus: 'ALLOCATED', action: 'alerted' },
+    ]);
     expect(err).toContain('reconciliation done');
   });
 

@@ -64,7 +64,13 @@ describe('dead letters', () => {
     nock.disableNetConnect();
     nock.enableNetConnect('127.0.0.1');
     ctx = createContext(
-      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '20' }),
+      testConfig({
+        CHARITY_API_URL: CHARITY,
+        CHARITY_API_KEY: 'k',
+        POLICE_FEED_URL: RMS,
+        DELIVERY_ATTEMPTS: '4',
+        DELIVERY_BACKOFF_MS: '20',
+      }),
       capturedLogger().logger,
     );
     workers = [];
@@ -82,7 +88,13 @@ describe('dead letters', () => {
     const t = await ctx.referrals.transition(referral.referralId, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+      create: {
+        referralId: referral.referralId,
+        type: 'ADVOCACY',
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: CORRELATION,
+      },
     });
     if (!t.applied) throw new Error('setup failed');
     await enqueueDelivery(ctx, referral.referralId, CORRELATION, t.seq);
@@ -96,7 +108,9 @@ describe('dead letters', () => {
   /** A charity delivery refused with this status: the referral FAILED, its dead letter written. */
   async function failedDelivery(n: number, status: 422 | 401): Promise<{ referralId: string; deadLetterId: string }> {
     const referral = referralNo(n);
-    nock(CHARITY).post('/v1/referrals').reply(status, status === 422 ? { errors: [{ path: 'client.safeContact', message: 'is required' }] } : { error: 'unauthorised' });
+    nock(CHARITY)
+      .post('/v1/referrals')
+      .reply(status, status === 422 ? { errors: [{ path: 'client.safeContact', message: 'is required' }] } : { error: 'unauthorised' });
     const referralId = await queueReferral(referral);
     await waitFor(async () => (await ctx.referrals.get(referralId))?.status === 'FAILED', 'referral FAILED');
     const job = await entryFor((d) => d.referralId === referralId && d.queue === 'charity-delivery');
@@ -150,7 +164,14 @@ describe('dead letters', () => {
     expect(all.map((s) => s.id)).toEqual([permanent.deadLetterId, auth.deadLetterId, police, intake.deadLetterId]);
     for (const s of all) expect(s).not.toHaveProperty('data');
     expect(JSON.stringify(all)).not.toContain(PLANTED);
-    expect(all[0]).toMatchObject({ queue: 'charity-delivery', jobName: 'deliver', partner: 'CHARITY', errorKind: 'permanent', attempts: 1, referralId: permanent.referralId });
+    expect(all[0]).toMatchObject({
+      queue: 'charity-delivery',
+      jobName: 'deliver',
+      partner: 'CHARITY',
+      errorKind: 'permanent',
+      attempts: 1,
+      referralId: permanent.referralId,
+    });
 
     expect(ids(await listDeadLetters(ctx, { partner: 'CHARITY' }))).toEqual([permanent.deadLetterId, auth.deadLetterId].sort());
     expect(ids(await listDeadLetters(ctx, { partner: 'POLICE' }))).toEqual([police]);
@@ -164,7 +185,9 @@ describe('dead letters', () => {
     const old = (await ctx.queues.deadLetter.getJob(auth.deadLetterId))!;
     await old.updateData({ ...old.data, failedAt: new Date(Date.now() - 2 * 3600_000).toISOString() });
     expect(ids(await listDeadLetters(ctx, { olderThanMs: 3600_000 }))).toEqual([auth.deadLetterId]);
-    expect(ids(await listDeadLetters(ctx, { newerThanMs: 3600_000 }))).toEqual([permanent.deadLetterId, police, intake.deadLetterId].sort());
+    expect(ids(await listDeadLetters(ctx, { newerThanMs: 3600_000 }))).toEqual(
+      [permanent.deadLetterId, police, intake.deadLetterId].sort(),
+    );
     const inAnHour = new Date(Date.now() + 3600_000);
     expect(await listDeadLetters(ctx, { olderThanMs: 30 * 60_000 }, inAnHour)).toHaveLength(4);
     await intake.release();
@@ -198,7 +221,12 @@ describe('dead letters', () => {
     const intake = await failedIntake('CC-26-0007777');
 
     const plain = await showDeadLetter(ctx, deadLetterId, { withPersonalData: false });
-    expect(plain).toMatchObject({ id: deadLetterId, referralId, reason: expect.stringContaining('client.safeContact'), redrive: { possible: true } });
+    expect(plain).toMatchObject({
+      id: deadLetterId,
+      referralId,
+      reason: expect.stringContaining('client.safeContact'),
+      redrive: { possible: true },
+    });
     expect(plain!.referral).toMatchObject({ status: 'FAILED', lastError: expect.stringContaining('client.safeContact') });
     expect(plain!.referral!.timeline.map((e) => e.status)).toEqual(['QUEUED', 'FAILED']);
     expect(plain).not.toHaveProperty('personalData');
@@ -266,7 +294,16 @@ describe('dead letters', () => {
     expect(bodies[1]).toBe(bodies[0]);
     expect(keys).toEqual([id, id]);
     expect(audit.events).toEqual([
-      { actor: OPERATOR, action: 'dead_letter.redriven', referralId: id, crimeReference: referral.crimeReference, partner: 'CHARITY', status: 'QUEUED', outcome: 'redriven', target: String(letter.id) },
+      {
+        actor: OPERATOR,
+        action: 'dead_letter.redriven',
+        referralId: id,
+        crimeReference: referral.crimeReference,
+        partner: 'CHARITY',
+        status: 'QUEUED',
+        outcome: 'redriven',
+        target: String(letter.id),
+      },
     ]);
   });
 
@@ -277,10 +314,18 @@ describe('dead letters', () => {
     const audit = fakeAudit();
     const result = await redriveDeadLetter(ctx, deadLetterId, OPERATOR, audit.sink);
     expect(result).toEqual({ id: deadLetterId, outcome: 'refused', why: expect.stringContaining('CANCELLED') });
-    expect((await showDeadLetter(ctx, deadLetterId, { withPersonalData: false }))!.redrive).toEqual({ possible: false, why: expect.stringContaining('CANCELLED') });
+    expect((await showDeadLetter(ctx, deadLetterId, { withPersonalData: false }))!.redrive).toEqual({
+      possible: false,
+      why: expect.stringContaining('CANCELLED'),
+    });
     expect(await ctx.queues.deadLetter.getJob(deadLetterId)).toBeDefined();
     expect(audit.events).toEqual([]);
-    expect(await redriveDeadLetter(ctx, 'charity-delivery-nope-0', OPERATOR)).toEqual({ id: 'charity-delivery-nope-0', outcome: 'refused', why: 'no dead letter with that id', notFound: true });
+    expect(await redriveDeadLetter(ctx, 'charity-delivery-nope-0', OPERATOR)).toEqual({
+      id: 'charity-delivery-nope-0',
+      outcome: 'refused',
+      why: 'no dead letter with that id',
+      notFound: true,
+    });
   });
 
   test('two operators redriving the same dead letter at once: one redrive, one refusal, one new job', async () => {
@@ -290,7 +335,10 @@ describe('dead letters', () => {
       await workers.pop()!.close(); // nothing delivers: the new job stays in the queue to be counted
       return r;
     })();
-    const results = await Promise.all([redriveDeadLetter(ctx, deadLetterId, 'operator:a'), redriveDeadLetter(ctx, deadLetterId, 'operator:b')]);
+    const results = await Promise.all([
+      redriveDeadLetter(ctx, deadLetterId, 'operator:a'),
+      redriveDeadLetter(ctx, deadLetterId, 'operator:b'),
+    ]);
     expect(results.map((r) => r.outcome).sort()).toEqual(['redriven', 'refused']);
     expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.id)).toEqual([`${referralId}-q3`]);
     expect((await ctx.referrals.timeline(referralId)).filter((e) => e.source === 'redrive')).toHaveLength(1);
@@ -324,10 +372,24 @@ describe('dead letters', () => {
     expect(await discardDeadLetter(ctx, deadLetterId, 'x'.repeat(201), OPERATOR, audit.sink)).toMatchObject({ outcome: 'refused' });
     expect(await ctx.queues.deadLetter.getJob(deadLetterId)).toBeDefined();
 
-    expect(await discardDeadLetter(ctx, deadLetterId, reason, OPERATOR, audit.sink)).toEqual({ id: deadLetterId, outcome: 'discarded', reason });
+    expect(await discardDeadLetter(ctx, deadLetterId, reason, OPERATOR, audit.sink)).toEqual({
+      id: deadLetterId,
+      outcome: 'discarded',
+      reason,
+    });
     expect(await ctx.queues.deadLetter.getJob(deadLetterId)).toBeUndefined();
     expect(await listDeadLetters(ctx)).toEqual([]);
-    expect(audit.events).toEqual([{ actor: OPERATOR, action: 'dead_letter.discarded', referralId, crimeReference: 'CC-26-0009901', partner: 'CHARITY', outcome: 'discarded', target: deadLetterId }]);
+    expect(audit.events).toEqual([
+      {
+        actor: OPERATOR,
+        action: 'dead_letter.discarded',
+        referralId,
+        crimeReference: 'CC-26-0009901',
+        partner: 'CHARITY',
+        outcome: 'discarded',
+        target: deadLetterId,
+      },
+    ]);
     expect(captured.text()).toContain('dead letter discarded');
     expect(captured.text()).not.toContain(PLANTED);
 
@@ -361,7 +423,13 @@ describe('dead letters', () => {
     await ctx.referrals.transition(referral.referralId, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+      create: {
+        referralId: referral.referralId,
+        type: 'ADVOCACY',
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: CORRELATION,
+      },
     });
     const deadLetterId = await failedWriteBack(referral.referralId, 1);
     const keys: string[] = [];
@@ -373,8 +441,26 @@ describe('dead letters', () => {
     expect(keys).toEqual([`${referral.referralId}:QUEUED:1`]);
 
     // A second dead letter for the same change (e.g. written before the redrive landed): nothing left to do.
-    await ctx.queues.deadLetter.add('police-outcomes:outcome', { queue: 'police-outcomes', jobId: 'x', jobName: 'outcome', data: { referralId: referral.referralId, seq: 1, correlationId: CORRELATION }, partner: 'POLICE', errorKind: 'permanent', reason: 'HTTP 400', attempts: 1, failedAt: new Date().toISOString(), referralId: referral.referralId }, { jobId: 'police-outcomes-x-0' });
-    expect(await redriveDeadLetter(ctx, 'police-outcomes-x-0', OPERATOR)).toMatchObject({ outcome: 'refused', why: expect.stringContaining('already hold') });
+    await ctx.queues.deadLetter.add(
+      'police-outcomes:outcome',
+      {
+        queue: 'police-outcomes',
+        jobId: 'x',
+        jobName: 'outcome',
+        data: { referralId: referral.referralId, seq: 1, correlationId: CORRELATION },
+        partner: 'POLICE',
+        errorKind: 'permanent',
+        reason: 'HTTP 400',
+        attempts: 1,
+        failedAt: new Date().toISOString(),
+        referralId: referral.referralId,
+      },
+      { jobId: 'police-outcomes-x-0' },
+    );
+    expect(await redriveDeadLetter(ctx, 'police-outcomes-x-0', OPERATOR)).toMatchObject({
+      outcome: 'refused',
+      why: expect.stringContaining('already hold'),
+    });
   });
 
   test('a failed cancel is redriven while the partner still holds the referral; refused once it confirmed', async () => {
@@ -384,7 +470,13 @@ describe('dead letters', () => {
     await ctx.referrals.transition(referral.referralId, {
       to: 'SENT',
       source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+      create: {
+        referralId: referral.referralId,
+        type: 'ADVOCACY',
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: CORRELATION,
+      },
       patch: { partnerRef: 'CH-000555' },
     });
     nock(CHARITY).post('/v1/referrals/CH-000555/cancel').reply(401, { error: 'unauthorised' });
@@ -394,18 +486,28 @@ describe('dead letters', () => {
 
     nock(CHARITY).post('/v1/referrals/CH-000555/cancel').reply(200, { id: 'CH-000555', status: 'CANCELLED' });
     const result = await redriveDeadLetter(ctx, String(letter.id), OPERATOR);
-    expect(result).toMatchObject({ outcome: 'redriven', newJobId: expect.stringMatching(new RegExp(`^${referral.referralId}-cancel-r\\d+$`)) });
+    expect(result).toMatchObject({
+      outcome: 'redriven',
+      newJobId: expect.stringMatching(new RegExp(`^${referral.referralId}-cancel-r\\d+$`)),
+    });
     await waitFor(async () => (await ctx.referrals.get(referral.referralId))?.status === 'CANCELLED', 'referral CANCELLED');
 
     await ctx.queues.deadLetter.add('charity-delivery:cancel', { ...letter.data }, { jobId: 'charity-delivery-again-0' });
-    expect(await redriveDeadLetter(ctx, 'charity-delivery-again-0', OPERATOR)).toMatchObject({ outcome: 'refused', why: expect.stringContaining('already confirmed') });
+    expect(await redriveDeadLetter(ctx, 'charity-delivery-again-0', OPERATOR)).toMatchObject({
+      outcome: 'refused',
+      why: expect.stringContaining('already confirmed'),
+    });
   });
 
   test('a BaRS fatal-error dead letter (written by the $process-message route) redrives the FAILED NHS referral', async () => {
     const referral = clinicalReferral();
     const id = referral.referralId;
     await ctx.referrals.saveData(referral);
-    await ctx.referrals.transition(id, { to: 'QUEUED', source: 'test', create: { referralId: id, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION } });
+    await ctx.referrals.transition(id, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: id, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+    });
     await ctx.referrals.transition(id, { to: 'SENT', source: 'NHS' });
     await ctx.referrals.transition(id, { to: 'FAILED', source: 'nhs-bars', detail: 'trust refused the message' });
     // The same shape nhs-messages.ts writes.
@@ -423,12 +525,18 @@ describe('dead letters', () => {
       crimeReference: referral.crimeReference,
       correlationId: CORRELATION,
     };
-    await ctx.queues.deadLetter.add('nhs-delivery:bars-response', entry, { jobId: 'nhs-delivery-bars-6f1c0000-0000-4000-8000-000000000001' });
+    await ctx.queues.deadLetter.add('nhs-delivery:bars-response', entry, {
+      jobId: 'nhs-delivery-bars-6f1c0000-0000-4000-8000-000000000001',
+    });
     expect(await listDeadLetters(ctx, { partner: 'NHS', errorKind: 'permanent', queue: 'nhs-delivery' })).toHaveLength(1);
     const result = await redriveDeadLetter(ctx, 'nhs-delivery-bars-6f1c0000-0000-4000-8000-000000000001', OPERATOR);
     expect(result).toEqual({ id: 'nhs-delivery-bars-6f1c0000-0000-4000-8000-000000000001', outcome: 'redriven', newJobId: `${id}-q4` });
     expect((await ctx.referrals.get(id))?.status).toBe('QUEUED');
-    expect((await ctx.queues.nhsDelivery.getJob(`${id}-q4`))?.data).toEqual({ referralId: id, correlationId: CORRELATION, action: 'deliver' });
+    expect((await ctx.queues.nhsDelivery.getJob(`${id}-q4`))?.data).toEqual({
+      referralId: id,
+      correlationId: CORRELATION,
+      action: 'deliver',
+    });
   });
 
   describe('API', () => {
@@ -448,7 +556,12 @@ describe('dead letters', () => {
     const dlq = () => operatorHeader(ctx.config, [SCOPE.dlqRedrive], 'alice');
     const admin = () => operatorHeader(ctx.config, [SCOPE.admin], 'root');
     const call = async (method: string, url: string, headers: Record<string, string>, payload?: unknown) => {
-      const res = await server.inject({ method, url, headers: { ...headers, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) }, payload: payload as object | undefined });
+      const res = await server.inject({
+        method,
+        url,
+        headers: { ...headers, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+        payload: payload as object | undefined,
+      });
       return { status: res.statusCode, body: JSON.parse(res.payload || 'null') as Record<string, unknown> };
     };
 
@@ -463,7 +576,9 @@ describe('dead letters', () => {
       const list = await call('GET', '/v1/dead-letters?partner=CHARITY', dlq());
       expect(list.status).toBe(200);
       expect((list.body.items as DeadLetterSummary[]).map((s) => s.id)).toEqual([deadLetterId]);
-      expect((await call('GET', '/v1/dead-letters?queue=intake&errorKind=transient&newerThanMinutes=10&limit=5', dlq())).body.items).toHaveLength(1);
+      expect(
+        (await call('GET', '/v1/dead-letters?queue=intake&errorKind=transient&newerThanMinutes=10&limit=5', dlq())).body.items,
+      ).toHaveLength(1);
       expect((await call('GET', '/v1/dead-letters?olderThanMinutes=10', dlq())).body).toEqual({ items: [], truncated: false });
       expect((await call('GET', '/v1/dead-letters?limit=1', dlq())).body.truncated).toBe(true);
       expect((await call('GET', '/v1/dead-letters?partner=nobody', dlq())).status).toBe(400);
@@ -478,7 +593,17 @@ describe('dead letters', () => {
       const personal = await call('GET', `/v1/dead-letters/${deadLetterId}?include=personal`, admin());
       expect(personal.status).toBe(200);
       expect(JSON.stringify(personal.body)).toContain(PLANTED);
-      expect(audit.events).toEqual([{ actor: 'operator:root', action: 'admin.read', referralId, crimeReference: 'CC-26-0009901', partner: 'CHARITY', outcome: 'ok', target: deadLetterId }]);
+      expect(audit.events).toEqual([
+        {
+          actor: 'operator:root',
+          action: 'admin.read',
+          referralId,
+          crimeReference: 'CC-26-0009901',
+          partner: 'CHARITY',
+          outcome: 'ok',
+          target: deadLetterId,
+        },
+      ]);
 
       // An id with a '/' (from a crime reference) travels as %2F.
       const intakeShown = await call('GET', `/v1/dead-letters/${encodeURIComponent(intake.deadLetterId)}`, dlq());
@@ -500,10 +625,27 @@ describe('dead letters', () => {
       const ok = await call('POST', `/v1/dead-letters/${first.deadLetterId}/redrive`, dlq());
       expect(ok).toEqual({ status: 200, body: { id: first.deadLetterId, outcome: 'redriven', newJobId: `${first.referralId}-q3` } });
       await waitFor(async () => (await ctx.referrals.get(first.referralId))?.status === 'SENT', 'SENT');
-      expect((await ctx.referrals.timeline(first.referralId)).find((e) => e.source === 'redrive')?.detail).toBe('redriven by operator:alice');
+      expect((await ctx.referrals.timeline(first.referralId)).find((e) => e.source === 'redrive')?.detail).toBe(
+        'redriven by operator:alice',
+      );
 
       // Refused: the referral is no longer FAILED (put the same entry back to try).
-      await ctx.queues.deadLetter.add('x', { queue: 'charity-delivery', jobId: 'y', jobName: 'deliver', data: { referralId: first.referralId, correlationId: CORRELATION, action: 'deliver' }, partner: 'CHARITY', errorKind: 'permanent', reason: 'HTTP 422', attempts: 1, failedAt: new Date().toISOString(), referralId: first.referralId }, { jobId: 'charity-delivery-y-0' });
+      await ctx.queues.deadLetter.add(
+        'x',
+        {
+          queue: 'charity-delivery',
+          jobId: 'y',
+          jobName: 'deliver',
+          data: { referralId: first.referralId, correlationId: CORRELATION, action: 'deliver' },
+          partner: 'CHARITY',
+          errorKind: 'permanent',
+          reason: 'HTTP 422',
+          attempts: 1,
+          failedAt: new Date().toISOString(),
+          referralId: first.referralId,
+        },
+        { jobId: 'charity-delivery-y-0' },
+      );
       const conflict = await call('POST', '/v1/dead-letters/charity-delivery-y-0/redrive', dlq());
       expect(conflict.status).toBe(409);
       expect(conflict.body).toMatchObject({ id: 'charity-delivery-y-0', outcome: 'refused', why: expect.stringContaining('SENT') });
@@ -520,8 +662,13 @@ describe('dead letters', () => {
 
       expect((await call('POST', '/v1/dead-letters/charity-delivery-y-0/discard', dlq(), {})).status).toBe(400);
       expect((await call('POST', '/v1/dead-letters/charity-delivery-y-0/discard', dlq(), { reason: 'a\nb' })).status).toBe(400);
-      const discarded = await call('POST', '/v1/dead-letters/charity-delivery-y-0/discard', dlq(), { reason: 'stale copy: referral already SENT' });
-      expect(discarded).toEqual({ status: 200, body: { id: 'charity-delivery-y-0', outcome: 'discarded', reason: 'stale copy: referral already SENT' } });
+      const discarded = await call('POST', '/v1/dead-letters/charity-delivery-y-0/discard', dlq(), {
+        reason: 'stale copy: referral already SENT',
+      });
+      expect(discarded).toEqual({
+        status: 200,
+        body: { id: 'charity-delivery-y-0', outcome: 'discarded', reason: 'stale copy: referral already SENT' },
+      });
       expect((await call('POST', '/v1/dead-letters/charity-delivery-y-0/discard', dlq(), { reason: 'again' })).status).toBe(409);
       expect((await call('POST', '/v1/dead-letters/redrive', dlq(), { all: true })).body).toEqual({ results: [] });
 

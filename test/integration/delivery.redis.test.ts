@@ -29,7 +29,13 @@ describe('delivery queues', () => {
     const captured = capturedLogger();
     logs = captured.text;
     ctx = createContext(
-      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '20' }),
+      testConfig({
+        CHARITY_API_URL: CHARITY,
+        CHARITY_API_KEY: 'k',
+        POLICE_FEED_URL: RMS,
+        DELIVERY_ATTEMPTS: '4',
+        DELIVERY_BACKOFF_MS: '20',
+      }),
       captured.logger,
     );
     workers = [startDeliveryWorker(ctx, charityDelivery(ctx))];
@@ -86,7 +92,9 @@ describe('delivery queues', () => {
   });
 
   test('422 dead-letters at once with the errors, and the referral is FAILED', async () => {
-    const scope = nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
+    const scope = nock(CHARITY)
+      .post('/v1/referrals')
+      .reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
     const id = await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
     scope.done();
@@ -108,12 +116,18 @@ describe('delivery queues', () => {
     nock(CHARITY).post('/v1/referrals').once().reply(409, { error: 'idempotency_conflict' });
     const id = await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
-    expect((await deadLetters())[0]).toMatchObject({ errorKind: 'permanent', attempts: 1, reason: expect.stringContaining('idempotency conflict') });
+    expect((await deadLetters())[0]).toMatchObject({
+      errorKind: 'permanent',
+      attempts: 1,
+      reason: expect.stringContaining('idempotency conflict'),
+    });
     expect(deadLetterLog(id)).toMatchObject({ alert: true });
   });
 
   test('a 422 dead-letters without an alert: the data, not the system, needs a look', async () => {
-    nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client', message: 'is required' }] });
+    nock(CHARITY)
+      .post('/v1/referrals')
+      .reply(422, { errors: [{ path: 'client', message: 'is required' }] });
     const id = await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(id))?.status === 'FAILED', 'referral FAILED');
     expect(deadLetterLog(id)).toMatchObject({ alert: false });

@@ -68,9 +68,15 @@ describe('iasu-bridge dlq', () => {
       crimeReference: `CC-26-00088${String(n).padStart(2, '0')}`,
       subject: { ...base.subject, forename: PLANTED },
     });
-    nock(CHARITY).post('/v1/referrals').reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
+    nock(CHARITY)
+      .post('/v1/referrals')
+      .reply(422, { errors: [{ path: 'client.safeContact', message: 'is required' }] });
     await enqueueDelivery(ctx, referral.referralId, CORRELATION, await queueWithoutDelivery(ctx, referral, CORRELATION));
-    const job = await waitFor(async () => (await ctx.queues.deadLetter.getJobs(['waiting'])).find((j) => (j.data as DeadLetterJob).referralId === referral.referralId), 'dead letter');
+    const job = await waitFor(
+      async () =>
+        (await ctx.queues.deadLetter.getJobs(['waiting'])).find((j) => (j.data as DeadLetterJob).referralId === referral.referralId),
+      'dead letter',
+    );
     await waitFor(async () => (await ctx.referrals.get(referral.referralId))?.status === 'FAILED', 'FAILED');
     return { referralId: referral.referralId, deadLetterId: String(job.id) };
   }
@@ -90,7 +96,10 @@ describe('iasu-bridge dlq', () => {
     out = '';
     expect(await dlq('list', '--json')).toBe(0);
     const listed = JSON.parse(out) as { items: { id: string; partner: string }[]; truncated: boolean };
-    expect(listed).toEqual({ items: [expect.objectContaining({ id: deadLetterId, partner: 'CHARITY', errorKind: 'permanent' })], truncated: false });
+    expect(listed).toEqual({
+      items: [expect.objectContaining({ id: deadLetterId, partner: 'CHARITY', errorKind: 'permanent' })],
+      truncated: false,
+    });
 
     out = '';
     expect(await dlq('list', '--partner', 'nhs', '--json')).toBe(0);
@@ -124,11 +133,15 @@ describe('iasu-bridge dlq', () => {
     out = '';
     expect(await dlq('show', deadLetterId, '--personal')).toBe(0);
     expect(out).toContain(PLANTED);
-    expect((await ctx.audit.query({ referralId })).filter((e) => e.action === 'admin.read')).toEqual([expect.objectContaining({ actor: actor(), target: deadLetterId })]);
+    expect((await ctx.audit.query({ referralId })).filter((e) => e.action === 'admin.read')).toEqual([
+      expect.objectContaining({ actor: actor(), target: deadLetterId }),
+    ]);
 
     const events: Parameters<AuditSink['record']>[0][] = [];
     out = '';
-    expect(await dlqCommand(['show', deadLetterId, '--personal', '--json'], { ...io(), audit: { record: async (e) => void events.push(e) } })).toBe(0);
+    expect(
+      await dlqCommand(['show', deadLetterId, '--personal', '--json'], { ...io(), audit: { record: async (e) => void events.push(e) } }),
+    ).toBe(0);
     expect(out).toContain(PLANTED);
     expect(events).toEqual([expect.objectContaining({ actor: actor(), action: 'admin.read', referralId, target: deadLetterId })]);
 
@@ -143,7 +156,9 @@ describe('iasu-bridge dlq', () => {
     expect(await dlq('redrive', deadLetterId)).toBe(0);
     expect(out).toBe(`redriven  ${deadLetterId} -> job ${referralId}-q3\n`);
     await waitFor(async () => (await ctx.referrals.get(referralId))?.status === 'SENT', 'SENT');
-    expect((await ctx.referrals.timeline(referralId)).find((e) => e.source === 'redrive')).toMatchObject({ detail: `redriven by ${actor()}` });
+    expect((await ctx.referrals.timeline(referralId)).find((e) => e.source === 'redrive')).toMatchObject({
+      detail: `redriven by ${actor()}`,
+    });
     expect(actor()).toMatch(/^operator:[A-Za-z0-9._@-]{1,64}$/);
 
     out = '';
@@ -170,7 +185,9 @@ describe('iasu-bridge dlq', () => {
 
     out = '';
     expect(await dlq('redrive', '--kind', 'permanent', '--json')).toBe(1);
-    expect(JSON.parse(out)).toEqual({ results: [{ id: first.deadLetterId, outcome: 'refused', why: expect.stringContaining('CANCELLED') }] });
+    expect(JSON.parse(out)).toEqual({
+      results: [{ id: first.deadLetterId, outcome: 'refused', why: expect.stringContaining('CANCELLED') }],
+    });
   });
 
   test('discard with a reason removes it; unknown id exit 1', async () => {

@@ -5,7 +5,12 @@ import { feedDocument, generateFeedRecords } from '../../simulators/feed-generat
 /** The feed parser on a worker thread: the same answers as on the calling thread, and a ceiling. */
 describe('FeedParsePool', () => {
   const opts = { maxBytes: 10 * 2 ** 20 };
-  const page = Buffer.from(feedDocument(generateFeedRecords({ records: 120, seed: 3 }).map((g) => g.xml), { cursor: { next: '120', more: true } }));
+  const page = Buffer.from(
+    feedDocument(
+      generateFeedRecords({ records: 120, seed: 3 }).map((g) => g.xml),
+      { cursor: { next: '120', more: true } },
+    ),
+  );
   let pool: FeedParsePool;
   afterEach(async () => {
     await pool.close();
@@ -53,7 +58,9 @@ describe('FeedParsePool', () => {
     const feed = await pool.parse(Buffer.from(feedDocument(records)), opts);
     expect(feed.records).toHaveLength(3);
     expect(feed.records[1]).toMatchObject({ ok: false, reason: "OfficerInCase/@name is over the parser's limit of 65536 characters" });
-    expect([feed.records[0], feed.records[2]].map((r) => r!.ok || r!.reason)).toEqual((await parseFeed(feedDocument([records[0]!, records[2]!]), opts)).records.map((r) => r.ok || r.reason));
+    expect([feed.records[0], feed.records[2]].map((r) => r!.ok || r!.reason)).toEqual(
+      (await parseFeed(feedDocument([records[0]!, records[2]!]), opts)).records.map((r) => r.ok || r.reason),
+    );
   }, 30_000);
 
   test('a document that exhausts the worker heap is refused as unreadable, and the next parse works', async () => {

@@ -30,7 +30,14 @@ describe('first delivery attempts', () => {
 
   function start(overrides: Record<string, string> = {}): void {
     ctx = createContext(
-      testConfig({ CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k', POLICE_FEED_URL: RMS, DELIVERY_ATTEMPTS: '3', DELIVERY_BACKOFF_MS: '200', ...overrides }),
+      testConfig({
+        CHARITY_API_URL: CHARITY,
+        CHARITY_API_KEY: 'k',
+        POLICE_FEED_URL: RMS,
+        DELIVERY_ATTEMPTS: '3',
+        DELIVERY_BACKOFF_MS: '200',
+        ...overrides,
+      }),
       capturedLogger().logger,
     );
   }
@@ -54,7 +61,8 @@ describe('first delivery attempts', () => {
     return { id: referral.referralId, seq: await queueWithoutDelivery(ctx, referral, CORRELATION) };
   }
 
-  const deliveryJobs = async () => (await ctx.queues.charityDelivery.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).map((j) => j.id);
+  const deliveryJobs = async () =>
+    (await ctx.queues.charityDelivery.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).map((j) => j.id);
   const inQueuedIndex = async (id: string) => (await ctx.redis.zscore(ctx.keys.queued(), id)) !== null;
 
   test('intake sends a QUEUED referral at once: no delivery job, SENT, and out of the QUEUED index', async () => {
@@ -79,7 +87,11 @@ describe('first delivery attempts', () => {
     expect(await ctx.referrals.get(advocacy.referralId)).toMatchObject({ status: 'SENT', partnerRef: 'CH-000777' });
     expect(await deliveryJobs()).toEqual([]);
     expect(await inQueuedIndex(advocacy.referralId)).toBe(false);
-    expect((await ctx.audit.query({ referralId: advocacy.referralId })).map((e) => e.action)).toEqual(['referral.status_changed', 'referral.status_changed', 'referral.sent']);
+    expect((await ctx.audit.query({ referralId: advocacy.referralId })).map((e) => e.action)).toEqual([
+      'referral.status_changed',
+      'referral.status_changed',
+      'referral.sent',
+    ]);
   });
 
   test('a transient failure becomes the delivery job after its backoff, and the worker delivers the same body', async () => {
@@ -103,7 +115,10 @@ describe('first delivery attempts', () => {
 
   test('a permanent failure becomes a job at once, which the worker dead-letters', async () => {
     start();
-    nock(CHARITY).post('/v1/referrals').twice().reply(422, { errors: [{ path: 'client', message: 'is required' }] });
+    nock(CHARITY)
+      .post('/v1/referrals')
+      .twice()
+      .reply(422, { errors: [{ path: 'client', message: 'is required' }] });
     const { id, seq } = await queuedReferral();
     await ctx.deliveries.dispatch(id, CORRELATION, seq, 'CHARITY');
     await ctx.deliveries.idle();

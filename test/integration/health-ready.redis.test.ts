@@ -94,7 +94,10 @@ async function startRedisServer(args: string[], fixedPort?: number): Promise<{ c
       const timer = setTimeout(() => resolve(false), 5000);
       child.once('exit', () => (clearTimeout(timer), resolve(false)));
       child.stdout!.on('data', () => {
-        if (/Ready to accept connections/.test(out)) (clearTimeout(timer), resolve(true));
+        if (/Ready to accept connections/.test(out)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
       });
     });
     if (started) return { child, port };

@@ -22,16 +22,29 @@ describe('intake on real Redis', () => {
     await ctx.close();
   });
 
-  const record = (crimeReference: string, version: number, opts: { victimConsent?: string; status?: string; suspectBasis?: boolean; victimForename?: string } = {}) => {
+  const record = (
+    crimeReference: string,
+    version: number,
+    opts: { victimConsent?: string; status?: string; suspectBasis?: boolean; victimForename?: string } = {},
+  ) => {
     const [generated] = generateFeedRecords({ records: 1, seed: 7, prefix: 'X' });
-    let xml = generated!.xml.replace(/<CrimeReference>[^<]+</, `<CrimeReference>${crimeReference}<`).replace(/<RecordVersion>[^<]+</, `<RecordVersion>${version}<`);
-    xml = xml.replace(/purpose="ADVOCACY_REFERRAL" status="[A-Z_]+"/, `purpose="ADVOCACY_REFERRAL" status="${opts.victimConsent ?? 'GIVEN'}"`);
+    let xml = generated!.xml
+      .replace(/<CrimeReference>[^<]+</, `<CrimeReference>${crimeReference}<`)
+      .replace(/<RecordVersion>[^<]+</, `<RecordVersion>${version}<`);
+    xml = xml.replace(
+      /purpose="ADVOCACY_REFERRAL" status="[A-Z_]+"/,
+      `purpose="ADVOCACY_REFERRAL" status="${opts.victimConsent ?? 'GIVEN'}"`,
+    );
     xml = xml.replace(/<RecordStatus>[A-Z]+</, `<RecordStatus>${opts.status ?? 'ACTIVE'}<`);
     xml = xml.replace(/<HomeOfficeClass>[^<]+</, '<HomeOfficeClass>8Q<');
     if (!xml.includes('<MdtDecision')) throw new Error('fixture record lost its MDT decision');
     xml = xml.replace(/purpose="CLINICAL_REFERRAL" status="[A-Z_]+"/, 'purpose="CLINICAL_REFERRAL" status="REFUSED"');
     xml = xml.replace(/<LawfulBasis[^>]*\/>/, '');
-    if (opts.suspectBasis !== false) xml = xml.replace('<ClinicalIndicators>', '<LawfulBasis code="DPA2018-S8-P4" authorisedBy="Insp 1" authorisedAt="2026-11-22T09:35:00Z"/><ClinicalIndicators>');
+    if (opts.suspectBasis !== false)
+      xml = xml.replace(
+        '<ClinicalIndicators>',
+        '<LawfulBasis code="DPA2018-S8-P4" authorisedBy="Insp 1" authorisedAt="2026-11-22T09:35:00Z"/><ClinicalIndicators>',
+      );
     if (opts.victimForename) xml = xml.replace(/<Forename>[^<]+<\/Forename>/, `<Forename>${opts.victimForename}</Forename>`);
     return xml;
   };
@@ -92,19 +105,26 @@ describe('intake on real Redis', () => {
     expect(first).toMatchObject({ accepted: 1, quarantined: [] });
     // While the first is still queued (its job id would swallow the second) ...
     const waiting = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1, { victimForename: planted })])), 'push');
-    expect(waiting).toMatchObject({ accepted: 0, quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }] });
+    expect(waiting).toMatchObject({
+      accepted: 0,
+      quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }],
+    });
     await runIntake();
     // ... and after its job is gone (it would have been applied over the first).
     await ctx.queues.intake.obliterate({ force: true });
     const later = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1, { victimConsent: 'WITHDRAWN' })])), 'pull');
-    expect(later).toMatchObject({ accepted: 0, quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }] });
+    expect(later).toMatchObject({
+      accepted: 0,
+      quarantined: [{ crimeReference: 'CC-26-F1', reason: expect.stringContaining('conflict') }],
+    });
     expect(await ctx.queues.intake.getJobCounts('waiting')).toEqual({ waiting: 0 });
     const advocacy = referralIdFor('CHESHIRE', 'CC-26-F1', 'ADVOCACY', 'P1');
     expect((await ctx.referrals.get(advocacy))?.status).toBe('QUEUED');
 
     const entries = await ctx.quarantine.list();
     expect(entries).toHaveLength(2);
-    for (const e of entries) expect(e).toMatchObject({ crimeReference: 'CC-26-F1', recordVersion: 1, reason: expect.stringMatching(/^conflict: RecordVersion/) });
+    for (const e of entries)
+      expect(e).toMatchObject({ crimeReference: 'CC-26-F1', recordVersion: 1, reason: expect.stringMatching(/^conflict: RecordVersion/) });
     expect(JSON.stringify(entries)).not.toContain(planted);
     expect(logs.text()).not.toContain(planted);
     // A re-read of a conflicting page quarantines nothing twice.
@@ -113,7 +133,12 @@ describe('intake on real Redis', () => {
   });
 
   test('the same crime and version twice in one page: identical is one job, different content a conflict', async () => {
-    const page = feedDocument([record('CC-26-G1', 1), record('CC-26-G1', 1), record('CC-26-G2', 1), record('CC-26-G2', 1, { victimConsent: 'REFUSED' })]);
+    const page = feedDocument([
+      record('CC-26-G1', 1),
+      record('CC-26-G1', 1),
+      record('CC-26-G2', 1),
+      record('CC-26-G2', 1, { victimConsent: 'REFUSED' }),
+    ]);
     const summary = await ingestDocument(ctx, Buffer.from(page), 'push');
     expect(summary.quarantined).toEqual([{ crimeReference: 'CC-26-G2', reason: expect.stringContaining('conflict') }]);
     expect((await ctx.queues.intake.getJobs(['waiting'])).map((j) => j.id).sort()).toEqual(['CC-26-G1@v1', 'CC-26-G2@v1']);
@@ -125,7 +150,9 @@ describe('intake on real Redis', () => {
     await runIntake();
     await ctx.queues.intake.obliterate({ force: true });
     // Laid out differently (attribute order, whitespace): the same content.
-    const relaid = feedDocument([record('CC-26-H1', 1).replace(/<Flag code="([A-Z]+)" raisedAt="([^"]+)"/, '<Flag   raisedAt="$2" code="$1"')]);
+    const relaid = feedDocument([
+      record('CC-26-H1', 1).replace(/<Flag code="([A-Z]+)" raisedAt="([^"]+)"/, '<Flag   raisedAt="$2" code="$1"'),
+    ]);
     expect(relaid).not.toBe(doc.toString());
     for (const again of [doc, Buffer.from(relaid)]) {
       expect(await ingestDocument(ctx, again, 'pull')).toMatchObject({ accepted: 1, quarantined: [] });
@@ -139,7 +166,10 @@ describe('intake on real Redis', () => {
   });
 
   test('a referral the MDT names twice in one record is created and queued once', async () => {
-    const twice = record('CC-26-D1', 1).replace('<Referral type="ADVOCACY" subject="P1"/>', '<Referral type="ADVOCACY" subject="P1"/><Referral type="ADVOCACY" subject="P1"/>');
+    const twice = record('CC-26-D1', 1).replace(
+      '<Referral type="ADVOCACY" subject="P1"/>',
+      '<Referral type="ADVOCACY" subject="P1"/><Referral type="ADVOCACY" subject="P1"/>',
+    );
     expect(twice.match(/type="ADVOCACY" subject="P1"/g)).toHaveLength(2);
     await ingestDocument(ctx, Buffer.from(feedDocument([twice])), 'pull');
     await runIntake();
@@ -152,7 +182,9 @@ describe('intake on real Redis', () => {
     await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E1', 1)])), 'pull');
     const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
     const save = ctx.referrals.saveData.bind(ctx.referrals);
-    const saveData = jest.spyOn(ctx.referrals, 'saveData').mockImplementation((r) => (r.type === 'ADVOCACY' ? Promise.reject(new Error('OOM command not allowed')) : save(r)));
+    const saveData = jest
+      .spyOn(ctx.referrals, 'saveData')
+      .mockImplementation((r) => (r.type === 'ADVOCACY' ? Promise.reject(new Error('OOM command not allowed')) : save(r)));
     await expect(processIntake(ctx, job!)).rejects.toThrow('OOM');
     saveData.mockRestore();
     const advocacy = referralIdFor('CHESHIRE', 'CC-26-E1', 'ADVOCACY', 'P1');
@@ -193,7 +225,16 @@ describe('intake on real Redis', () => {
 
   test('personal data at rest is encrypted: no planted name in any raw Redis value', async () => {
     const planted = 'Zephyrinequill';
-    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E1', 1, { victimForename: planted }), record('CC-26-E2', 1).replace(/<NhsNumber>\d+</, `<NhsNumber>${planted}<`)])), 'pull');
+    await ingestDocument(
+      ctx,
+      Buffer.from(
+        feedDocument([
+          record('CC-26-E1', 1, { victimForename: planted }),
+          record('CC-26-E2', 1).replace(/<NhsNumber>\d+</, `<NhsNumber>${planted}<`),
+        ]),
+      ),
+      'pull',
+    );
     await runIntake();
     const raw = new IORedis(REDIS_URL);
     try {

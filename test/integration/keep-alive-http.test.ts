@@ -40,7 +40,12 @@ describe('KeepAliveHttp', () => {
   });
 
   test('answers with status, headers and body, and sends the body with its length', async () => {
-    const answer = await http.request(`${base}/x`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'héllo', timeoutMs: 2000 });
+    const answer = await http.request(`${base}/x`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'héllo',
+      timeoutMs: 2000,
+    });
     expect(answer.status).toBe(201);
     expect(answer.header('Retry-After')).toBe('7');
     expect(answer.header('x-seen-length')).toBe(String(Buffer.byteLength('héllo')));
@@ -68,7 +73,9 @@ describe('KeepAliveHttp', () => {
   });
 
   test('a request that cannot be made (invalid header value) fails as such, with nothing sent', async () => {
-    const err = await http.request(`${base}/x`, { method: 'POST', headers: { 'Idempotency-Key': 'bad\nkey' }, body: 'x', timeoutMs: 2000 }).catch((e: unknown) => e);
+    const err = await http
+      .request(`${base}/x`, { method: 'POST', headers: { 'Idempotency-Key': 'bad\nkey' }, body: 'x', timeoutMs: 2000 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpRequestError);
   });
 

@@ -35,7 +35,8 @@ function parse(body: string): { samples: Sample[]; types: Map<string, string>; h
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
     if (!m) throw new Error(`unparseable line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     const raw = m[3]!;
     samples.push({ name: m[1]!, labels, value: raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw) });
   }
@@ -77,13 +78,28 @@ describe('BridgeMetrics', () => {
       const t = await ctx.referrals.transition(id(n), {
         to,
         source: 'test',
-        ...(i === 0 ? { create: { referralId: id(n), type, crimeReference: CRIME(n), recordVersion: 1, correlationId: 'c0ffee00-0000-4000-8000-000000000000' } } : {}),
+        ...(i === 0
+          ? {
+              create: {
+                referralId: id(n),
+                type,
+                crimeReference: CRIME(n),
+                recordVersion: 1,
+                correlationId: 'c0ffee00-0000-4000-8000-000000000000',
+              },
+            }
+          : {}),
       });
       if (!t.applied) throw new Error(`setup: ${id(n)} → ${to}: ${t.why}`);
     }
   }
 
-  const finding = (n: number) => ({ referralId: id(n), crimeReference: CRIME(n), clockStart: '2026-11-13T10:00:00Z', deadline: '2026-11-18T00:00:00.000Z' });
+  const finding = (n: number) => ({
+    referralId: id(n),
+    crimeReference: CRIME(n),
+    clockStart: '2026-11-13T10:00:00Z',
+    deadline: '2026-11-18T00:00:00.000Z',
+  });
   const report: ReconciliationReport = {
     generatedAt: '2026-11-26T12:00:00.000Z',
     counts: { NHS: {}, CHARITY: {} },
@@ -165,7 +181,12 @@ describe('BridgeMetrics', () => {
     const { samples, types, help } = parse(body);
 
     expect(family(samples, 'iasu_metrics_redis_up')).toEqual({ '': 1 });
-    expect(family(samples, 'iasu_records_total')).toEqual({ 'outcome=applied': 4, 'outcome=out_of_scope': 3, 'outcome=stale': 1, 'outcome=quarantined': 2 });
+    expect(family(samples, 'iasu_records_total')).toEqual({
+      'outcome=applied': 4,
+      'outcome=out_of_scope': 3,
+      'outcome=stale': 1,
+      'outcome=quarantined': 2,
+    });
     expect(family(samples, 'iasu_records_read_total')).toEqual({ '': 10 });
     expect(family(samples, 'iasu_feed_documents_rejected_total')).toEqual({ '': 1 });
 
@@ -210,9 +231,11 @@ describe('BridgeMetrics', () => {
     expect(family(samples, 'iasu_delivery_latency_seconds_count')).toEqual({ 'partner=NHS': 2, 'partner=CHARITY': 2 });
     expect(family(samples, 'iasu_delivery_latency_seconds_sum')).toEqual({ 'partner=NHS': 122, 'partner=CHARITY': 0.05 });
     const buckets = family(samples, 'iasu_delivery_latency_seconds_bucket');
-    expect(Object.keys(buckets).filter((k) => k.endsWith('partner=NHS')).map((k) => k.split(',')[0])).toEqual(
-      ['0.1', '0.5', '1', '5', '15', '60', '300', '900', '3600', '14400', '86400', '+Inf'].map((le) => `le=${le}`),
-    );
+    expect(
+      Object.keys(buckets)
+        .filter((k) => k.endsWith('partner=NHS'))
+        .map((k) => k.split(',')[0]),
+    ).toEqual(['0.1', '0.5', '1', '5', '15', '60', '300', '900', '3600', '14400', '86400', '+Inf'].map((le) => `le=${le}`));
     expect(buckets['le=1,partner=NHS']).toBe(0);
     expect(buckets['le=5,partner=NHS']).toBe(1);
     expect(buckets['le=60,partner=NHS']).toBe(1);
@@ -269,7 +292,13 @@ describe('BridgeMetrics', () => {
     expect(samples.length).toBeGreaterThan(100);
     for (const s of samples) {
       expect(s.name.startsWith('iasu_')).toBe(true);
-      for (const [label, value] of Object.entries(s.labels)) expect({ metric: s.name, label, value, known: allowed[label]?.has(value) ?? false }).toEqual({ metric: s.name, label, value, known: true });
+      for (const [label, value] of Object.entries(s.labels))
+        expect({ metric: s.name, label, value, known: allowed[label]?.has(value) ?? false }).toEqual({
+          metric: s.name,
+          label,
+          value,
+          known: true,
+        });
     }
     for (const text of SENSITIVE) expect(body).not.toContain(text);
   });
@@ -277,12 +306,23 @@ describe('BridgeMetrics', () => {
   test('values are read again at every scrape; nothing from Redis before a reconciliation has run', async () => {
     const metrics = new BridgeMetrics(ctx, { collectDefault: false });
     let { samples } = parse((await metrics.render()).body);
-    expect(family(samples, 'iasu_records_total')).toEqual({ 'outcome=applied': 0, 'outcome=out_of_scope': 0, 'outcome=stale': 0, 'outcome=quarantined': 0 });
+    expect(family(samples, 'iasu_records_total')).toEqual({
+      'outcome=applied': 0,
+      'outcome=out_of_scope': 0,
+      'outcome=stale': 0,
+      'outcome=quarantined': 0,
+    });
     expect(Object.values(family(samples, 'iasu_referrals')).every((v) => v === 0)).toBe(true);
     expect(family(samples, 'iasu_police_writebacks_pending')).toEqual({ '': 0 });
     expect(family(samples, 'iasu_dead_letter_queue_depth')).toEqual({ '': 0 });
     // No report yet: no SLA figures (0 would claim "no breaches"); the timestamp is absent for absent() alerts.
-    for (const name of ['iasu_sla_victims_code_breaches', 'iasu_sla_clinical_overdue', 'iasu_reconciliation_last_run_timestamp_seconds', 'iasu_reconciliation_discrepancies', 'iasu_reconciliation_partner_unreachable']) {
+    for (const name of [
+      'iasu_sla_victims_code_breaches',
+      'iasu_sla_clinical_overdue',
+      'iasu_reconciliation_last_run_timestamp_seconds',
+      'iasu_reconciliation_discrepancies',
+      'iasu_reconciliation_partner_unreachable',
+    ]) {
       expect(family(samples, name)).toEqual({});
     }
 
@@ -305,7 +345,9 @@ describe('BridgeMetrics', () => {
     await seed();
     const metrics = new BridgeMetrics(ctx, { collectDefault: false });
     const sscan = jest.spyOn(ctx.redis, 'sscan');
-    const bodies = (await Promise.all([metrics.render(), metrics.render(), metrics.registry.getMetricsAsJSON()])).slice(0, 2).map((r) => (r as { body: string }).body);
+    const bodies = (await Promise.all([metrics.render(), metrics.render(), metrics.registry.getMetricsAsJSON()]))
+      .slice(0, 2)
+      .map((r) => (r as { body: string }).body);
     expect(sscan).toHaveBeenCalledTimes(1);
     expect(bodies[0]).toBe(bodies[1]);
     await metrics.render();
@@ -329,7 +371,13 @@ describe('BridgeMetrics', () => {
     expect(family(sb, 'iasu_delivery_latency_seconds_count')['partner=NHS']).toBe(0);
     for (const samples of [sa, sb]) {
       const names = new Set(samples.map((s) => s.name));
-      for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) expect(names).toContain(name);
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+      ])
+        expect(names).toContain(name);
     }
     // Nothing went to the global default registry.
     expect(register.getSingleMetric('iasu_referrals')).toBeUndefined();
@@ -358,7 +406,15 @@ describe('BridgeMetrics', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(family(samples, 'iasu_metrics_redis_up')).toEqual({ '': 0 });
     expect(family(samples, 'iasu_dead_letters_total')['kind=auth,partner=NHS,queue=nhs-delivery']).toBe(1);
-    for (const name of ['iasu_records_total', 'iasu_records_read_total', 'iasu_referrals', 'iasu_queue_jobs', 'iasu_dead_letter_queue_depth', 'iasu_police_writebacks_pending', 'iasu_sla_victims_code_breaches']) {
+    for (const name of [
+      'iasu_records_total',
+      'iasu_records_read_total',
+      'iasu_referrals',
+      'iasu_queue_jobs',
+      'iasu_dead_letter_queue_depth',
+      'iasu_police_writebacks_pending',
+      'iasu_sla_victims_code_breaches',
+    ]) {
       expect({ name, samples: family(samples, name) }).toEqual({ name, samples: {} });
     }
   });

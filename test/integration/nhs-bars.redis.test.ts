@@ -113,7 +113,14 @@ describe('BaRS mode', () => {
       .post('/fhir/$process-message')
       .reply(function (_uri, body) {
         header = this.req.headers['nhsd-requesting-software'] as string;
-        return [200, ack((body as Bundle).id!), { 'X-Request-Id': this.req.headers['x-request-id'] as string, 'X-Correlation-Id': this.req.headers['x-correlation-id'] as string }];
+        return [
+          200,
+          ack((body as Bundle).id!),
+          {
+            'X-Request-Id': this.req.headers['x-request-id'] as string,
+            'X-Correlation-Id': this.req.headers['x-correlation-id'] as string,
+          },
+        ];
       });
     await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'SENT', 'referral SENT');
@@ -160,12 +167,21 @@ describe('BaRS mode', () => {
     for (const replay of [response({ encounter: 'planned' }), response({ id: 'resp-planned', sr: 'completed', encounter: 'finished' })]) {
       const res = await respond(replay);
       expect(res.statusCode).toBe(409);
-      expect(res.result).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'duplicate', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_CONFLICT' }] } }] });
+      expect(res.result).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'duplicate',
+            details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_CONFLICT' }] },
+          },
+        ],
+      });
     }
     expect({ meta: await ctx.referrals.get(ID), timeline: await ctx.referrals.timeline(ID) }).toEqual(before);
   });
 
-  test('a message answering the trust\'s own earlier message finds the referral; a trust message id never re-points another', async () => {
+  test("a message answering the trust's own earlier message finds the referral; a trust message id never re-points another", async () => {
     await delivered();
     expect((await respond(response({ id: 'resp-interim', encounter: 'in-progress' }))).statusCode).toBe(200);
     expect((await respond(response({ id: 'resp-final', encounter: 'finished', respondsTo: 'resp-interim' }))).statusCode).toBe(200);
@@ -177,11 +193,17 @@ describe('BaRS mode', () => {
     expect(await ctx.messages.lookup('held-elsewhere')).toEqual(other);
   });
 
-  test('a message whose apply fails is not remembered: the trust\'s retry is applied', async () => {
+  test("a message whose apply fails is not remembered: the trust's retry is applied", async () => {
     await delivered();
     const patch = jest.spyOn(ctx.referrals, 'transition').mockRejectedValueOnce(new Error('redis went away'));
     const failed = await respond(response({ encounter: 'planned' }));
-    expect([failed.statusCode, (failed.result as OperationOutcome).issue[0]]).toEqual([500, expect.objectContaining({ code: 'exception', details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_SERVER_ERROR' })] }) })]);
+    expect([failed.statusCode, (failed.result as OperationOutcome).issue[0]]).toEqual([
+      500,
+      expect.objectContaining({
+        code: 'exception',
+        details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_SERVER_ERROR' })] }),
+      }),
+    ]);
     expect(failed.payload).not.toContain('redis went away');
     patch.mockRestore();
     expect((await respond(response({ encounter: 'planned' }))).statusCode).toBe(200);
@@ -198,7 +220,13 @@ describe('BaRS mode', () => {
       [{ ...ids, 'x-request-id': 'not-a-uuid' }, 'value'],
     ] as const) {
       const res = await respond(response({ encounter: 'planned' }), INBOUND_TOKEN, headers);
-      expect([res.statusCode, (res.result as OperationOutcome).issue[0]]).toEqual([400, expect.objectContaining({ code: issue, details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_BAD_REQUEST' })] }) })]);
+      expect([res.statusCode, (res.result as OperationOutcome).issue[0]]).toEqual([
+        400,
+        expect.objectContaining({
+          code: issue,
+          details: expect.objectContaining({ coding: [expect.objectContaining({ code: 'REC_BAD_REQUEST' })] }),
+        }),
+      ]);
     }
     expect((await ctx.referrals.get(ID))?.status).toBe('SENT');
     const mirrored = (res: { headers: Record<string, unknown> }) => [res.headers['x-request-id'], res.headers['x-correlation-id']];
@@ -221,11 +249,32 @@ describe('BaRS mode', () => {
   test("hapi's own refusals on the route (too large, wrong media type) are OperationOutcomes with REC_ codes, ids mirrored", async () => {
     const ids = barsIntegrityHeaders();
     const base = { authorization: `Bearer ${INBOUND_TOKEN}`, ...ids };
-    const tooLarge = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { ...base, 'content-type': 'application/fhir+json' }, payload: 'x'.repeat(1024 * 1024 + 1) });
-    const wrongType = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { ...base, 'content-type': 'text/plain' }, payload: '{}' });
-    for (const [res, status, issue] of [[tooLarge, 413, 'too-costly'], [wrongType, 415, 'not-supported']] as const) {
-      expect([res.statusCode, res.headers['content-type'], res.headers['x-request-id'], res.headers['x-correlation-id']]).toEqual([status, expect.stringMatching(/^application\/fhir\+json/), ids['x-request-id'], ids['x-correlation-id']]);
-      expect(JSON.parse(res.payload)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: issue, details: { coding: [{ code: 'REC_BAD_REQUEST' }] }, diagnostics: expect.any(String) }] });
+    const tooLarge = await server.inject({
+      method: 'POST',
+      url: '/fhir/$process-message',
+      headers: { ...base, 'content-type': 'application/fhir+json' },
+      payload: 'x'.repeat(1024 * 1024 + 1),
+    });
+    const wrongType = await server.inject({
+      method: 'POST',
+      url: '/fhir/$process-message',
+      headers: { ...base, 'content-type': 'text/plain' },
+      payload: '{}',
+    });
+    for (const [res, status, issue] of [
+      [tooLarge, 413, 'too-costly'],
+      [wrongType, 415, 'not-supported'],
+    ] as const) {
+      expect([res.statusCode, res.headers['content-type'], res.headers['x-request-id'], res.headers['x-correlation-id']]).toEqual([
+        status,
+        expect.stringMatching(/^application\/fhir\+json/),
+        ids['x-request-id'],
+        ids['x-correlation-id'],
+      ]);
+      expect(JSON.parse(res.payload)).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ code: issue, details: { coding: [{ code: 'REC_BAD_REQUEST' }] }, diagnostics: expect.any(String) }],
+      });
     }
   });
 
@@ -257,7 +306,12 @@ describe('BaRS mode', () => {
       expect(res.statusCode).toBe(401);
       expect((res.result as OperationOutcome).issue[0]!.details!.coding![0]!.code).toBe('REC_UNAUTHORIZED');
     }
-    const bad = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() }, payload: '{not json' });
+    const bad = await server.inject({
+      method: 'POST',
+      url: '/fhir/$process-message',
+      headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() },
+      payload: '{not json',
+    });
     expect(bad.statusCode).toBe(400);
     const notMessage = await respond({ resourceType: 'Bundle', id: 'x', type: 'collection' });
     expect(notMessage.statusCode).toBe(400);
@@ -272,7 +326,9 @@ describe('BaRS mode', () => {
     expect(meta?.lastError).toBe('trust refused the message: (invalid)');
     expect(await ctx.referrals.loadPartnerText(ID)).toBe('Service does not accept this referral type');
     const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
-    expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'permanent', reason: expect.stringContaining('fatal-error') })]);
+    expect(letters).toEqual([
+      expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'permanent', reason: expect.stringContaining('fatal-error') }),
+    ]);
   });
 
   test('a 200 that does not mirror the integrity headers (an intermediary, not the trust) is not delivered: the same message is sent again', async () => {
@@ -320,12 +376,26 @@ describe('BaRS mode', () => {
   });
 
   test('a trust refusing the credentials is dead-lettered at once as an auth failure, with an alert', async () => {
-    nock(TRUST).post('/fhir/$process-message').times(1).reply(403, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'SEND_FORBIDDEN' }] } }] });
+    nock(TRUST)
+      .post('/fhir/$process-message')
+      .times(1)
+      .reply(403, {
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'forbidden',
+            details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'SEND_FORBIDDEN' }] },
+          },
+        ],
+      });
     await queueReferral();
     await waitFor(async () => (await ctx.referrals.get(ID))?.status === 'FAILED', 'referral FAILED');
     const letters = (await ctx.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
     expect(letters).toEqual([expect.objectContaining({ referralId: ID, partner: 'NHS', errorKind: 'auth', attempts: 1 })]);
-    const alert = logs().split('\n').find((l) => l.includes('"dead-lettered"'));
+    const alert = logs()
+      .split('\n')
+      .find((l) => l.includes('"dead-lettered"'));
     expect(JSON.parse(alert!)).toMatchObject({ alert: true, kind: 'auth', referralId: ID });
   });
 
@@ -335,7 +405,12 @@ describe('BaRS mode', () => {
     await respond(response({ code: 'fatal-error', outcome: 'x' }));
     const text = logs();
     expect(text).toContain(ID);
-    for (const planted of [referral.subject.surname!, referral.subject.nhsNumber!, referral.subject.dateOfBirth!, referral.subject.address!.postcode!]) {
+    for (const planted of [
+      referral.subject.surname!,
+      referral.subject.nhsNumber!,
+      referral.subject.dateOfBirth!,
+      referral.subject.address!.postcode!,
+    ]) {
       expect(text).not.toContain(planted);
     }
   });
@@ -345,13 +420,36 @@ function ack(id: string) {
   return {
     resourceType: 'Bundle',
     type: 'message',
-    entry: [{ resource: { resourceType: 'MessageHeader', eventCoding: { code: 'servicerequest-response' }, source: { endpoint: TRUST }, response: { identifier: id, code: 'ok' } } }],
+    entry: [
+      {
+        resource: {
+          resourceType: 'MessageHeader',
+          eventCoding: { code: 'servicerequest-response' },
+          source: { endpoint: TRUST },
+          response: { identifier: id, code: 'ok' },
+        },
+      },
+    ],
   };
 }
 
 /** The trust's response, named after what it says so a repeat has the same id. */
-function response(opts: { id?: string; code?: string; sr?: string; encounter?: string; respondsTo?: string; referralId?: string; outcome?: string }): Bundle {
+function response(opts: {
+  id?: string;
+  code?: string;
+  sr?: string;
+  encounter?: string;
+  respondsTo?: string;
+  referralId?: string;
+  outcome?: string;
+}): Bundle {
   const { sr, respondsTo, referralId, id: ownId, ...rest } = opts;
   const id = ownId ?? `resp-${opts.code && opts.code !== 'ok' ? opts.code : (opts.encounter ?? sr)}`;
-  return trustResponse({ id, respondsTo: respondsTo ?? SENT_ID, referralId: referralId ?? ID, ...(sr ? { serviceRequest: sr } : {}), ...rest });
+  return trustResponse({
+    id,
+    respondsTo: respondsTo ?? SENT_ID,
+    referralId: referralId ?? ID,
+    ...(sr ? { serviceRequest: sr } : {}),
+    ...rest,
+  });
 }

@@ -1,4 +1,3 @@
-
 import nock from 'nock';
 import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
 import { nhsView } from '../../src/mappings/allow-lists';
@@ -40,7 +39,14 @@ function trust(token = 'test-token') {
 function outcome(code: string, diagnostics: string) {
   return {
     resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }] }, diagnostics }],
+    issue: [
+      {
+        severity: 'error',
+        code: 'invalid',
+        details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }] },
+        diagnostics,
+      },
+    ],
   };
 }
 
@@ -72,7 +78,10 @@ describe('NhsFhirClient.sendTransaction', () => {
           { response: { status: '201 Created', location: 'Task/task-1/_history/1' } },
         ],
       });
-    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/sr-1', taskRef: 'Task/task-1' });
+    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({
+      serviceRequestRef: 'ServiceRequest/sr-1',
+      taskRef: 'Task/task-1',
+    });
     expect(posted).toEqual(JSON.parse(JSON.stringify(bundle)));
   });
 
@@ -87,7 +96,9 @@ describe('NhsFhirClient.sendTransaction', () => {
   });
 
   it('truncates a long OperationOutcome text to 500 characters', async () => {
-    trust().post('/fhir/R4/').reply(422, outcome('REC_UNPROCESSABLE_ENTITY', 'x'.repeat(2000)));
+    trust()
+      .post('/fhir/R4/')
+      .reply(422, outcome('REC_UNPROCESSABLE_ENTITY', 'x'.repeat(2000)));
     const err = await partnerFailure(client().sendTransaction(bundle, ctx));
     expect(err.options.detail).toBe('REC_UNPROCESSABLE_ENTITY (invalid)');
     expect(err.partnerText).toHaveLength(500);
@@ -108,7 +119,11 @@ describe('NhsFhirClient.sendTransaction', () => {
     trust().post('/fhir/R4/').reply(401, outcome('SEND_UNAUTHORIZED', 'token expired'));
     trust('test-token-2')
       .post('/fhir/R4/')
-      .reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: bundle.entry!.map((e) => ({ response: { status: '201 Created', location: `${e.resource!.resourceType}/x1/_history/1` } })) });
+      .reply(200, {
+        resourceType: 'Bundle',
+        type: 'transaction-response',
+        entry: bundle.entry!.map((e) => ({ response: { status: '201 Created', location: `${e.resource!.resourceType}/x1/_history/1` } })),
+      });
     await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/x1', taskRef: 'Task/x1' });
     expect(tokens.invalidated).toEqual(['test-token']);
   });
@@ -120,9 +135,18 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it('409 on the referral id counts as delivered and looks the referral up', async () => {
     trust().post('/fhir/R4/').reply(409, outcome('REC_CONFLICT', 'duplicate ServiceRequest identifier'));
-    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([{ resourceType: 'ServiceRequest', id: 'sr-9', status: 'active' }]));
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ resourceType: 'Task', id: 'task-9', status: 'accepted' }]));
-    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/sr-9', taskRef: 'Task/task-9' });
+    trust()
+      .get('/fhir/R4/ServiceRequest')
+      .query(identifierQuery)
+      .reply(200, searchset([{ resourceType: 'ServiceRequest', id: 'sr-9', status: 'active' }]));
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([{ resourceType: 'Task', id: 'task-9', status: 'accepted' }]));
+    await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({
+      serviceRequestRef: 'ServiceRequest/sr-9',
+      taskRef: 'Task/task-9',
+    });
   });
 
   it('429 is transient and honours Retry-After', async () => {
@@ -158,7 +182,10 @@ describe('NhsFhirClient.sendTransaction', () => {
 
   it('a 200 with {} is asked about by the referral id: delivered if the trust has it, transient if not', async () => {
     trust().post('/fhir/R4/').reply(200, {});
-    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([{ resourceType: 'ServiceRequest', id: 'sr-7', status: 'active' }]));
+    trust()
+      .get('/fhir/R4/ServiceRequest')
+      .query(identifierQuery)
+      .reply(200, searchset([{ resourceType: 'ServiceRequest', id: 'sr-7', status: 'active' }]));
     trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([]));
     await expect(client().sendTransaction(bundle, ctx)).resolves.toEqual({ serviceRequestRef: 'ServiceRequest/sr-7' });
     trust().post('/fhir/R4/').reply(200, {});
@@ -183,7 +210,10 @@ describe('NhsFhirClient.sendTransaction', () => {
 
 describe('NhsFhirClient.getTaskStatus', () => {
   it('reads the Task by the referral id', async () => {
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ resourceType: 'Task', id: 'task-1', status: 'in-progress', intent: 'order' }]));
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([{ resourceType: 'Task', id: 'task-1', status: 'in-progress', intent: 'order' }]));
     await expect(client().getTaskStatus(REFERRAL_ID, ctx)).resolves.toEqual({ taskStatus: 'in-progress', taskRef: 'Task/task-1' });
   });
 
@@ -201,16 +231,29 @@ describe('NhsFhirClient.getTaskStatus', () => {
 
 describe('NhsFhirClient.cancel', () => {
   const task = { resourceType: 'Task', id: 'task-1', meta: { versionId: 'v3' }, status: 'accepted', intent: 'order' };
-  const serviceRequest = { resourceType: 'ServiceRequest', id: 'sr-1', meta: { versionId: 'v1' }, status: 'active', intent: 'order', subject: { reference: 'Patient/p1' } };
+  const serviceRequest = {
+    resourceType: 'ServiceRequest',
+    id: 'sr-1',
+    meta: { versionId: 'v1' },
+    status: 'active',
+    intent: 'order',
+    subject: { reference: 'Patient/p1' },
+  };
 
   it('cancels the Task and revokes the ServiceRequest, guarded by If-Match', async () => {
     const puts: Record<string, { status?: string }> = {};
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([task]));
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([task]));
     trust()
       .put('/fhir/R4/Task/task-1', (body: { status?: string }) => ((puts.task = body), true))
       .matchHeader('if-match', 'W/"v3"')
       .reply(200, (_uri, body) => body as object);
-    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([serviceRequest]));
+    trust()
+      .get('/fhir/R4/ServiceRequest')
+      .query(identifierQuery)
+      .reply(200, searchset([serviceRequest]));
     trust()
       .put('/fhir/R4/ServiceRequest/sr-1', (body: { status?: string }) => ((puts.serviceRequest = body), true))
       .matchHeader('if-match', 'W/"v1"')
@@ -221,19 +264,33 @@ describe('NhsFhirClient.cancel', () => {
   });
 
   it('leaves an outcome the trust already settled alone, ServiceRequest included, and says so', async () => {
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ ...task, status: 'completed' }]));
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([{ ...task, status: 'completed' }]));
     await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toEqual({ alreadySettled: true });
   });
 
   it('a Task our earlier cancel already cancelled is not "settled by the trust": the retry finishes the job', async () => {
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([{ ...task, status: 'cancelled' }]));
-    trust().get('/fhir/R4/ServiceRequest').query(identifierQuery).reply(200, searchset([serviceRequest]));
-    trust().put('/fhir/R4/ServiceRequest/sr-1').reply(200, (_uri, body) => body as object);
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([{ ...task, status: 'cancelled' }]));
+    trust()
+      .get('/fhir/R4/ServiceRequest')
+      .query(identifierQuery)
+      .reply(200, searchset([serviceRequest]));
+    trust()
+      .put('/fhir/R4/ServiceRequest/sr-1')
+      .reply(200, (_uri, body) => body as object);
     await expect(client().cancel(REFERRAL_ID, ctx)).resolves.toEqual({ alreadySettled: false });
   });
 
   it('a version race (412) on the update is transient, not permanent', async () => {
-    trust().get('/fhir/R4/Task').query(identifierQuery).reply(200, searchset([task]));
+    trust()
+      .get('/fhir/R4/Task')
+      .query(identifierQuery)
+      .reply(200, searchset([task]));
     trust().put('/fhir/R4/Task/task-1').reply(412, outcome('REC_PRECONDITION_FAILED', 'version mismatch'));
     expect(await partnerFailure(client().cancel(REFERRAL_ID, ctx))).toMatchObject({ kind: 'transient', status: 412 });
   });

@@ -105,14 +105,23 @@ describe('POST /fhir/$process-message, fuzzed', () => {
   let server: Server;
 
   beforeAll(async () => {
-    ctx = createContext(testConfig({ NHS_MODE: 'bars', NHS_INBOUND_TOKEN: TOKEN, NHS_BARS_TARGET_SERVICE_ID: 'svc-42' }), capturedLogger().logger);
+    ctx = createContext(
+      testConfig({ NHS_MODE: 'bars', NHS_INBOUND_TOKEN: TOKEN, NHS_BARS_TARGET_SERVICE_ID: 'svc-42' }),
+      capturedLogger().logger,
+    );
     server = await createServer(ctx, { port: 0 });
     // The referral the responses answer, sent (so the response finds it and is applied).
     await ctx.referrals.saveData(referral);
     const t = await ctx.referrals.transition(ID, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: ID, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: 'c0ffee00-0000-4000-8000-000000000000' },
+      create: {
+        referralId: ID,
+        type: 'CLINICAL',
+        crimeReference: referral.crimeReference,
+        recordVersion: 1,
+        correlationId: 'c0ffee00-0000-4000-8000-000000000000',
+      },
     });
     if (!t.applied) throw new Error('setup failed');
     await ctx.messages.remember(SENT_ID, { referralId: ID, kind: 'new' });

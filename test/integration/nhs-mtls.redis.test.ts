@@ -34,11 +34,20 @@ describe('mTLS on POST /fhir/$process-message', () => {
     // The CA doubles as the bridge's server certificate; the trust's client certificate is signed by it.
     ca = (await generate([{ name: 'commonName', value: 'localhost' }], {
       algorithm: 'sha256',
-      extensions: [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+      ],
       clientCertificate: { cn: TRUST_CN },
     })) as typeof ca;
-    wrongCn = await generate([{ name: 'commonName', value: 'someone-else' }], { algorithm: 'sha256', ca: { key: ca.private, cert: ca.cert } });
-    otherCa = (await generate([{ name: 'commonName', value: 'other-ca' }], { algorithm: 'sha256', clientCertificate: { cn: TRUST_CN } })) as typeof otherCa;
+    wrongCn = await generate([{ name: 'commonName', value: 'someone-else' }], {
+      algorithm: 'sha256',
+      ca: { key: ca.private, cert: ca.cert },
+    });
+    otherCa = (await generate([{ name: 'commonName', value: 'other-ca' }], {
+      algorithm: 'sha256',
+      clientCertificate: { cn: TRUST_CN },
+    })) as typeof otherCa;
     writeFileSync(join(dir, 'server.crt'), ca.cert);
     writeFileSync(join(dir, 'server.key'), ca.private);
     writeFileSync(join(dir, 'client-ca.crt'), ca.cert);
@@ -63,7 +72,13 @@ describe('mTLS on POST /fhir/$process-message', () => {
     await ctx.referrals.transition(ID, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: ID, type: 'CLINICAL', crimeReference: referral.crimeReference, recordVersion: 3, correlationId: 'c0ffee00-0000-4000-8000-000000000000' },
+      create: {
+        referralId: ID,
+        type: 'CLINICAL',
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: 'c0ffee00-0000-4000-8000-000000000000',
+      },
     });
     await ctx.referrals.transition(ID, { to: 'SENT', source: 'test' });
     await ctx.messages.remember(barsMessageId(ID), { referralId: ID, kind: 'new' });
@@ -76,12 +91,20 @@ describe('mTLS on POST /fhir/$process-message', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function post(client: { cert: string; key: string } | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: { resourceType?: string; issue?: { details?: { coding?: { code?: string }[] } }[] } }> {
+  function post(
+    client: { cert: string; key: string } | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: { resourceType?: string; issue?: { details?: { coding?: { code?: string }[] } }[] } }> {
     const body = JSON.stringify(trustResponse({ id: 'mtls-resp-1', respondsTo: barsMessageId(ID), referralId: ID, encounter: 'planned' }));
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         `${server.info.uri}/fhir/$process-message`,
-        { method: 'POST', ca: ca.cert, ...(client ?? {}), headers: { 'content-type': 'application/fhir+json', ...barsIntegrityHeaders(), ...headers } },
+        {
+          method: 'POST',
+          ca: ca.cert,
+          ...(client ?? {}),
+          headers: { 'content-type': 'application/fhir+json', ...barsIntegrityHeaders(), ...headers },
+        },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));

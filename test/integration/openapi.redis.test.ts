@@ -8,7 +8,13 @@ import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 describe('OpenAPI description', () => {
   let ctx: BridgeContext;
   let server: Server;
-  let doc: { openapi: string; paths: Record<string, Record<string, { summary: string; security: Record<string, string[]>[]; parameters: { name: string; in: string }[] }>> };
+  let doc: {
+    openapi: string;
+    paths: Record<
+      string,
+      Record<string, { summary: string; security: Record<string, string[]>[]; parameters: { name: string; in: string }[] }>
+    >;
+  };
 
   beforeAll(async () => {
     ctx = createContext(testConfig(), capturedLogger().logger);
@@ -24,7 +30,10 @@ describe('OpenAPI description', () => {
   });
 
   test('every route the server serves is described (a new route without words fails here)', () => {
-    const undocumented = server.table().filter((r) => !routeDoc(r.method, r.path)).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    const undocumented = server
+      .table()
+      .filter((r) => !routeDoc(r.method, r.path))
+      .map((r) => `${r.method.toUpperCase()} ${r.path}`);
     expect(undocumented).toEqual([]);
     for (const r of server.table()) {
       const path = r.path.replace(/\{(\w+)\*?\d*\}/g, '{$1}');
@@ -42,7 +51,10 @@ describe('OpenAPI description', () => {
   });
 
   test('parameters come from the routes: path ids and validated query keys', () => {
-    expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' }), expect.objectContaining({ name: 'include', in: 'query' })]);
+    expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([
+      expect.objectContaining({ name: 'id', in: 'path' }),
+      expect.objectContaining({ name: 'include', in: 'query' }),
+    ]);
     expect(doc.paths['/v1/audit']!.get!.parameters.map((p) => p.name).sort()).toEqual(['from', 'limit', 'referralId', 'to']);
   });
 });

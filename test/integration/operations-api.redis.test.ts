@@ -12,9 +12,25 @@ describe('operations API', () => {
   beforeAll(async () => {
     ctx = createContext(testConfig(), capturedLogger().logger);
     server = await createServer(ctx, { port: 0 });
-    await ctx.referrals.transition(referralId, { to: 'QUEUED', source: 'police', create: { referralId, type: 'ADVOCACY', crimeReference: 'CC-26-0000042', recordVersion: 1, correlationId: referralId } });
-    await ctx.audit.record({ actor: 'police-poll', action: 'record.ingested', crimeReference: 'CC-26-0000042', partner: 'POLICE', outcome: 'queued_v1' });
-    await ctx.audit.record({ actor: 'system', action: 'referral.status_changed', referralId, crimeReference: 'CC-26-0000042', status: 'QUEUED' });
+    await ctx.referrals.transition(referralId, {
+      to: 'QUEUED',
+      source: 'police',
+      create: { referralId, type: 'ADVOCACY', crimeReference: 'CC-26-0000042', recordVersion: 1, correlationId: referralId },
+    });
+    await ctx.audit.record({
+      actor: 'police-poll',
+      action: 'record.ingested',
+      crimeReference: 'CC-26-0000042',
+      partner: 'POLICE',
+      outcome: 'queued_v1',
+    });
+    await ctx.audit.record({
+      actor: 'system',
+      action: 'referral.status_changed',
+      referralId,
+      crimeReference: 'CC-26-0000042',
+      status: 'QUEUED',
+    });
   });
   afterAll(async () => {
     await server.stop();
@@ -22,7 +38,7 @@ describe('operations API', () => {
     await ctx.close();
   });
 
-  test('/metrics: Prometheus text for metrics:read, with the bridge\'s own figures', async () => {
+  test("/metrics: Prometheus text for metrics:read, with the bridge's own figures", async () => {
     const res = await server.inject({ url: '/metrics', headers: operatorHeader(ctx.config, ['metrics:read']) });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -48,7 +64,10 @@ describe('operations API', () => {
     const res = await server.inject({ url: '/v1/audit/export', headers: operatorHeader(ctx.config, ['admin']) });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
-    const lines = res.payload.trimEnd().split('\n').map((l) => JSON.parse(l) as { at: string; action: string });
+    const lines = res.payload
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { at: string; action: string });
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines.map((l) => l.action).slice(0, 3)).toEqual(['record.ingested', 'referral.status_changed', 'admin.read']);
     expect([...lines].sort((a, b) => a.at.localeCompare(b.at))).toEqual(lines);

@@ -29,7 +29,8 @@ describe('operator tokens', () => {
   const token = (claims: Record<string, unknown>) =>
     Jwt.token.generate({ scope: 'admin', aud: 'iasu-bridge', ...claims }, { key: TEST_JWT_SECRET, algorithm: 'HS256' }, { iat: false });
   const fresh = (sub: string) => token({ sub, iat: now(), exp: now() + 600 });
-  const read = (referralId: string, bearer: string) => server.inject({ url: `/v1/referrals/${referralId}`, headers: { authorization: `Bearer ${bearer}` } });
+  const read = (referralId: string, bearer: string) =>
+    server.inject({ url: `/v1/referrals/${referralId}`, headers: { authorization: `Bearer ${bearer}` } });
   let n = 0;
   const nextReferralId = () => `6f1c0000-0000-5000-8000-${String(++n).padStart(12, '0')}`;
 
@@ -48,7 +49,10 @@ describe('operator tokens', () => {
       const events = await ctx.audit.query({ referralId });
       expect(events.map((e) => [e.action, e.actor, e.rejected])).toEqual([['admin.read', `operator:${sub}`, undefined]]);
       // Rendered as JSON, escaped like any string.
-      const audit = await server.inject({ url: `/v1/audit?referralId=${referralId}`, headers: { authorization: `Bearer ${fresh('auditor')}` } });
+      const audit = await server.inject({
+        url: `/v1/audit?referralId=${referralId}`,
+        headers: { authorization: `Bearer ${fresh('auditor')}` },
+      });
       expect(JSON.parse(audit.payload).events[0].actor).toBe(`operator:${sub}`);
     });
 

@@ -55,12 +55,24 @@ const IDS = [REFUSED.referralId, FATAL.referralId, INVALID.referralId];
 
 const outcome = (status: string, expression: string[]): OperationOutcome => ({
   resourceType: 'OperationOutcome',
-  issue: [{ severity: 'error', code: 'invalid', diagnostics: ECHO, expression, details: { coding: [{ system: BARS_ERROR_CODE_SYSTEM, code: status }], text: `${SURNAME} ${NHS}` } }],
+  issue: [
+    {
+      severity: 'error',
+      code: 'invalid',
+      diagnostics: ECHO,
+      expression,
+      details: { coding: [{ system: BARS_ERROR_CODE_SYSTEM, code: status }], text: `${SURNAME} ${NHS}` },
+    },
+  ],
 });
 
 function expectNoCanary(text: string, where: string): void {
   const lower = text.toLowerCase();
-  for (const c of CANARIES) if (lower.includes(c.toLowerCase())) throw new Error(`${where} holds the planted "${c}": …${text.slice(Math.max(0, lower.indexOf(c.toLowerCase()) - 200), lower.indexOf(c.toLowerCase()) + 100)}…`);
+  for (const c of CANARIES)
+    if (lower.includes(c.toLowerCase()))
+      throw new Error(
+        `${where} holds the planted "${c}": …${text.slice(Math.max(0, lower.indexOf(c.toLowerCase()) - 200), lower.indexOf(c.toLowerCase()) + 100)}…`,
+      );
 }
 
 /** Every value of every key under the prefix, whatever its type. */
@@ -72,13 +84,19 @@ async function dumpRedis(prefix: string): Promise<string> {
       for (const key of keys) {
         const type = await redis.type(key);
         const value =
-          type === 'string' ? await redis.get(key)
-          : type === 'hash' ? await redis.hgetall(key)
-          : type === 'list' ? await redis.lrange(key, 0, -1)
-          : type === 'set' ? await redis.smembers(key)
-          : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES')
-          : type === 'stream' ? await redis.xrange(key, '-', '+')
-          : `(${type})`;
+          type === 'string'
+            ? await redis.get(key)
+            : type === 'hash'
+              ? await redis.hgetall(key)
+              : type === 'list'
+                ? await redis.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await redis.smembers(key)
+                  : type === 'zset'
+                    ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+                    : type === 'stream'
+                      ? await redis.xrange(key, '-', '+')
+                      : `(${type})`;
         out.push(`${key} ${JSON.stringify(value)}`);
       }
     }
@@ -126,7 +144,13 @@ describe('a partner echoing the patient in its error text', () => {
     const t = await ctx.referrals.transition(referral.referralId, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: referral.referralId, type: referral.type, crimeReference: referral.crimeReference, recordVersion: 3, correlationId: CORRELATION },
+      create: {
+        referralId: referral.referralId,
+        type: referral.type,
+        crimeReference: referral.crimeReference,
+        recordVersion: 3,
+        correlationId: CORRELATION,
+      },
     });
     if (!t.applied) throw new Error('setup failed');
     await enqueueDelivery(ctx, referral.referralId, CORRELATION, t.seq);
@@ -141,22 +165,50 @@ describe('a partner echoing the patient in its error text', () => {
   /** The three failures: a trust 503 then 422, a BaRS fatal-error, a charity 422; all echoing the patient. */
   async function failAll(): Promise<Job<DeadLetterJob>[]> {
     nock(TRUST).post('/fhir/$process-message').reply(503, outcome('REC_SERVICE_UNAVAILABLE', []));
-    nock(TRUST).post('/fhir/$process-message').reply(422, outcome('REC_UNPROCESSABLE_ENTITY', [`Bundle.entry[2].resource.identifier.where(value='${NHS}')`, 'Patient.name']));
+    nock(TRUST)
+      .post('/fhir/$process-message')
+      .reply(422, outcome('REC_UNPROCESSABLE_ENTITY', [`Bundle.entry[2].resource.identifier.where(value='${NHS}')`, 'Patient.name']));
     await queue(REFUSED);
     await waitFor(async () => (await statusOf(REFUSED.referralId)) === 'FAILED', 'trust 422 FAILED');
 
-    nock(TRUST).post('/fhir/$process-message').reply(200, (_uri, body) => ({ resourceType: 'Bundle', id: 'ack-1', type: 'message', entry: [{ resource: { resourceType: 'MessageHeader', response: { identifier: (body as Bundle).id, code: 'ok' } } }] }), MIRROR_INTEGRITY);
+    nock(TRUST)
+      .post('/fhir/$process-message')
+      .reply(
+        200,
+        (_uri, body) => ({
+          resourceType: 'Bundle',
+          id: 'ack-1',
+          type: 'message',
+          entry: [{ resource: { resourceType: 'MessageHeader', response: { identifier: (body as Bundle).id, code: 'ok' } } }],
+        }),
+        MIRROR_INTEGRITY,
+      );
     await queue(FATAL);
     await waitFor(async () => (await statusOf(FATAL.referralId)) === 'SENT', 'BaRS SENT');
-    const response = trustResponse({ id: 'resp-fatal-1', respondsTo: barsMessageId(FATAL.referralId), referralId: FATAL.referralId, code: 'fatal-error' });
+    const response = trustResponse({
+      id: 'resp-fatal-1',
+      respondsTo: barsMessageId(FATAL.referralId),
+      referralId: FATAL.referralId,
+      code: 'fatal-error',
+    });
     response.entry!.push({ resource: outcome('REC_UNPROCESSABLE_ENTITY', ['ServiceRequest.subject']) });
-    const answer = await server.inject({ method: 'POST', url: '/fhir/$process-message', headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() }, payload: JSON.stringify(response) });
+    const answer = await server.inject({
+      method: 'POST',
+      url: '/fhir/$process-message',
+      headers: { authorization: `Bearer ${INBOUND_TOKEN}`, 'content-type': 'application/fhir+json', ...barsIntegrityHeaders() },
+      payload: JSON.stringify(response),
+    });
     expect(answer.statusCode).toBe(200);
     expectNoCanary(answer.payload, 'the $process-message acknowledgement');
 
     nock(CHARITY)
       .post('/v1/referrals')
-      .reply(422, { errors: [{ path: 'client.name', message: ECHO }, { path: ['client', 'nhsNumber'], message: `${NHS} does not belong to ${FORENAME} ${SURNAME}` }] });
+      .reply(422, {
+        errors: [
+          { path: 'client.name', message: ECHO },
+          { path: ['client', 'nhsNumber'], message: `${NHS} does not belong to ${FORENAME} ${SURNAME}` },
+        ],
+      });
     await queue(INVALID);
     await waitFor(async () => (await statusOf(INVALID.referralId)) === 'FAILED', 'charity 422 FAILED');
     return waitFor(async () => {
@@ -178,12 +230,18 @@ describe('a partner echoing the patient in its error text', () => {
 
     // Structured parts, in clear: status, BaRS and issue codes, expressions (literals removed), field paths.
     const byId = (id: string) => dead.find((j) => j.data.referralId === id)!.data;
-    expect(byId(REFUSED.referralId).reason).toBe("NHS FHIR server answered 422 (REC_UNPROCESSABLE_ENTITY): REC_UNPROCESSABLE_ENTITY (invalid) at Bundle.entry[2].resource.identifier.where(value='…'), Patient.name");
-    expect(byId(FATAL.referralId).reason).toBe('NHS BaRS receiver answered fatal-error: REC_UNPROCESSABLE_ENTITY (invalid) at ServiceRequest.subject');
+    expect(byId(REFUSED.referralId).reason).toBe(
+      "NHS FHIR server answered 422 (REC_UNPROCESSABLE_ENTITY): REC_UNPROCESSABLE_ENTITY (invalid) at Bundle.entry[2].resource.identifier.where(value='…'), Patient.name",
+    );
+    expect(byId(FATAL.referralId).reason).toBe(
+      'NHS BaRS receiver answered fatal-error: REC_UNPROCESSABLE_ENTITY (invalid) at ServiceRequest.subject',
+    );
     expect(byId(INVALID.referralId).reason).toBe('charity rejected the referral as invalid (422): client.name, client.nhsNumber');
     expect((await ctx.referrals.get(REFUSED.referralId))?.lastError).toBe(byId(REFUSED.referralId).reason);
     expect((await ctx.referrals.get(INVALID.referralId))?.lastError).toBe(byId(INVALID.referralId).reason);
-    expect((await ctx.referrals.get(FATAL.referralId))?.lastError).toBe('trust refused the message: REC_UNPROCESSABLE_ENTITY (invalid) at ServiceRequest.subject');
+    expect((await ctx.referrals.get(FATAL.referralId))?.lastError).toBe(
+      'trust refused the message: REC_UNPROCESSABLE_ENTITY (invalid) at ServiceRequest.subject',
+    );
 
     // Every API answer without personal data, for every caller short of admin + include=personal.
     const answers: string[] = [];
@@ -217,7 +275,9 @@ describe('a partner echoing the patient in its error text', () => {
 
     // Personal data only for admin asking for it; refused otherwise.
     expect((await get(`/v1/referrals/${REFUSED.referralId}?include=personal`, [SCOPE.referralsRead])).status).toBe(403);
-    expect((await get(`/v1/dead-letters/${encodeURIComponent(String(dead[0]!.id))}?include=personal`, [SCOPE.dlqRedrive])).status).toBe(403);
+    expect((await get(`/v1/dead-letters/${encodeURIComponent(String(dead[0]!.id))}?include=personal`, [SCOPE.dlqRedrive])).status).toBe(
+      403,
+    );
     for (const job of dead) {
       const shown = await get(`/v1/dead-letters/${encodeURIComponent(String(job.id))}?include=personal`, [SCOPE.admin]);
       expect(shown.status).toBe(200);
@@ -229,8 +289,10 @@ describe('a partner echoing the patient in its error text', () => {
       expect(JSON.parse(shown.payload).partnerText).toContain(SURNAME);
     }
     const reads = (await ctx.audit.query({})).filter((e) => e.action === 'admin.read' && e.actor === 'operator:tester');
-    for (const job of dead) expect(reads).toContainEqual(expect.objectContaining({ target: String(job.id), referralId: job.data.referralId }));
-    for (const id of IDS) expect(reads).toContainEqual(expect.objectContaining({ referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' }));
+    for (const job of dead)
+      expect(reads).toContainEqual(expect.objectContaining({ target: String(job.id), referralId: job.data.referralId }));
+    for (const id of IDS)
+      expect(reads).toContainEqual(expect.objectContaining({ referralId: id, outcome: 'personal', target: '/v1/referrals/{id}' }));
 
     // After all that, still nowhere in clear: every key under the prefix, every log line.
     expectNoCanary(await dumpRedis(ctx.config.redis.prefix), 'Redis');
@@ -251,7 +313,10 @@ describe('a partner echoing the patient in its error text', () => {
     const shown = await get(`/v1/dead-letters/${encodeURIComponent(String(dead[0]!.id))}?include=personal`, [SCOPE.admin]);
     expect(JSON.parse(shown.payload).partnerText).toMatch(/expired/);
     // The referral's copy expires with its details.
-    const [textTtl, dataTtl] = await Promise.all([ctx.redis.ttl(ctx.keys.partnerText(REFUSED.referralId)), ctx.redis.ttl(ctx.keys.data(REFUSED.referralId))]);
+    const [textTtl, dataTtl] = await Promise.all([
+      ctx.redis.ttl(ctx.keys.partnerText(REFUSED.referralId)),
+      ctx.redis.ttl(ctx.keys.data(REFUSED.referralId)),
+    ]);
     expect(textTtl).toBeGreaterThan(0);
     expect(textTtl).toBeLessThanOrEqual(ctx.config.retention.days * 24 * 3600);
     expect(Math.abs(textTtl - dataTtl)).toBeLessThan(60);

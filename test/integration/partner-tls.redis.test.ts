@@ -37,7 +37,15 @@ let requests = 0;
 beforeAll(async () => {
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
   });
   server = createServer({ key: pems.private, cert: pems.cert }, (_req, res) => {
     requests++;
@@ -91,7 +99,9 @@ describe('a partner certificate node refuses, in every partner client', () => {
   });
 
   it('NHS token endpoint (fetch)', async () => {
-    const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     const tokens = new PrivateKeyJwtTokenSource({ tokenUrl: `${base}/oauth2/token`, clientId: 'c', privateKeyPem, timeoutMs: 2000 });
     expectTlsAlert(await failure(tokens.accessToken()), 'NHS');
   });
@@ -101,7 +111,15 @@ describe('a partner certificate node refuses, in every partner client', () => {
     const outcomes = new PoliceOutcomeClient({ baseUrl: base, token: 't', timeoutMs: 2000 });
     try {
       expectTlsAlert(await failure(feed.fetchPage(undefined, ctx)), 'POLICE');
-      const outcome = { crimeReference: 'CC-26-0001234', referralId: 'b1f6f6b4-3d2e-5b7a-9c1d-0e2f3a4b5c6d', partner: 'NHS' as const, partnerReference: 'ServiceRequest/1', status: 'ACCEPTED' as const, statusAt: '2026-11-22T11:02:00Z', seq: 3 };
+      const outcome = {
+        crimeReference: 'CC-26-0001234',
+        referralId: 'b1f6f6b4-3d2e-5b7a-9c1d-0e2f3a4b5c6d',
+        partner: 'NHS' as const,
+        partnerReference: 'ServiceRequest/1',
+        status: 'ACCEPTED' as const,
+        statusAt: '2026-11-22T11:02:00Z',
+        seq: 3,
+      };
       expectTlsAlert(await failure(outcomes.post(outcome, ctx)), 'POLICE');
     } finally {
       feed.close();
@@ -122,7 +140,10 @@ describe('a charity delivery refused by TLS', () => {
   beforeEach(() => {
     const captured = capturedLogger();
     logs = captured.text;
-    bridge = createContext(testConfig({ CHARITY_API_URL: base, CHARITY_API_KEY: 'k', DELIVERY_ATTEMPTS: '3', DELIVERY_BACKOFF_MS: '20' }), captured.logger);
+    bridge = createContext(
+      testConfig({ CHARITY_API_URL: base, CHARITY_API_KEY: 'k', DELIVERY_ATTEMPTS: '3', DELIVERY_BACKOFF_MS: '20' }),
+      captured.logger,
+    );
     workers = [startDeliveryWorker(bridge, charityDelivery(bridge))];
   });
   afterEach(async () => {
@@ -138,13 +159,20 @@ describe('a charity delivery refused by TLS', () => {
   it('is retried with backoff, alerting from the first attempt; once attempts run out it is dead-lettered with the code and an alert', async () => {
     const referral = advocacyReferral();
     await queueWithoutDelivery(bridge, referral, 'c0ffee00-0000-4000-8000-000000000000');
-    await enqueueDelivery(bridge, referral.referralId, 'c0ffee00-0000-4000-8000-000000000000', (await bridge.referrals.get(referral.referralId))!.statusSeq);
+    await enqueueDelivery(
+      bridge,
+      referral.referralId,
+      'c0ffee00-0000-4000-8000-000000000000',
+      (await bridge.referrals.get(referral.referralId))!.statusSeq,
+    );
     await waitFor(async () => (await bridge.referrals.get(referral.referralId))?.status === 'FAILED', 'referral FAILED');
 
     const retries = lines('attempt failed; will retry');
     expect(retries).toHaveLength(2);
     for (const r of retries) expect(r).toMatchObject({ alert: true, kind: 'transient', reason: expect.stringContaining(CODE) });
-    expect(lines('dead-lettered')).toEqual([expect.objectContaining({ alert: true, kind: 'transient', reason: expect.stringContaining(CODE) })]);
+    expect(lines('dead-lettered')).toEqual([
+      expect.objectContaining({ alert: true, kind: 'transient', reason: expect.stringContaining(CODE) }),
+    ]);
     const [letter] = (await bridge.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data as DeadLetterJob);
     expect(letter).toMatchObject({ partner: 'CHARITY', errorKind: 'transient', attempts: 3, reason: expect.stringContaining(CODE) });
     expect(letter!.reason).not.toContain('127.0.0.1');
@@ -157,10 +185,17 @@ describe('a charity delivery refused by TLS', () => {
     const referral = advocacyReferral();
     await queueWithoutDelivery(bridge, referral, 'c0ffee00-0000-4000-8000-000000000000');
     const first = new FirstDeliveries(bridge);
-    await first.dispatch(referral.referralId, 'c0ffee00-0000-4000-8000-000000000000', (await bridge.referrals.get(referral.referralId))!.statusSeq, 'CHARITY');
+    await first.dispatch(
+      referral.referralId,
+      'c0ffee00-0000-4000-8000-000000000000',
+      (await bridge.referrals.get(referral.referralId))!.statusSeq,
+      'CHARITY',
+    );
     await first.idle();
     await first.close();
-    expect(lines('delivery attempt failed; queued for retry')).toEqual([expect.objectContaining({ alert: true, kind: 'transient', reason: expect.stringContaining(CODE) })]);
+    expect(lines('delivery attempt failed; queued for retry')).toEqual([
+      expect.objectContaining({ alert: true, kind: 'transient', reason: expect.stringContaining(CODE) }),
+    ]);
     await waitFor(async () => (await bridge.referrals.get(referral.referralId))?.status === 'FAILED', 'referral FAILED');
   });
 });

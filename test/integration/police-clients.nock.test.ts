@@ -158,10 +158,14 @@ describe('PoliceOutcomeClient.post', () => {
 
 describe('PoliceFeedClient.fetchPage', () => {
   const client = new PoliceFeedClient({ baseUrl: BASE, token: TOKEN, timeoutMs: 2000, pageLimit: 250 });
-  const PAGE = Buffer.from('<?xml version="1.0" encoding="UTF-8"?><CrimeFlagFeed xmlns="urn:iasu:police-feed:1" force="CHESHIRE"><Cursor next="2" more="false"/></CrimeFlagFeed>');
+  const PAGE = Buffer.from(
+    '<?xml version="1.0" encoding="UTF-8"?><CrimeFlagFeed xmlns="urn:iasu:police-feed:1" force="CHESHIRE"><Cursor next="2" more="false"/></CrimeFlagFeed>',
+  );
 
   function get(query: Record<string, string>) {
-    return nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}`, 'x-correlation-id': CORRELATION } }).get('/flags').query(query);
+    return nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}`, 'x-correlation-id': CORRELATION } })
+      .get('/flags')
+      .query(query);
   }
 
   it('sends cursor and limit and the bearer token, and returns the body bytes on 200', async () => {
@@ -233,7 +237,10 @@ describe('PoliceFeedClient.fetchPage', () => {
 
   it('sends no Authorization header when no token is configured', async () => {
     const anonymous = new PoliceFeedClient({ baseUrl: BASE, token: '', timeoutMs: 2000, pageLimit: 10 });
-    const scope = nock(BASE, { badheaders: ['authorization'] }).get('/flags').query({ limit: '10' }).reply(200, PAGE);
+    const scope = nock(BASE, { badheaders: ['authorization'] })
+      .get('/flags')
+      .query({ limit: '10' })
+      .reply(200, PAGE);
     await anonymous.fetchPage(undefined, ctx);
     expect(scope.isDone()).toBe(true);
   });

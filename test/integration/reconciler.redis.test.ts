@@ -38,7 +38,10 @@ describe('reconciler', () => {
     nock.enableNetConnect('127.0.0.1');
     const captured = capturedLogger();
     logs = captured.text;
-    ctx = createContext(testConfig({ NHS_FHIR_BASE_URL: `${TRUST}/fhir/R4`, CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k' }), captured.logger);
+    ctx = createContext(
+      testConfig({ NHS_FHIR_BASE_URL: `${TRUST}/fhir/R4`, CHARITY_API_URL: CHARITY, CHARITY_API_KEY: 'k' }),
+      captured.logger,
+    );
 
     await referral(A, 'CLINICAL', 'SENT', '2026-11-26T09:00:00Z');
     await referral(B, 'CLINICAL', 'SENT', '2026-11-26T09:00:00Z');
@@ -61,10 +64,28 @@ describe('reconciler', () => {
         const ref = identifier.split('|')[1];
         const entries = ref
           ? tasks[ref] && tasks[ref] !== 'n/a'
-            ? [{ resource: { resourceType: 'Task', id: `t-${ref.slice(-2)}`, status: tasks[ref], intent: 'order', identifier: [{ system: SYSTEM, value: ref }] } }]
+            ? [
+                {
+                  resource: {
+                    resourceType: 'Task',
+                    id: `t-${ref.slice(-2)}`,
+                    status: tasks[ref],
+                    intent: 'order',
+                    identifier: [{ system: SYSTEM, value: ref }],
+                  },
+                },
+              ]
             : []
           : // The listing for orphans: every Task under the system.
-            [A, F, ORPHAN_TASK].map((r) => ({ resource: { resourceType: 'Task', id: `t-${r.slice(-2)}`, status: 'requested', intent: 'order', identifier: [{ system: SYSTEM, value: r }] } }));
+            [A, F, ORPHAN_TASK].map((r) => ({
+              resource: {
+                resourceType: 'Task',
+                id: `t-${r.slice(-2)}`,
+                status: 'requested',
+                intent: 'order',
+                identifier: [{ system: SYSTEM, value: r }],
+              },
+            }));
         return [200, { resourceType: 'Bundle', type: 'searchset', entry: entries }];
       });
     charityAnswers();
@@ -72,7 +93,13 @@ describe('reconciler', () => {
 
   /** The charity's side: C moved on to ENGAGED, D lost, E unchanged, and one orphan (CH-000777). */
   function charityAnswers(): void {
-    const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt });
+    const state = (charityId: string, externalReference: string, status: string, updatedAt: string) => ({
+      id: charityId,
+      externalReference,
+      status,
+      statusReason: null,
+      updatedAt,
+    });
     nock(CHARITY)
       .persist()
       .get('/v1/referrals/CH-000003')
@@ -83,7 +110,10 @@ describe('reconciler', () => {
       .reply(200, state('CH-000005', E, 'ALLOCATED', '2026-11-20T09:00:00Z'))
       .get('/v1/referrals')
       .query(true)
-      .reply(200, { items: [state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'), state('CH-000777', id(77), 'ALLOCATED', '2026-11-25T10:00:00Z')], nextCursor: null });
+      .reply(200, {
+        items: [state('CH-000003', C, 'ENGAGED', '2026-11-26T10:00:00Z'), state('CH-000777', id(77), 'ALLOCATED', '2026-11-25T10:00:00Z')],
+        nextCursor: null,
+      });
   }
 
   afterEach(async () => {
@@ -93,7 +123,14 @@ describe('reconciler', () => {
     nock.enableNetConnect();
   });
 
-  async function referral(refId: string, type: ReferralType, status: ReferralStatus, at: string, partnerRef?: string, basisAt?: string): Promise<void> {
+  async function referral(
+    refId: string,
+    type: ReferralType,
+    status: ReferralStatus,
+    at: string,
+    partnerRef?: string,
+    basisAt?: string,
+  ): Promise<void> {
     await ctx.referrals.transition(refId, {
       to: 'QUEUED',
       source: 'test',
@@ -101,33 +138,64 @@ describe('reconciler', () => {
       create: { referralId: refId, type, crimeReference: `CC-26-${refId.slice(-7)}`, recordVersion: 1, correlationId: refId },
       ...(basisAt ? { patch: { basisAt } } : {}),
     });
-    await ctx.referrals.transition(refId, { to: 'SENT', source: 'test', now: new Date(at), patch: { partnerRef: partnerRef ?? `ServiceRequest/${refId.slice(-2)}`, partnerStatus: 'RECEIVED' } });
-    if (status === 'ACCEPTED') await ctx.referrals.transition(refId, { to: 'ACCEPTED', source: 'test', now: new Date(at), patch: { partnerStatus: 'ALLOCATED', partnerStatusAt: at } });
+    await ctx.referrals.transition(refId, {
+      to: 'SENT',
+      source: 'test',
+      now: new Date(at),
+      patch: { partnerRef: partnerRef ?? `ServiceRequest/${refId.slice(-2)}`, partnerStatus: 'RECEIVED' },
+    });
+    if (status === 'ACCEPTED')
+      await ctx.referrals.transition(refId, {
+        to: 'ACCEPTED',
+        source: 'test',
+        now: new Date(at),
+        patch: { partnerStatus: 'ALLOCATED', partnerStatusAt: at },
+      });
   }
 
-  const find = (report: ReconciliationReport, cls: string, refId?: string) => report.discrepancies.filter((d) => d.class === cls && (refId === undefined || d.referralId === refId));
+  const find = (report: ReconciliationReport, cls: string, refId?: string) =>
+    report.discrepancies.filter((d) => d.class === cls && (refId === undefined || d.referralId === refId));
 
   test('finds and acts on every class of discrepancy, and reports service levels', async () => {
     const report = (await reconcile(ctx, { now: NOW }))!;
 
-    expect(find(report, 'partner-ahead', A)).toEqual([expect.objectContaining({ partner: 'NHS', bridgeStatus: 'SENT', partnerStatus: 'accepted', action: 'applied' })]);
-    expect(find(report, 'partner-ahead', C)).toEqual([expect.objectContaining({ partner: 'CHARITY', partnerStatus: 'ENGAGED', action: 'applied' })]);
+    expect(find(report, 'partner-ahead', A)).toEqual([
+      expect.objectContaining({ partner: 'NHS', bridgeStatus: 'SENT', partnerStatus: 'accepted', action: 'applied' }),
+    ]);
+    expect(find(report, 'partner-ahead', C)).toEqual([
+      expect.objectContaining({ partner: 'CHARITY', partnerStatus: 'ENGAGED', action: 'applied' }),
+    ]);
     expect((await ctx.referrals.get(A))?.status).toBe('ACCEPTED');
     expect((await ctx.referrals.get(C))?.status).toBe('IN_PROGRESS');
     expect((await ctx.referrals.timeline(A)).at(-1)).toMatchObject({ source: 'reconcile', status: 'ACCEPTED' });
 
     expect(find(report, 'partner-missing', B)).toEqual([expect.objectContaining({ partner: 'NHS', action: 'resent' })]);
-    expect(find(report, 'partner-missing', D)).toEqual([expect.objectContaining({ partner: 'CHARITY', partnerRef: 'CH-000004', action: 'resent' })]);
+    expect(find(report, 'partner-missing', D)).toEqual([
+      expect.objectContaining({ partner: 'CHARITY', partnerRef: 'CH-000004', action: 'resent' }),
+    ]);
     const resends = (await ctx.queues.nhsDelivery.getJobs(['waiting'])).concat(await ctx.queues.charityDelivery.getJobs(['waiting']));
-    expect(resends.map((j) => [j.data.referralId, j.data.action]).sort()).toEqual([[B, 'resend'], [D, 'resend']]);
+    expect(resends.map((j) => [j.data.referralId, j.data.action]).sort()).toEqual([
+      [B, 'resend'],
+      [D, 'resend'],
+    ]);
 
-    expect(find(report, 'orphan').map((o) => [o.partner, o.partnerRef])).toEqual([['NHS', ORPHAN_TASK], ['CHARITY', 'CH-000777']]);
+    expect(find(report, 'orphan').map((o) => [o.partner, o.partnerRef])).toEqual([
+      ['NHS', ORPHAN_TASK],
+      ['CHARITY', 'CH-000777'],
+    ]);
     expect(find(report, 'not-written-back', F)).toEqual([expect.objectContaining({ partner: 'POLICE', action: 'rewritten' })]);
     expect(await ctx.queues.policeOutcomes.getJob(`${F}-s2`)).toBeDefined();
     // E and F have not moved for days; A and C moved in this very run.
     expect(find(report, 'stuck').map((s) => s.referralId)).toEqual([E, F]);
 
-    expect(report.serviceLevels.breaches).toEqual([expect.objectContaining({ referralId: E, clockStart: '2026-11-13T10:00:00Z', deadline: '2026-11-18T00:00:00.000Z', sentAt: '2026-11-20T09:00:00.000Z' })]);
+    expect(report.serviceLevels.breaches).toEqual([
+      expect.objectContaining({
+        referralId: E,
+        clockStart: '2026-11-13T10:00:00Z',
+        deadline: '2026-11-18T00:00:00.000Z',
+        sentAt: '2026-11-20T09:00:00.000Z',
+      }),
+    ]);
     // F reached the trust on Thursday 19th: its 5 working days end with Thursday 26th.
     expect(report.serviceLevels.overdue).toEqual([]);
     expect(report.counts).toEqual({ NHS: { ACCEPTED: 1, SENT: 2 }, CHARITY: { IN_PROGRESS: 1, SENT: 1, ACCEPTED: 1 } });
@@ -143,7 +211,11 @@ describe('reconciler', () => {
     const I = id(9); // CHARITY FAILED; the charity has nothing
     const J = id(10); // CHARITY FAILED with a case id; the charity has it and lists it too
     const failedReferral = async (refId: string, type: ReferralType, partnerRef?: string) => {
-      await ctx.referrals.transition(refId, { to: 'QUEUED', source: 'test', create: { referralId: refId, type, crimeReference: `CC-26-${refId.slice(-7)}`, recordVersion: 1, correlationId: refId } });
+      await ctx.referrals.transition(refId, {
+        to: 'QUEUED',
+        source: 'test',
+        create: { referralId: refId, type, crimeReference: `CC-26-${refId.slice(-7)}`, recordVersion: 1, correlationId: refId },
+      });
       await ctx.referrals.transition(refId, { to: 'FAILED', source: 'test', ...(partnerRef ? { patch: { partnerRef } } : {}) });
       await ctx.referrals.saveOutbound(refId, { externalReference: refId });
     };
@@ -153,7 +225,9 @@ describe('reconciler', () => {
     await failedReferral(J, 'ADVOCACY', 'CH-000010');
 
     nock.cleanAll();
-    const task = (ref: string, status: string) => ({ resource: { resourceType: 'Task', id: `t-${ref.slice(-2)}`, status, intent: 'order', identifier: [{ system: SYSTEM, value: ref }] } });
+    const task = (ref: string, status: string) => ({
+      resource: { resourceType: 'Task', id: `t-${ref.slice(-2)}`, status, intent: 'order', identifier: [{ system: SYSTEM, value: ref }] },
+    });
     nock(TRUST)
       .persist()
       .get('/fhir/R4/Task')
@@ -163,7 +237,13 @@ describe('reconciler', () => {
         const entries = ref === undefined || ref === '' ? [task(H, 'accepted')] : ref === H ? [task(H, 'accepted')] : [];
         return [200, { resourceType: 'Bundle', type: 'searchset', entry: entries }];
       });
-    const state = (charityId: string, externalReference: string, status: string) => ({ id: charityId, externalReference, status, statusReason: null, updatedAt: '2026-11-26T10:00:00Z' });
+    const state = (charityId: string, externalReference: string, status: string) => ({
+      id: charityId,
+      externalReference,
+      status,
+      statusReason: null,
+      updatedAt: '2026-11-26T10:00:00Z',
+    });
     nock(CHARITY)
       .persist()
       .get('/v1/referrals/CH-000010')
@@ -178,9 +258,33 @@ describe('reconciler', () => {
 
     const held = find(report, 'held-but-failed').sort((a, b) => a.referralId!.localeCompare(b.referralId!));
     expect(held).toEqual([
-      { class: 'held-but-failed', partner: 'CHARITY', referralId: G, crimeReference: `CC-26-${G.slice(-7)}`, partnerRef: 'CH-000007', bridgeStatus: 'FAILED', partnerStatus: 'ALLOCATED', action: 'alerted', note: expect.stringContaining('redrive') },
-      expect.objectContaining({ partner: 'NHS', referralId: H, partnerRef: 'Task/t-08', bridgeStatus: 'FAILED', partnerStatus: 'accepted', action: 'alerted' }),
-      expect.objectContaining({ partner: 'CHARITY', referralId: J, partnerRef: 'CH-000010', bridgeStatus: 'FAILED', partnerStatus: 'ENGAGED', action: 'alerted' }),
+      {
+        class: 'held-but-failed',
+        partner: 'CHARITY',
+        referralId: G,
+        crimeReference: `CC-26-${G.slice(-7)}`,
+        partnerRef: 'CH-000007',
+        bridgeStatus: 'FAILED',
+        partnerStatus: 'ALLOCATED',
+        action: 'alerted',
+        note: expect.stringContaining('redrive'),
+      },
+      expect.objectContaining({
+        partner: 'NHS',
+        referralId: H,
+        partnerRef: 'Task/t-08',
+        bridgeStatus: 'FAILED',
+        partnerStatus: 'accepted',
+        action: 'alerted',
+      }),
+      expect.objectContaining({
+        partner: 'CHARITY',
+        referralId: J,
+        partnerRef: 'CH-000010',
+        bridgeStatus: 'FAILED',
+        partnerStatus: 'ENGAGED',
+        action: 'alerted',
+      }),
     ]);
     // Not an orphan: the bridge knows it. Not resent: FAILED leaves only by an operator's redrive.
     expect(find(report, 'orphan')).toEqual([]);
@@ -194,14 +298,22 @@ describe('reconciler', () => {
 
   test('a write-back already in the dead-letter queue is left for an operator, not re-added every run', async () => {
     await ctx.queues.policeOutcomes.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
-    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix });
+    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', {
+      connection: ctx.queueRedis,
+      prefix: ctx.config.redis.prefix,
+    });
     try {
-      await waitFor(async () => (await ctx.queues.policeOutcomes.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered', 'the write-back dead-lettered');
+      await waitFor(
+        async () => (await ctx.queues.policeOutcomes.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered',
+        'the write-back dead-lettered',
+      );
     } finally {
       await worker.close();
     }
     const report = (await reconcile(ctx, { now: NOW }))!;
-    expect(find(report, 'not-written-back', F)).toEqual([expect.objectContaining({ action: 'none', note: expect.stringContaining('dead-letter') })]);
+    expect(find(report, 'not-written-back', F)).toEqual([
+      expect.objectContaining({ action: 'none', note: expect.stringContaining('dead-letter') }),
+    ]);
     const waiting = await ctx.queues.policeOutcomes.getJobs(['waiting']);
     expect(waiting.filter((j) => j.data.referralId === F)).toEqual([]);
   });
@@ -215,7 +327,10 @@ describe('reconciler', () => {
   test('a partner that is down is reported unreachable, and the rest still runs', async () => {
     nock.cleanAll();
     nock(TRUST).persist().get(/.*/).replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
-    nock(CHARITY).persist().get('/v1/referrals/CH-000003').reply(200, { id: 'CH-000003', externalReference: C, status: 'ENGAGED', statusReason: null, updatedAt: '2026-11-26T10:00:00Z' });
+    nock(CHARITY)
+      .persist()
+      .get('/v1/referrals/CH-000003')
+      .reply(200, { id: 'CH-000003', externalReference: C, status: 'ENGAGED', statusReason: null, updatedAt: '2026-11-26T10:00:00Z' });
     nock(CHARITY).persist().get(/.*/).reply(503, { error: 'down' });
     const report = (await reconcile(ctx, { now: NOW }))!;
     expect(report.unreachable.map((u) => u.partner).sort()).toEqual(['CHARITY', 'NHS']);

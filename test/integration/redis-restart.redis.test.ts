@@ -90,7 +90,15 @@ describe('ReferralStore.transition when the commit is resent after a Redis resta
     const id = '00000000-0000-5000-8000-0000000000aa';
     const audited = new ReferralStore(resending as Redis, new Keys(ctx.config.redis.prefix), ctx.cipher, 3600, ctx.audit);
     await audited.transition(id, { to: 'QUEUED', source: 'police', create: { ...create, referralId: id }, audit: { actor: 'system' } });
-    await audited.transition(id, { to: 'SENT', source: 'CHARITY', audit: { actor: 'system', also: [{ actor: 'system', action: 'referral.sent', partner: 'CHARITY' }] } });
-    expect((await ctx.audit.query({ referralId: id })).map((e) => `${e.action} ${e.status ?? ''}`)).toEqual(['referral.status_changed QUEUED', 'referral.status_changed SENT', 'referral.sent ']);
+    await audited.transition(id, {
+      to: 'SENT',
+      source: 'CHARITY',
+      audit: { actor: 'system', also: [{ actor: 'system', action: 'referral.sent', partner: 'CHARITY' }] },
+    });
+    expect((await ctx.audit.query({ referralId: id })).map((e) => `${e.action} ${e.status ?? ''}`)).toEqual([
+      'referral.status_changed QUEUED',
+      'referral.status_changed SENT',
+      'referral.sent ',
+    ]);
   });
 });

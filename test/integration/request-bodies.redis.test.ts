@@ -19,7 +19,14 @@ interface Sent {
   abort: () => void;
 }
 
-function startPost(port: number, path: string, headers: Record<string, string>, declaredBytes: number, sentBytes: number, method = 'POST'): Sent {
+function startPost(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  declaredBytes: number,
+  sentBytes: number,
+  method = 'POST',
+): Sent {
   const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(declaredBytes) } });
   const answer = new Promise<Answer>((resolve) => {
     const timer = setTimeout(() => resolve('no answer'), 3000);
@@ -87,7 +94,9 @@ describe('request bodies', () => {
 
   test('every route with a body refuses an unauthenticated request with 401 before reading any of it', async () => {
     const routes = server.table().filter((r) => r.method !== 'get' && r.method !== '*');
-    expect(routes.map((r) => r.path)).toEqual(expect.arrayContaining(['/v1/police/flags', '/v1/webhooks/charity', '/fhir/$process-message']));
+    expect(routes.map((r) => r.path)).toEqual(
+      expect.arrayContaining(['/v1/police/flags', '/v1/webhooks/charity', '/fhir/$process-message']),
+    );
     const stale = `t=${Math.floor(Date.now() / 1000) - 3600},v1=${'0'.repeat(64)}`;
     for (const r of routes) {
       const maxBytes = (r.settings.payload as { maxBytes?: number } | undefined)?.maxBytes ?? 1024 * 1024;
@@ -95,10 +104,13 @@ describe('request bodies', () => {
       const sent = Math.min(16 * 1024, Math.floor(declared / 2));
       const headers = { 'content-type': contentTypeOf((r.settings.payload as { allow?: unknown } | undefined)?.allow) };
       const variants: Record<string, string>[] = [headers, { ...headers, authorization: 'Bearer wrong-token' }];
-      if (r.path === '/v1/webhooks/charity') variants.push({ ...headers, 'x-charity-signature': stale }, { ...headers, 'x-charity-signature': 'v1=nonsense' });
+      if (r.path === '/v1/webhooks/charity')
+        variants.push({ ...headers, 'x-charity-signature': stale }, { ...headers, 'x-charity-signature': 'v1=nonsense' });
       // Many at once (bounded, loopback): none may be held waiting for its body.
       const url = r.path.replace(/\{[^}]+\}/g, 'x');
-      const posts = variants.flatMap((h) => Array.from({ length: 10 }, () => startPost(port, url, h, declared, sent, r.method.toUpperCase())));
+      const posts = variants.flatMap((h) =>
+        Array.from({ length: 10 }, () => startPost(port, url, h, declared, sent, r.method.toUpperCase())),
+      );
       const answers = await Promise.all(posts.map((p) => p.answer));
       for (const a of answers) expect([r.path, a === 'no answer' ? a : a.status]).toEqual([r.path, 401]);
       expect([r.path, bytesRead.get(url) ?? 0]).toEqual([r.path, 0]);
@@ -110,16 +122,28 @@ describe('request bodies', () => {
     expect(answer).not.toBe('no answer');
     const { status, headers, body } = answer as Exclude<Answer, 'no answer'>;
     expect([status, headers['www-authenticate']]).toEqual([401, 'Bearer']);
-    expect(JSON.parse(body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { coding: [{ code: 'REC_UNAUTHORIZED' }] } }] });
+    expect(JSON.parse(body)).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ details: { coding: [{ code: 'REC_UNAUTHORIZED' }] } }],
+    });
   });
 
   test('the NHS route refuses a message without its integrity headers (400 REC_BAD_REQUEST) before reading its body', async () => {
     const before = bytesRead.get('/fhir/$process-message') ?? 0;
-    const answer = await startPost(port, '/fhir/$process-message', { 'content-type': 'application/fhir+json', authorization: 'Bearer trust-token' }, 512 * 1024, 1024).answer;
+    const answer = await startPost(
+      port,
+      '/fhir/$process-message',
+      { 'content-type': 'application/fhir+json', authorization: 'Bearer trust-token' },
+      512 * 1024,
+      1024,
+    ).answer;
     expect(answer).not.toBe('no answer');
     const { status, body } = answer as Exclude<Answer, 'no answer'>;
     expect(status).toBe(400);
-    expect(JSON.parse(body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'required', details: { coding: [{ code: 'REC_BAD_REQUEST' }] } }] });
+    expect(JSON.parse(body)).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ code: 'required', details: { coding: [{ code: 'REC_BAD_REQUEST' }] } }],
+    });
     expect(bytesRead.get('/fhir/$process-message') ?? 0).toBe(before);
   });
 
@@ -134,7 +158,10 @@ describe('request bodies', () => {
 
     const refused = await startPost(port, '/v1/police/flags', push, MiB, 1024).answer;
     expect(refused).not.toBe('no answer');
-    expect([(refused as Exclude<Answer, 'no answer'>).status, (refused as Exclude<Answer, 'no answer'>).headers['retry-after']]).toEqual([503, '5']);
+    expect([(refused as Exclude<Answer, 'no answer'>).status, (refused as Exclude<Answer, 'no answer'>).headers['retry-after']]).toEqual([
+      503,
+      '5',
+    ]);
     // Counted in bytes: even a small body does not fit while the budget is full.
     const small = await startPost(port, '/v1/police/flags', push, 4, 3).answer;
     expect(small !== 'no answer' && small.status).toBe(503);
@@ -152,6 +179,8 @@ describe('request bodies', () => {
     );
     slow[1]!.abort();
     // Unauthenticated requests never take any of the budget.
-    expect((await startPost(port, '/v1/police/flags', { 'content-type': 'application/xml' }, MiB, 1024).answer) as Exclude<Answer, 'no answer'>).toMatchObject({ status: 401 });
+    expect(
+      (await startPost(port, '/v1/police/flags', { 'content-type': 'application/xml' }, MiB, 1024).answer) as Exclude<Answer, 'no answer'>,
+    ).toMatchObject({ status: 401 });
   });
 });

@@ -21,7 +21,11 @@ describe('retention', () => {
     const referral = advocacyReferral();
     const id = referral.referralId;
     await ctx.referrals.saveData(referral);
-    await ctx.referrals.transition(id, { to: 'QUEUED', source: 'test', create: { referralId: id, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: id } });
+    await ctx.referrals.transition(id, {
+      to: 'QUEUED',
+      source: 'test',
+      create: { referralId: id, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: id },
+    });
     await ctx.referrals.saveOutbound(id, { externalReference: id });
     // Make the clock visible: shorten both, then a terminal status must set them back to the full period.
     await ctx.redis.expire(ctx.keys.data(id), 60);
@@ -38,7 +42,10 @@ describe('retention', () => {
   });
 
   test('a quarantined record expires after QUARANTINE_RETENTION_DAYS', async () => {
-    const entry = await ctx.quarantine.add({ crimeReference: 'CC-26-0000099', recordVersion: 1, reason: 'test', source: 'push' }, '<CrimeRecord/>');
+    const entry = await ctx.quarantine.add(
+      { crimeReference: 'CC-26-0000099', recordVersion: 1, reason: 'test', source: 'push' },
+      '<CrimeRecord/>',
+    );
     const ttl = await ctx.redis.ttl(ctx.keys.quarantine(entry.id));
     expect(ttl).toBeGreaterThan(14 * day - 60);
     expect(ttl).toBeLessThanOrEqual(14 * day);
@@ -47,7 +54,10 @@ describe('retention', () => {
   test('finished jobs are pruned by age and count on every working queue; dead letters wait for an operator', () => {
     for (const queue of [QUEUE.intake, QUEUE.nhsDelivery, QUEUE.charityDelivery, QUEUE.policeOutcomes, QUEUE.reconcile]) {
       const opts = defaultJobOptions(ctx.config, queue);
-      expect([queue, opts.removeOnComplete]).toEqual([queue, expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) })]);
+      expect([queue, opts.removeOnComplete]).toEqual([
+        queue,
+        expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) }),
+      ]);
       expect([queue, opts.removeOnFail]).toEqual([queue, expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) })]);
     }
     expect(defaultJobOptions(ctx.config, QUEUE.deadLetter)).toMatchObject({ removeOnComplete: false, removeOnFail: false });
@@ -58,7 +68,14 @@ describe('retention', () => {
       queue: QUEUE.intake,
       jobId,
       jobName: 'record',
-      data: { sealed: ctx.cipher.sealJson({ forename: 'Plantedname' }, jobId), crimeReference: 'CC-26-0000077', recordVersion: 1, force: 'CHESHIRE', correlationId: 'c', source: 'push' },
+      data: {
+        sealed: ctx.cipher.sealJson({ forename: 'Plantedname' }, jobId),
+        crimeReference: 'CC-26-0000077',
+        recordVersion: 1,
+        force: 'CHESHIRE',
+        correlationId: 'c',
+        source: 'push',
+      },
       partner: 'BRIDGE' as const,
       errorKind: 'permanent' as const,
       reason: 'test',

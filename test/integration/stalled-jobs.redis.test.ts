@@ -40,13 +40,25 @@ describe('jobs cut off by a dying worker process', () => {
     const prefix = ctx.config.redis.prefix;
     await ctx.redis.hset(`${prefix}:${QUEUE.nhsDelivery}:${jobId}`, 'stc', String(deaths - 1));
     // Short intervals: BullMQ runs the stalled-job check at most once per stalledInterval across workers.
-    const doomed = new Worker(QUEUE.nhsDelivery, () => new Promise(() => undefined), { connection: connection(), prefix, lockDuration: 300, stalledInterval: 100, maxStalledCount: 1_000 });
+    const doomed = new Worker(QUEUE.nhsDelivery, () => new Promise(() => undefined), {
+      connection: connection(),
+      prefix,
+      lockDuration: 300,
+      stalledInterval: 100,
+      maxStalledCount: 1_000,
+    });
     doomed.on('error', () => undefined);
     while ((await ctx.queues.nhsDelivery.getJobCountByTypes('active')) === 0) await sleep(20);
     await doomed.close(true);
     await sleep(400);
     // The check applies the checking worker's maxStalledCount: another bridge process's, here.
-    const checker = new Worker(QUEUE.nhsDelivery, null, { connection: connection(), prefix, autorun: false, stalledInterval: 100, maxStalledCount: MAX_STALLED_COUNT });
+    const checker = new Worker(QUEUE.nhsDelivery, null, {
+      connection: connection(),
+      prefix,
+      autorun: false,
+      stalledInterval: 100,
+      maxStalledCount: MAX_STALLED_COUNT,
+    });
     const check = () => (checker as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait();
     await check(); // marks the active job as possibly stalled
     await sleep(150);
@@ -83,7 +95,13 @@ describe('jobs cut off by a dying worker process', () => {
     expect(await runBridgeWorker()).toEqual({ ran: false });
     const letters = await ctx.queues.deadLetter.getJobs(['waiting', 'completed', 'failed', 'delayed']);
     expect(letters).toHaveLength(1);
-    expect(letters[0]!.data).toMatchObject({ queue: QUEUE.nhsDelivery, jobId: 'r-2-q1', referralId: 'r-2', partner: 'BRIDGE', errorKind: 'transient' });
+    expect(letters[0]!.data).toMatchObject({
+      queue: QUEUE.nhsDelivery,
+      jobId: 'r-2-q1',
+      referralId: 'r-2',
+      partner: 'BRIDGE',
+      errorKind: 'transient',
+    });
     expect(letters[0]!.data.reason).toMatch(/stalled more than allowable limit/);
   }, 30_000);
 });

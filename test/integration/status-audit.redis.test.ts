@@ -22,14 +22,58 @@ describe('status changes are audited in their own commit', () => {
 
   test('an applied change writes its event (and any others asked for) to the log and the referral’s stream', async () => {
     await changeStatus(ctx, ID, { to: 'QUEUED', source: 'police', create });
-    await changeStatus(ctx, ID, { to: 'SENT', source: 'NHS', patch: { partnerRef: 'ServiceRequest/1' } }, [{ actor: 'system', action: 'referral.sent', partner: 'NHS', status: 'SENT', outcome: 'delivered' }]);
+    await changeStatus(ctx, ID, { to: 'SENT', source: 'NHS', patch: { partnerRef: 'ServiceRequest/1' } }, [
+      { actor: 'system', action: 'referral.sent', partner: 'NHS', status: 'SENT', outcome: 'delivered' },
+    ]);
     await changeStatus(ctx, ID, { to: 'ACCEPTED', source: 'nhs-poll' });
     const events = await ctx.audit.query({ referralId: ID });
-    expect(events.map(({ actor, action, referralId, crimeReference, partner, status, outcome }) => ({ actor, action, referralId, crimeReference, partner, status, outcome }))).toEqual([
-      { actor: 'system', action: 'referral.status_changed', referralId: ID, crimeReference: 'CC-26-0000777', partner: undefined, status: 'QUEUED', outcome: undefined },
-      { actor: 'system', action: 'referral.status_changed', referralId: ID, crimeReference: 'CC-26-0000777', partner: undefined, status: 'SENT', outcome: 'from_QUEUED' },
-      { actor: 'system', action: 'referral.sent', referralId: ID, crimeReference: 'CC-26-0000777', partner: 'NHS', status: 'SENT', outcome: 'delivered' },
-      { actor: 'nhs-poll', action: 'referral.status_changed', referralId: ID, crimeReference: 'CC-26-0000777', partner: undefined, status: 'ACCEPTED', outcome: 'from_SENT' },
+    expect(
+      events.map(({ actor, action, referralId, crimeReference, partner, status, outcome }) => ({
+        actor,
+        action,
+        referralId,
+        crimeReference,
+        partner,
+        status,
+        outcome,
+      })),
+    ).toEqual([
+      {
+        actor: 'system',
+        action: 'referral.status_changed',
+        referralId: ID,
+        crimeReference: 'CC-26-0000777',
+        partner: undefined,
+        status: 'QUEUED',
+        outcome: undefined,
+      },
+      {
+        actor: 'system',
+        action: 'referral.status_changed',
+        referralId: ID,
+        crimeReference: 'CC-26-0000777',
+        partner: undefined,
+        status: 'SENT',
+        outcome: 'from_QUEUED',
+      },
+      {
+        actor: 'system',
+        action: 'referral.sent',
+        referralId: ID,
+        crimeReference: 'CC-26-0000777',
+        partner: 'NHS',
+        status: 'SENT',
+        outcome: 'delivered',
+      },
+      {
+        actor: 'nhs-poll',
+        action: 'referral.status_changed',
+        referralId: ID,
+        crimeReference: 'CC-26-0000777',
+        partner: undefined,
+        status: 'ACCEPTED',
+        outcome: 'from_SENT',
+      },
     ]);
     // The log holds the same entries under the same ids.
     expect((await ctx.audit.query({})).map((e) => e.id)).toEqual(events.map((e) => e.id));

@@ -17,7 +17,14 @@ function clock(start = START) {
 }
 
 function source(extra: Partial<PrivateKeyJwtOptions> = {}): PrivateKeyJwtTokenSource {
-  return new PrivateKeyJwtTokenSource({ tokenUrl: TOKEN_URL, clientId: 'client-123', keyId: 'kid-1', privateKeyPem: PEM, timeoutMs: 2000, ...extra });
+  return new PrivateKeyJwtTokenSource({
+    tokenUrl: TOKEN_URL,
+    clientId: 'client-123',
+    keyId: 'kid-1',
+    privateKeyPem: PEM,
+    timeoutMs: 2000,
+    ...extra,
+  });
 }
 
 /** The token endpoint; `bodies` collects every posted form. */
@@ -58,7 +65,11 @@ describe('PrivateKeyJwtTokenSource: the token request', () => {
     expect([...form.keys()].sort()).toEqual(['client_assertion', 'client_assertion_type', 'grant_type']);
     expect(form.get('grant_type')).toBe('client_credentials');
     expect(form.get('client_assertion_type')).toBe(CLIENT_ASSERTION_TYPE);
-    const [header, payload] = form.get('client_assertion')!.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    const [header, payload] = form
+      .get('client_assertion')!
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
     expect(header).toMatchObject({ alg: 'RS512', kid: 'kid-1' });
     expect(payload).toMatchObject({ iss: 'client-123', sub: 'client-123', aud: TOKEN_URL });
   });
@@ -94,7 +105,8 @@ describe('PrivateKeyJwtTokenSource: caching', () => {
     await expect(s.accessToken()).resolves.toBe('tok-2');
     expect(bodies).toHaveLength(2);
     // The new assertion is stamped with the injected clock.
-    const iat = (body: URLSearchParams) => (JSON.parse(Buffer.from(body.get('client_assertion')!.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat;
+    const iat = (body: URLSearchParams) =>
+      (JSON.parse(Buffer.from(body.get('client_assertion')!.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat;
     expect(iat(bodies[1]!) - iat(bodies[0]!)).toBe(540);
   });
 
@@ -158,7 +170,11 @@ describe('PrivateKeyJwtTokenSource: failures are PartnerError(NHS)', () => {
 
   it('401 invalid_client → auth with detail invalid_client only', async () => {
     const { bodies, assertions } = capture();
-    tokenEndpoint(bodies).reply(401, { error: 'invalid_client', error_description: 'Invalid jwt: kid kid-1 not found for client-123', message_id: 'abc' });
+    tokenEndpoint(bodies).reply(401, {
+      error: 'invalid_client',
+      error_description: 'Invalid jwt: kid kid-1 not found for client-123',
+      message_id: 'abc',
+    });
     const err = await partnerFailure(source().accessToken());
     expect(err).toMatchObject({ partner: 'NHS', kind: 'auth', status: 401 });
     expect(err.options.detail).toBe('invalid_client');

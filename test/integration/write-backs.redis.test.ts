@@ -39,7 +39,13 @@ describe('write-backs', () => {
     const t = await changeStatus(ctx, referral.referralId, {
       to: 'QUEUED',
       source: 'test',
-      create: { referralId: referral.referralId, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: CORRELATION },
+      create: {
+        referralId: referral.referralId,
+        type: 'ADVOCACY',
+        crimeReference: referral.crimeReference,
+        recordVersion: 1,
+        correlationId: CORRELATION,
+      },
     });
     if (!t.applied) throw new Error('setup failed');
     return referral.referralId;
@@ -71,7 +77,9 @@ describe('write-backs', () => {
     await changeStatus(ctx, id, { to: 'SENT', source: 'CHARITY', detail: 'partner confirmed receipt', patch: { partnerRef: 'CH-REF-1' } });
     await ctx.writeBacks.idle();
     const meta = (await ctx.referrals.get(id))!;
-    const fromStore = await Promise.all([1, 2].map(async (seq) => outcomeToXml(outcomeFor(meta, (await ctx.referrals.timelineEntry(id, seq))!))));
+    const fromStore = await Promise.all(
+      [1, 2].map(async (seq) => outcomeToXml(outcomeFor(meta, (await ctx.referrals.timelineEntry(id, seq))!))),
+    );
     // The QUEUED change was committed before the partner reference existed, so its document has none.
     expect(bodies[0]).not.toContain('PartnerReference');
     expect(bodies[0]).toBe(fromStore[0]!.replace(/\n  <PartnerReference>CH-REF-1<\/PartnerReference>/, ''));

@@ -7,15 +7,49 @@ import { sanitiseAuditEvent, type AuditEventInput } from '../../src/store/audit-
 const REFERRAL = '00000000-0000-5000-8000-000000000001';
 
 const clean: AuditEventInput[] = [
-  { actor: 'system', action: 'record.ingested', referralId: REFERRAL, crimeReference: 'CC-26-0001234', partner: 'POLICE', outcome: 'applied' },
+  {
+    actor: 'system',
+    action: 'record.ingested',
+    referralId: REFERRAL,
+    crimeReference: 'CC-26-0001234',
+    partner: 'POLICE',
+    outcome: 'applied',
+  },
   { actor: 'police-push', action: 'record.quarantined', crimeReference: 'CC-26-BAD1', partner: 'POLICE', outcome: 'nhs-number-invalid' },
   { actor: 'nhs-bars', action: 'referral.sent', referralId: REFERRAL, partner: 'NHS', status: 'SENT', outcome: 'ok' },
-  { actor: 'charity-webhook', action: 'referral.status_changed', referralId: REFERRAL, partner: 'CHARITY', status: 'IN_PROGRESS', outcome: 'applied' },
-  { actor: 'nhs-poll', action: 'referral.status_changed', referralId: REFERRAL, partner: 'NHS', status: 'in-progress', outcome: 'ignored:same' },
-  { actor: 'reconcile', action: 'referral.status_changed', referralId: REFERRAL, partner: 'BRIDGE', status: 'FAILED', outcome: 'partner-lost' },
+  {
+    actor: 'charity-webhook',
+    action: 'referral.status_changed',
+    referralId: REFERRAL,
+    partner: 'CHARITY',
+    status: 'IN_PROGRESS',
+    outcome: 'applied',
+  },
+  {
+    actor: 'nhs-poll',
+    action: 'referral.status_changed',
+    referralId: REFERRAL,
+    partner: 'NHS',
+    status: 'in-progress',
+    outcome: 'ignored:same',
+  },
+  {
+    actor: 'reconcile',
+    action: 'referral.status_changed',
+    referralId: REFERRAL,
+    partner: 'BRIDGE',
+    status: 'FAILED',
+    outcome: 'partner-lost',
+  },
   { actor: 'operator:alice', action: 'dead_letter.redriven', target: `nhs-delivery-${REFERRAL}-q2-3`, outcome: 'redriven' },
   { actor: 'operator:bob.smith', action: 'dead_letter.discarded', target: 'intake-CC-26-0001234-v3-0', outcome: 'discarded' },
-  { actor: 'operator:u-123_abc@iasu', action: 'admin.read', target: '/referrals/{referralId}/timeline', referralId: REFERRAL, outcome: 'ok' },
+  {
+    actor: 'operator:u-123_abc@iasu',
+    action: 'admin.read',
+    target: '/referrals/{referralId}/timeline',
+    referralId: REFERRAL,
+    outcome: 'ok',
+  },
   { actor: 'operator:carol', action: 'admin.read', target: 'GET:/dead-letters', outcome: 'ok' },
   { actor: 'operator:auth0|5f7c8ec7c33c6c004bbafe82', action: 'admin.read', target: '/v1/referrals/{id}' },
   { actor: 'operator:google-oauth2|103547991597142817347', action: 'admin.read', target: '/v1/audit' },
@@ -130,7 +164,10 @@ describe('sanitiseAuditEvent', () => {
   });
 
   it('writes nothing when the action is not an audit action', () => {
-    expect(sanitiseAuditEvent({ actor: 'system', action: 'referral.deleted' } as unknown as AuditEventInput)).toEqual({ event: undefined, rejected: ['action'] });
+    expect(sanitiseAuditEvent({ actor: 'system', action: 'referral.deleted' } as unknown as AuditEventInput)).toEqual({
+      event: undefined,
+      rejected: ['action'],
+    });
     expect(sanitiseAuditEvent({ actor: 'Jane Doe' } as AuditEventInput)).toEqual({ event: undefined, rejected: ['action', 'actor'] });
     expect(sanitiseAuditEvent(undefined as unknown as AuditEventInput)).toEqual({ event: undefined, rejected: ['action', 'actor'] });
   });

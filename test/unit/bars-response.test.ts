@@ -11,7 +11,13 @@ const SENT = 'a8f7d1f0-1111-5aaa-8bbb-000000000001';
 
 function responseMessage(opts: { code?: string; sr?: string; encounter?: string; referralId?: string; outcome?: string } = {}): Bundle {
   const { sr, referralId, ...rest } = opts;
-  return trustResponse({ id: 'resp-1', respondsTo: SENT, referralId: referralId ?? REFERRAL, ...(sr ? { serviceRequest: sr } : {}), ...rest });
+  return trustResponse({
+    id: 'resp-1',
+    respondsTo: SENT,
+    referralId: referralId ?? REFERRAL,
+    ...(sr ? { serviceRequest: sr } : {}),
+    ...rest,
+  });
 }
 
 function read(bundle: unknown): BarsResponse {
@@ -33,7 +39,7 @@ describe('readBarsResponse', () => {
     });
   });
 
-  it('keeps an error response\'s OperationOutcome structured in `detail` and its words apart in `text`, capped', () => {
+  it("keeps an error response's OperationOutcome structured in `detail` and its words apart in `text`, capped", () => {
     const response = read(responseMessage({ code: 'fatal-error', outcome: `Sam Taylor ${'x'.repeat(1000)}` }));
     expect(response.detail).toBe('(invalid)');
     expect(response.text).toHaveLength(300);
@@ -46,16 +52,32 @@ describe('readBarsResponse', () => {
     ['no id', { ...responseMessage(), id: undefined }, /Bundle.id/],
     ['an id that is not a FHIR id', { ...responseMessage(), id: 'a:b/c' }, /must be a FHIR id/],
     ['header not first', { ...responseMessage(), entry: [...responseMessage().entry!].reverse() }, /first entry must be a MessageHeader/],
-    ['another event', withHeader({ eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' } }), /servicerequest-response/],
+    [
+      'another event',
+      withHeader({ eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' } }),
+      /servicerequest-response/,
+    ],
     ['no response identifier', withHeader({ response: undefined }), /response.identifier/],
     ['an unknown response code', withHeader({ response: { identifier: SENT, code: 'maybe' as 'ok' } }), /response.code/],
     ['ok without the ServiceRequest', { ...responseMessage(), entry: responseMessage().entry!.slice(0, 1) }, /enclose the ServiceRequest/],
     ['null', null, /not a FHIR Bundle/],
-    ['a ServiceRequest.identifier that is not an array', withServiceRequest({ identifier: { system: SYSTEM, value: REFERRAL } }), /identifier" must be an array/],
+    [
+      'a ServiceRequest.identifier that is not an array',
+      withServiceRequest({ identifier: { system: SYSTEM, value: REFERRAL } }),
+      /identifier" must be an array/,
+    ],
     ['a null identifier', withServiceRequest({ identifier: [null] }), /identifier\[0\]" must be of type object/],
     ['a ServiceRequest.status outside its value set', withServiceRequest({ status: 'accepted' }), /status" must be one of/],
-    ['an OperationOutcome.issue that is not an array', { ...responseMessage(), entry: [...responseMessage().entry!, { resource: { resourceType: 'OperationOutcome', issue: 'x' } }] }, /issue" must be an array/],
-    ['an entry without a resource', { ...responseMessage(), entry: [...responseMessage().entry!, { fullUrl: 'urn:uuid:x' }] }, /resource" is required/],
+    [
+      'an OperationOutcome.issue that is not an array',
+      { ...responseMessage(), entry: [...responseMessage().entry!, { resource: { resourceType: 'OperationOutcome', issue: 'x' } }] },
+      /issue" must be an array/,
+    ],
+    [
+      'an entry without a resource',
+      { ...responseMessage(), entry: [...responseMessage().entry!, { fullUrl: 'urn:uuid:x' }] },
+      /resource" is required/,
+    ],
     ['MessageHeader.focus that is not an array', withHeader({ focus: { reference: 'urn:uuid:sr1' } as never }), /focus" must be an array/],
     ['an entry list that is not an array', { ...responseMessage(), entry: {} }, /entry" must be an array/],
   ])('refuses %s with a reason', (_label, body, reason) => {
@@ -100,15 +122,31 @@ describe('barsResponseToStatus (ServiceRequest / Encounter → bridge status)', 
 
 describe('barsAcknowledgement', () => {
   it('is a response message naming the message received, the same for a repeat', () => {
-    const ack = barsAcknowledgement({ messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z');
+    const ack = barsAcknowledgement(
+      { messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' },
+      'https://iasu.example/fhir',
+      '2026-11-23T10:00:00Z',
+    );
     const header = ack.entry![0]!.resource as MessageHeader;
     expect(ack.type).toBe('message');
     expect(header.response).toEqual({ identifier: 'resp-1', code: 'ok' });
     expect(header.eventCoding?.code).toBe('servicerequest-response');
     expect(header.destination).toEqual([{ endpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }]);
     expect(header.reason?.coding?.[0]?.code).toBe('new');
-    expect(barsAcknowledgement({ messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z')).toEqual(ack);
-    expect(barsAcknowledgement({ messageId: 'resp-2', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z').id).not.toBe(ack.id);
+    expect(
+      barsAcknowledgement(
+        { messageId: 'resp-1', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' },
+        'https://iasu.example/fhir',
+        '2026-11-23T10:00:00Z',
+      ),
+    ).toEqual(ack);
+    expect(
+      barsAcknowledgement(
+        { messageId: 'resp-2', sourceEndpoint: 'https://fhir.nhs.uk/Id/dos-service-id|svc-42' },
+        'https://iasu.example/fhir',
+        '2026-11-23T10:00:00Z',
+      ).id,
+    ).not.toBe(ack.id);
   });
 });
 
@@ -148,7 +186,9 @@ describe("the receiver's Encounter, as in NHS England's published example", () =
     receiver.serviceProvider = { reference: header.sender!.reference! };
     expect(read(bundle).encounterStatus).toBe('finished');
     delete receiver.serviceProvider;
-    const sender = bundle.entry!.find((e) => e.resource?.resourceType === 'Encounter' && e.fullUrl !== RECEIVER)!.resource as { identifier: { system: string }[] };
+    const sender = bundle.entry!.find((e) => e.resource?.resourceType === 'Encounter' && e.fullUrl !== RECEIVER)!.resource as {
+      identifier: { system: string }[];
+    };
     sender.identifier = [{ system: SYSTEM, value: REFERRAL } as never];
     expect(read(bundle).encounterStatus).toBe('finished');
   });
@@ -176,7 +216,11 @@ describe('two Encounters, neither focused nor provided by the sender (as in REFR
   it('the only one giving a BaRS rejection reason is the receiver declining: REJECTED', () => {
     const response = read(withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: REJECTED_REASONS }));
     expect([response.encounterStatus, barsResponseToStatus(response, 'new')]).toEqual(['cancelled', 'REJECTED']);
-    expect(read(withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: 'https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars' })).encounterStatus).toBe('cancelled');
+    expect(
+      read(
+        withEncounters({ status: 'triaged' }, { status: 'cancelled', reason: 'https://fhir.nhs.uk/CodeSystem/dos-rejected-reasons-bars' }),
+      ).encounterStatus,
+    ).toBe('cancelled');
   });
 
   it('otherwise none is read: no reasons, reasons from another system, or two rejecting', () => {

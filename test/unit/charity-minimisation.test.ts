@@ -25,7 +25,9 @@ function bystander(tag: string, role: Person['role'], unique: { dob: string; nhs
 const witness = bystander('WITNESS', 'WITNESS', { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12', postcode: 'CH1 4WT' });
 const otherPerson = bystander('OTHER', 'OTHER', { dob: '2003-12-05', nhs: '7382051641', at: '2026-11-17T04:13', postcode: 'CW9 6OT' });
 // A second suspect with no relationship to the victim, listed first: the perpetrator is the related one, not the first.
-const coSuspect: FullPerson = { ...bystander('COSUSPECT', 'SUSPECT', { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14', postcode: 'SK10 1CS' }) };
+const coSuspect: FullPerson = {
+  ...bystander('COSUSPECT', 'SUSPECT', { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14', postcode: 'SK10 1CS' }),
+};
 delete (coSuspect as Partial<FullPerson>).relationshipToVictim;
 
 /** What the charity must get (charity-api.md example): the control. */
@@ -109,7 +111,11 @@ const victim: Person = {
   dateOfBirth: ALLOWED.victimDob,
   gender: 'FEMALE',
   nhsNumber: VICTIM_EXCLUDED.nhsNumber,
-  address: { lines: [VICTIM_EXCLUDED.addressLine1, VICTIM_EXCLUDED.addressLine2], town: VICTIM_EXCLUDED.town, postcode: VICTIM_EXCLUDED.postcode },
+  address: {
+    lines: [VICTIM_EXCLUDED.addressLine1, VICTIM_EXCLUDED.addressLine2],
+    town: VICTIM_EXCLUDED.town,
+    postcode: VICTIM_EXCLUDED.postcode,
+  },
   safeContact: { phone: ALLOWED.safePhone, email: ALLOWED.safeEmail, safeTimeToCall: ALLOWED.safeTime, voicemailSafe: false },
   language: ALLOWED.victimLanguage,
   consents: [
@@ -129,9 +135,16 @@ const suspect: Person = {
   gender: 'MALE',
   nhsNumber: SUSPECT_EXCLUDED.nhsNumber,
   address: { lines: [SUSPECT_EXCLUDED.addressLine], town: SUSPECT_EXCLUDED.town, postcode: SUSPECT_EXCLUDED.postcode },
-  safeContact: { phone: SUSPECT_EXCLUDED.phone, email: SUSPECT_EXCLUDED.email, safeTimeToCall: SUSPECT_EXCLUDED.safeTime, voicemailSafe: true },
+  safeContact: {
+    phone: SUSPECT_EXCLUDED.phone,
+    email: SUSPECT_EXCLUDED.email,
+    safeTimeToCall: SUSPECT_EXCLUDED.safeTime,
+    voicemailSafe: true,
+  },
   language: SUSPECT_EXCLUDED.language,
-  consents: [{ purpose: 'CLINICAL_REFERRAL', status: 'REFUSED', recordedAt: '2026-11-22T08:00:00Z', recordedBy: SUSPECT_EXCLUDED.consentBy }],
+  consents: [
+    { purpose: 'CLINICAL_REFERRAL', status: 'REFUSED', recordedAt: '2026-11-22T08:00:00Z', recordedBy: SUSPECT_EXCLUDED.consentBy },
+  ],
   lawfulBasis: { code: 'CDA1998-S115', authorisedBy: SUSPECT_EXCLUDED.basisBy, authorisedAt: SUSPECT_EXCLUDED.basisAt },
   clinicalIndicators: SUSPECT_EXCLUDED.clinical,
   relationshipToVictim: { victimRef: VICTIM_REF, relationship: ALLOWED.relationship },
@@ -161,7 +174,12 @@ const record: CrimeRecord = {
   },
   persons: [coSuspect, witness, victim, suspect, otherPerson],
   summary: ALLOWED.summary,
-  officerInCase: { collar: ALLOWED.officerCollar, name: ALLOWED.officerName, email: ALLOWED.officerEmail, phone: RECORD_EXCLUDED.officerPhone },
+  officerInCase: {
+    collar: ALLOWED.officerCollar,
+    name: ALLOWED.officerName,
+    email: ALLOWED.officerEmail,
+    phone: RECORD_EXCLUDED.officerPhone,
+  },
 };
 
 const BYSTANDERS = [witness, otherPerson, coSuspect];
@@ -196,7 +214,10 @@ describe('charity minimisation, from a crime record to the POST /v1/referrals bo
 
   describe('the fixture is what it claims', () => {
     it('a queued advocacy referral of the victim, on the victim’s own GIVEN consent', () => {
-      expect(advocacy).toMatchObject({ decision: 'QUEUED', referral: { subject: { ref: VICTIM_REF, role: 'VICTIM' }, consent: { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN' } } });
+      expect(advocacy).toMatchObject({
+        decision: 'QUEUED',
+        referral: { subject: { ref: VICTIM_REF, role: 'VICTIM' }, consent: { purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN' } },
+      });
     });
 
     it('real, distinct NHS numbers and dates', () => {
@@ -212,7 +233,8 @@ describe('charity minimisation, from a crime record to the POST /v1/referrals bo
     it('no planted value is part of an allowed one, or the other way round (but for the victim’s postcode, which holds the district)', () => {
       const postcodeForms: string[] = [VICTIM_EXCLUDED.postcode, VICTIM_EXCLUDED.postcodeCompact];
       for (const secret of MUST_NOT_APPEAR.filter((s) => !postcodeForms.includes(s))) {
-        for (const own of Object.values(ALLOWED)) expect([secret, own, secret.includes(own) || own.includes(secret)]).toEqual([secret, own, false]);
+        for (const own of Object.values(ALLOWED))
+          expect([secret, own, secret.includes(own) || own.includes(secret)]).toEqual([secret, own, false]);
       }
       expect(VICTIM_EXCLUDED.postcode.startsWith(`${ALLOWED.postcodeDistrict} `)).toBe(true);
     });
@@ -262,7 +284,26 @@ describe('charity minimisation, from a crime record to the POST /v1/referrals bo
       }
     };
     walk(payload);
-    for (const key of ['score', 'assessor', 'nhsNumber', 'address', 'lines', 'town', 'postcode', 'clinicalIndicators', 'lawfulBasis', 'authorisedBy', 'authorisedAt', 'mdtReason', 'otherParties', 'ref', 'role', 'legislation', 'offenceCode', 'purpose']) {
+    for (const key of [
+      'score',
+      'assessor',
+      'nhsNumber',
+      'address',
+      'lines',
+      'town',
+      'postcode',
+      'clinicalIndicators',
+      'lawfulBasis',
+      'authorisedBy',
+      'authorisedAt',
+      'mdtReason',
+      'otherParties',
+      'ref',
+      'role',
+      'legislation',
+      'offenceCode',
+      'purpose',
+    ]) {
       expect([key, keys.has(key)]).toEqual([key, false]);
     }
     for (const code of LAWFUL_BASIS_CODES) expect(json).not.toContain(code);
@@ -295,8 +336,17 @@ describe('charity minimisation, from a crime record to the POST /v1/referrals bo
       safeContact: { phone: ALLOWED.safePhone, email: ALLOWED.safeEmail, safeTimeToCall: ALLOWED.safeTime, voicemailSafe: false },
       postcodeDistrict: ALLOWED.postcodeDistrict,
     });
-    expect(payload.perpetrator).toEqual({ forename: ALLOWED.perpetratorForename, surname: ALLOWED.perpetratorSurname, relationshipToClient: ALLOWED.relationship });
-    expect(payload.referrer).toEqual({ organisation: ORG.referrerOrganisation, officerCollar: ALLOWED.officerCollar, officerName: ALLOWED.officerName, officerEmail: ALLOWED.officerEmail });
+    expect(payload.perpetrator).toEqual({
+      forename: ALLOWED.perpetratorForename,
+      surname: ALLOWED.perpetratorSurname,
+      relationshipToClient: ALLOWED.relationship,
+    });
+    expect(payload.referrer).toEqual({
+      organisation: ORG.referrerOrganisation,
+      officerCollar: ALLOWED.officerCollar,
+      officerName: ALLOWED.officerName,
+      officerEmail: ALLOWED.officerEmail,
+    });
     expect(payload.consent).toEqual({ status: 'GIVEN', recordedAt: ALLOWED.consentAt, recordedBy: ALLOWED.consentBy });
     expect(payload.risk).toEqual({ tool: 'S-DASH', level: 'HIGH', assessedAt: ALLOWED.riskAssessedAt });
     expect(payload.referredAt).toBe(ALLOWED.mdtDecidedAt);

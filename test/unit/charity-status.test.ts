@@ -90,7 +90,11 @@ describe('decideCharityUpdate', () => {
     ['ENGAGED after CLOSED that already kept DECLINED', 'CLOSED', 'DECLINED', 'ENGAGED'],
     ['DECLINED after CANCELLED that already kept ENGAGED', 'CANCELLED', 'ENGAGED', 'DECLINED'],
   ])('an older rank is ignored as not-newer: %s', (_what, currentStatus, currentOutcome, status) => {
-    const current: Current = { partnerStatus: currentStatus, partnerStatusAt: T(5), ...(currentOutcome ? { partnerOutcome: currentOutcome } : {}) };
+    const current: Current = {
+      partnerStatus: currentStatus,
+      partnerStatusAt: T(5),
+      ...(currentOutcome ? { partnerOutcome: currentOutcome } : {}),
+    };
     expect(decideCharityUpdate(current, update(status, T(9)))).toEqual({ kind: 'ignore', why: 'not-newer' });
   });
 
@@ -101,16 +105,24 @@ describe('decideCharityUpdate', () => {
       ['ENGAGED after CLOSED, even timed later', 'CLOSED', 'ENGAGED', T(9)],
       ['DECLINED after CANCELLED', 'CANCELLED', 'DECLINED', T(4)],
     ])('%s → outcome only', (_what, currentStatus, status, at) => {
-      expect(decideCharityUpdate({ partnerStatus: currentStatus, partnerStatusAt: T(5) }, update(status, at))).toEqual({ kind: 'outcome', partnerOutcome: status });
+      expect(decideCharityUpdate({ partnerStatus: currentStatus, partnerStatusAt: T(5) }, update(status, at))).toEqual({
+        kind: 'outcome',
+        partnerOutcome: status,
+      });
     });
 
     it('an outcome already kept is never replaced by a late one', () => {
-      expect(decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5), partnerOutcome: 'ENGAGED' }, update('DECLINED', T(4)))).toEqual({ kind: 'ignore', why: 'not-newer' });
+      expect(
+        decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5), partnerOutcome: 'ENGAGED' }, update('DECLINED', T(4))),
+      ).toEqual({ kind: 'ignore', why: 'not-newer' });
     });
 
     it('a late non-outcome status (ALLOCATED, CONTACTED) after CLOSED is plainly ignored', () => {
       for (const status of ['RECEIVED', 'ALLOCATED', 'CONTACTED']) {
-        expect(decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5) }, update(status, T(4)))).toEqual({ kind: 'ignore', why: 'not-newer' });
+        expect(decideCharityUpdate({ partnerStatus: 'CLOSED', partnerStatusAt: T(5) }, update(status, T(4)))).toEqual({
+          kind: 'ignore',
+          why: 'not-newer',
+        });
       }
     });
   });
@@ -120,14 +132,22 @@ describe('decideCharityUpdate', () => {
     ['later', T(6)],
     ['earlier', T(4)],
   ])('the same status again (%s) is ignored as not-newer', (_what, at) => {
-    expect(decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(5) }, update('CONTACTED', at))).toEqual({ kind: 'ignore', why: 'not-newer' });
+    expect(decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(5) }, update('CONTACTED', at))).toEqual({
+      kind: 'ignore',
+      why: 'not-newer',
+    });
   });
 
   describe('same rank, different status: only if later', () => {
     const engaged: Current = { partnerStatus: 'ENGAGED', partnerStatusAt: T(5), partnerOutcome: 'ENGAGED' };
 
     it('ENGAGED then DECLINED later applies (as COMPLETED)', () => {
-      expect(decideCharityUpdate(engaged, update('DECLINED', T(6)))).toMatchObject({ kind: 'apply', to: 'COMPLETED', partnerStatus: 'DECLINED', partnerStatusAt: T(6) });
+      expect(decideCharityUpdate(engaged, update('DECLINED', T(6)))).toMatchObject({
+        kind: 'apply',
+        to: 'COMPLETED',
+        partnerStatus: 'DECLINED',
+        partnerStatusAt: T(6),
+      });
     });
 
     it.each([
@@ -150,22 +170,38 @@ describe('decideCharityUpdate', () => {
 
   describe('the outcome a closed case keeps', () => {
     it.each(['ENGAGED', 'DECLINED', 'UNCONTACTABLE'])('%s becomes the partnerOutcome when first seen', (status) => {
-      expect(decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(1) }, update(status, T(2)))).toMatchObject({ kind: 'apply', partnerOutcome: status });
+      expect(decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(1) }, update(status, T(2)))).toMatchObject({
+        kind: 'apply',
+        partnerOutcome: status,
+      });
     });
 
     it('DECLINED then CLOSED applies as COMPLETED and keeps the outcome DECLINED', () => {
       const declined = decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(1) }, update('DECLINED', T(2)));
       const closed = decideCharityUpdate(after({}, declined), update('CLOSED', T(3)));
-      expect(closed).toEqual({ kind: 'apply', to: 'COMPLETED', partnerStatus: 'CLOSED', partnerStatusAt: T(3), partnerOutcome: 'DECLINED', detail: 'charity status CLOSED' });
+      expect(closed).toEqual({
+        kind: 'apply',
+        to: 'COMPLETED',
+        partnerStatus: 'CLOSED',
+        partnerStatusAt: T(3),
+        partnerOutcome: 'DECLINED',
+        detail: 'charity status CLOSED',
+      });
     });
 
     it('ENGAGED then CLOSED keeps the outcome ENGAGED', () => {
-      const closed = decideCharityUpdate({ partnerStatus: 'ENGAGED', partnerStatusAt: T(2), partnerOutcome: 'ENGAGED' }, update('CLOSED', T(3)));
+      const closed = decideCharityUpdate(
+        { partnerStatus: 'ENGAGED', partnerStatusAt: T(2), partnerOutcome: 'ENGAGED' },
+        update('CLOSED', T(3)),
+      );
       expect(closed).toMatchObject({ kind: 'apply', to: 'COMPLETED', partnerStatus: 'CLOSED', partnerOutcome: 'ENGAGED' });
     });
 
     it('UNCONTACTABLE then CLOSED keeps the outcome UNCONTACTABLE', () => {
-      const closed = decideCharityUpdate({ partnerStatus: 'UNCONTACTABLE', partnerStatusAt: T(2), partnerOutcome: 'UNCONTACTABLE' }, update('CLOSED', T(3)));
+      const closed = decideCharityUpdate(
+        { partnerStatus: 'UNCONTACTABLE', partnerStatusAt: T(2), partnerOutcome: 'UNCONTACTABLE' },
+        update('CLOSED', T(3)),
+      );
       expect(closed).toMatchObject({ kind: 'apply', partnerOutcome: 'UNCONTACTABLE' });
     });
 
@@ -183,10 +219,16 @@ describe('decideCharityUpdate', () => {
     });
   });
 
-  it.each(['', 'allocated', 'PENDING', 'REOPENED', ' CLOSED', 'constructor', '__proto__', 'hasOwnProperty'])('the unknown status %p is ignored as unknown-status', (status) => {
-    expect(decideCharityUpdate({}, update(status, T(0)))).toEqual({ kind: 'ignore', why: 'unknown-status' });
-    expect(decideCharityUpdate({ partnerStatus: 'ALLOCATED', partnerStatusAt: T(0) }, update(status, T(9)))).toEqual({ kind: 'ignore', why: 'unknown-status' });
-  });
+  it.each(['', 'allocated', 'PENDING', 'REOPENED', ' CLOSED', 'constructor', '__proto__', 'hasOwnProperty'])(
+    'the unknown status %p is ignored as unknown-status',
+    (status) => {
+      expect(decideCharityUpdate({}, update(status, T(0)))).toEqual({ kind: 'ignore', why: 'unknown-status' });
+      expect(decideCharityUpdate({ partnerStatus: 'ALLOCATED', partnerStatusAt: T(0) }, update(status, T(9)))).toEqual({
+        kind: 'ignore',
+        why: 'unknown-status',
+      });
+    },
+  );
 
   describe('statusReason: codes travel into the timeline, free text never does', () => {
     it.each(['NO_RESPONSE', 'CLIENT_REQUEST', 'MOVED_OUT_OF_AREA', 'X', 'DUPLICATE2'])('the code %p appears in detail', (reason) => {
@@ -215,7 +257,10 @@ describe('decideCharityUpdate', () => {
     });
 
     it('nothing of the free text reaches any field of the decision', () => {
-      const decision = decideCharityUpdate({ partnerStatus: 'CONTACTED', partnerStatusAt: T(1) }, update('DECLINED', T(2), 'Spoke to Alex at home'));
+      const decision = decideCharityUpdate(
+        { partnerStatus: 'CONTACTED', partnerStatusAt: T(1) },
+        update('DECLINED', T(2), 'Spoke to Alex at home'),
+      );
       expect(JSON.stringify(decision)).not.toMatch(/Alex|Spoke|home/);
     });
   });

@@ -22,10 +22,13 @@ const BODY = Buffer.from(
 
 /** The spec's formula, written out independently of src. */
 function hmacHex(secret: string, t: number | string, body: Buffer): string {
-  return createHmac('sha256', secret).update(Buffer.concat([Buffer.from(`${t}.`, 'utf8'), body])).digest('hex');
+  return createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(`${t}.`, 'utf8'), body]))
+    .digest('hex');
 }
 const header = (t: number | string, ...v1: string[]) => [`t=${t}`, ...v1.map((s) => `v1=${s}`)].join(',');
-const verify = (h: string | undefined, body: Buffer = BODY, secrets: readonly string[] = [SECRET], now = NOW) => verifyCharitySignature(h, body, secrets, now);
+const verify = (h: string | undefined, body: Buffer = BODY, secrets: readonly string[] = [SECRET], now = NOW) =>
+  verifyCharitySignature(h, body, secrets, now);
 
 describe('charity webhook signature: known vectors', () => {
   it('matches a vector computed outside node (openssl dgst -sha256 -hmac)', () => {
@@ -179,7 +182,8 @@ describe('verifyCharitySignature', () => {
   describe('the body is verified as raw bytes', () => {
     // Non-ASCII UTF-8, unusual spacing and key order, escapes JSON.stringify would not produce:
     // re-serialising the parsed body would give other bytes and another MAC.
-    const rawText = '{ "eventId" : "evt_01J\\u00e9",\n\t"type":"referral.status_changed",  "note": "Zoë — café ✓ 🚲",\r\n "referral": {"status":"ALLOCATED"} }';
+    const rawText =
+      '{ "eventId" : "evt_01J\\u00e9",\n\t"type":"referral.status_changed",  "note": "Zoë — café ✓ 🚲",\r\n "referral": {"status":"ALLOCATED"} }';
     const raw = Buffer.from(rawText, 'utf8');
     const mac = hmacHex(SECRET, NOW, raw);
 
@@ -216,6 +220,9 @@ describe('verifyCharitySignature', () => {
   it('uses the current clock when no time is given', () => {
     const t = Math.floor(Date.now() / 1000);
     expect(verifyCharitySignature(header(t, hmacHex(SECRET, t, BODY)), BODY, [SECRET])).toEqual({ ok: true });
-    expect(verifyCharitySignature(header(t - 3600, hmacHex(SECRET, t - 3600, BODY)), BODY, [SECRET])).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyCharitySignature(header(t - 3600, hmacHex(SECRET, t - 3600, BODY)), BODY, [SECRET])).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
   });
 });

@@ -19,7 +19,9 @@ describe('loadConfig', () => {
   it('returns typed values and defaults from a minimal env', () => {
     const config = loadConfig({ DATA_KEYS });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}' });
-    expect(loadConfig({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1:26379,10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'iasu' }).redis.sentinel).toEqual({
+    expect(
+      loadConfig({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1:26379,10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'iasu' }).redis.sentinel,
+    ).toEqual({
       sentinels: [
         { host: 'sentinel-1', port: 26379 },
         { host: '10.0.0.2', port: 26380 },
@@ -43,7 +45,13 @@ describe('loadConfig', () => {
       timeoutMs: 15000,
       writeBackInFlight: 32,
     });
-    expect(config.nhs).toMatchObject({ mode: 'fhir-rest', baseUrl: 'http://127.0.0.1:8092/fhir/R4', trustOdsCode: 'RTV', timeoutMs: 15000, serviceSnomedCode: undefined });
+    expect(config.nhs).toMatchObject({
+      mode: 'fhir-rest',
+      baseUrl: 'http://127.0.0.1:8092/fhir/R4',
+      trustOdsCode: 'RTV',
+      timeoutMs: 15000,
+      serviceSnomedCode: undefined,
+    });
     expect(config.charity).toMatchObject({ baseUrl: 'http://127.0.0.1:8093', apiKey: '', timeoutMs: 15000 });
     expect(config.delivery).toEqual({ attempts: 8, backoffMs: 1000, concurrency: 8, intakeConcurrency: 32, firstAttemptInFlight: 16 });
     expect(config.retention).toEqual({ days: 30, quarantineDays: 30, auditDays: 400 });
@@ -164,9 +172,20 @@ describe('loadConfig', () => {
     });
 
     it('BaRS mode needs the target service id, and defaults the destination endpoint to {system}|{service id}', () => {
-      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_BARS_TARGET_SERVICE_ID');
-      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe('NHS_INBOUND_TOKEN');
-      const config = loadConfig({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3', NHS_FHIR_BASE_URL: 'https://trust.test/bars/' });
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_INBOUND_TOKEN: 't', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe(
+        'NHS_BARS_TARGET_SERVICE_ID',
+      );
+      expect(configError({ DATA_KEYS, NHS_MODE: 'bars', NHS_BARS_TARGET_SERVICE_ID: 'svc-1', NHS_BARS_USE_CASE: 'a4t3' }).variable).toBe(
+        'NHS_INBOUND_TOKEN',
+      );
+      const config = loadConfig({
+        DATA_KEYS,
+        NHS_MODE: 'bars',
+        NHS_BARS_TARGET_SERVICE_ID: 'svc-1',
+        NHS_INBOUND_TOKEN: 't',
+        NHS_BARS_USE_CASE: 'a4t3',
+        NHS_FHIR_BASE_URL: 'https://trust.test/bars/',
+      });
       expect(config.nhs.barsDestinationEndpoint).toBe('https://fhir.nhs.uk/Id/dos-service-id|svc-1');
       expect(config.nhs.barsTarget).toEqual({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: 'svc-1' });
     });
@@ -180,9 +199,19 @@ describe('loadConfig', () => {
       expect(barsConfigWarnings(byUrl.nhs)).toEqual([expect.stringContaining('{system}|{serviceId}')]);
       // REST mode sends no MessageHeader: nothing to warn about.
       expect(barsConfigWarnings(loadConfig({ DATA_KEYS }).nhs)).toEqual([]);
-      for (const bad of ['dos-service-id|1', 'https://fhir.nhs.uk/Id/dos-service-id|', 'https://a.example|1|2', 'https://a.example|has space', 'not a url']) {
+      for (const bad of [
+        'dos-service-id|1',
+        'https://fhir.nhs.uk/Id/dos-service-id|',
+        'https://a.example|1|2',
+        'https://a.example|has space',
+        'not a url',
+      ]) {
         const error = configError({ ...bars, NHS_BARS_SOURCE_ENDPOINT: bad });
-        expect([bad, error.variable, error.message]).toEqual([bad, 'NHS_BARS_SOURCE_ENDPOINT', expect.stringContaining('system|serviceId')]);
+        expect([bad, error.variable, error.message]).toEqual([
+          bad,
+          'NHS_BARS_SOURCE_ENDPOINT',
+          expect.stringContaining('system|serviceId'),
+        ]);
       }
     });
 
@@ -207,7 +236,14 @@ describe('loadConfig', () => {
       expect(configError({ DATA_KEYS, HTTP_TLS_CLIENT_CA_FILE: '/ca.pem' }).variable).toBe('HTTP_TLS_CERT_FILE');
       expect(configError({ DATA_KEYS, HTTP_TLS_CERT_FILE: '/c.pem' }).variable).toBe('HTTP_TLS_KEY_FILE');
       expect(configError({ DATA_KEYS, HTTP_TLS_KEY_FILE: '/k.pem' }).variable).toBe('HTTP_TLS_CERT_FILE');
-      const config = loadConfig({ DATA_KEYS, NHS_INBOUND_AUTH: 'mtls', NHS_INBOUND_CLIENT_CN: 'trust', HTTP_TLS_CERT_FILE: '/c.pem', HTTP_TLS_KEY_FILE: '/k.pem', HTTP_TLS_CLIENT_CA_FILE: '/ca.pem' });
+      const config = loadConfig({
+        DATA_KEYS,
+        NHS_INBOUND_AUTH: 'mtls',
+        NHS_INBOUND_CLIENT_CN: 'trust',
+        HTTP_TLS_CERT_FILE: '/c.pem',
+        HTTP_TLS_KEY_FILE: '/k.pem',
+        HTTP_TLS_CLIENT_CA_FILE: '/ca.pem',
+      });
       expect(config.http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem', clientCaFile: '/ca.pem' });
       expect(config.nhs).toMatchObject({ inboundAuth: 'mtls', inboundClientCn: 'trust' });
       expect(loadConfig({ DATA_KEYS }).http.tls).toBeUndefined();

@@ -134,7 +134,13 @@ describe('parseFeed: the example document', () => {
 
   it('parses a generated page of many records', async () => {
     const generated = generateFeedRecords({ records: 40, seed: 7 });
-    const feed2 = await parseFeed(feedDocument(generated.map((g) => g.xml), { cursor: { next: 'abc', more: false } }), opts);
+    const feed2 = await parseFeed(
+      feedDocument(
+        generated.map((g) => g.xml),
+        { cursor: { next: 'abc', more: false } },
+      ),
+      opts,
+    );
     expect(feed2.records).toHaveLength(generated.length);
     feed2.records.forEach((r, i) => {
       expect(r.ok).toBe(!generated[i]!.expectQuarantine);
@@ -202,7 +208,9 @@ describe('parseFeed: documents that cannot be read at all', () => {
   });
 
   it('accepts a lower-case utf-8 declaration', async () => {
-    await expect(parseFeed(EXAMPLE_TEXT.replace('encoding="UTF-8"', "encoding='utf-8'"), opts)).resolves.toMatchObject({ force: 'CHESHIRE' });
+    await expect(parseFeed(EXAMPLE_TEXT.replace('encoding="UTF-8"', "encoding='utf-8'"), opts)).resolves.toMatchObject({
+      force: 'CHESHIRE',
+    });
   });
 
   it('refuses a DOCTYPE with an external entity (XXE) and never reads the file', async () => {
@@ -254,8 +262,17 @@ describe('parseFeed: documents that cannot be read at all', () => {
   });
 
   it('reads <!ENTITY inside a CDATA section, and <!DOCTYPE in a processing instruction, as text', async () => {
-    const r = good(await single(record('CC-26-0000003', ['<Summary>Repeated', '<?note <!DOCTYPE x> ?><Summary><![CDATA[<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]]>Repeated'])));
-    expect(r.summary).toBe(`<!ENTITY xxe SYSTEM "file:///etc/passwd"> Repeated unwanted contact and loitering outside the victim's workplace.`);
+    const r = good(
+      await single(
+        record('CC-26-0000003', [
+          '<Summary>Repeated',
+          '<?note <!DOCTYPE x> ?><Summary><![CDATA[<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]]>Repeated',
+        ]),
+      ),
+    );
+    expect(r.summary).toBe(
+      `<!ENTITY xxe SYSTEM "file:///etc/passwd"> Repeated unwanted contact and loitering outside the victim's workplace.`,
+    );
   });
 
   it('still refuses a real DOCTYPE after a comment that mentions one, and one inside the root', async () => {
@@ -329,8 +346,18 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
     expect(good(feed.records[0]!).crimeReference).toBe('CC-26-0000010');
     expect(good(feed.records[3]!).crimeReference).toBe('CC-26-0000013');
     const [, nhs, tool, , version] = feed.records.map((r) => r);
-    expect(bad(nhs!)).toMatchObject({ index: 1, crimeReference: 'CC-26-0000011', recordVersion: 3, reason: 'Person[0]/NhsNumber fails the NHS Modulus 11 check' });
-    expect(bad(tool!)).toMatchObject({ index: 2, crimeReference: 'CC-26-0000012', recordVersion: 3, reason: 'RiskAssessment/tool has an unknown code' });
+    expect(bad(nhs!)).toMatchObject({
+      index: 1,
+      crimeReference: 'CC-26-0000011',
+      recordVersion: 3,
+      reason: 'Person[0]/NhsNumber fails the NHS Modulus 11 check',
+    });
+    expect(bad(tool!)).toMatchObject({
+      index: 2,
+      crimeReference: 'CC-26-0000012',
+      recordVersion: 3,
+      reason: 'RiskAssessment/tool has an unknown code',
+    });
     expect(bad(version!)).toMatchObject({ index: 4, crimeReference: 'CC-26-0000014', reason: 'RecordVersion must be a number' });
     expect(bad(version!).recordVersion).toBeUndefined();
     expect(bad(nhs!).raw).toBeDefined();
@@ -455,9 +482,24 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
 
   it.each([
     ['DateOfBirth month 13', '<DateOfBirth>1990-04-12</DateOfBirth>', '<DateOfBirth>1990-13-01</DateOfBirth>', 'Person[0]/DateOfBirth'],
-    ['DateOfBirth in a non-date format', '<DateOfBirth>1990-04-12</DateOfBirth>', '<DateOfBirth>12/04/1990</DateOfBirth>', 'Person[0]/DateOfBirth'],
-    ['LastModified without an offset', '<LastModified>2026-11-22T09:58:00Z</LastModified>', '<LastModified>2026-11-22T09:58:00</LastModified>', 'LastModified'],
-    ['LawfulBasis/@authorisedAt hour 25', 'authorisedAt="2026-11-22T09:35:00Z"', 'authorisedAt="2026-11-22T25:35:00Z"', 'Person[1]/LawfulBasis/authorisedAt'],
+    [
+      'DateOfBirth in a non-date format',
+      '<DateOfBirth>1990-04-12</DateOfBirth>',
+      '<DateOfBirth>12/04/1990</DateOfBirth>',
+      'Person[0]/DateOfBirth',
+    ],
+    [
+      'LastModified without an offset',
+      '<LastModified>2026-11-22T09:58:00Z</LastModified>',
+      '<LastModified>2026-11-22T09:58:00</LastModified>',
+      'LastModified',
+    ],
+    [
+      'LawfulBasis/@authorisedAt hour 25',
+      'authorisedAt="2026-11-22T09:35:00Z"',
+      'authorisedAt="2026-11-22T25:35:00Z"',
+      'Person[1]/LawfulBasis/authorisedAt',
+    ],
   ])('quarantines an invalid date: %s', async (_label, from, to, field) => {
     const r = bad(await single(record('CC-26-0000040', [from, to])));
     expect(r.reason).toMatch(new RegExp(`^${field.replace(/[[\]/]/g, '\\$&')} (is not a real date|has an invalid format)$`));
@@ -465,12 +507,18 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
 
   // BUG: realDate() relies on Date.parse, which V8 accepts for day-of-month overflow (2026-02-30).
   it('quarantines a DateOfBirth that does not exist in the calendar (2026-02-30)', async () => {
-    const r = bad(await single(record('CC-26-0000041', ['<DateOfBirth>1990-04-12</DateOfBirth>', '<DateOfBirth>2026-02-30</DateOfBirth>'])));
+    const r = bad(
+      await single(record('CC-26-0000041', ['<DateOfBirth>1990-04-12</DateOfBirth>', '<DateOfBirth>2026-02-30</DateOfBirth>'])),
+    );
     expect(r.reason).toBe('Person[0]/DateOfBirth is not a real date');
   });
 
   it('quarantines a date-time that does not exist in the calendar (2026-04-31T…)', async () => {
-    const r = bad(await single(record('CC-26-0000042', ['<LastModified>2026-11-22T09:58:00Z</LastModified>', '<LastModified>2026-04-31T09:58:00Z</LastModified>'])));
+    const r = bad(
+      await single(
+        record('CC-26-0000042', ['<LastModified>2026-11-22T09:58:00Z</LastModified>', '<LastModified>2026-04-31T09:58:00Z</LastModified>']),
+      ),
+    );
     expect(r.reason).toBe('LastModified is not a real date');
   });
 
@@ -540,25 +588,41 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
 
   it('survives deeply nested unknown elements inside a known element (Person)', async () => {
     const deep = '<Deep>'.repeat(5000) + '</Deep>'.repeat(5000);
-    const feed = await parseFeed(feedDocument([record('CC-26-0000048', ['<Language>en</Language>', `<Language>en</Language>${deep}`])]), opts);
+    const feed = await parseFeed(
+      feedDocument([record('CC-26-0000048', ['<Language>en</Language>', `<Language>en</Language>${deep}`])]),
+      opts,
+    );
     expect(feed.records).toHaveLength(1);
   });
 
   it('a record nested deeper than a record can be is quarantined for it, with its reference and no raw copy', async () => {
     const deep = '<Deep>'.repeat(100) + '</Deep>'.repeat(100);
     const feed = await parseFeed(feedDocument([record('CC-26-0000049', ['<Summary>', `${deep}<Summary>`]), record('CC-26-0000050')]), opts);
-    expect(feed.records[0]).toMatchObject({ ok: false, crimeReference: 'CC-26-0000049', reason: 'record is nested deeper than 64 levels', raw: null });
+    expect(feed.records[0]).toMatchObject({
+      ok: false,
+      crimeReference: 'CC-26-0000049',
+      reason: 'record is nested deeper than 64 levels',
+      raw: null,
+    });
     expect(feed.records[1]!.ok).toBe(true);
   });
 
   it('namespace prefixes: bound to the feed namespace read as ours; bound elsewhere ignored; undeclared refused', async () => {
     const NS = 'urn:iasu:police-feed:1';
     const withPrefix = (doc: string, decl: string) => doc.replace(`xmlns="${NS}"`, `xmlns="${NS}" ${decl}`);
-    const ours = await parseFeed(withPrefix(feedDocument([record('CC-26-0000051').replace(/<(\/?)CrimeRecord>/g, '<$1f:CrimeRecord>')]), `xmlns:f="${NS}"`), opts);
+    const ours = await parseFeed(
+      withPrefix(feedDocument([record('CC-26-0000051').replace(/<(\/?)CrimeRecord>/g, '<$1f:CrimeRecord>')]), `xmlns:f="${NS}"`),
+      opts,
+    );
     expect(ours.records).toEqual([expect.objectContaining({ ok: true })]);
-    const foreign = await parseFeed(withPrefix(feedDocument([record('CC-26-0000052', ['<Summary>', '<x:Note>ext</x:Note><Summary>'])]), 'xmlns:x="urn:example:other"'), opts);
+    const foreign = await parseFeed(
+      withPrefix(feedDocument([record('CC-26-0000052', ['<Summary>', '<x:Note>ext</x:Note><Summary>'])]), 'xmlns:x="urn:example:other"'),
+      opts,
+    );
     expect(foreign.records).toEqual([expect.objectContaining({ ok: true })]);
-    await expect(parseFeed(feedDocument([record('CC-26-0000053', ['<Summary>', '<y:Note>ext</y:Note><Summary>'])]), opts)).rejects.toThrow(/prefix y is not declared/);
+    await expect(parseFeed(feedDocument([record('CC-26-0000053', ['<Summary>', '<y:Note>ext</y:Note><Summary>'])]), opts)).rejects.toThrow(
+      /prefix y is not declared/,
+    );
   });
 
   it('a readable document with zero records gives an empty list', async () => {
@@ -570,7 +634,8 @@ describe('parseFeed: per-record quarantine in a readable document', () => {
 
 describe('parseFeed: values over the parser limit', () => {
   const MiB = 2 ** 20;
-  const withHuge = (reference: string, ...replacements: [string | RegExp, string][]) => feedDocument([record('CC-26-0000101'), record(reference, ...replacements), record('CC-26-0000103')]);
+  const withHuge = (reference: string, ...replacements: [string | RegExp, string][]) =>
+    feedDocument([record('CC-26-0000101'), record(reference, ...replacements), record('CC-26-0000103')]);
 
   function expectOnlyMiddleQuarantined(feed: ParsedFeed, reason: string) {
     expect(feed.records.map((r) => r.ok)).toEqual([true, false, true]);
@@ -590,39 +655,66 @@ describe('parseFeed: values over the parser limit', () => {
   it('quarantines the record with 2 MiB of text or of CDATA, and names a person by position, never by ref', async () => {
     const text = await parseFeed(withHuge('CC-26-0000102', [/<Summary>[^<]*</, `<Summary>${'z'.repeat(2 * MiB)}<`]), opts);
     expectOnlyMiddleQuarantined(text, "Summary is over the parser's limit of 65536 characters");
-    const cdata = await parseFeed(withHuge('CC-26-0000102', ['<ClinicalIndicators>Reports', `<ClinicalIndicators><![CDATA[${'z'.repeat(2 * MiB)}]]>Reports`]), opts);
+    const cdata = await parseFeed(
+      withHuge('CC-26-0000102', ['<ClinicalIndicators>Reports', `<ClinicalIndicators><![CDATA[${'z'.repeat(2 * MiB)}]]>Reports`]),
+      opts,
+    );
     expectOnlyMiddleQuarantined(cdata, "Person[1]/ClinicalIndicators is over the parser's limit of 65536 characters");
   });
 
   it('takes the limit from the options', async () => {
-    const feed = await parseFeed(withHuge('CC-26-0000102', ['email="alex@example.org"', `email="${'z'.repeat(5000)}@example.org"`]), { ...opts, maxValueChars: 5000 });
+    const feed = await parseFeed(withHuge('CC-26-0000102', ['email="alex@example.org"', `email="${'z'.repeat(5000)}@example.org"`]), {
+      ...opts,
+      maxValueChars: 5000,
+    });
     expectOnlyMiddleQuarantined(feed, "Person[0]/SafeContact/@email is over the parser's limit of 5000 characters");
   });
 
   it('ignores an oversize value the bridge never reads, as any unknown content, and an oversize comment', async () => {
     const feed = await parseFeed(
-      feedDocument([record('CC-26-0000101', ['<CrimeRecord>', `<CrimeRecord padding="${'z'.repeat(MiB)}"><!--${'z'.repeat(MiB)}--><Extra>${'z'.repeat(MiB)}</Extra>`])]),
+      feedDocument([
+        record('CC-26-0000101', [
+          '<CrimeRecord>',
+          `<CrimeRecord padding="${'z'.repeat(MiB)}"><!--${'z'.repeat(MiB)}--><Extra>${'z'.repeat(MiB)}</Extra>`,
+        ]),
+      ]),
       opts,
     );
     expect(good(feed.records[0]!).crimeReference).toBe('CC-26-0000101');
   });
 
   it('a record with a cut value it ignores and one it reads is quarantined for the one it reads', async () => {
-    const feed = await parseFeed(withHuge('CC-26-0000102', ['<CrimeRecord>', `<CrimeRecord padding="${'y'.repeat(MiB)}">`], ['name="DC Jordan Lee"', `name="${'z'.repeat(MiB)}"`]), opts);
+    const feed = await parseFeed(
+      withHuge(
+        'CC-26-0000102',
+        ['<CrimeRecord>', `<CrimeRecord padding="${'y'.repeat(MiB)}">`],
+        ['name="DC Jordan Lee"', `name="${'z'.repeat(MiB)}"`],
+      ),
+      opts,
+    );
     expect(feed.records.map((r) => r.ok)).toEqual([true, false, true]);
     expect(bad(feed.records[1]!).reason).toBe("OfficerInCase/@name is over the parser's limit of 65536 characters");
   });
 
   it('a tag whose values are each under the limit but together over it: its longest values are cut, and only their record is affected', async () => {
     const unknown = await parseFeed(
-      feedDocument([record('CC-26-0000101', ['<CrimeRecord>', `<CrimeRecord a="${'z'.repeat(40_000)}" b="${'z'.repeat(30_000)}">`]), record('CC-26-0000103')]),
+      feedDocument([
+        record('CC-26-0000101', ['<CrimeRecord>', `<CrimeRecord a="${'z'.repeat(40_000)}" b="${'z'.repeat(30_000)}">`]),
+        record('CC-26-0000103'),
+      ]),
       opts,
     );
     expect(unknown.records.map((r) => r.ok)).toEqual([true, true]);
     // A value the bridge reads, cut so its tag fits: that record is quarantined, the page flows.
-    const read = await parseFeed(withHuge('CC-26-0000102', ['name="DC Jordan Lee"', `name="${'z'.repeat(40_000)}" padding="${'y'.repeat(30_000)}"`]), opts);
+    const read = await parseFeed(
+      withHuge('CC-26-0000102', ['name="DC Jordan Lee"', `name="${'z'.repeat(40_000)}" padding="${'y'.repeat(30_000)}"`]),
+      opts,
+    );
     expect(read.records.map((r) => r.ok)).toEqual([true, false, true]);
-    expect(bad(read.records[1]!)).toMatchObject({ crimeReference: 'CC-26-0000102', reason: "OfficerInCase/@name is over the parser's limit of 65536 characters" });
+    expect(bad(read.records[1]!)).toMatchObject({
+      crimeReference: 'CC-26-0000102',
+      reason: "OfficerInCase/@name is over the parser's limit of 65536 characters",
+    });
     expect(JSON.stringify(bad(read.records[1]!))).not.toContain('zzzzzzzz');
   });
 

@@ -35,7 +35,13 @@ describe.each(fixtures)('R4 conformance: %s', (_name, document) => {
 });
 
 it("the bridge's acknowledgement of a trust response validates", () => {
-  expectValidBundle(barsAcknowledgement({ messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://trust.test/fhir' }, 'https://iasu.example/fhir', '2026-11-23T10:00:00Z'));
+  expectValidBundle(
+    barsAcknowledgement(
+      { messageId: 'b2a0a1c4-6f1e-4c51-a1d8-2f7f8f7e1c11', sourceEndpoint: 'https://trust.test/fhir' },
+      'https://iasu.example/fhir',
+      '2026-11-23T10:00:00Z',
+    ),
+  );
 });
 
 it('the validator is live: a message Bundle whose MessageHeader lacks source fails', () => {

@@ -1,4 +1,11 @@
-import { AT_PARTNER_STATUSES, STATUS_ORDER, TERMINAL_STATUSES, canTransition, isTerminal, type ReferralStatus } from '../../src/domain/lifecycle';
+import {
+  AT_PARTNER_STATUSES,
+  STATUS_ORDER,
+  TERMINAL_STATUSES,
+  canTransition,
+  isTerminal,
+  type ReferralStatus,
+} from '../../src/domain/lifecycle';
 import { isValidNhsNumber, normaliseNhsNumber } from '../../src/domain/nhs-number';
 
 const ALL: ReferralStatus[] = ['HELD', 'QUEUED', 'SENT', 'ACCEPTED', 'IN_PROGRESS', 'REJECTED', 'COMPLETED', 'CANCELLED', 'FAILED'];
@@ -81,7 +88,9 @@ describe('canTransition', () => {
       for (const to of ALL) {
         const verdict = canTransition(from, to);
         const expected =
-          from !== to && !isTerminal(from) && (exceptions.has(`${from}>${to}`) || (from !== 'FAILED' && ALL.indexOf(to) > ALL.indexOf(from)));
+          from !== to &&
+          !isTerminal(from) &&
+          (exceptions.has(`${from}>${to}`) || (from !== 'FAILED' && ALL.indexOf(to) > ALL.indexOf(from)));
         expect([from, to, verdict.apply]).toEqual([from, to, expected]);
       }
     }

@@ -80,14 +80,19 @@ const recordArb: fc.Arbitrary<CrimeRecord> = fc
   .record({
     persons: fc.subarray(REFS, { minLength: 1 }).chain((refs) => fc.tuple(...refs.map(personArb))),
     referrals: fc.array(
-      fc.record({ type: fc.constantFrom<'CLINICAL' | 'ADVOCACY'>('CLINICAL', 'CLINICAL', 'ADVOCACY'), subjectRef: fc.constantFrom(...REFS) }),
+      fc.record({
+        type: fc.constantFrom<'CLINICAL' | 'ADVOCACY'>('CLINICAL', 'CLINICAL', 'ADVOCACY'),
+        subjectRef: fc.constantFrom(...REFS),
+      }),
       { minLength: 1, maxLength: 5 },
     ),
     recordStatus: fc.constantFrom<CrimeRecord['recordStatus']>('ACTIVE', 'ACTIVE', 'ACTIVE', 'WITHDRAWN'),
     homeOfficeClass: fc.constantFrom('8Q', '8Q', '8L'),
     stalkingFlag: fc.boolean(),
     decidedAt: fc.option(fc.constant('2026-11-22T09:30:00Z'), { nil: undefined }),
-    risk: fc.option(fc.record({ tool: fc.constant('S-DASH' as const), level: fc.constantFrom('STANDARD' as const, 'HIGH' as const) }), { nil: undefined }),
+    risk: fc.option(fc.record({ tool: fc.constant('S-DASH' as const), level: fc.constantFrom('STANDARD' as const, 'HIGH' as const) }), {
+      nil: undefined,
+    }),
   })
   .map(({ persons, referrals, recordStatus, homeOfficeClass, stalkingFlag, decidedAt, risk }) =>
     minimalRecord(persons, {
@@ -173,7 +178,16 @@ function expectConsentResource(bundle: Bundle, byConsent: boolean, basis: Return
 
 describe('NHS Bundles only with consent or a suspect’s complete lawful basis (property)', () => {
   it('holds for every CLINICAL referral of every generated crime record, in both delivery modes', () => {
-    const seen = { consent: 0, lawfulBasis: 0, refused: 0, victimRefusedWithBasis: 0, incompleteBasis: 0, queued: 0, notQueuedButBuildable: 0, historyMatters: 0 };
+    const seen = {
+      consent: 0,
+      lawfulBasis: 0,
+      refused: 0,
+      victimRefusedWithBasis: 0,
+      incompleteBasis: 0,
+      queued: 0,
+      notQueuedButBuildable: 0,
+      historyMatters: 0,
+    };
 
     fc.assert(
       fc.property(recordArb, (record) => {
@@ -192,7 +206,11 @@ describe('NHS Bundles only with consent or a suspect’s complete lawful basis (
           const basis = subject?.role === 'SUSPECT' ? completeBasis(subject) : undefined;
           // A withdrawal stops everything, a suspect's lawful basis included (the builders' second lock).
           const eligible = byConsent || (!!basis && latest?.status !== 'WITHDRAWN');
-          if (subject && subject.consents.filter((c) => c.purpose === 'CLINICAL_REFERRAL').length > 1 && subject.consents.find((c) => c.purpose === 'CLINICAL_REFERRAL')!.status !== latest?.status) {
+          if (
+            subject &&
+            subject.consents.filter((c) => c.purpose === 'CLINICAL_REFERRAL').length > 1 &&
+            subject.consents.find((c) => c.purpose === 'CLINICAL_REFERRAL')!.status !== latest?.status
+          ) {
             seen.historyMatters += 1;
           }
 
@@ -213,7 +231,8 @@ describe('NHS Bundles only with consent or a suspect’s complete lawful basis (
               // …and the builders refuse all the others, without personal data in the refusal.
               expect(eligible).toBe(false);
               expect(built.error?.message).toMatch(/must not be sent to the NHS/);
-              for (const value of [subject?.forename, subject?.surname, subject?.nhsNumber]) if (value) expect(built.error!.message).not.toContain(value);
+              for (const value of [subject?.forename, subject?.surname, subject?.nhsNumber])
+                if (value) expect(built.error!.message).not.toContain(value);
             }
           }
 
@@ -252,27 +271,44 @@ describe('NHS Bundles only with consent or a suspect’s complete lawful basis (
   /** Hand-written anchors for the generator's paths, so a failure names the case plainly. */
   describe('anchors', () => {
     const basis: LawfulBasis = { code: 'CDA1998-S115', authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' };
-    const clinical = (p: Person) => mapCrimeRecord(minimalRecord([p], { mdtDecision: { referrals: [{ type: 'CLINICAL', subjectRef: p.ref }] } }), FORCE).referrals[0]!;
+    const clinical = (p: Person) =>
+      mapCrimeRecord(minimalRecord([p], { mdtDecision: { referrals: [{ type: 'CLINICAL', subjectRef: p.ref }] } }), FORCE).referrals[0]!;
     const consent = (status: ConsentStatus, recordedAt: string): Consent => ({ purpose: 'CLINICAL_REFERRAL', status, recordedAt });
 
-    it.each(['REFUSED', 'WITHDRAWN'] as const)('a victim whose latest clinical consent is %s gets no Bundle, lawful basis or not', (status) => {
-      const victim = person('P1', 'VICTIM', { consents: [consent('GIVEN', '2026-11-21T17:40:00Z'), consent(status, '2026-11-22T08:00:00Z')], lawfulBasis: basis });
-      const { referral, decision } = clinical(victim);
-      expect(decision).not.toBe('QUEUED');
-      expect(() => referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS)).toThrow();
-      expect(() => referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS)).toThrow();
-    });
+    it.each(['REFUSED', 'WITHDRAWN'] as const)(
+      'a victim whose latest clinical consent is %s gets no Bundle, lawful basis or not',
+      (status) => {
+        const victim = person('P1', 'VICTIM', {
+          consents: [consent('GIVEN', '2026-11-21T17:40:00Z'), consent(status, '2026-11-22T08:00:00Z')],
+          lawfulBasis: basis,
+        });
+        const { referral, decision } = clinical(victim);
+        expect(decision).not.toBe('QUEUED');
+        expect(() => referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS)).toThrow();
+        expect(() => referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS)).toThrow();
+      },
+    );
 
     it('a suspect who refused is referred on a complete lawful basis, and the Consent says so', () => {
       const suspect = person('P2', 'SUSPECT', { consents: [consent('REFUSED', '2026-11-22T08:00:00Z')], lawfulBasis: basis });
       const { referral, decision } = clinical(suspect);
       expect(decision).toBe('QUEUED');
-      expectConsentResource(referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
-      expectConsentResource(referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS), false, { ...basis, authorisedBy: 'Insp 0771', authorisedAt: '2026-11-22T09:35:00Z' });
+      expectConsentResource(referralToTransactionBundle(nhsView(referral), NHS_FHIR_OPTIONS), false, {
+        ...basis,
+        authorisedBy: 'Insp 0771',
+        authorisedAt: '2026-11-22T09:35:00Z',
+      });
+      expectConsentResource(referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS), false, {
+        ...basis,
+        authorisedBy: 'Insp 0771',
+        authorisedAt: '2026-11-22T09:35:00Z',
+      });
     });
 
     it('a later GIVEN after a refusal opts in', () => {
-      const witness = person('P3', 'WITNESS', { consents: [consent('REFUSED', '2026-11-21T17:40:00Z'), consent('GIVEN', '2026-11-22T08:00:00Z')] });
+      const witness = person('P3', 'WITNESS', {
+        consents: [consent('REFUSED', '2026-11-21T17:40:00Z'), consent('GIVEN', '2026-11-22T08:00:00Z')],
+      });
       const { referral, decision } = clinical(witness);
       expect(decision).toBe('QUEUED');
       expectConsentResource(referralToBarsMessage(nhsView(referral), NHS_BARS_OPTIONS), true, undefined);

@@ -5,7 +5,13 @@ import { PartnerError } from '../../src/adapters/partner-error';
 const NOW = Date.parse('2026-11-22T10:00:00Z');
 const oo = (code: string, text: string) => ({
   resourceType: 'OperationOutcome',
-  issue: [{ severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }], text } }],
+  issue: [
+    {
+      severity: 'error',
+      code: 'invalid',
+      details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code }], text },
+    },
+  ],
 });
 
 function errorOf(status: number, headers?: Record<string, string>, body?: unknown): PartnerError {
@@ -20,9 +26,22 @@ describe('classifyNhsResponse', () => {
   });
 
   it.each([
-    [400, 'permanent'], [404, 'permanent'], [422, 'permanent'], [405, 'permanent'], [410, 'permanent'], [412, 'permanent'],
-    [401, 'auth'], [403, 'auth'],
-    [408, 'transient'], [429, 'transient'], [500, 'transient'], [502, 'transient'], [503, 'transient'], [504, 'transient'], [501, 'transient'], [599, 'transient'],
+    [400, 'permanent'],
+    [404, 'permanent'],
+    [422, 'permanent'],
+    [405, 'permanent'],
+    [410, 'permanent'],
+    [412, 'permanent'],
+    [401, 'auth'],
+    [403, 'auth'],
+    [408, 'transient'],
+    [429, 'transient'],
+    [500, 'transient'],
+    [502, 'transient'],
+    [503, 'transient'],
+    [504, 'transient'],
+    [501, 'transient'],
+    [599, 'transient'],
     [200, 'transient'],
   ])('%i → %s', (status, kind) => {
     expect(errorOf(status)).toMatchObject({ partner: 'NHS', kind, status });
@@ -52,12 +71,23 @@ describe('classifyNhsResponse', () => {
 });
 
 describe('summariseOutcome', () => {
-  it('keeps codes and expressions in clear, the issues\' words apart, each capped at 500 characters', () => {
+  it("keeps codes and expressions in clear, the issues' words apart, each capped at 500 characters", () => {
     const outcome = {
       resourceType: 'OperationOutcome',
       issue: [
-        { severity: 'error', code: 'required', diagnostics: 'Task.for missing for Sam Taylor', details: { text: 'NHS 9912003888' }, expression: ['Task.for'] },
-        { severity: 'error', code: 'invalid', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST' }] }, location: ['Bundle.entry[1]'] },
+        {
+          severity: 'error',
+          code: 'required',
+          diagnostics: 'Task.for missing for Sam Taylor',
+          details: { text: 'NHS 9912003888' },
+          expression: ['Task.for'],
+        },
+        {
+          severity: 'error',
+          code: 'invalid',
+          details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST' }] },
+          location: ['Bundle.entry[1]'],
+        },
       ],
     };
     expect(summariseOutcome(outcome)).toEqual({
@@ -76,7 +106,11 @@ describe('summariseOutcome', () => {
         {
           severity: 'error',
           code: 'invalid',
-          expression: ["Patient.identifier.where(system='https://fhir.nhs.uk/Id/nhs-number' and value='9912003888')", 'Patient.name.where(family="Taylor")', 'Patient.birthDate = 19860130'],
+          expression: [
+            "Patient.identifier.where(system='https://fhir.nhs.uk/Id/nhs-number' and value='9912003888')",
+            'Patient.name.where(family="Taylor")',
+            'Patient.birthDate = 19860130',
+          ],
         },
       ],
     };
@@ -85,18 +119,30 @@ describe('summariseOutcome', () => {
     );
   });
 
-  it('drops a code that is not shaped as a code (it is the partner\'s words)', () => {
-    const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid Sam Taylor', details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST Sam Taylor' }] } }] };
+  it("drops a code that is not shaped as a code (it is the partner's words)", () => {
+    const outcome = {
+      resourceType: 'OperationOutcome',
+      issue: [
+        {
+          severity: 'error',
+          code: 'invalid Sam Taylor',
+          details: { coding: [{ system: 'https://fhir.nhs.uk/Codesystem/http-error-codes', code: 'REC_BAD_REQUEST Sam Taylor' }] },
+        },
+      ],
+    };
     expect(summariseOutcome(outcome)).toEqual({});
   });
 });
 
 describe('nhsVerdictFor', () => {
   it('reads status, headers and body from a fhir-kit-client error, and does not copy its message (it holds the URL)', () => {
-    const err = Object.assign(new Error('HTTP 429: GET https://trust/fhir/R4/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9912003888'), {
-      response: { status: 429, data: oo('SEND_TOO_MANY_REQUESTS', 'slow') },
-      config: { headers: new Headers({ 'retry-after': '3' }) },
-    });
+    const err = Object.assign(
+      new Error('HTTP 429: GET https://trust/fhir/R4/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9912003888'),
+      {
+        response: { status: 429, data: oo('SEND_TOO_MANY_REQUESTS', 'slow') },
+        config: { headers: new Headers({ 'retry-after': '3' }) },
+      },
+    );
     const verdict = nhsVerdictFor(err, NOW);
     expect(verdict.verdict === 'failed' && verdict.error).toMatchObject({ kind: 'transient', status: 429, retryAfterMs: 3000 });
     expect(JSON.stringify(verdict.verdict === 'failed' && [verdict.error.message, verdict.error.options])).not.toContain('9912003888');

@@ -17,12 +17,41 @@ import { plantedPerson, stringLeaves } from '../helpers/records';
 const FORCE = 'CHESHIRE';
 
 const VICTIM_REF = 'PLANT-VICTIM-REF-7f3a';
-const planted = (tag: string, ref: string, role: Person['role'], u: { dob: string; nhs: string; at: string; postcode: string }, victimRef: string) =>
-  plantedPerson({ tag, ref, role, ...u, victimRef, marker: '7f3a' });
-const victim = planted('VICTIM', VICTIM_REF, 'VICTIM', { dob: '1971-03-17', nhs: '4857773163', at: '2026-11-19T06:11', postcode: 'ZZ6 9PL' }, 'PLANT-VICTIM-SELFREF-7f3a');
-const witness = planted('WITNESS', 'PLANT-WITNESS-REF-7f3a', 'WITNESS', { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12', postcode: 'ZZ7 9PL' }, VICTIM_REF);
-const other = planted('OTHER', 'PLANT-OTHER-REF-7f3a', 'OTHER', { dob: '2003-12-05', nhs: '7382051641', at: '2026-11-17T04:13', postcode: 'ZZ5 9PL' }, VICTIM_REF);
-const coSuspect = planted('COSUSPECT', 'PLANT-COSUSPECT-REF-7f3a', 'SUSPECT', { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14', postcode: 'ZZ9 9PL' }, VICTIM_REF);
+const planted = (
+  tag: string,
+  ref: string,
+  role: Person['role'],
+  u: { dob: string; nhs: string; at: string; postcode: string },
+  victimRef: string,
+) => plantedPerson({ tag, ref, role, ...u, victimRef, marker: '7f3a' });
+const victim = planted(
+  'VICTIM',
+  VICTIM_REF,
+  'VICTIM',
+  { dob: '1971-03-17', nhs: '4857773163', at: '2026-11-19T06:11', postcode: 'ZZ6 9PL' },
+  'PLANT-VICTIM-SELFREF-7f3a',
+);
+const witness = planted(
+  'WITNESS',
+  'PLANT-WITNESS-REF-7f3a',
+  'WITNESS',
+  { dob: '1958-07-29', nhs: '6128409571', at: '2026-11-18T05:12', postcode: 'ZZ7 9PL' },
+  VICTIM_REF,
+);
+const other = planted(
+  'OTHER',
+  'PLANT-OTHER-REF-7f3a',
+  'OTHER',
+  { dob: '2003-12-05', nhs: '7382051641', at: '2026-11-17T04:13', postcode: 'ZZ5 9PL' },
+  VICTIM_REF,
+);
+const coSuspect = planted(
+  'COSUSPECT',
+  'PLANT-COSUSPECT-REF-7f3a',
+  'SUSPECT',
+  { dob: '1964-10-02', nhs: '4010231181', at: '2026-11-16T03:14', postcode: 'ZZ9 9PL' },
+  VICTIM_REF,
+);
 
 /** The subject: the suspect, who refused, referred on a complete lawful basis. */
 const SUSPECT = {
@@ -65,9 +94,16 @@ const suspect: Person = {
   gender: 'MALE',
   nhsNumber: SUSPECT.nhsNumber,
   address: { lines: [SUSPECT.addressLine], town: SUSPECT.town, postcode: SUSPECT.postcode },
-  safeContact: { phone: SUSPECT_EXCLUDED.phone, email: SUSPECT_EXCLUDED.email, safeTimeToCall: SUSPECT_EXCLUDED.safeTime, voicemailSafe: false },
+  safeContact: {
+    phone: SUSPECT_EXCLUDED.phone,
+    email: SUSPECT_EXCLUDED.email,
+    safeTimeToCall: SUSPECT_EXCLUDED.safeTime,
+    voicemailSafe: false,
+  },
   language: SUSPECT_EXCLUDED.language,
-  consents: [{ purpose: 'CLINICAL_REFERRAL', status: 'REFUSED', recordedAt: '2026-11-22T08:00:00Z', recordedBy: SUSPECT_EXCLUDED.consentBy }],
+  consents: [
+    { purpose: 'CLINICAL_REFERRAL', status: 'REFUSED', recordedAt: '2026-11-22T08:00:00Z', recordedBy: SUSPECT_EXCLUDED.consentBy },
+  ],
   lawfulBasis: { code: 'DPA2018-S8-P1', authorisedBy: SUSPECT.authorisedBy, authorisedAt: '2026-11-22T09:35:00Z' },
   clinicalIndicators: SUSPECT.clinicalIndicators,
   relationshipToVictim: { victimRef: VICTIM_REF, relationship: SUSPECT_EXCLUDED.relationship },
@@ -90,12 +126,19 @@ const record: CrimeRecord = {
   },
   persons: [victim, suspect, witness, other, coSuspect],
   summary: 'Repeated unwanted contact.',
-  officerInCase: { collar: RECORD_EXCLUDED.collar, name: RECORD_EXCLUDED.officerName, email: RECORD_EXCLUDED.officerEmail, phone: RECORD_EXCLUDED.officerPhone },
+  officerInCase: {
+    collar: RECORD_EXCLUDED.collar,
+    name: RECORD_EXCLUDED.officerName,
+    email: RECORD_EXCLUDED.officerEmail,
+    phone: RECORD_EXCLUDED.officerPhone,
+  },
 };
 
 const NON_SUBJECTS = [victim, witness, other, coSuspect];
 // The victim's ref recurs in the others' relationshipToVictim; each value is checked once.
-const MUST_NOT_APPEAR = [...new Set([...NON_SUBJECTS.flatMap((p) => stringLeaves(p)), ...Object.values(SUSPECT_EXCLUDED), ...Object.values(RECORD_EXCLUDED)])];
+const MUST_NOT_APPEAR = [
+  ...new Set([...NON_SUBJECTS.flatMap((p) => stringLeaves(p)), ...Object.values(SUSPECT_EXCLUDED), ...Object.values(RECORD_EXCLUDED)]),
+];
 
 describe('NHS minimisation, from a crime record to both NHS Bundles', () => {
   const mapping = mapCrimeRecord(record, FORCE);
@@ -107,7 +150,10 @@ describe('NHS minimisation, from a crime record to both NHS Bundles', () => {
   ];
 
   it('the fixture is what it claims: a queued suspect referral on a lawful basis, real dates and NHS numbers, no collisions', () => {
-    expect(clinical).toMatchObject({ decision: 'QUEUED', referral: { subject: { ref: 'P2', role: 'SUSPECT' }, lawfulBasis: { authorisedBy: SUSPECT.authorisedBy } } });
+    expect(clinical).toMatchObject({
+      decision: 'QUEUED',
+      referral: { subject: { ref: 'P2', role: 'SUSPECT' }, lawfulBasis: { authorisedBy: SUSPECT.authorisedBy } },
+    });
     for (const p of [...NON_SUBJECTS, suspect]) {
       expect(isValidNhsNumber(p.nhsNumber!)).toBe(true);
       expect(Number.isNaN(Date.parse(p.dateOfBirth!))).toBe(false);
@@ -117,10 +163,21 @@ describe('NHS minimisation, from a crime record to both NHS Bundles', () => {
       const leaves = stringLeaves(p).filter((v) => v !== VICTIM_REF);
       expect(new Set(leaves).size).toBe(leaves.length);
     }
-    for (const secret of MUST_NOT_APPEAR) for (const own of Object.values(SUSPECT)) expect(secret.includes(own) || own.includes(secret)).toBe(false);
+    for (const secret of MUST_NOT_APPEAR)
+      for (const own of Object.values(SUSPECT)) expect(secret.includes(own) || own.includes(secret)).toBe(false);
     // Every free field of the victim is planted, address and safe contact included.
     expect(stringLeaves(victim)).toEqual(
-      expect.arrayContaining(['PLANT-VICTIM-FORENAME-7f3a', 'PLANT-VICTIM-SURNAME-7f3a', '1971-03-17', '4857773163', 'PLANT-VICTIM-ADDRESS1-7f3a', 'PLANT-VICTIM-TOWN-7f3a', 'ZZ6 9PL', 'PLANT-VICTIM-PHONE-7f3a', 'plant-victim-7f3a@example.org']),
+      expect.arrayContaining([
+        'PLANT-VICTIM-FORENAME-7f3a',
+        'PLANT-VICTIM-SURNAME-7f3a',
+        '1971-03-17',
+        '4857773163',
+        'PLANT-VICTIM-ADDRESS1-7f3a',
+        'PLANT-VICTIM-TOWN-7f3a',
+        'ZZ6 9PL',
+        'PLANT-VICTIM-PHONE-7f3a',
+        'plant-victim-7f3a@example.org',
+      ]),
     );
   });
 

@@ -2,7 +2,8 @@ import { isNetworkError, PartnerError, tlsErrorCode, tlsFailure } from '../../sr
 import { nhsVerdictFor } from '../../src/adapters/nhs/errors';
 
 /** node's own shapes: node:https puts the code on the error, fetch on its `cause`. */
-const httpsError = (code: string) => Object.assign(new Error(`${code.toLowerCase()} at https://charity.test/v1/referrals?name=Alex`), { code });
+const httpsError = (code: string) =>
+  Object.assign(new Error(`${code.toLowerCase()} at https://charity.test/v1/referrals?name=Alex`), { code });
 const fetchError = (cause: unknown) => Object.assign(new TypeError('fetch failed'), { cause });
 
 describe('tlsErrorCode', () => {
@@ -24,13 +25,17 @@ describe('tlsErrorCode', () => {
     expect(tlsErrorCode(fetchError({ cause: { code } }))).toBe(code);
   });
 
-  it.each([['ECONNRESET'], ['ECONNREFUSED'], ['ETIMEDOUT'], ['ERR_TLS_HANDSHAKE_TIMEOUT'], ['HPE_INVALID_CONSTANT'], ['ERR_SSL_<script>']])('%s is not a TLS verdict', (code) => {
-    expect(tlsErrorCode(httpsError(code))).toBeUndefined();
-    expect(tlsErrorCode(fetchError(httpsError(code)))).toBeUndefined();
-  });
+  it.each([['ECONNRESET'], ['ECONNREFUSED'], ['ETIMEDOUT'], ['ERR_TLS_HANDSHAKE_TIMEOUT'], ['HPE_INVALID_CONSTANT'], ['ERR_SSL_<script>']])(
+    '%s is not a TLS verdict',
+    (code) => {
+      expect(tlsErrorCode(httpsError(code))).toBeUndefined();
+      expect(tlsErrorCode(fetchError(httpsError(code)))).toBeUndefined();
+    },
+  );
 
   it('nothing usable: undefined', () => {
-    for (const err of [undefined, null, 'CERT_HAS_EXPIRED', 42, {}, { code: 7 }, fetchError(undefined)]) expect(tlsErrorCode(err)).toBeUndefined();
+    for (const err of [undefined, null, 'CERT_HAS_EXPIRED', 42, {}, { code: 7 }, fetchError(undefined)])
+      expect(tlsErrorCode(err)).toBeUndefined();
   });
 
   it('a handshake timeout is a network failure, retried like one', () => {
@@ -59,7 +64,10 @@ describe('nhsVerdictFor: TLS failures', () => {
     ['fetch (fhir-kit-client reads)', fetchError(httpsError('ERR_TLS_CERT_ALTNAME_INVALID')), 'ERR_TLS_CERT_ALTNAME_INVALID'],
   ])('%s → transient, alert, code named', (_via, err, code) => {
     const verdict = nhsVerdictFor(err);
-    expect(verdict).toMatchObject({ verdict: 'failed', error: { partner: 'NHS', kind: 'transient', options: { code: 'tls', alert: true } } });
+    expect(verdict).toMatchObject({
+      verdict: 'failed',
+      error: { partner: 'NHS', kind: 'transient', options: { code: 'tls', alert: true } },
+    });
     expect(verdict.verdict === 'failed' && verdict.error.message).toContain(code);
   });
 });

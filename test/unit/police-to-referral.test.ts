@@ -76,7 +76,12 @@ describe('mapCrimeRecord: the example record', () => {
     expect(r.mdtReason).toBe('Fixation with ex-partner; possible untreated mental illness');
     expect(r.mdtDecidedAt).toBe('2026-11-22T09:30:00Z');
     expect(r.perpetrator).toBeUndefined();
-    expect(r).toMatchObject({ crimeReference: 'CC-26-0001234', recordVersion: 3, force: FORCE, recordLastModified: '2026-11-22T09:58:00Z' });
+    expect(r).toMatchObject({
+      crimeReference: 'CC-26-0001234',
+      recordVersion: 3,
+      force: FORCE,
+      recordLastModified: '2026-11-22T09:58:00Z',
+    });
     expect(r.offence.homeOfficeClass).toBe('8Q');
     expect(r.risk).toEqual({ tool: 'S-DASH', level: 'HIGH', score: 9, assessedAt: '2026-11-21T17:30:00Z', assessor: '4521' });
     expect(r.officerInCase).toEqual({ collar: '4521', name: 'DC Jordan Lee', email: 'jordan.lee@police.example', phone: '01606000000' });
@@ -134,12 +139,20 @@ describe('mapCrimeRecord: the example record', () => {
       [
         person('V', 'VICTIM', { consents: [{ purpose: 'ADVOCACY_REFERRAL', status: 'GIVEN' }] }),
         person('S1', 'SUSPECT', { forename: 'First', surname: 'One' }),
-        person('S2', 'SUSPECT', { forename: 'Second', surname: 'Two', relationshipToVictim: { victimRef: 'V', relationship: 'NEIGHBOUR' } }),
+        person('S2', 'SUSPECT', {
+          forename: 'Second',
+          surname: 'Two',
+          relationshipToVictim: { victimRef: 'V', relationship: 'NEIGHBOUR' },
+        }),
         person('W', 'WITNESS', { forename: 'Wit' }),
       ],
       { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'V' }] } },
     );
-    expect(mapCrimeRecord(record, FORCE).referrals[0]!.referral.perpetrator).toEqual({ forename: 'Second', surname: 'Two', relationshipToVictim: 'NEIGHBOUR' });
+    expect(mapCrimeRecord(record, FORCE).referrals[0]!.referral.perpetrator).toEqual({
+      forename: 'Second',
+      surname: 'Two',
+      relationshipToVictim: 'NEIGHBOUR',
+    });
     record.persons[2]!.relationshipToVictim = undefined;
     expect(mapCrimeRecord(record, FORCE).referrals[0]!.referral.perpetrator).toEqual({ forename: 'First', surname: 'One' });
     record.persons = record.persons.filter((p) => p.role !== 'SUSPECT');
@@ -171,7 +184,9 @@ describe('referral ids', () => {
 
   it('the namespace is uuidv5("urn:iasu:referral", URL namespace) and never changes', () => {
     expect(REFERRAL_ID_NAMESPACE).toBe(uuidv5('urn:iasu:referral', uuidv5.URL));
-    expect(referralIdFor('CHESHIRE', 'CC-26-0001234', 'CLINICAL', 'P2')).toBe(uuidv5('CHESHIRE:CC-26-0001234:CLINICAL:P2', uuidv5('urn:iasu:referral', uuidv5.URL)));
+    expect(referralIdFor('CHESHIRE', 'CC-26-0001234', 'CLINICAL', 'P2')).toBe(
+      uuidv5('CHESHIRE:CC-26-0001234:CLINICAL:P2', uuidv5('urn:iasu:referral', uuidv5.URL)),
+    );
   });
 
   it('are the same across calls, record versions and consent changes', () => {
@@ -231,24 +246,36 @@ describe('scope', () => {
   });
 
   it('class 8L with the STALKING flag is in scope', () => {
-    const mapping = mapCrimeRecord(variant((r) => (r.offence.homeOfficeClass = '8L')), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => (r.offence.homeOfficeClass = '8L')),
+      FORCE,
+    );
     expect(mapping.inScope).toBe(true);
     expect(mapping.referrals).toHaveLength(2);
   });
 
   it('class 8Q without any flag is in scope', () => {
-    const mapping = mapCrimeRecord(variant((r) => (r.flags = [])), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => (r.flags = [])),
+      FORCE,
+    );
     expect(mapping.inScope).toBe(true);
     expect(mapping.referrals).toHaveLength(2);
   });
 
   it('an in-scope record with no MdtDecision is tracked with zero referrals', () => {
-    const mapping = mapCrimeRecord(variant((r) => delete r.mdtDecision), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => delete r.mdtDecision),
+      FORCE,
+    );
     expect(mapping).toEqual({ crimeReference: 'CC-26-0001234', recordVersion: 3, inScope: true, referrals: [] });
   });
 
   it('an MdtDecision with no Referral elements yields zero referrals', () => {
-    const mapping = mapCrimeRecord(variant((r) => (r.mdtDecision = { decidedAt: '2026-11-22T09:30:00Z', referrals: [] })), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => (r.mdtDecision = { decidedAt: '2026-11-22T09:30:00Z', referrals: [] })),
+      FORCE,
+    );
     expect(mapping.inScope).toBe(true);
     expect(mapping.referrals).toEqual([]);
   });
@@ -274,7 +301,10 @@ describe('decideBasis: the consent rules', () => {
   });
 
   it('victim ADVOCACY needs consent for that purpose: CLINICAL consent GIVEN does not count', () => {
-    expect(decideBasis(active, 'ADVOCACY', victimWith('CLINICAL_REFERRAL', 'GIVEN'))).toEqual({ decision: 'HELD', reason: 'CONSENT_MISSING' });
+    expect(decideBasis(active, 'ADVOCACY', victimWith('CLINICAL_REFERRAL', 'GIVEN'))).toEqual({
+      decision: 'HELD',
+      reason: 'CONSENT_MISSING',
+    });
   });
 
   it.each([
@@ -296,7 +326,10 @@ describe('decideBasis: the consent rules', () => {
   });
 
   it('victim ADVOCACY with REFUSED and a LawfulBasis is HELD', () => {
-    expect(decideBasis(active, 'ADVOCACY', victimWith('ADVOCACY_REFERRAL', 'REFUSED', { lawfulBasis: fullBasis }))).toEqual({ decision: 'HELD', reason: 'CONSENT_REFUSED' });
+    expect(decideBasis(active, 'ADVOCACY', victimWith('ADVOCACY_REFERRAL', 'REFUSED', { lawfulBasis: fullBasis }))).toEqual({
+      decision: 'HELD',
+      reason: 'CONSENT_REFUSED',
+    });
   });
 
   it.each([
@@ -304,8 +337,18 @@ describe('decideBasis: the consent rules', () => {
     ['REFUSED, complete basis', 'REFUSED', fullBasis, { decision: 'QUEUED', basis: 'LAWFUL_BASIS' }],
     ['NOT_ASKED, complete basis', 'NOT_ASKED', fullBasis, { decision: 'QUEUED', basis: 'LAWFUL_BASIS' }],
     ['no consent, complete basis', undefined, fullBasis, { decision: 'QUEUED', basis: 'LAWFUL_BASIS' }],
-    ['REFUSED, basis missing authorisedBy', 'REFUSED', { code: 'DPA2018-S8-P1', authorisedAt: '2026-11-22T09:35:00Z' }, { decision: 'HELD', reason: 'LAWFUL_BASIS_INCOMPLETE' }],
-    ['REFUSED, basis missing authorisedAt', 'REFUSED', { code: 'DPA2018-S8-P1', authorisedBy: 'Insp 0771' }, { decision: 'HELD', reason: 'LAWFUL_BASIS_INCOMPLETE' }],
+    [
+      'REFUSED, basis missing authorisedBy',
+      'REFUSED',
+      { code: 'DPA2018-S8-P1', authorisedAt: '2026-11-22T09:35:00Z' },
+      { decision: 'HELD', reason: 'LAWFUL_BASIS_INCOMPLETE' },
+    ],
+    [
+      'REFUSED, basis missing authorisedAt',
+      'REFUSED',
+      { code: 'DPA2018-S8-P1', authorisedBy: 'Insp 0771' },
+      { decision: 'HELD', reason: 'LAWFUL_BASIS_INCOMPLETE' },
+    ],
     ['REFUSED, no basis', 'REFUSED', undefined, { decision: 'HELD', reason: 'CONSENT_REFUSED_NO_LAWFUL_BASIS' }],
     ['no consent, no basis', undefined, undefined, { decision: 'HELD', reason: 'CONSENT_MISSING_NO_LAWFUL_BASIS' }],
     ['WITHDRAWN, complete basis', 'WITHDRAWN', fullBasis, { decision: 'CANCELLED', reason: 'CONSENT_WITHDRAWN' }],
@@ -325,7 +368,10 @@ describe('decideBasis: the consent rules', () => {
   });
 
   it('record WITHDRAWN through mapCrimeRecord: both example referrals CANCELLED with a reason', () => {
-    const mapping = mapCrimeRecord(variant((r) => (r.recordStatus = 'WITHDRAWN')), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => (r.recordStatus = 'WITHDRAWN')),
+      FORCE,
+    );
     expect(mapping.referrals.map((r) => [r.decision, r.reason])).toEqual([
       ['CANCELLED', 'RECORD_WITHDRAWN'],
       ['CANCELLED', 'RECORD_WITHDRAWN'],
@@ -347,13 +393,19 @@ describe('decideBasis: the consent rules', () => {
   });
 
   it('the example suspect with authorisedBy removed is HELD through mapCrimeRecord', () => {
-    const mapping = mapCrimeRecord(variant((r) => delete r.persons[1]!.lawfulBasis!.authorisedBy), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => delete r.persons[1]!.lawfulBasis!.authorisedBy),
+      FORCE,
+    );
     expect(byType(mapping.referrals, 'CLINICAL')).toMatchObject({ decision: 'HELD', reason: 'LAWFUL_BASIS_INCOMPLETE' });
     expect(byType(mapping.referrals, 'ADVOCACY').decision).toBe('QUEUED');
   });
 
   it('the example victim withdrawing consent cancels ADVOCACY only', () => {
-    const mapping = mapCrimeRecord(variant((r) => (r.persons[0]!.consents[0]!.status = 'WITHDRAWN')), FORCE);
+    const mapping = mapCrimeRecord(
+      variant((r) => (r.persons[0]!.consents[0]!.status = 'WITHDRAWN')),
+      FORCE,
+    );
     expect(byType(mapping.referrals, 'ADVOCACY')).toMatchObject({ decision: 'CANCELLED', reason: 'CONSENT_WITHDRAWN' });
     expect(byType(mapping.referrals, 'CLINICAL').decision).toBe('QUEUED');
   });
@@ -420,7 +472,8 @@ describe('mapCrimeRecord: consent property', () => {
   });
 
   /** The subject's one consent for the referral's purpose. */
-  const consentFor = (p: Person, type: ReferralType) => p.consents.find((c) => c.purpose === (type === 'ADVOCACY' ? 'ADVOCACY_REFERRAL' : 'CLINICAL_REFERRAL'));
+  const consentFor = (p: Person, type: ReferralType) =>
+    p.consents.find((c) => c.purpose === (type === 'ADVOCACY' ? 'ADVOCACY_REFERRAL' : 'CLINICAL_REFERRAL'));
 
   it('QUEUED only with consent GIVEN or a complete lawful basis for a suspect; never after a withdrawal or victim refusal', () => {
     const seen = { consent: 0, basis: 0, held: 0, cancelled: 0 };
@@ -438,7 +491,10 @@ describe('mapCrimeRecord: consent property', () => {
             expect(subject).toBeDefined();
             const byConsent = consent?.status === 'GIVEN';
             const byBasis =
-              referral.type === 'CLINICAL' && subject!.role === 'SUSPECT' && !!subject!.lawfulBasis?.authorisedBy && !!subject!.lawfulBasis?.authorisedAt;
+              referral.type === 'CLINICAL' &&
+              subject!.role === 'SUSPECT' &&
+              !!subject!.lawfulBasis?.authorisedBy &&
+              !!subject!.lawfulBasis?.authorisedAt;
             expect(byConsent || byBasis).toBe(true);
             seen[byConsent ? 'consent' : 'basis'] += 1;
             expect(record.recordStatus).not.toBe('WITHDRAWN');
@@ -452,7 +508,8 @@ describe('mapCrimeRecord: consent property', () => {
           if (subject?.role === 'VICTIM' && consent?.status === 'REFUSED') expect(decision).not.toBe('QUEUED');
           if (record.recordStatus === 'WITHDRAWN') expect(decided).toMatchObject({ decision: 'CANCELLED', reason: 'RECORD_WITHDRAWN' });
           // A withdrawal cancels; the only exception is an advocacy referral of a non-victim, a data error that is always held.
-          if (consent?.status === 'WITHDRAWN' && !(referral.type === 'ADVOCACY' && subject?.role !== 'VICTIM')) expect(decision).toBe('CANCELLED');
+          if (consent?.status === 'WITHDRAWN' && !(referral.type === 'ADVOCACY' && subject?.role !== 'VICTIM'))
+            expect(decision).toBe('CANCELLED');
           // The lawful basis only ever travels on a suspect's clinical referral.
           if (referral.lawfulBasis) expect(referral.type === 'CLINICAL' && subject?.role === 'SUSPECT').toBe(true);
           // Other parties: role and relationship only.
@@ -481,7 +538,10 @@ describe('mapCrimeRecord: consent property', () => {
         { purpose: 'ADVOCACY_REFERRAL', status: 'WITHDRAWN', recordedAt: '2026-11-22T08:00:00Z' },
       ],
     });
-    const mapping = mapCrimeRecord(minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }), FORCE);
+    const mapping = mapCrimeRecord(
+      minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }),
+      FORCE,
+    );
     expect(mapping.referrals[0]!.decision).toBe('CANCELLED');
   });
 
@@ -492,7 +552,10 @@ describe('mapCrimeRecord: consent property', () => {
         { purpose: 'ADVOCACY_REFERRAL', status },
       ],
     });
-    const mapping = mapCrimeRecord(minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }), FORCE);
+    const mapping = mapCrimeRecord(
+      minimalRecord([victim], { mdtDecision: { referrals: [{ type: 'ADVOCACY', subjectRef: 'P1' }] } }),
+      FORCE,
+    );
     expect(mapping.referrals[0]!.decision).toBe(status === 'WITHDRAWN' ? 'CANCELLED' : 'HELD');
   });
 });

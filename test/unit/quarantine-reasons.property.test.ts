@@ -15,7 +15,14 @@ const SLOTS: Slot[] = [
   { path: 'RecordVersion', value: '3' },
   { path: 'RecordStatus', value: 'ACTIVE' },
   { path: 'LastModified', value: '2026-11-22T09:58:00Z' },
-  ...['HomeOfficeClass=8Q', 'OffenceCode=8/65', 'Description=Stalking', 'Legislation=PHA 1997 s4A', 'CommittedFrom=2026-09-01', 'CommittedTo=2026-11-20'].map(slot('Offence')),
+  ...[
+    'HomeOfficeClass=8Q',
+    'OffenceCode=8/65',
+    'Description=Stalking',
+    'Legislation=PHA 1997 s4A',
+    'CommittedFrom=2026-09-01',
+    'CommittedTo=2026-11-20',
+  ].map(slot('Offence')),
   ...['code=STALKING', 'raisedAt=2026-11-21T16:00:00Z', 'raisedBy=4521'].map(slot('Flag@')),
   ...['tool=S-DASH', 'level=HIGH', 'score=9', 'assessedAt=2026-11-21T17:30:00Z', 'assessor=4521'].map(slot('Risk@')),
   { path: 'Mdt@decidedAt', value: '2026-11-22T09:30:00Z' },
@@ -23,7 +30,15 @@ const SLOTS: Slot[] = [
   ...['type=ADVOCACY', 'subject=P1'].map(slot('Referral1@')),
   ...[0, 1].flatMap((i) => [
     ...[`ref=P${i + 1}`, `role=${i === 0 ? 'VICTIM' : 'SUSPECT'}`].map(slot(`Person${i}@`)),
-    ...['Forename=Alex', 'Surname=Morgan', 'DateOfBirth=1990-04-12', 'Gender=FEMALE', 'NhsNumber=9000000009', 'Language=en', 'ClinicalIndicators=Low mood'].map(slot(`Person${i}`)),
+    ...[
+      'Forename=Alex',
+      'Surname=Morgan',
+      'DateOfBirth=1990-04-12',
+      'Gender=FEMALE',
+      'NhsNumber=9000000009',
+      'Language=en',
+      'ClinicalIndicators=Low mood',
+    ].map(slot(`Person${i}`)),
     ...['Line=1 Example Street', 'Town=Warrington', 'Postcode=WA1 1AA'].map(slot(`Person${i}Address`)),
     ...['phone=07700900123', 'email=alex@example.org', 'safeTimeToCall=weekdays', 'voicemailSafe=false'].map(slot(`Person${i}Safe@`)),
     ...['purpose=ADVOCACY_REFERRAL', 'status=GIVEN', 'recordedAt=2026-11-21T17:40:00Z', 'recordedBy=4521'].map(slot(`Person${i}Consent@`)),
@@ -62,7 +77,12 @@ function recordNode(v: (path: string) => string): unknown {
     Offence: [texts('Offence', ['HomeOfficeClass', 'OffenceCode', 'Description', 'Legislation', 'CommittedFrom', 'CommittedTo'])],
     Flags: [{ Flag: [attrs('Flag', ['code', 'raisedAt', 'raisedBy'])] }],
     RiskAssessment: [attrs('Risk', ['tool', 'level', 'score', 'assessedAt', 'assessor'])],
-    MdtDecision: [{ $: { decidedAt: v('Mdt@decidedAt') }, Referral: [attrs('Referral0', ['type', 'subject', 'reason']), attrs('Referral1', ['type', 'subject'])] }],
+    MdtDecision: [
+      {
+        $: { decidedAt: v('Mdt@decidedAt') },
+        Referral: [attrs('Referral0', ['type', 'subject', 'reason']), attrs('Referral1', ['type', 'subject'])],
+      },
+    ],
     Person: [person(0), person(1)],
     Summary: [v('Summary')],
     OfficerInCase: [attrs('Officer', ['collar', 'name', 'email', 'phone'])],
@@ -89,7 +109,12 @@ function canary(i: number, how: Exclude<Plant, 'keep'>): string {
 describe('quarantine reasons', () => {
   it('the unplanted record is valid (so each planted field is what a reason is about)', () => {
     const base = new Map(SLOTS.map((s) => [s.path, s.value]));
-    expect(parseCrimeRecord(recordNode((p) => base.get(p)!), 0)).toMatchObject({ ok: true });
+    expect(
+      parseCrimeRecord(
+        recordNode((p) => base.get(p)!),
+        0,
+      ),
+    ).toMatchObject({ ok: true });
   });
 
   it('never contain a value planted in any field of the record', () => {
@@ -123,12 +148,32 @@ describe('quarantine reasons', () => {
   it.each([
     ['an MDT referral subject naming no Person', { 'Referral1@subject': 'AliceVictimName' }],
     ['a RelationshipToVictim naming no Person', { 'Person1Rel@victim': 'AliceVictimName' }],
-    ['a repeated Person ref', { 'Person0@ref': 'AliceVictimName', 'Person1@ref': 'AliceVictimName', 'Referral0@subject': 'AliceVictimName', 'Referral1@subject': 'AliceVictimName', 'Person1Rel@victim': 'AliceVictimName' }],
-    ['an invalid field of a Person whose ref is a name', { 'Person0@ref': 'AliceVictimName', 'Referral1@subject': 'AliceVictimName', 'Person1Rel@victim': 'AliceVictimName', 'Person0.Gender': 'WOMAN' }],
+    [
+      'a repeated Person ref',
+      {
+        'Person0@ref': 'AliceVictimName',
+        'Person1@ref': 'AliceVictimName',
+        'Referral0@subject': 'AliceVictimName',
+        'Referral1@subject': 'AliceVictimName',
+        'Person1Rel@victim': 'AliceVictimName',
+      },
+    ],
+    [
+      'an invalid field of a Person whose ref is a name',
+      {
+        'Person0@ref': 'AliceVictimName',
+        'Referral1@subject': 'AliceVictimName',
+        'Person1Rel@victim': 'AliceVictimName',
+        'Person0.Gender': 'WOMAN',
+      },
+    ],
   ] as [string, Record<string, string>][])('%s names the field and the rule, not the ref', (_label, overrides) => {
     const base = new Map(SLOTS.map((s) => [s.path, s.value]));
     for (const [k, v] of Object.entries(overrides)) base.set(k, v);
-    const result = parseCrimeRecord(recordNode((p) => base.get(p)!), 0);
+    const result = parseCrimeRecord(
+      recordNode((p) => base.get(p)!),
+      0,
+    );
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).not.toContain('AliceVictimName');
   });

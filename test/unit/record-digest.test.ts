@@ -3,7 +3,12 @@ import type { CrimeRecord } from '../../src/domain/crime-record';
 
 describe('recordDigest', () => {
   const a = { crimeReference: 'CC-1', recordVersion: 2, persons: [{ ref: 'P1', role: 'VICTIM' }], summary: 'x' } as unknown as CrimeRecord;
-  const reordered = { summary: 'x', persons: [{ role: 'VICTIM', ref: 'P1' }], recordVersion: 2, crimeReference: 'CC-1' } as unknown as CrimeRecord;
+  const reordered = {
+    summary: 'x',
+    persons: [{ role: 'VICTIM', ref: 'P1' }],
+    recordVersion: 2,
+    crimeReference: 'CC-1',
+  } as unknown as CrimeRecord;
 
   it('is the same for the same content, whatever the key order', () => {
     expect(canonicalJson(a)).toBe(canonicalJson(reordered));

@@ -17,6 +17,7 @@ function outcome(overrides: Partial<ReferralOutcome> = {}): ReferralOutcome {
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the parsed XML tree is untyped
 async function parsed(xml: string): Promise<Record<string, any>> {
   return parseStringPromise(xml, { explicitArray: false, strict: true });
 }
@@ -50,7 +51,9 @@ describe('outcomeToXml', () => {
   });
 
   it('escapes every value: markup characters round-trip, characters XML cannot carry are dropped', async () => {
-    const xml = outcomeToXml(outcome({ detail: `charity status <DECLINED> & "closed" 'ok'\u0001`, partnerReference: 'CH-1</PartnerReference><Status>COMPLETED' }));
+    const xml = outcomeToXml(
+      outcome({ detail: `charity status <DECLINED> & "closed" 'ok'\u0001`, partnerReference: 'CH-1</PartnerReference><Status>COMPLETED' }),
+    );
     const root = (await parsed(xml)).ReferralOutcome;
     expect(root.Detail).toBe(`charity status <DECLINED> & "closed" 'ok'`);
     expect(root.PartnerReference).toBe('CH-1</PartnerReference><Status>COMPLETED');
@@ -64,7 +67,13 @@ describe('outcomeToXml', () => {
     const root = (await parsed(xml)).ReferralOutcome;
     const { $, ...elements } = root;
     expect($.xmlns).toBe('urn:iasu:police-feed:1');
-    expect(elements).toEqual({ CrimeReference: 'CC-26-0001234', ReferralId: REFERRAL_ID, Partner: 'CHARITY', Status: 'HELD', StatusAt: '2026-11-22T11:02:00Z' });
+    expect(elements).toEqual({
+      CrimeReference: 'CC-26-0001234',
+      ReferralId: REFERRAL_ID,
+      Partner: 'CHARITY',
+      Status: 'HELD',
+      StatusAt: '2026-11-22T11:02:00Z',
+    });
   });
 
   it('omits empty-string optional values too', () => {

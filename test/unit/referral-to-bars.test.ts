@@ -30,14 +30,19 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
     expect(header.resourceType).toBe('MessageHeader');
     expect(header.meta?.profile).toEqual([BARS_REQUEST_HEADER_PROFILE]);
     expect(header.eventCoding).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-events-bars', code: 'servicerequest-request' });
-    expect(header.reason?.coding?.[0]).toEqual({ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'new', display: 'New' });
+    expect(header.reason?.coding?.[0]).toEqual({
+      system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars',
+      code: 'new',
+      display: 'New',
+    });
     expect(header.definition).toBe('https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral');
     expect(header.source.endpoint).toBe(options.sourceEndpoint);
     expect(header.destination?.[0]?.endpoint).toBe(options.destinationEndpoint);
     const sr = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!;
     expect(header.focus?.[0]?.reference).toBe(sr.fullUrl);
     // Sender and receiver name the two Organizations in the bundle (Core 1.2.2 payload guide).
-    const org = (ref: string | undefined) => bundle.entry!.find((e) => e.fullUrl === ref)?.resource as { resourceType: string; name?: string };
+    const org = (ref: string | undefined) =>
+      bundle.entry!.find((e) => e.fullUrl === ref)?.resource as { resourceType: string; name?: string };
     expect(org(header.sender?.reference)).toMatchObject({ resourceType: 'Organization', name: options.policeOrgName });
     expect(org(header.destination?.[0]?.receiver?.reference)).toMatchObject({ resourceType: 'Organization', name: options.trustName });
     expect(header.source).toMatchObject({ name: options.policeOrgName, software: 'iasu-bridge' });
@@ -85,7 +90,9 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
       },
     ]);
     const rest = referralToTransactionBundle(nhsView(clinicalReferral()), NHS_FHIR_OPTIONS);
-    expect((rest.entry!.find((e) => e.resource?.resourceType === 'Consent')!.resource as Consent).category).toEqual([{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }]);
+    expect((rest.entry!.find((e) => e.resource?.resourceType === 'Consent')!.resource as Consent).category).toEqual([
+      { coding: [{ system: 'http://loinc.org', code: '59284-0' }] },
+    ]);
   });
 
   test('deterministic', () => {
@@ -102,7 +109,9 @@ describe('referral → BaRS message Bundle (nhs-fhir.md Mode B)', () => {
 
   test('map --nhs-mode bars without a published use case refuses with the variable to set, rather than emitting an empty code', async () => {
     const config = loadConfig({ DATA_KEYS: generateDataKeySpec() });
-    await expect(mapFeed(readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml')), config, 'bars')).rejects.toThrow(/NHS_BARS_USE_CASE/);
+    await expect(mapFeed(readFileSync(join(__dirname, '..', 'fixtures', 'example-feed.xml')), config, 'bars')).rejects.toThrow(
+      /NHS_BARS_USE_CASE/,
+    );
   });
 
   test('ServiceRequest claims BARSServiceRequest-request-referral, with exactly one category: message category and use case', () => {
@@ -133,7 +142,9 @@ describe('BaRS cancel message (reason update, ServiceRequest revoked)', () => {
     expect(cancel.id).not.toBe(sent.id);
     expect(cancel.timestamp).toBe('2026-11-23T10:00:00Z');
     const header = cancel.entry![0]!.resource as MessageHeader;
-    expect(header.reason?.coding).toEqual([{ system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update', display: 'Update' }]);
+    expect(header.reason?.coding).toEqual([
+      { system: 'https://fhir.nhs.uk/CodeSystem/message-reason-bars', code: 'update', display: 'Update' },
+    ]);
     expect(header.definition).toBe('https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled');
     expect(header.meta?.lastUpdated).toBe('2026-11-23T10:00:00Z');
     expect(header.id).not.toBe((sent.entry![0]!.resource as MessageHeader).id);

@@ -13,15 +13,28 @@ describe('referralToCharityPayload', () => {
       externalReference: '3b9e1f0a-5a43-5d0c-8b8e-6a2b7c1d9e22',
       crimeReference: 'CC-26-0001234',
       referredAt: '2026-11-22T09:30:00Z',
-      referrer: { organisation: 'Cheshire Constabulary IASU', officerCollar: '4521', officerName: 'DC Jordan Lee', officerEmail: 'jordan.lee@police.example' },
+      referrer: {
+        organisation: 'Cheshire Constabulary IASU',
+        officerCollar: '4521',
+        officerName: 'DC Jordan Lee',
+        officerEmail: 'jordan.lee@police.example',
+      },
       client: {
-        forename: 'Alex', surname: 'Morgan', dateOfBirth: '1990-04-12', gender: 'FEMALE',
+        forename: 'Alex',
+        surname: 'Morgan',
+        dateOfBirth: '1990-04-12',
+        gender: 'FEMALE',
         language: 'en',
         safeContact: { phone: '07700900123', email: 'alex@example.org', safeTimeToCall: 'weekdays 10:00-14:00', voicemailSafe: false },
         postcodeDistrict: 'WA1',
       },
       risk: { tool: 'S-DASH', level: 'HIGH', assessedAt: '2026-11-21T17:30:00Z' },
-      offence: { homeOfficeClass: '8Q', description: 'Stalking involving fear of violence', committedFrom: '2026-09-01', committedTo: '2026-11-20' },
+      offence: {
+        homeOfficeClass: '8Q',
+        description: 'Stalking involving fear of violence',
+        committedFrom: '2026-09-01',
+        committedTo: '2026-11-20',
+      },
       perpetrator: { forename: 'Sam', surname: 'Taylor', relationshipToClient: 'EX_PARTNER' },
       consent: { status: 'GIVEN', recordedAt: '2026-11-21T17:40:00Z', recordedBy: '4521' },
       summary: "Repeated unwanted contact and loitering outside the victim's workplace.",
@@ -69,9 +82,14 @@ describe('referralToCharityPayload', () => {
     reordered.subject = {
       language: 'en',
       safeContact: { voicemailSafe: false, safeTimeToCall: 'weekdays 10:00-14:00', email: 'alex@example.org', phone: '07700900123' },
-      gender: 'FEMALE', dateOfBirth: '1990-04-12', surname: 'Morgan', forename: 'Alex',
+      gender: 'FEMALE',
+      dateOfBirth: '1990-04-12',
+      surname: 'Morgan',
+      forename: 'Alex',
       address: { postcode: 'WA1 1AA', town: 'Warrington', lines: ['1 Example Street'] },
-      nhsNumber: '9000000009', role: 'VICTIM', ref: 'P1',
+      nhsNumber: '9000000009',
+      role: 'VICTIM',
+      ref: 'P1',
     };
     reordered.perpetrator = { relationshipToVictim: 'EX_PARTNER', surname: 'Taylor', forename: 'Sam' };
     expect(JSON.stringify(map(reordered))).toBe(first);
@@ -151,11 +169,21 @@ describe('referralToCharityPayload', () => {
         ],
         // The Referral type carries only name and relationship; extra suspect details at run time must not pass.
         perpetrator: {
-          forename: 'Sam', surname: 'Taylor', relationshipToVictim: 'EX_PARTNER',
-          dateOfBirth: planted.suspectDob, address: planted.suspectAddress, clinicalIndicators: planted.suspectClinical,
+          forename: 'Sam',
+          surname: 'Taylor',
+          relationshipToVictim: 'EX_PARTNER',
+          dateOfBirth: planted.suspectDob,
+          address: planted.suspectAddress,
+          clinicalIndicators: planted.suspectClinical,
         } as Referral['perpetrator'],
         offence: { ...base.offence, offenceCode: planted.offenceCode, legislation: planted.legislation },
-        risk: { tool: 'S-DASH', level: 'HIGH', assessedAt: '2026-11-21T17:30:00Z', score: planted.riskScore, assessor: planted.riskAssessor },
+        risk: {
+          tool: 'S-DASH',
+          level: 'HIGH',
+          assessedAt: '2026-11-21T17:30:00Z',
+          score: planted.riskScore,
+          assessor: planted.riskAssessor,
+        },
         lawfulBasis: { code: 'DPA2018-S8-P1', authorisedBy: planted.lawfulBasisBy, authorisedAt: planted.lawfulBasisAt },
         mdtReason: planted.mdtReason,
         officerInCase: { ...base.officerInCase!, phone: planted.officerPhone },
@@ -176,7 +204,12 @@ describe('referralToCharityPayload', () => {
     it('still sends what the charity needs from the same referral', () => {
       const payload = map(plantedReferral());
       expect(payload.client.forename).toBe('Alex');
-      expect(payload.client.safeContact).toStrictEqual({ phone: '07700900123', email: 'alex@example.org', safeTimeToCall: 'weekdays 10:00-14:00', voicemailSafe: false });
+      expect(payload.client.safeContact).toStrictEqual({
+        phone: '07700900123',
+        email: 'alex@example.org',
+        safeTimeToCall: 'weekdays 10:00-14:00',
+        voicemailSafe: false,
+      });
       expect(payload.perpetrator).toStrictEqual({ forename: 'Sam', surname: 'Taylor', relationshipToClient: 'EX_PARTNER' });
     });
   });

@@ -16,7 +16,12 @@ const opts: FhirMappingOptions = {
   crimeReferenceSystem: 'https://iasu.example/Id/crime-reference',
 };
 const UK_CORE = 'https://fhir.hl7.org.uk/StructureDefinition/';
-const consentGiven = { purpose: 'CLINICAL_REFERRAL' as const, status: 'GIVEN' as const, recordedAt: '2026-11-22T08:00:00Z', recordedBy: '4521' };
+const consentGiven = {
+  purpose: 'CLINICAL_REFERRAL' as const,
+  status: 'GIVEN' as const,
+  recordedAt: '2026-11-22T08:00:00Z',
+  recordedBy: '4521',
+};
 
 function bundleFor(referral: Referral, options: FhirMappingOptions = opts): Bundle {
   return referralToTransactionBundle(nhsView(referral), options);
@@ -38,13 +43,25 @@ describe('referralToTransactionBundle', () => {
   it('is a transaction of conditional creates with UK Core profiles', () => {
     expect(bundle.resourceType).toBe('Bundle');
     expect(bundle.type).toBe('transaction');
-    expect(bundle.entry?.map((e) => e.resource?.resourceType)).toEqual(['Organization', 'Organization', 'Patient', 'Flag', 'Consent', 'ServiceRequest', 'Task']);
+    expect(bundle.entry?.map((e) => e.resource?.resourceType)).toEqual([
+      'Organization',
+      'Organization',
+      'Patient',
+      'Flag',
+      'Consent',
+      'ServiceRequest',
+      'Task',
+    ]);
     const profiles = bundle.entry?.map((e) => e.resource?.meta?.profile);
     expect(profiles).toEqual(
       ['Organization', 'Organization', 'Patient', 'Flag', 'Consent', 'ServiceRequest', 'Task'].map((t) => [`${UK_CORE}UKCore-${t}`]),
     );
     for (const entry of bundle.entry ?? []) {
-      expect(entry.request).toEqual({ method: 'POST', url: entry.resource?.resourceType, ifNoneExist: expect.stringMatching(/^identifier=/) });
+      expect(entry.request).toEqual({
+        method: 'POST',
+        url: entry.resource?.resourceType,
+        ifNoneExist: expect.stringMatching(/^identifier=/),
+      });
       expect(entry.fullUrl).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }
     expect(new Set(bundle.entry?.map((e) => e.fullUrl)).size).toBe(7);
@@ -67,7 +84,13 @@ describe('referralToTransactionBundle', () => {
           {
             url: 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
             valueCodeableConcept: {
-              coding: [{ system: 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland', code: '02', display: 'Number present but not traced' }],
+              coding: [
+                {
+                  system: 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland',
+                  code: '02',
+                  display: 'Number present but not traced',
+                },
+              ],
             },
           },
         ],
@@ -136,11 +159,19 @@ describe('referralToTransactionBundle', () => {
 
   it('flags the risk as safeguarding with level, tool and assessment time', () => {
     const flag = resourceOf<Flag>(bundle, 'Flag');
-    expect(flag.category).toEqual([{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/flag-categories-bars', code: 'SG', display: 'Safeguarding Concern' }] }]);
+    expect(flag.category).toEqual([
+      { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/flag-categories-bars', code: 'SG', display: 'Safeguarding Concern' }] },
+    ]);
     // Coded from BaRS safeguarding-codes-bars (the referred suspect is a risk to others); the spec's text stays.
     expect(clinicalReferral().subject.role).toBe('SUSPECT');
     expect(flag.code).toEqual({
-      coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/safeguarding-codes-bars', code: '129707006', display: 'At risk for other-directed violence (finding)' }],
+      coding: [
+        {
+          system: 'https://fhir.nhs.uk/CodeSystem/safeguarding-codes-bars',
+          code: '129707006',
+          display: 'At risk for other-directed violence (finding)',
+        },
+      ],
       text: 'Stalking — risk HIGH (S-DASH)',
     });
     expect(flag.period).toEqual({ start: '2026-11-21T17:30:00Z' });
@@ -159,7 +190,9 @@ describe('referralToTransactionBundle', () => {
     });
     expect(consent.provision?.actor).toEqual([
       {
-        role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'AUT', display: 'author (originator)' }] },
+        role: {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'AUT', display: 'author (originator)' }],
+        },
         reference: { display: 'Insp 0771' },
       },
     ]);
@@ -211,7 +244,9 @@ describe('referralToTransactionBundle', () => {
     const referral = clinicalReferral({ subject: { ...clinicalReferral().subject, role: 'VICTIM' } });
     // nhsView drops it; the mapping refuses even if a view carried one.
     expect(() => bundleFor(referral)).toThrow(/neither consent/);
-    expect(() => referralToTransactionBundle({ ...nhsView(referral), lawfulBasis: clinicalReferral().lawfulBasis }, opts)).toThrow(/neither consent/);
+    expect(() => referralToTransactionBundle({ ...nhsView(referral), lawfulBasis: clinicalReferral().lawfulBasis }, opts)).toThrow(
+      /neither consent/,
+    );
   });
 });
 
@@ -262,7 +297,10 @@ describe('minimisation: what the NHS must not receive never reaches the bundle',
 
   it("for a victim's clinical referral with consent, including a lawful basis that is a suspect's only", () => {
     const victim = plantedReferral(
-      clinicalReferral({ consent: consentGiven, lawfulBasis: { code: 'CDA1998-S115', authorisedBy: planted.victimBasisBy, authorisedAt: '2026-11-22T09:35:00Z' } }),
+      clinicalReferral({
+        consent: consentGiven,
+        lawfulBasis: { code: 'CDA1998-S115', authorisedBy: planted.victimBasisBy, authorisedAt: '2026-11-22T09:35:00Z' },
+      }),
       'VICTIM',
     );
     const json = JSON.stringify(bundleFor(victim));
@@ -273,7 +311,15 @@ describe('minimisation: what the NHS must not receive never reaches the bundle',
   it('an advocacy-shaped referral (victim contact details) with clinical consent leaks none of them', () => {
     const referral = { ...advocacyReferral(), type: 'CLINICAL' as const, consent: consentGiven };
     const json = JSON.stringify(bundleFor(referral));
-    for (const value of ['07700900123', 'alex@example.org', 'weekdays 10:00-14:00', 'Sam', 'Taylor', 'jordan.lee@police.example', 'DC Jordan Lee']) {
+    for (const value of [
+      '07700900123',
+      'alex@example.org',
+      'weekdays 10:00-14:00',
+      'Sam',
+      'Taylor',
+      'jordan.lee@police.example',
+      'DC Jordan Lee',
+    ]) {
       expect(json).not.toContain(value);
     }
   });
@@ -282,7 +328,10 @@ describe('minimisation: what the NHS must not receive never reaches the bundle',
 describe('R4 structural validation (Medplum validator, base R4 definitions)', () => {
   it.each([
     ['lawful basis', clinicalReferral()],
-    ['consent given, no NHS number, SNOMED code', clinicalReferral({ consent: consentGiven, subject: { ...clinicalReferral().subject, nhsNumber: undefined } })],
+    [
+      'consent given, no NHS number, SNOMED code',
+      clinicalReferral({ consent: consentGiven, subject: { ...clinicalReferral().subject, nhsNumber: undefined } }),
+    ],
   ])('every resource validates: %s', (_label, referral) => {
     const b = bundleFor(referral, { ...opts, serviceSnomedCode: '1234567' });
     for (const entry of b.entry ?? []) expectValidR4(entry.resource as Resource);

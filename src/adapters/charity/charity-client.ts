@@ -43,7 +43,10 @@ interface RawResponse {
 export class CharityClient {
   private readonly apiBase: string;
 
-  constructor(private readonly opts: CharityClientOptions, private readonly http = new KeepAliveHttp()) {
+  constructor(
+    private readonly opts: CharityClientOptions,
+    private readonly http = new KeepAliveHttp(),
+  ) {
     this.apiBase = `${opts.baseUrl.replace(/\/+$/, '')}/v1`;
   }
 
@@ -163,10 +166,15 @@ function parseJson(text: string): unknown {
  * under the same Idempotency-Key is safe and returns the existing case (charity-api.md).
  */
 function outcomeUnknown(status: number): PartnerError {
-  return new PartnerError('CHARITY', 'transient', `charity answered ${status} with an unreadable body: outcome unknown, resending under the same Idempotency-Key`, {
-    status,
-    code: 'outcome_unknown',
-  });
+  return new PartnerError(
+    'CHARITY',
+    'transient',
+    `charity answered ${status} with an unreadable body: outcome unknown, resending under the same Idempotency-Key`,
+    {
+      status,
+      code: 'outcome_unknown',
+    },
+  );
 }
 
 function badResponse(status: number): PartnerError {
@@ -191,7 +199,13 @@ function isReferralState(value: unknown): value is CharityReferralState {
 
 /** Only the contract's fields, so nothing else the charity adds travels further. */
 function pickState(v: CharityReferralState): CharityReferralState {
-  return { id: v.id, externalReference: v.externalReference, status: v.status, statusReason: v.statusReason ?? null, updatedAt: v.updatedAt };
+  return {
+    id: v.id,
+    externalReference: v.externalReference,
+    status: v.status,
+    statusReason: v.statusReason ?? null,
+    updatedAt: v.updatedAt,
+  };
 }
 
 /** node:http's own socket and parser failures carry a code (ECONNRESET, HPE_…). */

@@ -13,7 +13,12 @@ export const MAX_DETAIL_CHARS = 500;
  * undefined for a 2xx. Calls with their own meaning for a status (404 on GET, 409 on cancel)
  * handle it before asking here.
  */
-export function classifyCharityResponse(status: number, headers: HeaderReader, body: unknown, now: number = Date.now()): PartnerError | undefined {
+export function classifyCharityResponse(
+  status: number,
+  headers: HeaderReader,
+  body: unknown,
+  now: number = Date.now(),
+): PartnerError | undefined {
   if (status >= 200 && status < 300) return undefined;
 
   if (status === 401 || status === 403) {
@@ -80,7 +85,8 @@ function validationDetail(body: unknown): { detail: string; partnerText?: string
     const item = (e ?? {}) as { path?: unknown; message?: unknown };
     const path = pathText(item.path);
     paths.push(path);
-    if (typeof item.message === 'string' && item.message.trim() !== '') messages.push(`${path}: ${item.message.replace(/[\u0000-\u001f\u007f]/g, ' ')}`);
+    if (typeof item.message === 'string' && item.message.trim() !== '')
+      messages.push(`${path}: ${item.message.replace(/[\u0000-\u001f\u007f]/g, ' ')}`);
   }
   const partnerText = truncate(messages.join('; '), MAX_DETAIL_CHARS);
   return { detail: truncate(paths.join(', '), MAX_DETAIL_CHARS), ...(partnerText ? { partnerText } : {}) };

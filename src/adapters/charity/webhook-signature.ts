@@ -47,7 +47,9 @@ export function checkSignatureHeader(
 /** The header the charity sends; used by the simulator and in the README's example. */
 export function signCharityPayload(secret: string, rawBody: Buffer | string, unixSeconds: number): string {
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
-  const mac = createHmac('sha256', secret).update(Buffer.concat([Buffer.from(`${unixSeconds}.`, 'utf8'), body])).digest('hex');
+  const mac = createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(`${unixSeconds}.`, 'utf8'), body]))
+    .digest('hex');
   return `t=${unixSeconds},v1=${mac}`;
 }
 

@@ -57,7 +57,10 @@ export function classifyNhsResponse(status: number, headers: HeaderSource, body:
   const label = `NHS FHIR server answered ${status}${code ? ` (${code})` : ''}`;
 
   if (byCode === 'auth' || (byCode === undefined && AUTH.has(status))) return failed(new PartnerError('NHS', 'auth', label, options));
-  if (byCode === 'permanent' || (byCode === undefined && (PERMANENT.has(status) || (status >= 400 && status < 500 && !TRANSIENT.has(status))))) {
+  if (
+    byCode === 'permanent' ||
+    (byCode === undefined && (PERMANENT.has(status) || (status >= 400 && status < 500 && !TRANSIENT.has(status))))
+  ) {
     return failed(new PartnerError('NHS', 'permanent', label, options));
   }
   // 408/429/5xx, and anything else odd (a 2xx whose body was not JSON): retrying is safe because
@@ -87,12 +90,15 @@ export function nhsVerdictFor(err: unknown, now: number = Date.now()): NhsVerdic
     return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed on the network', { detail: code ?? 'network' }));
   }
   // Unknown failure inside the client: retry (bounded by the queue), but report only its type.
-  return failed(new PartnerError('NHS', 'transient', 'NHS FHIR request failed', { detail: typeof e?.name === 'string' ? e.name : 'unknown' }));
+  return failed(
+    new PartnerError('NHS', 'transient', 'NHS FHIR request failed', { detail: typeof e?.name === 'string' ? e.name : 'unknown' }),
+  );
 }
 
 function header(headers: HeaderSource, name: string): string | undefined {
   if (!headers) return undefined;
-  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function')
+    return (headers as { get(n: string): string | null }).get(name) ?? undefined;
   const record = headers as Record<string, string | string[] | undefined>;
   const key = Object.keys(record).find((k) => k.toLowerCase() === name);
   const value = key === undefined ? undefined : record[key];

@@ -99,7 +99,14 @@ export class NhsFhirClient {
       }
       if (page >= maxPages || !bundle.link?.some((l) => l.relation === 'next')) return out;
       const current = bundle;
-      bundle = (await this.request(ctx, (client, options) => client.nextPage({ bundle: current as unknown as Parameters<typeof client.nextPage>[0]["bundle"], options }) as Promise<FhirResource>)) as unknown as Bundle;
+      bundle = (await this.request(
+        ctx,
+        (client, options) =>
+          client.nextPage({
+            bundle: current as unknown as Parameters<typeof client.nextPage>[0]['bundle'],
+            options,
+          }) as Promise<FhirResource>,
+      )) as unknown as Bundle;
     }
   }
 
@@ -107,17 +114,25 @@ export class NhsFhirClient {
     const serviceRequest = await this.findByReferralId<ServiceRequest>('ServiceRequest', referralId, ctx);
     if (!serviceRequest) {
       // The trust said it has the referral but cannot show it: try again later.
-      throw new PartnerError('NHS', 'transient', 'NHS FHIR server reported the referral delivered but has no ServiceRequest for it', { detail: 'service-request-not-found' });
+      throw new PartnerError('NHS', 'transient', 'NHS FHIR server reported the referral delivered but has no ServiceRequest for it', {
+        detail: 'service-request-not-found',
+      });
     }
     const task = await this.findByReferralId<Task>('Task', referralId, ctx);
     return { serviceRequestRef: `ServiceRequest/${serviceRequest.id}`, ...(task ? { taskRef: `Task/${task.id}` } : {}) };
   }
 
-  private async findByReferralId<T extends ServiceRequest | Task>(resourceType: T['resourceType'], referralId: string, ctx: RequestContext): Promise<(T & { id: string }) | undefined> {
+  private async findByReferralId<T extends ServiceRequest | Task>(
+    resourceType: T['resourceType'],
+    referralId: string,
+    ctx: RequestContext,
+  ): Promise<(T & { id: string }) | undefined> {
     const bundle = (await this.request(ctx, (client, options) =>
       client.resourceSearch({ resourceType, searchParams: { identifier: `${this.opts.referralIdSystem}|${referralId}` }, options }),
     )) as unknown as Bundle;
-    const found = (bundle.entry ?? []).map((e) => e.resource).find((r): r is T => r?.resourceType === resourceType && typeof r.id === 'string');
+    const found = (bundle.entry ?? [])
+      .map((e) => e.resource)
+      .find((r): r is T => r?.resourceType === resourceType && typeof r.id === 'string');
     return found as (T & { id: string }) | undefined;
   }
 
@@ -136,13 +151,19 @@ export class NhsFhirClient {
     } catch (err) {
       // 409/412 here is a version race with the trust, not a duplicate: re-read and try again.
       if (err instanceof PartnerError && (err.status === 409 || err.status === 412)) {
-        throw new PartnerError('NHS', 'transient', `NHS FHIR update conflicted (${err.status})`, { ...err.options, partnerText: err.partnerText });
+        throw new PartnerError('NHS', 'transient', `NHS FHIR update conflicted (${err.status})`, {
+          ...err.options,
+          partnerText: err.partnerText,
+        });
       }
       throw err;
     }
   }
 
-  private request<T>(ctx: RequestContext, call: (client: Parameters<Parameters<NhsRequester['call']>[1]>[0], options: CallOptions) => Promise<T>): Promise<T> {
+  private request<T>(
+    ctx: RequestContext,
+    call: (client: Parameters<Parameters<NhsRequester['call']>[1]>[0], options: CallOptions) => Promise<T>,
+  ): Promise<T> {
     return this.requester.call(ctx, call);
   }
 

@@ -36,7 +36,11 @@ export class NhsRequester {
 
   constructor(private readonly opts: NhsRequesterOptions) {}
 
-  async call<T>(ctx: RequestContext, call: (client: FhirKitClient, options: CallOptions) => Promise<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
+  async call<T>(
+    ctx: RequestContext,
+    call: (client: FhirKitClient, options: CallOptions) => Promise<T>,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
     const client = await this.fhirKit();
     return this.authorised(ctx, extraHeaders, (headers) => call(client, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs) }));
   }
@@ -47,7 +51,13 @@ export class NhsRequester {
    * X-Correlation-Id is a transient failure (BaRS Core 1.2.2 sender responsibilities: such an
    * answer came from something in between, not the receiver, so the message is not delivered).
    */
-  post(ctx: RequestContext, path: string, body: unknown, extraHeaders: Record<string, string> = {}, { requireEcho = false } = {}): Promise<unknown> {
+  post(
+    ctx: RequestContext,
+    path: string,
+    body: unknown,
+    extraHeaders: Record<string, string> = {},
+    { requireEcho = false } = {},
+  ): Promise<unknown> {
     const url = `${this.opts.baseUrl.replace(/\/+$/, '')}/${path}`;
     const payload = JSON.stringify(body);
     return this.authorised(ctx, extraHeaders, async (headers) => {
@@ -65,7 +75,11 @@ export class NhsRequester {
     this.http.close();
   }
 
-  private async authorised<T>(ctx: RequestContext, extraHeaders: Record<string, string>, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+  private async authorised<T>(
+    ctx: RequestContext,
+    extraHeaders: Record<string, string>,
+    send: (headers: Record<string, string>) => Promise<T>,
+  ): Promise<T> {
     const attempt = async (token: string | undefined): Promise<T> => {
       const headers = {
         'X-Correlation-Id': ctx.correlationId,
@@ -95,7 +109,10 @@ export class NhsRequester {
         return await attempt(await auth.accessToken());
       } catch (again) {
         if (again instanceof PartnerError && again.kind === 'auth') {
-          throw new PartnerError('NHS', 'auth', `${again.message} after a token refresh`, { ...again.options, partnerText: again.partnerText });
+          throw new PartnerError('NHS', 'auth', `${again.message} after a token refresh`, {
+            ...again.options,
+            partnerText: again.partnerText,
+          });
         }
         throw again;
       }
@@ -114,10 +131,15 @@ function assertEchoed(answer: HttpAnswer, sent: Record<string, string>): void {
   if (answer.status < 200 || answer.status >= 300) return;
   const missing = ECHOED.filter((name) => answer.header(name)?.trim().toLowerCase() !== sent[name]?.toLowerCase());
   if (!missing.length) return;
-  throw new PartnerError('NHS', 'transient', `NHS BaRS answered ${answer.status} without mirroring ${missing.join(' and ')}: not counted as delivered`, {
-    status: answer.status,
-    detail: `integrity headers not mirrored: ${missing.join(', ')}`,
-  });
+  throw new PartnerError(
+    'NHS',
+    'transient',
+    `NHS BaRS answered ${answer.status} without mirroring ${missing.join(' and ')}: not counted as delivered`,
+    {
+      status: answer.status,
+      detail: `integrity headers not mirrored: ${missing.join(', ')}`,
+    },
+  );
 }
 
 /**
@@ -157,6 +179,7 @@ let fhirKitModule: Promise<FhirKitModule> | undefined;
 export function loadFhirKit(): Promise<FhirKitModule> {
   fhirKitModule ??= (async () => {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: require first, import() after
       return require('fhir-kit-client') as FhirKitModule;
     } catch (err) {
       const code = (err as { code?: string }).code;

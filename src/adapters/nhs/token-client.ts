@@ -127,7 +127,8 @@ export function readPrivateKey(
   const pem = source.pem?.trim() ? source.pem : undefined;
   const file = source.file?.trim() ? source.file.trim() : undefined;
   if (pem && file) throw new Error(`set either ${names.pem} or ${names.file}, not both`);
-  if (!pem && !file) throw new Error(`the NHS OAuth private key is missing: set ${names.pem} (PEM text) or ${names.file} (path to a PEM file)`);
+  if (!pem && !file)
+    throw new Error(`the NHS OAuth private key is missing: set ${names.pem} (PEM text) or ${names.file} (path to a PEM file)`);
 
   let text: string;
   let variable: string;
@@ -153,7 +154,8 @@ export function readPrivateKey(
     // node's message may describe the input; ours says only which variable is wrong.
     throw new Error(`${variable} is not a PEM private key (PKCS#8 or PKCS#1 RSA)`);
   }
-  if (key.asymmetricKeyType !== 'rsa') throw new Error(`${variable} must be an RSA private key (RS512), not ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new Error(`${variable} must be an RSA private key (RS512), not ${key.asymmetricKeyType ?? 'unknown'}`);
   return text;
 }
 
@@ -188,7 +190,10 @@ function usableToken(text: string, status: number): { token: string; expiresInSe
   }
   const tokenType = body?.token_type;
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
-    throw new PartnerError('NHS', 'auth', 'NHS token endpoint issued a token that is not a bearer token', { status, detail: 'unsupported_token_type' });
+    throw new PartnerError('NHS', 'auth', 'NHS token endpoint issued a token that is not a bearer token', {
+      status,
+      detail: 'unsupported_token_type',
+    });
   }
   // NHS England's platform sends expires_in as a string ("599"); accept either form.
   const raw = body?.expires_in;
@@ -228,7 +233,9 @@ function transportError(err: unknown): PartnerError {
   if (tls) return tls;
   // fetch reports every transport failure as TypeError('fetch failed') with the socket code in `cause`.
   if (isNetworkError(err) || (e?.name === 'TypeError' && e.message === 'fetch failed')) {
-    return new PartnerError('NHS', 'transient', 'NHS token request failed on the network', { detail: e?.code ?? e?.cause?.code ?? 'network' });
+    return new PartnerError('NHS', 'transient', 'NHS token request failed on the network', {
+      detail: e?.code ?? e?.cause?.code ?? 'network',
+    });
   }
   return new PartnerError('NHS', 'transient', 'NHS token request failed', { detail: typeof e?.name === 'string' ? e.name : 'unknown' });
 }

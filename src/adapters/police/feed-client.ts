@@ -3,7 +3,10 @@ import { callPolice, classifyPoliceStatus } from './http';
 
 /** Pulls one page of the RMS feed: `GET {base}/flags?cursor=&limit=` (police-feed.md §1). */
 export class PoliceFeedClient {
-  constructor(private readonly opts: { baseUrl: string; token: string; timeoutMs: number; pageLimit: number }, private readonly http = new KeepAliveHttp()) {}
+  constructor(
+    private readonly opts: { baseUrl: string; token: string; timeoutMs: number; pageLimit: number },
+    private readonly http = new KeepAliveHttp(),
+  ) {}
 
   async fetchPage(cursor: string | undefined, ctx: { correlationId: string }): Promise<Buffer> {
     const url = new URL(`${this.opts.baseUrl}/flags`);

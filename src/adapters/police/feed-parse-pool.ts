@@ -64,7 +64,10 @@ export class FeedParsePool {
     // Compiled, the worker is JavaScript. Under tsx or jest it is TypeScript, loaded through
     // tsx's CommonJS hook (a devDependency, present wherever the .ts sources run).
     const worker = file.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } })
+      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, {
+          eval: true,
+          resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb },
+        })
       : new Worker(file, { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } });
     worker.unref();
     worker.on('message', (reply: Reply) => {
@@ -73,7 +76,8 @@ export class FeedParsePool {
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
       if ('feed' in reply) waiting.resolve(reply.feed);
-      else waiting.reject(reply.error.feedError ? new FeedError(reply.error.message) : new Error(`feed parse failed: ${reply.error.message}`));
+      else
+        waiting.reject(reply.error.feedError ? new FeedError(reply.error.message) : new Error(`feed parse failed: ${reply.error.message}`));
     });
     const lost = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;

@@ -11,6 +11,9 @@ import { FEED_NAMESPACE } from '../../domain/crime-record';
  * document come back as `{ ok: false }` one by one so the good ones can go on.
  */
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- xml2js gives an untyped tree, read defensively
+type XmlTree = Record<string, any>;
+
 export class FeedError extends Error {
   constructor(message: string) {
     super(message);
@@ -57,13 +60,15 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
   }
   // In the feed's namespace by default, or by a prefix bound to it (checked in parseXml).
   const prefixedRoot = /<[A-Za-z_][\w.-]*:CrimeFlagFeed[\s>/]/.test(text.slice(0, 4096));
-  if (attrs.xmlns !== FEED_NAMESPACE && !(prefixedRoot && attrs.xmlns === undefined)) throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
+  if (attrs.xmlns !== FEED_NAMESPACE && !(prefixedRoot && attrs.xmlns === undefined))
+    throw new FeedError(`CrimeFlagFeed must be in namespace ${FEED_NAMESPACE}`);
 
   const cursorNode = firstObject(feed.Cursor);
   let cursor: FeedCursor | undefined;
   if (cursorNode) {
     const c = (cursorNode.$ ?? {}) as Record<string, string>;
-    if (typeof c.next !== 'string' || c.next.length === 0 || c.next.length > 200 || oversize(c.next)) throw new FeedError('Cursor/@next is missing or invalid');
+    if (typeof c.next !== 'string' || c.next.length === 0 || c.next.length > 200 || oversize(c.next))
+      throw new FeedError('Cursor/@next is missing or invalid');
     if (c.more !== undefined && c.more !== 'true' && c.more !== 'false') throw new FeedError('Cursor/@more must be true or false');
     cursor = { next: c.next, more: c.more === 'true' };
   }
@@ -141,7 +146,7 @@ function feedPrefixes(text: string): Set<string> {
   return new Set([...declared].filter(([, ns]) => ns === FEED_NAMESPACE).map(([prefix]) => prefix));
 }
 
-async function parseXml(text: string): Promise<Record<string, any>> {
+async function parseXml(text: string): Promise<XmlTree> {
   const ours = feedPrefixes(text);
   const parser = new Parser({
     tagNameProcessors: [(name: string) => (ours.has(name.split(':')[0]!) ? processors.stripPrefix(name) : name)],
@@ -157,16 +162,20 @@ async function parseXml(text: string): Promise<Record<string, any>> {
   try {
     const result = await parser.parseStringPromise(text);
     if (!result || typeof result !== 'object') throw new FeedError('document has no root element');
-    return result as Record<string, any>;
+    return result as XmlTree;
   } catch (err) {
     if (err instanceof FeedError) throw err;
     // sax messages carry line/column but never document content beyond a character.
-    const message = String((err as Error).message ?? err).split('\n').slice(0, 3).join(' ').slice(0, 200);
+    const message = String((err as Error).message ?? err)
+      .split('\n')
+      .slice(0, 3)
+      .join(' ')
+      .slice(0, 200);
     throw new FeedError(`XML is malformed: ${message}`);
   }
 }
 
-function firstObject(value: unknown): Record<string, any> | undefined {
-  if (Array.isArray(value) && value[0] && typeof value[0] === 'object') return value[0] as Record<string, any>;
+function firstObject(value: unknown): XmlTree | undefined {
+  if (Array.isArray(value) && value[0] && typeof value[0] === 'object') return value[0] as XmlTree;
   return undefined;
 }

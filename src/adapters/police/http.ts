@@ -20,6 +20,7 @@ export async function callPolice(http: KeepAliveHttp, url: string, call: HttpCal
 export function classifyPoliceStatus(status: number, retryAfter: string | null, what: string): PartnerError {
   const options = { status, retryAfterMs: parseRetryAfter(retryAfter) };
   if (status === 401 || status === 403) return new PartnerError('POLICE', 'auth', `${what}: RMS refused credentials (${status})`, options);
-  if (status === 408 || status === 429 || status >= 500) return new PartnerError('POLICE', 'transient', `${what}: RMS answered ${status}`, options);
+  if (status === 408 || status === 429 || status >= 500)
+    return new PartnerError('POLICE', 'transient', `${what}: RMS answered ${status}`, options);
   return new PartnerError('POLICE', 'permanent', `${what}: RMS answered ${status}`, options);
 }

@@ -8,16 +8,30 @@ import { parseCrimeRecord, type RecordParseResult } from './record-validator';
  * another value in its place (another marker, and none): a read value changes the outcome, an
  * ignored one cannot.
  */
-export function parseOversizeRecord(raw: unknown, index: number, marker: string, maxValueChars: number, crimeRefPattern?: RegExp): RecordParseResult {
+export function parseOversizeRecord(
+  raw: unknown,
+  index: number,
+  marker: string,
+  maxValueChars: number,
+  crimeRefPattern?: RegExp,
+): RecordParseResult {
   const first = parseCrimeRecord(raw, index, crimeRefPattern);
   // Each cut value on its own: a record may hold an ignored one and a read one.
-  const changes = (at: Path, other: string) => outcome(parseCrimeRecord(swapAt(raw, at, marker, other), index, crimeRefPattern)) !== outcome(first);
+  const changes = (at: Path, other: string) =>
+    outcome(parseCrimeRecord(swapAt(raw, at, marker, other), index, crimeRefPattern)) !== outcome(first);
   const read = markerPaths(raw, marker).find((at) => [`${marker}x`, ''].some((other) => changes(at, other)));
   // Kept for operators without the cut value, and the same on every read (quarantine ids are content hashes).
   const kept = swap(raw, marker, `[over ${maxValueChars} characters]`);
   if (!read) return first.ok ? first : { ...first, raw: kept };
   const { crimeReference, recordVersion } = first.ok ? first.record : first;
-  return dropUndefined({ ok: false as const, index, crimeReference, recordVersion, reason: `${describePath(raw, read)} is over the parser's limit of ${maxValueChars} characters`, raw: kept });
+  return dropUndefined({
+    ok: false as const,
+    index,
+    crimeReference,
+    recordVersion,
+    reason: `${describePath(raw, read)} is over the parser's limit of ${maxValueChars} characters`,
+    raw: kept,
+  });
 }
 
 type Path = (string | number)[];
@@ -34,7 +48,8 @@ function swapAt(node: unknown, at: Path, from: string, to: string): unknown {
   if (at.length === 0) return typeof node === 'string' ? node.split(from).join(to) : node;
   const [step, ...rest] = at;
   if (Array.isArray(node)) return node.map((child, i) => (i === step ? swapAt(child, rest, from, to) : child));
-  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === step ? swapAt(v, rest, from, to) : v]));
+  if (node && typeof node === 'object')
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === step ? swapAt(v, rest, from, to) : v]));
   return node;
 }
 

@@ -43,24 +43,29 @@ function realDate(value: string, helpers: Joi.CustomHelpers) {
   return !sameDay || Number.isNaN(Date.parse(value)) ? helpers.error('date.base') : value;
 }
 
-const nhsNumber = Joi.string()
-  .custom((value: string, helpers) => {
-    const digits = value.replace(/\s+/g, '');
-    if (!/^\d{10}$/.test(digits)) return helpers.error('nhs.format');
-    if (!isValidNhsNumber(digits)) return helpers.error('nhs.modulus11');
-    return digits;
-  }, 'NHS number');
+const nhsNumber = Joi.string().custom((value: string, helpers) => {
+  const digits = value.replace(/\s+/g, '');
+  if (!/^\d{10}$/.test(digits)) return helpers.error('nhs.format');
+  if (!isValidNhsNumber(digits)) return helpers.error('nhs.modulus11');
+  return digits;
+}, 'NHS number');
 
 const consent = Joi.object({
-  purpose: Joi.string().valid(...CONSENT_PURPOSES).required(),
-  status: Joi.string().valid(...CONSENT_STATUSES).required(),
+  purpose: Joi.string()
+    .valid(...CONSENT_PURPOSES)
+    .required(),
+  status: Joi.string()
+    .valid(...CONSENT_STATUSES)
+    .required(),
   recordedAt: dateTime,
   recordedBy: short,
 });
 
 const person = Joi.object({
   ref: ref.required(),
-  role: Joi.string().valid(...PERSON_ROLES).required(),
+  role: Joi.string()
+    .valid(...PERSON_ROLES)
+    .required(),
   forename: short,
   surname: short,
   dateOfBirth: date,
@@ -75,28 +80,55 @@ const person = Joi.object({
   }),
   language: Joi.string().pattern(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/),
   consents: Joi.array().items(consent).required(),
-  lawfulBasis: Joi.object({ code: Joi.string().valid(...LAWFUL_BASIS_CODES).required(), authorisedBy: short, authorisedAt: dateTime }),
+  lawfulBasis: Joi.object({
+    code: Joi.string()
+      .valid(...LAWFUL_BASIS_CODES)
+      .required(),
+    authorisedBy: short,
+    authorisedAt: dateTime,
+  }),
   clinicalIndicators: freeText,
-  relationshipToVictim: Joi.object({ victimRef: ref.required(), relationship: Joi.string().pattern(/^[A-Z_]{1,40}$/).required() }),
+  relationshipToVictim: Joi.object({
+    victimRef: ref.required(),
+    relationship: Joi.string()
+      .pattern(/^[A-Z_]{1,40}$/)
+      .required(),
+  }),
 });
 
 const recordSchema = Joi.object({
   crimeReference: Joi.string().pattern(CRIME_REF).required(),
   recordVersion: Joi.number().integer().min(1).max(Number.MAX_SAFE_INTEGER).required(),
-  recordStatus: Joi.string().valid(...RECORD_STATUSES).required(),
+  recordStatus: Joi.string()
+    .valid(...RECORD_STATUSES)
+    .required(),
   lastModified: dateTime,
   offence: Joi.object({
-    homeOfficeClass: Joi.string().pattern(/^[0-9]{1,3}[A-Z]?$/).required(),
+    homeOfficeClass: Joi.string()
+      .pattern(/^[0-9]{1,3}[A-Z]?$/)
+      .required(),
     offenceCode: Joi.string().pattern(/^[0-9]{1,3}\/[0-9]{1,3}$/),
     description: short,
     legislation: short,
     committedFrom: date,
     committedTo: date,
   }).required(),
-  flags: Joi.array().items(Joi.object({ code: Joi.string().pattern(/^[A-Z_]{1,40}$/).required(), raisedAt: dateTime, raisedBy: short })),
+  flags: Joi.array().items(
+    Joi.object({
+      code: Joi.string()
+        .pattern(/^[A-Z_]{1,40}$/)
+        .required(),
+      raisedAt: dateTime,
+      raisedBy: short,
+    }),
+  ),
   risk: Joi.object({
-    tool: Joi.string().valid(...RISK_TOOLS).required(),
-    level: Joi.string().valid(...RISK_LEVELS).required(),
+    tool: Joi.string()
+      .valid(...RISK_TOOLS)
+      .required(),
+    level: Joi.string()
+      .valid(...RISK_LEVELS)
+      .required(),
     score: Joi.number().integer().min(0).max(1000),
     assessedAt: dateTime,
     assessor: short,
@@ -104,12 +136,23 @@ const recordSchema = Joi.object({
   mdtDecision: Joi.object({
     decidedAt: dateTime,
     referrals: Joi.array().items(
-      Joi.object({ type: Joi.string().valid(...REFERRAL_TYPES).required(), subjectRef: ref.required(), reason: freeText }),
+      Joi.object({
+        type: Joi.string()
+          .valid(...REFERRAL_TYPES)
+          .required(),
+        subjectRef: ref.required(),
+        reason: freeText,
+      }),
     ),
   }),
   persons: Joi.array().items(person).max(50),
   summary: freeText,
-  officerInCase: Joi.object({ collar: short.required(), name: short, email: Joi.string().email({ tlds: false }).max(254), phone: Joi.string().max(30) }),
+  officerInCase: Joi.object({
+    collar: short.required(),
+    name: short,
+    email: Joi.string().email({ tlds: false }).max(254),
+    phone: Joi.string().max(30),
+  }),
 });
 
 const REASONS: Record<string, string> = {
@@ -140,7 +183,8 @@ export function parseCrimeRecord(node: unknown, index: number, crimeRefPattern?:
   } catch (err) {
     return { ok: false, index, reason: `record ${index + 1} is not a CrimeRecord element: ${(err as Error).message}`, raw: node };
   }
-  const crimeReference = typeof candidate.crimeReference === 'string' && CRIME_REF.test(candidate.crimeReference) ? candidate.crimeReference : undefined;
+  const crimeReference =
+    typeof candidate.crimeReference === 'string' && CRIME_REF.test(candidate.crimeReference) ? candidate.crimeReference : undefined;
   const versionNumber = Number(candidate.recordVersion);
   const recordVersion = Number.isInteger(versionNumber) && versionNumber > 0 ? versionNumber : undefined;
   const fail = (reason: string): RecordParseResult => ({ ok: false, index, crimeReference, recordVersion, reason, raw: node });
@@ -208,6 +252,7 @@ const ELEMENT_NAMES: Record<string, string> = {
 
 // ---- xml2js node → plain candidate -------------------------------------------------------
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- xml2js gives an untyped tree, read defensively
 type XNode = Record<string, any>;
 
 function normalise(node: unknown) {
@@ -232,7 +277,9 @@ function normalise(node: unknown) {
           committedTo: text(offence, 'CommittedTo'),
         })
       : undefined,
-    flags: children(child(n, 'Flags'), 'Flag').map((f) => dropUndefined({ code: attr(f, 'code'), raisedAt: attr(f, 'raisedAt'), raisedBy: attr(f, 'raisedBy') })),
+    flags: children(child(n, 'Flags'), 'Flag').map((f) =>
+      dropUndefined({ code: attr(f, 'code'), raisedAt: attr(f, 'raisedAt'), raisedBy: attr(f, 'raisedBy') }),
+    ),
     risk: risk
       ? dropUndefined({
           tool: attr(risk, 'tool'),
@@ -245,13 +292,20 @@ function normalise(node: unknown) {
     mdtDecision: mdt
       ? dropUndefined({
           decidedAt: attr(mdt, 'decidedAt'),
-          referrals: children(mdt, 'Referral').map((r) => dropUndefined({ type: attr(r, 'type'), subjectRef: attr(r, 'subject'), reason: attr(r, 'reason') })),
+          referrals: children(mdt, 'Referral').map((r) =>
+            dropUndefined({ type: attr(r, 'type'), subjectRef: attr(r, 'subject'), reason: attr(r, 'reason') }),
+          ),
         })
       : undefined,
     persons: children(n, 'Person').map(normalisePerson),
     summary: text(n, 'Summary'),
     officerInCase: officer
-      ? dropUndefined({ collar: attr(officer, 'collar'), name: attr(officer, 'name'), email: attr(officer, 'email'), phone: attr(officer, 'phone') })
+      ? dropUndefined({
+          collar: attr(officer, 'collar'),
+          name: attr(officer, 'name'),
+          email: attr(officer, 'email'),
+          phone: attr(officer, 'phone'),
+        })
       : undefined,
   });
 }
@@ -271,7 +325,13 @@ function normalisePerson(p: XNode) {
     gender: text(p, 'Gender'),
     nhsNumber: text(p, 'NhsNumber'),
     address: address
-      ? dropUndefined({ lines: children(address, 'Line').map(nodeText).filter((l): l is string => !!l), town: text(address, 'Town'), postcode: text(address, 'Postcode') })
+      ? dropUndefined({
+          lines: children(address, 'Line')
+            .map(nodeText)
+            .filter((l): l is string => !!l),
+          town: text(address, 'Town'),
+          postcode: text(address, 'Postcode'),
+        })
       : undefined,
     safeContact: safe
       ? dropUndefined({
@@ -283,11 +343,20 @@ function normalisePerson(p: XNode) {
       : undefined,
     language: text(p, 'Language'),
     consents: children(p, 'Consent').map((c) =>
-      dropUndefined({ purpose: attr(c, 'purpose'), status: attr(c, 'status'), recordedAt: attr(c, 'recordedAt'), recordedBy: attr(c, 'recordedBy') }),
+      dropUndefined({
+        purpose: attr(c, 'purpose'),
+        status: attr(c, 'status'),
+        recordedAt: attr(c, 'recordedAt'),
+        recordedBy: attr(c, 'recordedBy'),
+      }),
     ),
-    lawfulBasis: basis ? dropUndefined({ code: attr(basis, 'code'), authorisedBy: attr(basis, 'authorisedBy'), authorisedAt: attr(basis, 'authorisedAt') }) : undefined,
+    lawfulBasis: basis
+      ? dropUndefined({ code: attr(basis, 'code'), authorisedBy: attr(basis, 'authorisedBy'), authorisedAt: attr(basis, 'authorisedAt') })
+      : undefined,
     clinicalIndicators: text(p, 'ClinicalIndicators'),
-    relationshipToVictim: relationship ? dropUndefined({ victimRef: attr(relationship, 'victim'), relationship: nodeText(relationship) }) : undefined,
+    relationshipToVictim: relationship
+      ? dropUndefined({ victimRef: attr(relationship, 'victim'), relationship: nodeText(relationship) })
+      : undefined,
   });
 }
 

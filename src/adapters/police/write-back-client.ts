@@ -6,7 +6,10 @@ import { callPolice, classifyPoliceStatus } from './http';
 export class PoliceOutcomeClient {
   private readonly url: string;
 
-  constructor(private readonly opts: { baseUrl: string; token: string; timeoutMs: number }, private readonly http = new KeepAliveHttp()) {
+  constructor(
+    private readonly opts: { baseUrl: string; token: string; timeoutMs: number },
+    private readonly http = new KeepAliveHttp(),
+  ) {
     this.url = `${opts.baseUrl}/referral-outcomes`;
   }
 
@@ -17,7 +20,12 @@ export class PoliceOutcomeClient {
       'X-Correlation-Id': ctx.correlationId,
     };
     if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
-    const res = await callPolice(this.http, this.url, { method: 'POST', headers, body: outcomeToXml(outcome), timeoutMs: this.opts.timeoutMs });
+    const res = await callPolice(this.http, this.url, {
+      method: 'POST',
+      headers,
+      body: outcomeToXml(outcome),
+      timeoutMs: this.opts.timeoutMs,
+    });
     if (res.status === 200 || res.status === 201 || res.status === 204) return;
     throw classifyPoliceStatus(res.status, res.header('retry-after'), 'outcome write-back');
   }

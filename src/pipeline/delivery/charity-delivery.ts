@@ -13,7 +13,10 @@ export function charityDelivery(ctx: Pick<Infra, 'config' | 'partners'>): Partne
     queue: QUEUE.charityDelivery,
     build: (referral) => referralToCharityPayload(charityView(referral), { referrerOrganisation }),
     send: async (payload, call) => {
-      const created = await ctx.partners.charity.createReferral(payload, { idempotencyKey: call.referralId, correlationId: call.correlationId });
+      const created = await ctx.partners.charity.createReferral(payload, {
+        idempotencyKey: call.referralId,
+        correlationId: call.correlationId,
+      });
       return { partnerRef: created.id, partnerStatus: created.status };
     },
     cancel: async (meta, reason, call) => {

@@ -1,18 +1,29 @@
 import type { Infra } from '../../infra';
+import type { PartnerCode } from '../../domain/referral-state';
+import type { BridgeQueues } from '../../queues/topology';
 
 /** The queues and the referral store, all that queueing a job needs. */
 export type JobQueues = Pick<Infra, 'queues' | 'referrals'>;
-import type { PartnerCode } from '../../domain/referral-state';
-import type { BridgeQueues } from '../../queues/topology';
 
 /**
  * Delivery job ids are per QUEUED transition, so a redrive (a new QUEUED) gets a new job.
  * `partner`: when the caller knows it, the referral is not read again.
  */
-export async function enqueueDelivery(ctx: JobQueues, referralId: string, correlationId: string, queuedSeq: number, partner?: PartnerCode, delayMs = 0): Promise<void> {
+export async function enqueueDelivery(
+  ctx: JobQueues,
+  referralId: string,
+  correlationId: string,
+  queuedSeq: number,
+  partner?: PartnerCode,
+  delayMs = 0,
+): Promise<void> {
   const to = partner ?? (await ctx.referrals.get(referralId))?.partner;
   if (!to) return;
-  await deliveryQueue(ctx, to).add('deliver', { referralId, correlationId, action: 'deliver' }, { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  await deliveryQueue(ctx, to).add(
+    'deliver',
+    { referralId, correlationId, action: 'deliver' },
+    { jobId: deliveryJobId(referralId, queuedSeq), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+  );
 }
 
 /** Each partner's deliveries, cancels and resends go through its own queue. */
@@ -44,17 +55,35 @@ export async function enqueueCancel(
   correlationId: string,
   cancelReason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN',
 ): Promise<void> {
-  await deliveryQueue(ctx, partner).add('cancel', { referralId, correlationId, action: 'cancel', cancelReason }, { jobId: `${referralId}-cancel`, priority: 1 });
+  await deliveryQueue(ctx, partner).add(
+    'cancel',
+    { referralId, correlationId, action: 'cancel', cancelReason },
+    { jobId: `${referralId}-cancel`, priority: 1 },
+  );
 }
 
 /** Each committed status change is written back to the police once (outbox entry `{id}|{seq}`). */
 export async function enqueueOutcome(ctx: JobQueues, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
-  await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}`, ...(delayMs > 0 ? { delay: delayMs } : {}) });
+  await ctx.queues.policeOutcomes.add(
+    'outcome',
+    { referralId, seq, correlationId },
+    { jobId: `${referralId}-s${seq}`, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+  );
 }
 
 /** The trust asked for a message again; one resend per asking response message. */
-export async function enqueueResend(ctx: JobQueues, referralId: string, partner: PartnerCode, correlationId: string, askedBy: string): Promise<void> {
-  await deliveryQueue(ctx, partner).add('resend', { referralId, correlationId, action: 'resend' }, { jobId: `${referralId}-resend-${askedBy}` });
+export async function enqueueResend(
+  ctx: JobQueues,
+  referralId: string,
+  partner: PartnerCode,
+  correlationId: string,
+  askedBy: string,
+): Promise<void> {
+  await deliveryQueue(ctx, partner).add(
+    'resend',
+    { referralId, correlationId, action: 'resend' },
+    { jobId: `${referralId}-resend-${askedBy}` },
+  );
 }
 
 /**

@@ -26,7 +26,11 @@ export interface PartnerDelivery<Payload> {
    * `already-closed`: the partner had finished with the referral before the cancel reached it,
    * so its own final status (applied by polling or its responses) is the truth, not CANCELLED.
    */
-  cancel(meta: ReferralMeta, reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN', call: { correlationId: string }): Promise<'cancelled' | 'already-closed'>;
+  cancel(
+    meta: ReferralMeta,
+    reason: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN',
+    call: { correlationId: string },
+  ): Promise<'cancelled' | 'already-closed'>;
 }
 
 /** A delivery job, or a first attempt made without one (first-deliveries.ts): its id and data. */
@@ -69,7 +73,13 @@ export async function processDelivery<P>(ctx: DeliveryDeps, ops: PartnerDelivery
     await ctx.referrals.patch(referralId, { partnerRef: result.partnerRef });
     const now = await ctx.referrals.get(referralId);
     if (now && (now.status === 'CANCELLED' || now.status === 'HELD')) {
-      await enqueueCancel(ctx, referralId, ops.partner, correlationId, now.cancelReason === 'RECORD_WITHDRAWN' ? 'RECORD_WITHDRAWN' : 'CONSENT_WITHDRAWN');
+      await enqueueCancel(
+        ctx,
+        referralId,
+        ops.partner,
+        correlationId,
+        now.cancelReason === 'RECORD_WITHDRAWN' ? 'RECORD_WITHDRAWN' : 'CONSENT_WITHDRAWN',
+      );
     }
     return `sent-but-${now?.status}`;
   }
@@ -79,7 +89,12 @@ export async function processDelivery<P>(ctx: DeliveryDeps, ops: PartnerDelivery
 }
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */
-async function outboundPayload<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, referralId: string, stored: { outbound?: P; data?: Referral }): Promise<P> {
+async function outboundPayload<P>(
+  ctx: DeliveryDeps,
+  ops: PartnerDelivery<P>,
+  referralId: string,
+  stored: { outbound?: P; data?: Referral },
+): Promise<P> {
   if (stored.outbound !== undefined) return stored.outbound;
   const referral = stored.data;
   if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');
@@ -115,7 +130,10 @@ async function cancelAtPartner<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, me
   const outcome = await ops.cancel(meta, reason, { correlationId: job.correlationId });
   if (outcome === 'already-closed') {
     await ctx.referrals.patch(meta.referralId, { cancelReason: reason });
-    ctx.logger.info({ correlationId: job.correlationId, referralId: meta.referralId, partner: ops.partner }, 'partner had already closed the referral; its final status stands');
+    ctx.logger.info(
+      { correlationId: job.correlationId, referralId: meta.referralId, partner: ops.partner },
+      'partner had already closed the referral; its final status stands',
+    );
     return 'cancel-already-closed';
   }
   await changeStatus(ctx, meta.referralId, { to: 'CANCELLED', source: ops.partner, detail: reason, patch: { cancelReason: reason } });

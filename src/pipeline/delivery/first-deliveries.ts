@@ -60,7 +60,10 @@ export class FirstDeliveries {
   private async attempt(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
     const ops = this.partnerOps()[partner];
     try {
-      await processDelivery(this.ctx, ops, { id: deliveryJobId(referralId, queuedSeq), data: { referralId, correlationId, action: 'deliver' } });
+      await processDelivery(this.ctx, ops, {
+        id: deliveryJobId(referralId, queuedSeq),
+        data: { referralId, correlationId, action: 'deliver' },
+      });
     } catch (err) {
       const { kind, reason, alert } = judgeError(err, false);
       this.ctx.metrics.countRetry(ops.queue, partner, kind);
@@ -68,7 +71,9 @@ export class FirstDeliveries {
       log.warn({ attempt: 1, kind, reason, ...(alert ? { alert: true } : {}) }, 'delivery attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
-      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) => this.couldNotQueue(referralId, correlationId, partner, e));
+      await enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner, delay).catch((e: unknown) =>
+        this.couldNotQueue(referralId, correlationId, partner, e),
+      );
     }
   }
 

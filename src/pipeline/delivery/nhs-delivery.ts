@@ -1,8 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Infra } from '../../infra';
-
-/** What building and sending an NHS message needs. */
-export type NhsDeliveryDeps = Pick<Infra, 'config' | 'messages' | 'partners' | 'referrals'>;
 import { assertBarsUseCase, type BridgeConfig } from '../../config';
 import { nhsView } from '../../mappings/allow-lists';
 import { barsCancelMessage, referralToBarsMessage, type BarsMappingOptions } from '../../mappings/referral-to-bars';
@@ -10,6 +7,9 @@ import { referralToTransactionBundle, type FhirMappingOptions } from '../../mapp
 import { PermanentError } from '../../queues/dead-letter';
 import type { PartnerDelivery } from './delivery';
 import { QUEUE } from '../../queues/topology';
+
+/** What building and sending an NHS message needs. */
+export type NhsDeliveryDeps = Pick<Infra, 'config' | 'messages' | 'partners' | 'referrals'>;
 
 export function fhirMappingOptions(config: BridgeConfig): FhirMappingOptions {
   return {

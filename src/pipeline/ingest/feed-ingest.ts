@@ -43,7 +43,9 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   // A version already received with other content is a conflict, not a re-send: kept out of
   // intake (whose job id would silently drop it, or apply it over the first) and quarantined.
   const valid = feed.records.flatMap((r) => (r.ok ? [r.record] : []));
-  const firstContent = await referrals.claimVersionDigests(valid.map((r) => ({ crimeReference: r.crimeReference, recordVersion: r.recordVersion, digest: recordDigest(r) })));
+  const firstContent = await referrals.claimVersionDigests(
+    valid.map((r) => ({ crimeReference: r.crimeReference, recordVersion: r.recordVersion, digest: recordDigest(r) })),
+  );
   const conflicting = new Set(valid.filter((_, i) => !firstContent[i]));
 
   const jobs = [];
@@ -51,14 +53,30 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   for (const [index, parsed] of feed.records.entries()) {
     const result: RecordParseResult =
       parsed.ok && conflicting.has(parsed.record)
-        ? { ok: false, index, crimeReference: parsed.record.crimeReference, recordVersion: parsed.record.recordVersion, reason: CONFLICT_REASON, raw: parsed.record }
+        ? {
+            ok: false,
+            index,
+            crimeReference: parsed.record.crimeReference,
+            recordVersion: parsed.record.recordVersion,
+            reason: CONFLICT_REASON,
+            raw: parsed.record,
+          }
         : parsed;
     if (!result.ok) {
-      await quarantine.add({ crimeReference: result.crimeReference, recordVersion: result.recordVersion, reason: result.reason, source }, result.raw);
+      await quarantine.add(
+        { crimeReference: result.crimeReference, recordVersion: result.recordVersion, reason: result.reason, source },
+        result.raw,
+      );
       summary.quarantined.push({ crimeReference: result.crimeReference, reason: result.reason });
       logger.warn({ crimeReference: result.crimeReference, reason: result.reason, source }, 'record quarantined');
       // The reason names a field and a rule (free text): the audit keeps only that it happened.
-      quarantinedEvents.push({ actor, action: 'record.quarantined', partner: 'POLICE', outcome: 'quarantined', ...(result.crimeReference ? { crimeReference: result.crimeReference } : {}) });
+      quarantinedEvents.push({
+        actor,
+        action: 'record.quarantined',
+        partner: 'POLICE',
+        outcome: 'quarantined',
+        ...(result.crimeReference ? { crimeReference: result.crimeReference } : {}),
+      });
       continue;
     }
     const { record } = result;
@@ -85,7 +103,13 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
   // The page's events in one append (a script call per hundred), not one per record.
   await audit.recordMany([
     ...quarantinedEvents,
-    ...jobs.map((job): AuditEventInput => ({ actor, action: 'record.ingested', partner: 'POLICE', crimeReference: job.data.crimeReference, outcome: `queued_v${job.data.recordVersion}` })),
+    ...jobs.map((job): AuditEventInput => ({
+      actor,
+      action: 'record.ingested',
+      partner: 'POLICE',
+      crimeReference: job.data.crimeReference,
+      outcome: `queued_v${job.data.recordVersion}`,
+    })),
   ]);
   summary.accepted = jobs.length;
   await Promise.all([counters.add('recordsRead', feed.records.length), counters.add('recordsQuarantined', summary.quarantined.length)]);

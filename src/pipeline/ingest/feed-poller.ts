@@ -33,10 +33,17 @@ export class FeedPoller {
   private running = false;
   private inFlight?: Promise<unknown>;
 
-  constructor(private readonly ctx: BridgeContext, private readonly maxPagesPerRun = 200) {}
+  constructor(
+    private readonly ctx: BridgeContext,
+    private readonly maxPagesPerRun = 200,
+  ) {}
 
   start(): void {
-    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollTick(), { name: 'police-feed-poll', noOverlap: true, logger: cronLogger(this.ctx.logger) });
+    this.task = schedule(this.ctx.config.police.pollCron, () => this.pollTick(), {
+      name: 'police-feed-poll',
+      noOverlap: true,
+      logger: cronLogger(this.ctx.logger),
+    });
   }
 
   /**
@@ -85,7 +92,10 @@ export class FeedPoller {
           summary = await ingestDocument(this.ctx, document, 'pull');
         } catch (err) {
           if (!(err instanceof FeedError)) throw err;
-          await this.ctx.quarantine.add({ reason: `feed page unreadable: ${err.message}`, source: 'pull' }, { cursor: from ?? null, bytes: document.length });
+          await this.ctx.quarantine.add(
+            { reason: `feed page unreadable: ${err.message}`, source: 'pull' },
+            { cursor: from ?? null, bytes: document.length },
+          );
           log.error({ alert: true, cursor: from, reason: err.message }, 'feed page unreadable; cursor held until the RMS fixes it');
           return { ...run, error: err.message };
         }

@@ -53,7 +53,10 @@ export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Dat
       if (!meta || meta.partner !== 'CHARITY') {
         summary.unknown++;
         // Ids only: the charity's id and the reference it was given.
-        ctx.logger.warn({ alert: true, partner: 'CHARITY', charityId: item.id.slice(0, 100) }, 'charity holds a referral the bridge does not know');
+        ctx.logger.warn(
+          { alert: true, partner: 'CHARITY', charityId: item.id.slice(0, 100) },
+          'charity holds a referral the bridge does not know',
+        );
         continue;
       }
       const result = await applyCharityUpdate(
@@ -78,7 +81,12 @@ export async function pollCharityUpdates(ctx: BridgeContext, now: Date = new Dat
   return summary;
 }
 
-async function listPage(ctx: BridgeContext, since: string, cursor: string | undefined, correlationId: string): ReturnType<BridgeContext['partners']['charity']['listUpdated']> {
+async function listPage(
+  ctx: BridgeContext,
+  since: string,
+  cursor: string | undefined,
+  correlationId: string,
+): ReturnType<BridgeContext['partners']['charity']['listUpdated']> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await ctx.partners.charity.listUpdated(since, cursor, ctx.config.charity.pollPageLimit, { correlationId });

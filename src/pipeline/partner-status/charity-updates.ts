@@ -25,8 +25,19 @@ export async function applyCharityUpdate(
   });
 }
 
-async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpdate & { charityId: string }, source: CharityUpdateSource): Promise<CharityUpdateResult> {
-  const log = lazyChild(ctx.logger, { correlationId: meta.correlationId, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: 'CHARITY', source });
+async function apply(
+  ctx: BridgeContext,
+  meta: ReferralMeta,
+  update: CharityUpdate & { charityId: string },
+  source: CharityUpdateSource,
+): Promise<CharityUpdateResult> {
+  const log = lazyChild(ctx.logger, {
+    correlationId: meta.correlationId,
+    referralId: meta.referralId,
+    crimeReference: meta.crimeReference,
+    partner: 'CHARITY',
+    source,
+  });
   if (meta.status === 'HELD') {
     // Never sent (no consent): a status for it must not move it on. Reconciliation's orphan case.
     log.error({ alert: true, partnerStatus: update.status.slice(0, 40) }, 'charity reports a referral the bridge is holding back; ignored');
@@ -34,7 +45,8 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpda
   }
   const decision = decideCharityUpdate(meta, update);
   if (decision.kind === 'ignore') {
-    if (decision.why === 'unknown-status') log.warn({ partnerStatus: update.status.slice(0, 40) }, 'charity reported a status outside its contract; ignored');
+    if (decision.why === 'unknown-status')
+      log.warn({ partnerStatus: update.status.slice(0, 40) }, 'charity reported a status outside its contract; ignored');
     return 'ignored';
   }
   if (decision.kind === 'outcome') {
@@ -55,4 +67,3 @@ async function apply(ctx: BridgeContext, meta: ReferralMeta, update: CharityUpda
   await ctx.referrals.patch(meta.referralId, patch);
   return 'recorded';
 }
-

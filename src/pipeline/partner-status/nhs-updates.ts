@@ -18,10 +18,15 @@ import { changeStatus, type StatusChangeDeps } from '../status-changes';
 export type NhsUpdateSource = 'nhs-poll' | 'nhs-bars' | 'reconcile';
 export type NhsUpdateResult = 'applied' | 'recorded' | 'ignored' | 'busy';
 
+export type NhsUpdateDeps = StatusChangeDeps &
+  Pick<Infra, 'lock' | 'queues' | 'cipher'> & { metrics: Pick<BridgeMetrics, 'countDeadLetter'> };
 
-export type NhsUpdateDeps = StatusChangeDeps & Pick<Infra, 'lock' | 'queues' | 'cipher'> & { metrics: Pick<BridgeMetrics, 'countDeadLetter'> };
-
-export async function applyNhsUpdate(ctx: NhsUpdateDeps, referralId: string, update: NhsUpdate, source: NhsUpdateSource): Promise<NhsUpdateResult> {
+export async function applyNhsUpdate(
+  ctx: NhsUpdateDeps,
+  referralId: string,
+  update: NhsUpdate,
+  source: NhsUpdateSource,
+): Promise<NhsUpdateResult> {
   // Short waits: the holder is another update for the same referral, all quick.
   return ctx.lock.withLock(`nhs-status:${referralId}`, 10_000, async () => {
     const meta = await ctx.referrals.get(referralId);
@@ -33,7 +38,13 @@ async function apply(ctx: NhsUpdateDeps, meta: ReferralMeta, update: NhsUpdate, 
   const partnerStatus = update.partnerStatus.slice(0, 80);
   if (meta.status === 'HELD') {
     // Never sent (no consent or lawful basis): a status for it must not move it on.
-    const log = lazyChild(ctx.logger, { correlationId: meta.correlationId, referralId: meta.referralId, crimeReference: meta.crimeReference, partner: 'NHS', source });
+    const log = lazyChild(ctx.logger, {
+      correlationId: meta.correlationId,
+      referralId: meta.referralId,
+      crimeReference: meta.crimeReference,
+      partner: 'NHS',
+      source,
+    });
     log.error({ alert: true, partnerStatus }, 'the trust reports a referral the bridge is holding back; ignored');
     return 'ignored';
   }
@@ -63,7 +74,19 @@ async function deadLetterRefusal(ctx: NhsUpdateDeps, meta: ReferralMeta, refusal
   if (refusal.partnerText) await ctx.referrals.savePartnerText(meta.referralId, refusal.partnerText);
   const verdict: FailureVerdict = { kind: 'permanent', alert: true, final: true, reason: refusal.reason.slice(0, 1000), partner: 'NHS' };
   if (refusal.partnerText) Object.defineProperty(verdict, 'partnerText', { value: refusal.partnerText, enumerable: false });
-  const work = { id: refusal.id, name: 'deliver', data: { referralId: meta.referralId, correlationId: meta.correlationId, action: 'deliver' }, attemptsMade: 0 };
-  await deadLetter(ctx.queues, QUEUE.nhsDelivery, work, verdict, { referralId: meta.referralId, crimeReference: meta.crimeReference, correlationId: meta.correlationId }, ctx.cipher);
+  const work = {
+    id: refusal.id,
+    name: 'deliver',
+    data: { referralId: meta.referralId, correlationId: meta.correlationId, action: 'deliver' },
+    attemptsMade: 0,
+  };
+  await deadLetter(
+    ctx.queues,
+    QUEUE.nhsDelivery,
+    work,
+    verdict,
+    { referralId: meta.referralId, crimeReference: meta.crimeReference, correlationId: meta.correlationId },
+    ctx.cipher,
+  );
   ctx.metrics.countDeadLetter(QUEUE.nhsDelivery, 'NHS', 'permanent');
 }

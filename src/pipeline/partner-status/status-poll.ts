@@ -47,7 +47,8 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
   }
   for (const pending of await ctx.referrals.sweepOutbox(writeBackSweepAfterMs(ctx.config))) {
     const meta = await ctx.referrals.get(pending.referralId);
-    if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued') summary.outcomesRequeued++;
+    if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued')
+      summary.outcomesRequeued++;
   }
   return summary;
 }

@@ -11,7 +11,12 @@ export type WriteBackDeps = WorkerDeps & Pick<Infra, 'partners' | 'referrals'>;
  * Writes one status change back to the police RMS, read back from the store (a queued retry);
  * the outbox entry is cleared only on success.
  */
-async function reportOutcome(ctx: WriteBackDeps, referralId: string, seq: number, correlationId: string): Promise<'reported' | 'nothing-to-report'> {
+async function reportOutcome(
+  ctx: WriteBackDeps,
+  referralId: string,
+  seq: number,
+  correlationId: string,
+): Promise<'reported' | 'nothing-to-report'> {
   const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
   if (!meta || !entry) {
     await ctx.referrals.ackOutcome(referralId, seq);

@@ -70,7 +70,9 @@ export class WriteBacks {
       log.warn({ attempt: 1, kind, reason }, 'write-back attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
-      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) => this.couldNotQueue(referralId, correlationId, e));
+      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) =>
+        this.couldNotQueue(referralId, correlationId, e),
+      );
     }
   }
 
