@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { createContext, type BridgeContext } from '../src/context';
 import { STATUS_ORDER, type ReferralStatus } from '../src/domain/lifecycle';
 import { createLogger } from '../src/logger';
-import { outcomeIdempotencyKey } from '../src/mappings/referral-to-write-back';
+import { writeBackIdempotencyKey } from '../src/mappings/referral-to-write-back';
 import { listDeadLetters } from '../src/operations/dead-letter-admin';
 import type { ReconciliationReport } from '../src/reconcile/report';
 import { generateDataKeySpec } from '../src/store/crypto';
@@ -60,7 +60,7 @@ const SETTLED_OK: Record<'QUEUED' | 'HELD' | 'CANCELLED', ReadonlySet<ReferralSt
   // Withdrawn: cancelled, or the partner had already closed it (its own final status stands).
   CANCELLED: new Set(['CANCELLED', 'COMPLETED', 'REJECTED']),
 };
-const WORK_QUEUES = ['intake', 'nhsDelivery', 'charityDelivery', 'policeOutcomes'] as const;
+const WORK_QUEUES = ['intake', 'nhsDelivery', 'charityDelivery', 'policeWriteBacks'] as const;
 
 interface ChaosOptions {
   records: number;
@@ -1211,7 +1211,7 @@ async function accountWriteBacks(
       for (const raw of (replies[j]?.[1] as string[] | undefined) ?? []) {
         const e = JSON.parse(raw) as { seq: number; status: ReferralStatus };
         timelineEntries++;
-        if (!stored.has(outcomeIdempotencyKey({ referralId: id, status: e.status, seq: e.seq }))) lostWriteBacks++;
+        if (!stored.has(writeBackIdempotencyKey({ referralId: id, status: e.status, seq: e.seq }))) lostWriteBacks++;
       }
     });
   }

@@ -101,14 +101,14 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
         outcomeReplays++;
         return h.response().code(200);
       }
-      let doc: { ReferralOutcome?: Record<string, string[]> };
+      let doc: { WriteBack?: Record<string, string[]> };
       try {
         doc = await parseStringPromise(String(request.payload));
       } catch {
         return h.response('malformed XML').code(400);
       }
-      const o = doc.ReferralOutcome;
-      if (!o?.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete ReferralOutcome').code(400);
+      const o = doc.WriteBack;
+      if (!o?.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete WriteBack').code(400);
       outcomes.set(key, {
         key,
         referralId: o.ReferralId[0],

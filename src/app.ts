@@ -10,7 +10,7 @@ import { charityDelivery } from './pipeline/delivery/charity-delivery';
 import { startDeliveryWorker } from './pipeline/delivery/delivery';
 import { startIntakeWorker } from './pipeline/intake';
 import { nhsDelivery } from './pipeline/delivery/nhs-delivery';
-import { startOutcomeWorker } from './pipeline/write-back/write-back-worker';
+import { startWriteBackWorker } from './pipeline/write-back/write-back-worker';
 import { startReconcileWorker } from './reconcile/reconcile-worker';
 import { checkEvictionPolicy } from './store/redis';
 
@@ -44,7 +44,7 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
       startIntakeWorker(ctx),
       startDeliveryWorker(ctx, nhsDelivery(ctx)),
       startDeliveryWorker(ctx, charityDelivery(ctx)),
-      startOutcomeWorker(ctx),
+      startWriteBackWorker(ctx),
       startReconcileWorker(ctx),
     );
   }

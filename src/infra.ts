@@ -6,7 +6,7 @@ import { NhsFhirClient } from './adapters/nhs/fhir-client';
 import { requestingSoftware } from './adapters/nhs/requesting-software';
 import { PrivateKeyJwtTokenSource, readPrivateKey, type AccessTokenSource } from './adapters/nhs/token-client';
 import { PoliceFeedClient } from './adapters/police/feed-client';
-import { PoliceOutcomeClient } from './adapters/police/write-back-client';
+import { PoliceWriteBackClient } from './adapters/police/write-back-client';
 import { ConfigError, type BridgeConfig } from './config';
 import { createLogger } from './logger';
 import { createQueues, type BridgeQueues } from './queues/topology';
@@ -62,7 +62,7 @@ export interface Infra {
     bars: NhsBarsClient;
     charity: CharityClient;
     policeFeed: PoliceFeedClient;
-    policeOutcomes: PoliceOutcomeClient;
+    policeWriteBacks: PoliceWriteBackClient;
   };
   /** Closes what it opened: queues, partner sockets, the parse pool, then the connections. */
   close(): Promise<void>;
@@ -128,7 +128,7 @@ export function createInfra(config: BridgeConfig, logger: Logger = createLogger(
         timeoutMs: config.police.timeoutMs,
         pageLimit: config.police.pageLimit,
       }),
-      policeOutcomes: new PoliceOutcomeClient({
+      policeWriteBacks: new PoliceWriteBackClient({
         baseUrl: config.police.feedUrl,
         token: config.police.feedToken,
         timeoutMs: config.police.timeoutMs,

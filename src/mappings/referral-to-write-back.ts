@@ -2,7 +2,7 @@ import type { ReferralStatus } from '../domain/lifecycle';
 import { FEED_NAMESPACE } from '../domain/crime-record';
 
 /** A status change as the police RMS receives it (police-feed.md §3). No personal data. */
-export interface ReferralOutcome {
+export interface WriteBack {
   crimeReference: string;
   referralId: string;
   partner: 'NHS' | 'CHARITY';
@@ -14,10 +14,10 @@ export interface ReferralOutcome {
 }
 
 /** The write-back for one timeline entry of a referral. Pure. */
-export function outcomeFor(
+export function writeBackFor(
   referral: { referralId: string; crimeReference: string; partner: 'NHS' | 'CHARITY'; partnerRef?: string },
   entry: { seq: number; status: ReferralStatus; at: string; detail?: string },
-): ReferralOutcome {
+): WriteBack {
   return {
     crimeReference: referral.crimeReference,
     referralId: referral.referralId,
@@ -34,7 +34,7 @@ export function outcomeFor(
  * Written out directly rather than through xml2js's builder: one is sent per status change, and
  * the builder was a visible share of the benchmark's CPU. Every value is escaped.
  */
-export function outcomeToXml(outcome: ReferralOutcome): string {
+export function writeBackToXml(outcome: WriteBack): string {
   const elements: [string, string | undefined][] = [
     ['CrimeReference', outcome.crimeReference],
     ['ReferralId', outcome.referralId],
@@ -45,7 +45,7 @@ export function outcomeToXml(outcome: ReferralOutcome): string {
     ['Detail', outcome.detail],
   ];
   const body = elements.filter(([, v]) => v !== undefined && v !== '').map(([name, v]) => `  <${name}>${escapeXml(v!)}</${name}>`);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<ReferralOutcome xmlns="${FEED_NAMESPACE}">\n${body.join('\n')}\n</ReferralOutcome>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<WriteBack xmlns="${FEED_NAMESPACE}">\n${body.join('\n')}\n</WriteBack>`;
 }
 
 function escapeXml(value: string): string {
@@ -60,6 +60,6 @@ function escapeXml(value: string): string {
 }
 
 /** `{referralId}:{status}:{seq}`: a repeat of the same change is harmless at the RMS. */
-export function outcomeIdempotencyKey(outcome: Pick<ReferralOutcome, 'referralId' | 'status' | 'seq'>): string {
+export function writeBackIdempotencyKey(outcome: Pick<WriteBack, 'referralId' | 'status' | 'seq'>): string {
   return `${outcome.referralId}:${outcome.status}:${outcome.seq}`;
 }

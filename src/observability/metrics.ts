@@ -138,11 +138,11 @@ export class BridgeMetrics {
     const pairs: [string, string][] = [
       [QUEUE.nhsDelivery, 'NHS'],
       [QUEUE.charityDelivery, 'CHARITY'],
-      [QUEUE.policeOutcomes, 'POLICE'],
+      [QUEUE.policeWriteBacks, 'POLICE'],
       [QUEUE.intake, 'BRIDGE'],
       [QUEUE.nhsDelivery, 'BRIDGE'],
       [QUEUE.charityDelivery, 'BRIDGE'],
-      [QUEUE.policeOutcomes, 'BRIDGE'],
+      [QUEUE.policeWriteBacks, 'BRIDGE'],
       [QUEUE.reconcile, 'BRIDGE'],
     ];
     for (const [queue, partner] of pairs) {
@@ -255,7 +255,7 @@ export class BridgeMetrics {
 
     new Gauge({
       name: 'iasu_police_writebacks_pending',
-      help: 'Referral status changes not yet stored by the police RMS (the write-back outbox, cluster-wide). Growing: the police outcome endpoint is down or refusing.',
+      help: 'Referral status changes not yet stored by the police RMS (the write-back outbox, cluster-wide). Growing: the police write-back endpoint is down or refusing.',
       registers,
       async collect() {
         const s = await state();

@@ -12,7 +12,7 @@ import {
   type DeadLetterJob,
   type DeliveryJob,
   type IntakeJob,
-  type OutcomeJob,
+  type WriteBackJob,
   type QueueName,
 } from '../queues/topology';
 import { reachedPartner } from '../pipeline/delivery/delivery';
@@ -40,7 +40,7 @@ export const DEAD_LETTER_QUEUES: readonly QueueName[] = [
   QUEUE.intake,
   QUEUE.nhsDelivery,
   QUEUE.charityDelivery,
-  QUEUE.policeOutcomes,
+  QUEUE.policeWriteBacks,
   QUEUE.reconcile,
 ];
 
@@ -356,7 +356,7 @@ async function planRedrive(ctx: BridgeContext, entry: DeadLetterJob, actor: stri
       return planDelivery(ctx, entry, actor);
     case QUEUE.intake:
       return planIntake(ctx, entry);
-    case QUEUE.policeOutcomes:
+    case QUEUE.policeWriteBacks:
       return planOutcome(ctx, entry);
     default:
       return refuse(
@@ -460,9 +460,9 @@ async function planIntake(ctx: BridgeContext, entry: DeadLetterJob): Promise<Pla
 }
 
 async function planOutcome(ctx: BridgeContext, entry: DeadLetterJob): Promise<Plan> {
-  const data = entry.data as Partial<OutcomeJob> | undefined;
+  const data = entry.data as Partial<WriteBackJob> | undefined;
   if (!data?.referralId || !Number.isInteger(data.seq)) return refuse('the dead letter does not name a status change');
-  const { referralId, seq } = data as OutcomeJob;
+  const { referralId, seq } = data as WriteBackJob;
   const pending = await ctx.redis.zscore(ctx.keys.outbox(), `${referralId}|${seq}`);
   if (pending === null) return refuse('the police already hold this status change (it is no longer pending write-back)');
   return {
@@ -470,7 +470,7 @@ async function planOutcome(ctx: BridgeContext, entry: DeadLetterJob): Promise<Pl
     apply: async () => {
       // Idempotent at the RMS (Idempotency-Key per change): a redrive never duplicates there.
       const newJobId = `${referralId}-s${seq}-r${redriveStamp()}`;
-      await ctx.queues.policeOutcomes.add(
+      await ctx.queues.policeWriteBacks.add(
         'outcome',
         { referralId, seq, correlationId: data.correlationId ?? referralId },
         { jobId: newJobId },

@@ -1,6 +1,6 @@
 import type { Infra } from '../infra';
 import type { WriteBacks } from './write-back/write-backs';
-import { outcomeFor } from '../mappings/referral-to-write-back';
+import { writeBackFor } from '../mappings/referral-to-write-back';
 import type { TransitionRequest, TransitionResult } from '../store/referral-store';
 
 /** The store the change commits to, and the write-back it then asks for. */
@@ -37,7 +37,7 @@ export async function changeStatus(
       'referral status changed',
     );
     await ctx.writeBacks.dispatch(
-      outcomeFor({ referralId, crimeReference, partner: result.partner, partnerRef: result.partnerRef }, result.entry),
+      writeBackFor({ referralId, crimeReference, partner: result.partner, partnerRef: result.partnerRef }, result.entry),
       correlationId,
     );
   }

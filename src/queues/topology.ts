@@ -7,7 +7,8 @@ export const QUEUE = {
   intake: 'intake',
   nhsDelivery: 'nhs-delivery',
   charityDelivery: 'charity-delivery',
-  policeOutcomes: 'police-outcomes',
+  // The queue's Redis name is kept, so write-backs queued before the rename are still worked.
+  policeWriteBacks: 'police-outcomes',
   reconcile: 'reconcile',
   deadLetter: 'dead-letter',
 } as const;
@@ -31,7 +32,7 @@ export interface DeliveryJob {
   cancelReason?: 'CONSENT_WITHDRAWN' | 'RECORD_WITHDRAWN';
 }
 
-export interface OutcomeJob {
+export interface WriteBackJob {
   referralId: string;
   seq: number;
   correlationId: string;
@@ -64,7 +65,7 @@ export interface BridgeQueues {
   intake: Queue<IntakeJob>;
   nhsDelivery: Queue<DeliveryJob>;
   charityDelivery: Queue<DeliveryJob>;
-  policeOutcomes: Queue<OutcomeJob>;
+  policeWriteBacks: Queue<WriteBackJob>;
   reconcile: Queue<ReconcileJob>;
   deadLetter: Queue<DeadLetterJob>;
   all(): Queue[];
@@ -95,7 +96,7 @@ export function createQueues(connection: Redis, config: BridgeConfig): BridgeQue
     intake: make<IntakeJob>(QUEUE.intake),
     nhsDelivery: make<DeliveryJob>(QUEUE.nhsDelivery),
     charityDelivery: make<DeliveryJob>(QUEUE.charityDelivery),
-    policeOutcomes: make<OutcomeJob>(QUEUE.policeOutcomes),
+    policeWriteBacks: make<WriteBackJob>(QUEUE.policeWriteBacks),
     reconcile: make<ReconcileJob>(QUEUE.reconcile),
     deadLetter: make<DeadLetterJob>(QUEUE.deadLetter),
   };

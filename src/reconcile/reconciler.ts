@@ -5,7 +5,7 @@ import { charityStatusToBridgeStatus } from '../mappings/charity-status';
 import { nhsUpdateFromTask } from '../mappings/fhir-status';
 import { applyNhsUpdate } from '../pipeline/partner-status/nhs-updates';
 import { applyCharityUpdate } from '../pipeline/partner-status/charity-updates';
-import { enqueueResend, requeueOutcome } from '../pipeline/delivery/delivery-jobs';
+import { enqueueResend, requeueWriteBack } from '../pipeline/delivery/delivery-jobs';
 import { expireDeadLetterPersonalData } from '../operations/dead-letter-admin';
 import type { PartnerCode, ReferralMeta } from '../domain/referral-state';
 import type { Discrepancy, ReconciliationReport } from './report';
@@ -130,9 +130,9 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
   }
 
   // 3. Status changes the police RMS has not stored: written back again (idempotent at the RMS).
-  for (const pending of await ctx.referrals.pendingOutcomes(60_000)) {
+  for (const pending of await ctx.referrals.pendingWriteBacks(60_000)) {
     const meta = await ctx.referrals.get(pending.referralId);
-    const requeue = await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
+    const requeue = await requeueWriteBack(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId);
     report.discrepancies.push({
       class: 'not-written-back',
       partner: 'POLICE',

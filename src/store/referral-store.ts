@@ -360,7 +360,7 @@ export class ReferralStore {
 
   // ---- police write-back outbox: a status change is pending until the RMS has stored it ----
 
-  async pendingOutcomes(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {
+  async pendingWriteBacks(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {
     const members = await this.redis.zrangebyscore(this.keys.outbox(), 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
     return members.map(parseOutboxMember);
   }
@@ -369,7 +369,7 @@ export class ReferralStore {
     return this.redis.zcard(this.keys.outbox());
   }
 
-  async ackOutcome(referralId: string, seq: number): Promise<void> {
+  async ackWriteBack(referralId: string, seq: number): Promise<void> {
     await this.redis.zrem(this.keys.outbox(), `${referralId}|${seq}`);
   }
 }

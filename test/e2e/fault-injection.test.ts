@@ -2,12 +2,12 @@ import { CharityClient } from '../../src/adapters/charity/charity-client';
 import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { PoliceFeedClient } from '../../src/adapters/police/feed-client';
-import { PoliceOutcomeClient } from '../../src/adapters/police/write-back-client';
+import { PoliceWriteBackClient } from '../../src/adapters/police/write-back-client';
 import { charityView, nhsView } from '../../src/mappings/allow-lists';
 import { referralToCharityPayload } from '../../src/mappings/referral-to-charity';
 import type { FhirMappingOptions } from '../../src/mappings/referral-to-fhir';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
-import type { ReferralOutcome } from '../../src/mappings/referral-to-write-back';
+import type { WriteBack } from '../../src/mappings/referral-to-write-back';
 import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';
 import type { FaultKind } from '../../simulators/faults';
 import { feedDocument } from '../../simulators/feed-generator';
@@ -204,12 +204,12 @@ describe('FHIR server faults through NhsFhirClient', () => {
   });
 });
 
-describe('police RMS faults through PoliceFeedClient and PoliceOutcomeClient', () => {
+describe('police RMS faults through PoliceFeedClient and PoliceWriteBackClient', () => {
   let police: PoliceSimulator;
   const record = `<CrimeRecord><CrimeReference>CC-26-0000001</CrimeReference></CrimeRecord>`;
   const feed = () => new PoliceFeedClient({ baseUrl: police.url, token: 't', timeoutMs: CLIENT_TIMEOUT_MS, pageLimit: 10 });
-  const outcomes = () => new PoliceOutcomeClient({ baseUrl: police.url, token: 't', timeoutMs: CLIENT_TIMEOUT_MS });
-  const outcome: ReferralOutcome = {
+  const outcomes = () => new PoliceWriteBackClient({ baseUrl: police.url, token: 't', timeoutMs: CLIENT_TIMEOUT_MS });
+  const outcome: WriteBack = {
     crimeReference: 'CC-26-0000001',
     referralId: '7d5c3c2e-0f7b-5a55-9a7e-0d6f5f1d2b10',
     partner: 'NHS',

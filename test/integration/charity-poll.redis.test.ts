@@ -132,8 +132,8 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
 
   const statusOf = async (referralId: string) => (await ctx.referrals.get(referralId))?.status;
   const watermark = () => ctx.redis.get(ctx.keys.charityWatermark());
-  const outcomeJobIds = async () =>
-    (await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => j.id).sort();
+  const writeBackJobIds = async () =>
+    (await ctx.queues.policeWriteBacks.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => j.id).sort();
   const logLines = () =>
     logs()
       .split('\n')
@@ -191,7 +191,7 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
     // The watermark: newest updatedAt − overlap. Every applied change is in the outbox and queued for write-back.
     expect(await watermark()).toBe('2026-11-22T10:11:55.000Z');
     expect(await ctx.referrals.outboxSize()).toBe(outboxBefore + 2);
-    expect(await outcomeJobIds()).toEqual([`${A}-s3`, `${B}-s3`].sort());
+    expect(await writeBackJobIds()).toEqual([`${A}-s3`, `${B}-s3`].sort());
 
     // ---- round 2: from the stored watermark; the overlap lists B's unchanged ALLOCATED again ----
     const timelineB = (await ctx.referrals.timeline(B)).length;
@@ -247,7 +247,7 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
       ['COMPLETED', 'charity-poll', 'charity status CLOSED (NO_RESPONSE)'],
     ]);
     // One write-back job per applied change (SENT→ACCEPTED→IN_PROGRESS→COMPLETED for A), none for the ignored or recorded.
-    expect(await outcomeJobIds()).toEqual([`${A}-s3`, `${A}-s4`, `${A}-s5`, `${B}-s3`, `${B}-s4`].sort());
+    expect(await writeBackJobIds()).toEqual([`${A}-s3`, `${A}-s4`, `${A}-s5`, `${B}-s3`, `${B}-s4`].sort());
     expect(await ctx.referrals.outboxSize()).toBe(outboxBefore + 5);
 
     // ---- round 5: B's CONTACTED (1 s after the watermark) seen again through the overlap: nothing changes, the watermark stays ----
@@ -378,7 +378,7 @@ describe('pollCharityUpdates (charity played by nock, real Redis)', () => {
     expect(await ctx.referrals.get(H)).toEqual(metaBefore); // no partnerRef or partnerStatus taken on either
     expect(await ctx.referrals.timeline(H)).toHaveLength(1);
     expect(await ctx.referrals.outboxSize()).toBe(outboxBefore);
-    expect(await outcomeJobIds()).toEqual([]);
+    expect(await writeBackJobIds()).toEqual([]);
     const alert = logLines().find((l) => l.alert === true && l.referralId === H);
     expect(alert).toMatchObject({ partner: 'CHARITY', source: 'charity-poll', partnerStatus: 'ALLOCATED' });
     expectNoPlantedData(logs());

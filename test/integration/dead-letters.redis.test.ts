@@ -19,7 +19,7 @@ import {
 import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';
 import { startIntakeWorker } from '../../src/pipeline/intake';
-import { startOutcomeWorker } from '../../src/pipeline/write-back/write-back-worker';
+import { startWriteBackWorker } from '../../src/pipeline/write-back/write-back-worker';
 import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
@@ -121,9 +121,9 @@ describe('dead letters', () => {
   async function failedWriteBack(referralId: string, seq: number): Promise<string> {
     nock(RMS).post('/referral-outcomes').reply(400, 'bad');
     // Only this write-back: the others queued by status changes so far are not the test's.
-    await ctx.queues.policeOutcomes.drain();
-    const worker = startOutcomeWorker(ctx);
-    await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId: CORRELATION }, { jobId: `${referralId}-s${seq}` });
+    await ctx.queues.policeWriteBacks.drain();
+    const worker = startWriteBackWorker(ctx);
+    await ctx.queues.policeWriteBacks.add('outcome', { referralId, seq, correlationId: CORRELATION }, { jobId: `${referralId}-s${seq}` });
     const job = await entryFor((d) => d.queue === 'police-outcomes' && d.referralId === referralId);
     await worker.close();
     return String(job.id);
@@ -434,7 +434,7 @@ describe('dead letters', () => {
     const deadLetterId = await failedWriteBack(referral.referralId, 1);
     const keys: string[] = [];
     rmsStoresOne(RMS, keys);
-    workers.push(startOutcomeWorker(ctx));
+    workers.push(startWriteBackWorker(ctx));
     const result = await redriveDeadLetter(ctx, deadLetterId, OPERATOR);
     expect(result).toMatchObject({ outcome: 'redriven', newJobId: expect.stringMatching(new RegExp(`^${referral.referralId}-s1-r\\d+$`)) });
     await waitFor(async () => (await ctx.referrals.outboxSize()) === 0, 'write-back stored');

@@ -4,7 +4,7 @@ import { createContext, type BridgeContext } from '../../src/context';
 import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
 import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';
-import { startOutcomeWorker } from '../../src/pipeline/write-back/write-back-worker';
+import { startWriteBackWorker } from '../../src/pipeline/write-back/write-back-worker';
 import type { DeadLetterJob } from '../../src/queues/topology';
 import { advocacyReferral, queueWithoutDelivery } from '../helpers/referrals';
 import { capturedLogger, testConfig, waitFor, stopBridge } from '../helpers/bridge';
@@ -178,7 +178,7 @@ describe('delivery queues', () => {
   });
 
   test('police write-back: retried on 503, idempotency key per change, outbox cleared once stored', async () => {
-    workers.push(startOutcomeWorker(ctx));
+    workers.push(startWriteBackWorker(ctx));
     const keys: string[] = [];
     nock(RMS)
       .post('/referral-outcomes')
@@ -191,16 +191,16 @@ describe('delivery queues', () => {
       });
     nock(CHARITY).post('/v1/referrals').reply(201, { id: 'CH-000124', status: 'RECEIVED' });
     const id = await queueReferral(); // QUEUED (seq 1): not written back by this helper, so enqueue it by hand
-    await ctx.queues.policeOutcomes.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
+    await ctx.queues.policeWriteBacks.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
     await waitFor(async () => keys.length === 2 && (await ctx.referrals.outboxSize()) === 0, 'both changes stored at the RMS');
     expect(keys.sort()).toEqual([`${id}:QUEUED:1`, `${id}:SENT:2`]);
   });
 
   test('police write-back: 400 is permanent and dead-lettered with the reason', async () => {
-    workers.push(startOutcomeWorker(ctx));
+    workers.push(startWriteBackWorker(ctx));
     nock(RMS).post('/referral-outcomes').reply(400, 'bad');
     const id = await queueReferral();
-    await ctx.queues.policeOutcomes.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
+    await ctx.queues.policeWriteBacks.add('outcome', { referralId: id, seq: 1, correlationId: 'x' }, { jobId: `${id}-s1` });
     const letters = await waitFor(async () => {
       const l = (await deadLetters()).filter((d) => d.queue === 'police-outcomes');
       return l.length ? l : undefined;

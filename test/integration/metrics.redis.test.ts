@@ -131,8 +131,8 @@ describe('BridgeMetrics', () => {
     // An id whose hash has expired (retention) is still in the index: not counted.
     await ctx.redis.sadd(ctx.keys.allReferrals(), id(7));
     // 13 status changes went to the outbox; the RMS has stored two of them.
-    await ctx.referrals.ackOutcome(id(1), 1);
-    await ctx.referrals.ackOutcome(id(2), 1);
+    await ctx.referrals.ackWriteBack(id(1), 1);
+    await ctx.referrals.ackWriteBack(id(2), 1);
 
     await ctx.counters.add('recordsRead', 10);
     await ctx.counters.add('recordsQueued', 4);

@@ -155,7 +155,7 @@ describe('BaRS mode', () => {
     // Every change the bridge made is written back to the police (QUEUED, seq 1, was the test's own
     // set-up). No RMS answers here, so each first attempt fails and is queued for retry.
     await ctx.writeBacks.idle();
-    const outcomes = await ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed']);
+    const outcomes = await ctx.queues.policeWriteBacks.getJobs(['waiting', 'delayed']);
     expect(outcomes.map((j) => j.id).sort()).toEqual([2, 3, 4, 5].map((s) => `${ID}-s${s}`).sort());
   });
 

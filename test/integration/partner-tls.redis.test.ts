@@ -8,7 +8,7 @@ import { NhsFhirClient } from '../../src/adapters/nhs/fhir-client';
 import { PrivateKeyJwtTokenSource } from '../../src/adapters/nhs/token-client';
 import { PartnerError } from '../../src/adapters/partner-error';
 import { PoliceFeedClient } from '../../src/adapters/police/feed-client';
-import { PoliceOutcomeClient } from '../../src/adapters/police/write-back-client';
+import { PoliceWriteBackClient } from '../../src/adapters/police/write-back-client';
 import { createContext, type BridgeContext } from '../../src/context';
 import { charityView, nhsView } from '../../src/mappings/allow-lists';
 import { referralToCharityPayload } from '../../src/mappings/referral-to-charity';
@@ -108,7 +108,7 @@ describe('a partner certificate node refuses, in every partner client', () => {
 
   it('police feed and outcome clients (node:https)', async () => {
     const feed = new PoliceFeedClient({ baseUrl: base, token: 't', timeoutMs: 2000, pageLimit: 10 });
-    const outcomes = new PoliceOutcomeClient({ baseUrl: base, token: 't', timeoutMs: 2000 });
+    const outcomes = new PoliceWriteBackClient({ baseUrl: base, token: 't', timeoutMs: 2000 });
     try {
       expectTlsAlert(await failure(feed.fetchPage(undefined, ctx)), 'POLICE');
       const outcome = {

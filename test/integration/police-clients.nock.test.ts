@@ -1,8 +1,8 @@
 import nock from 'nock';
 import { PoliceFeedClient } from '../../src/adapters/police/feed-client';
-import { PoliceOutcomeClient } from '../../src/adapters/police/write-back-client';
+import { PoliceWriteBackClient } from '../../src/adapters/police/write-back-client';
 import { PartnerError } from '../../src/adapters/partner-error';
-import { outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-write-back';
+import { writeBackToXml, type WriteBack } from '../../src/mappings/referral-to-write-back';
 import { restoreNockAfterAll, socketError } from '../helpers/nock';
 
 restoreNockAfterAll();
@@ -12,7 +12,7 @@ const TOKEN = 'rms-static-token';
 const CORRELATION = '5d1c9a7e-2b3f-4c6d-8e9f-0a1b2c3d4e5f';
 const ctx = { correlationId: CORRELATION };
 
-const outcome: ReferralOutcome = {
+const outcome: WriteBack = {
   crimeReference: 'CC-26-0001234',
   referralId: 'b1f6f6b4-3d2e-5b7a-9c1d-0e2f3a4b5c6d',
   partner: 'NHS',
@@ -22,7 +22,7 @@ const outcome: ReferralOutcome = {
   seq: 3,
 };
 const KEY = `${outcome.referralId}:ACCEPTED:3`;
-const XML = outcomeToXml(outcome);
+const XML = writeBackToXml(outcome);
 
 beforeAll(() => {
   nock.disableNetConnect();
@@ -49,8 +49,8 @@ async function rejection(promise: Promise<unknown>): Promise<PartnerError> {
   throw new Error('expected a PartnerError');
 }
 
-describe('PoliceOutcomeClient.post', () => {
-  const client = new PoliceOutcomeClient({ baseUrl: BASE, token: TOKEN, timeoutMs: 2000 });
+describe('PoliceWriteBackClient.post', () => {
+  const client = new PoliceWriteBackClient({ baseUrl: BASE, token: TOKEN, timeoutMs: 2000 });
 
   /** Matches only when every contract header is right and the body is the outcome XML. */
   function post() {
@@ -85,11 +85,11 @@ describe('PoliceOutcomeClient.post', () => {
     expect(seen!.headers['x-correlation-id']).toBe(CORRELATION);
     expect(seen!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
     expect(seen!.body).toBe(XML);
-    expect(String(seen!.body)).toContain('<ReferralOutcome xmlns="urn:iasu:police-feed:1">');
+    expect(String(seen!.body)).toContain('<WriteBack xmlns="urn:iasu:police-feed:1">');
   });
 
   it('sends no Authorization header when no token is configured', async () => {
-    const anonymous = new PoliceOutcomeClient({ baseUrl: BASE, token: '', timeoutMs: 2000 });
+    const anonymous = new PoliceWriteBackClient({ baseUrl: BASE, token: '', timeoutMs: 2000 });
     const scope = nock(BASE, { badheaders: ['authorization'] })
       .post('/referral-outcomes')
       .matchHeader('idempotency-key', KEY)
@@ -148,7 +148,7 @@ describe('PoliceOutcomeClient.post', () => {
   });
 
   it('treats a timeout as transient', async () => {
-    const slow = new PoliceOutcomeClient({ baseUrl: BASE, token: TOKEN, timeoutMs: 50 });
+    const slow = new PoliceWriteBackClient({ baseUrl: BASE, token: TOKEN, timeoutMs: 50 });
     post().delay(500).reply(204);
     const err = await rejection(slow.post(outcome, ctx));
     expect(err.kind).toBe('transient');

@@ -184,7 +184,7 @@ describe('reconciler', () => {
       ['CHARITY', 'CH-000777'],
     ]);
     expect(find(report, 'not-written-back', F)).toEqual([expect.objectContaining({ partner: 'POLICE', action: 'rewritten' })]);
-    expect(await ctx.queues.policeOutcomes.getJob(`${F}-s2`)).toBeDefined();
+    expect(await ctx.queues.policeWriteBacks.getJob(`${F}-s2`)).toBeDefined();
     // E and F have not moved for days; A and C moved in this very run.
     expect(find(report, 'stuck').map((s) => s.referralId)).toEqual([E, F]);
 
@@ -297,14 +297,14 @@ describe('reconciler', () => {
   });
 
   test('a write-back already in the dead-letter queue is left for an operator, not re-added every run', async () => {
-    await ctx.queues.policeOutcomes.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
-    const worker = new Worker(QUEUE.policeOutcomes, async () => 'dead-lettered', {
+    await ctx.queues.policeWriteBacks.add('outcome', { referralId: F, seq: 2, correlationId: F }, { jobId: `${F}-s2` });
+    const worker = new Worker(QUEUE.policeWriteBacks, async () => 'dead-lettered', {
       connection: ctx.queueRedis,
       prefix: ctx.config.redis.prefix,
     });
     try {
       await waitFor(
-        async () => (await ctx.queues.policeOutcomes.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered',
+        async () => (await ctx.queues.policeWriteBacks.getJob(`${F}-s2`))?.returnvalue === 'dead-lettered',
         'the write-back dead-lettered',
       );
     } finally {
@@ -314,7 +314,7 @@ describe('reconciler', () => {
     expect(find(report, 'not-written-back', F)).toEqual([
       expect.objectContaining({ action: 'none', note: expect.stringContaining('dead-letter') }),
     ]);
-    const waiting = await ctx.queues.policeOutcomes.getJobs(['waiting']);
+    const waiting = await ctx.queues.policeWriteBacks.getJobs(['waiting']);
     expect(waiting.filter((j) => j.data.referralId === F)).toEqual([]);
   });
 

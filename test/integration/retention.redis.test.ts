@@ -52,7 +52,7 @@ describe('retention', () => {
   });
 
   test('finished jobs are pruned by age and count on every working queue; dead letters wait for an operator', () => {
-    for (const queue of [QUEUE.intake, QUEUE.nhsDelivery, QUEUE.charityDelivery, QUEUE.policeOutcomes, QUEUE.reconcile]) {
+    for (const queue of [QUEUE.intake, QUEUE.nhsDelivery, QUEUE.charityDelivery, QUEUE.policeWriteBacks, QUEUE.reconcile]) {
       const opts = defaultJobOptions(ctx.config, queue);
       expect([queue, opts.removeOnComplete]).toEqual([
         queue,

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { createContext, type BridgeContext } from '../../src/context';
-import { outcomeFor, outcomeToXml } from '../../src/mappings/referral-to-write-back';
+import { writeBackFor, writeBackToXml } from '../../src/mappings/referral-to-write-back';
 import { changeStatus } from '../../src/pipeline/status-changes';
 import { pollPartnerStatuses } from '../../src/pipeline/partner-status/status-poll';
 import { writeBackSweepAfterMs } from '../../src/pipeline/write-back/write-backs';
@@ -50,7 +50,7 @@ describe('write-backs', () => {
     if (!t.applied) throw new Error('setup failed');
     return referral.referralId;
   }
-  const jobs = () => ctx.queues.policeOutcomes.getJobs(['waiting', 'delayed', 'active']);
+  const jobs = () => ctx.queues.policeWriteBacks.getJobs(['waiting', 'delayed', 'active']);
 
   test('the first attempt goes at once: the RMS has it, the outbox is cleared, no job is queued', async () => {
     start();
@@ -78,7 +78,7 @@ describe('write-backs', () => {
     await ctx.writeBacks.idle();
     const meta = (await ctx.referrals.get(id))!;
     const fromStore = await Promise.all(
-      [1, 2].map(async (seq) => outcomeToXml(outcomeFor(meta, (await ctx.referrals.timelineEntry(id, seq))!))),
+      [1, 2].map(async (seq) => writeBackToXml(writeBackFor(meta, (await ctx.referrals.timelineEntry(id, seq))!))),
     );
     // The QUEUED change was committed before the partner reference existed, so its document has none.
     expect(bodies[0]).not.toContain('PartnerReference');
@@ -98,7 +98,7 @@ describe('write-backs', () => {
     expect(job?.id).toBe(`${id}-s1`);
     expect(job?.data).toEqual({ referralId: id, seq: 1, correlationId: CORRELATION });
     expect(job?.opts.delay).toBeGreaterThanOrEqual(30_000);
-    expect(await ctx.referrals.pendingOutcomes(0)).toEqual([{ referralId: id, seq: 1 }]);
+    expect(await ctx.referrals.pendingWriteBacks(0)).toEqual([{ referralId: id, seq: 1 }]);
   });
 
   test('a permanent refusal is queued at once, for the queue to dead-letter with its reason', async () => {
@@ -162,12 +162,12 @@ describe('the status poll re-queues write-backs a dead process left', () => {
     expect(t.applied).toBe(true);
     // Committed 5 s ago, its first attempt cut off: not yet.
     await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 5_000, `${ID}|1`);
-    expect((await pollPartnerStatuses(ctx)).outcomesRequeued).toBe(0);
-    expect(await ctx.queues.policeOutcomes.getJob(`${ID}-s1`)).toBeUndefined();
+    expect((await pollPartnerStatuses(ctx)).writeBacksRequeued).toBe(0);
+    expect(await ctx.queues.policeWriteBacks.getJob(`${ID}-s1`)).toBeUndefined();
     // 12 s ago: queued again.
     await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 12_000, `${ID}|1`);
-    expect((await pollPartnerStatuses(ctx)).outcomesRequeued).toBe(1);
-    expect((await ctx.queues.policeOutcomes.getJob(`${ID}-s1`))?.data).toEqual({ referralId: ID, seq: 1, correlationId: ID });
+    expect((await pollPartnerStatuses(ctx)).writeBacksRequeued).toBe(1);
+    expect((await ctx.queues.policeWriteBacks.getJob(`${ID}-s1`))?.data).toEqual({ referralId: ID, seq: 1, correlationId: ID });
   });
 
   test('the outbox sweep goes on from where the last poll stopped, and starts again from the oldest', async () => {

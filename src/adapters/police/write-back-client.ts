@@ -1,9 +1,9 @@
-import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../mappings/referral-to-write-back';
+import { writeBackIdempotencyKey, writeBackToXml, type WriteBack } from '../../mappings/referral-to-write-back';
 import { KeepAliveHttp } from '../keep-alive-http';
 import { callPolice, classifyPoliceStatus } from './http';
 
-/** Posts one ReferralOutcome to `POST {base}/referral-outcomes` (police-feed.md §3). */
-export class PoliceOutcomeClient {
+/** Posts one WriteBack to `POST {base}/referral-outcomes` (police-feed.md §3). */
+export class PoliceWriteBackClient {
   private readonly url: string;
 
   constructor(
@@ -13,17 +13,17 @@ export class PoliceOutcomeClient {
     this.url = `${opts.baseUrl}/referral-outcomes`;
   }
 
-  async post(outcome: ReferralOutcome, ctx: { correlationId: string }): Promise<void> {
+  async post(outcome: WriteBack, ctx: { correlationId: string }): Promise<void> {
     const headers: Record<string, string> = {
       'Content-Type': 'application/xml; charset=utf-8',
-      'Idempotency-Key': outcomeIdempotencyKey(outcome),
+      'Idempotency-Key': writeBackIdempotencyKey(outcome),
       'X-Correlation-Id': ctx.correlationId,
     };
     if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
     const res = await callPolice(this.http, this.url, {
       method: 'POST',
       headers,
-      body: outcomeToXml(outcome),
+      body: writeBackToXml(outcome),
       timeoutMs: this.opts.timeoutMs,
     });
     if (res.status === 200 || res.status === 201 || res.status === 204) return;

@@ -63,8 +63,8 @@ export async function enqueueCancel(
 }
 
 /** Each committed status change is written back to the police once (outbox entry `{id}|{seq}`). */
-export async function enqueueOutcome(ctx: JobQueues, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
-  await ctx.queues.policeOutcomes.add(
+export async function enqueueWriteBack(ctx: JobQueues, referralId: string, seq: number, correlationId: string, delayMs = 0): Promise<void> {
+  await ctx.queues.policeWriteBacks.add(
     'outcome',
     { referralId, seq, correlationId },
     { jobId: `${referralId}-s${seq}`, ...(delayMs > 0 ? { delay: delayMs } : {}) },
@@ -92,18 +92,18 @@ export async function enqueueResend(
  * queued or retrying is left alone; one in the dead-letter queue waits for an operator, because
  * re-adding it every minute would be the retry storm the dead-letter queue exists to stop.
  */
-export type OutcomeRequeue = 'requeued' | 'in-queue' | 'dead-lettered';
+export type WriteBackRequeue = 'requeued' | 'in-queue' | 'dead-lettered';
 
-export async function requeueOutcome(ctx: JobQueues, referralId: string, seq: number, correlationId: string): Promise<OutcomeRequeue> {
-  const job = await ctx.queues.policeOutcomes.getJob(`${referralId}-s${seq}`);
+export async function requeueWriteBack(ctx: JobQueues, referralId: string, seq: number, correlationId: string): Promise<WriteBackRequeue> {
+  const job = await ctx.queues.policeWriteBacks.getJob(`${referralId}-s${seq}`);
   if (!job) {
-    await enqueueOutcome(ctx, referralId, seq, correlationId);
+    await enqueueWriteBack(ctx, referralId, seq, correlationId);
     return 'requeued';
   }
   const state = await job.getState();
   if (state === 'completed' && job.returnvalue === 'dead-lettered') return 'dead-lettered';
   if (state !== 'completed' && state !== 'failed') return 'in-queue';
   // BullMQ keeps finished jobs for a day and ignores a new one under the same id: take a new id.
-  await ctx.queues.policeOutcomes.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}-r${Date.now()}` });
+  await ctx.queues.policeWriteBacks.add('outcome', { referralId, seq, correlationId }, { jobId: `${referralId}-s${seq}-r${Date.now()}` });
   return 'requeued';
 }

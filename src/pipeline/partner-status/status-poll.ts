@@ -1,6 +1,6 @@
 import type { BridgeContext } from '../../context';
 import { nhsUpdateFromTask } from '../../mappings/fhir-status';
-import { requeueDelivery, requeueOutcome } from '../delivery/delivery-jobs';
+import { requeueDelivery, requeueWriteBack } from '../delivery/delivery-jobs';
 import { deliverySweepAfterMs } from '../delivery/first-deliveries';
 import { writeBackSweepAfterMs } from '../write-back/write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';
@@ -15,7 +15,7 @@ export interface PollSummary {
   checked: number;
   changed: number;
   errors: number;
-  outcomesRequeued: number;
+  writeBacksRequeued: number;
   /** QUEUED referrals found with no delivery job (their process died mid-attempt) and queued. */
   deliveriesRequeued: number;
   /** The charity is polled in bulk by `updatedSince`; undefined when that round failed. */
@@ -25,7 +25,7 @@ export interface PollSummary {
 const POLL_CONCURRENCY = 8;
 
 export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSummary> {
-  const summary: PollSummary = { checked: 0, changed: 0, errors: 0, outcomesRequeued: 0, deliveriesRequeued: 0 };
+  const summary: PollSummary = { checked: 0, changed: 0, errors: 0, writeBacksRequeued: 0, deliveriesRequeued: 0 };
   const work: (() => Promise<void>)[] = [];
   // In BaRS mode the trust pushes status to POST /fhir/$process-message; there is nothing to poll.
   if (ctx.config.nhs.mode === 'fhir-rest') {
@@ -47,8 +47,8 @@ export async function pollPartnerStatuses(ctx: BridgeContext): Promise<PollSumma
   }
   for (const pending of await ctx.referrals.sweepOutbox(writeBackSweepAfterMs(ctx.config))) {
     const meta = await ctx.referrals.get(pending.referralId);
-    if ((await requeueOutcome(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued')
-      summary.outcomesRequeued++;
+    if ((await requeueWriteBack(ctx, pending.referralId, pending.seq, meta?.correlationId ?? pending.referralId)) === 'requeued')
+      summary.writeBacksRequeued++;
   }
   return summary;
 }

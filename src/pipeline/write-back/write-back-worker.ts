@@ -1,8 +1,8 @@
 import type { Job, Worker } from 'bullmq';
 import type { Infra } from '../../infra';
-import { outcomeFor, type ReferralOutcome } from '../../mappings/referral-to-write-back';
+import { writeBackFor, type WriteBack } from '../../mappings/referral-to-write-back';
 import { startBridgeWorker, type WorkerDeps } from '../../queues/bridge-worker';
-import { QUEUE, type OutcomeJob } from '../../queues/topology';
+import { QUEUE, type WriteBackJob } from '../../queues/topology';
 
 /** The RMS client, the store the outcome is read from, and a worker's needs. */
 export type WriteBackDeps = WorkerDeps & Pick<Infra, 'partners' | 'referrals'>;
@@ -11,7 +11,7 @@ export type WriteBackDeps = WorkerDeps & Pick<Infra, 'partners' | 'referrals'>;
  * Writes one status change back to the police RMS, read back from the store (a queued retry);
  * the outbox entry is cleared only on success.
  */
-async function reportOutcome(
+async function reportWriteBack(
   ctx: WriteBackDeps,
   referralId: string,
   seq: number,
@@ -19,27 +19,27 @@ async function reportOutcome(
 ): Promise<'reported' | 'nothing-to-report'> {
   const [meta, entry] = await Promise.all([ctx.referrals.get(referralId), ctx.referrals.timelineEntry(referralId, seq)]);
   if (!meta || !entry) {
-    await ctx.referrals.ackOutcome(referralId, seq);
+    await ctx.referrals.ackWriteBack(referralId, seq);
     return 'nothing-to-report';
   }
-  await sendOutcome(ctx, outcomeFor(meta, entry), correlationId);
+  await sendWriteBack(ctx, writeBackFor(meta, entry), correlationId);
   return 'reported';
 }
 
 /** POSTs a write-back as it stands (the first attempt sends it as its commit recorded it), then clears its outbox entry. */
-export async function sendOutcome(ctx: WriteBackDeps, outcome: ReferralOutcome, correlationId: string): Promise<void> {
-  await ctx.partners.policeOutcomes.post(outcome, { correlationId });
-  await ctx.referrals.ackOutcome(outcome.referralId, outcome.seq);
+export async function sendWriteBack(ctx: WriteBackDeps, outcome: WriteBack, correlationId: string): Promise<void> {
+  await ctx.partners.policeWriteBacks.post(outcome, { correlationId });
+  await ctx.referrals.ackWriteBack(outcome.referralId, outcome.seq);
 }
 
-export function processOutcome(ctx: WriteBackDeps, job: Job<OutcomeJob>): Promise<string> {
-  return reportOutcome(ctx, job.data.referralId, job.data.seq, job.data.correlationId);
+export function processWriteBack(ctx: WriteBackDeps, job: Job<WriteBackJob>): Promise<string> {
+  return reportWriteBack(ctx, job.data.referralId, job.data.seq, job.data.correlationId);
 }
 
-export function startOutcomeWorker(ctx: WriteBackDeps): Worker<OutcomeJob> {
-  return startBridgeWorker<OutcomeJob>(ctx, {
-    queue: QUEUE.policeOutcomes,
-    process: (job) => processOutcome(ctx, job),
+export function startWriteBackWorker(ctx: WriteBackDeps): Worker<WriteBackJob> {
+  return startBridgeWorker<WriteBackJob>(ctx, {
+    queue: QUEUE.policeWriteBacks,
+    process: (job) => processWriteBack(ctx, job),
     describe: (job) => ({ referralId: job.data.referralId, correlationId: job.data.correlationId }),
   });
 }

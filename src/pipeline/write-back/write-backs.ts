@@ -1,10 +1,10 @@
 import type { BridgeConfig } from '../../config';
-import type { ReferralOutcome } from '../../mappings/referral-to-write-back';
+import type { WriteBack } from '../../mappings/referral-to-write-back';
 import { AttemptsInFlight } from '../../queues/attempts-in-flight';
 import { partnerBackoff } from '../../queues/backoff';
 import { judgeError } from '../../queues/dead-letter';
-import { enqueueOutcome } from '../delivery/delivery-jobs';
-import { sendOutcome, type WriteBackDeps } from './write-back-worker';
+import { enqueueWriteBack } from '../delivery/delivery-jobs';
+import { sendWriteBack, type WriteBackDeps } from './write-back-worker';
 import { QUEUE } from '../../queues/topology';
 
 /**
@@ -40,11 +40,11 @@ export class WriteBacks {
    * for the RMS. The first attempt sends `committed` as it is, with no read; a queued retry reads
    * the change back.
    */
-  async dispatch(committed: ReferralOutcome, correlationId: string): Promise<void> {
+  async dispatch(committed: WriteBack, correlationId: string): Promise<void> {
     const { referralId, seq } = committed;
     await this.inFlight.offer('POLICE', this.ctx.config.police.writeBackInFlight, {
       start: () => this.attempt(committed, correlationId),
-      queue: () => enqueueOutcome(this.ctx, referralId, seq, correlationId),
+      queue: () => enqueueWriteBack(this.ctx, referralId, seq, correlationId),
       lost: (err) => this.couldNotQueue(referralId, correlationId, err),
     });
   }
@@ -59,18 +59,18 @@ export class WriteBacks {
     return this.inFlight.idle();
   }
 
-  private async attempt(committed: ReferralOutcome, correlationId: string): Promise<void> {
+  private async attempt(committed: WriteBack, correlationId: string): Promise<void> {
     const { referralId, seq } = committed;
     try {
-      await sendOutcome(this.ctx, committed, correlationId);
+      await sendWriteBack(this.ctx, committed, correlationId);
     } catch (err) {
       const { kind, reason } = judgeError(err, false);
-      this.ctx.metrics.countRetry(QUEUE.policeOutcomes, 'POLICE', kind);
-      const log = this.ctx.logger.child({ correlationId, referralId, queue: QUEUE.policeOutcomes });
+      this.ctx.metrics.countRetry(QUEUE.policeWriteBacks, 'POLICE', kind);
+      const log = this.ctx.logger.child({ correlationId, referralId, queue: QUEUE.policeWriteBacks });
       log.warn({ attempt: 1, kind, reason }, 'write-back attempt failed; queued for retry');
       // The queue's worker judges it again: a retry after backoff, or the dead-letter queue.
       const delay = kind === 'transient' ? this.backoff(1, undefined, err as Error) : 0;
-      await enqueueOutcome(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) =>
+      await enqueueWriteBack(this.ctx, referralId, seq, correlationId, delay).catch((e: unknown) =>
         this.couldNotQueue(referralId, correlationId, e),
       );
     }
@@ -78,7 +78,7 @@ export class WriteBacks {
 
   private couldNotQueue(referralId: string, correlationId: string, err: unknown): void {
     this.ctx.logger
-      .child({ correlationId, referralId, queue: QUEUE.policeOutcomes })
+      .child({ correlationId, referralId, queue: QUEUE.policeWriteBacks })
       .error({ alert: true, err: (err as Error).message }, 'write-back could not be queued; the outbox sweep will queue it');
   }
 }

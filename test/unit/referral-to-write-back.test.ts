@@ -1,9 +1,9 @@
 import { parseStringPromise } from 'xml2js';
-import { outcomeIdempotencyKey, outcomeToXml, type ReferralOutcome } from '../../src/mappings/referral-to-write-back';
+import { writeBackIdempotencyKey, writeBackToXml, type WriteBack } from '../../src/mappings/referral-to-write-back';
 
 const REFERRAL_ID = 'b1f6f6b4-3d2e-5b7a-9c1d-0e2f3a4b5c6d';
 
-function outcome(overrides: Partial<ReferralOutcome> = {}): ReferralOutcome {
+function outcome(overrides: Partial<WriteBack> = {}): WriteBack {
   return {
     crimeReference: 'CC-26-0001234',
     referralId: REFERRAL_ID,
@@ -22,13 +22,13 @@ async function parsed(xml: string): Promise<Record<string, any>> {
   return parseStringPromise(xml, { explicitArray: false, strict: true });
 }
 
-describe('outcomeToXml', () => {
-  it('produces a ReferralOutcome in the feed namespace with every element, in contract order', async () => {
-    const xml = outcomeToXml(outcome());
+describe('writeBackToXml', () => {
+  it('produces a WriteBack in the feed namespace with every element, in contract order', async () => {
+    const xml = writeBackToXml(outcome());
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>')).toBe(true);
     const doc = await parsed(xml);
-    expect(Object.keys(doc)).toEqual(['ReferralOutcome']);
-    const root = doc.ReferralOutcome;
+    expect(Object.keys(doc)).toEqual(['WriteBack']);
+    const root = doc.WriteBack;
     expect(root.$).toEqual({ xmlns: 'urn:iasu:police-feed:1' });
     const { $, ...elements } = root;
     expect($).toBeDefined();
@@ -45,26 +45,26 @@ describe('outcomeToXml', () => {
   });
 
   it('never carries the seq (it belongs to the idempotency key only)', () => {
-    const xml = outcomeToXml(outcome({ seq: 987654 }));
+    const xml = writeBackToXml(outcome({ seq: 987654 }));
     expect(xml).not.toContain('987654');
     expect(xml).not.toMatch(/<Seq/i);
   });
 
   it('escapes every value: markup characters round-trip, characters XML cannot carry are dropped', async () => {
-    const xml = outcomeToXml(
+    const xml = writeBackToXml(
       outcome({ detail: `charity status <DECLINED> & "closed" 'ok'\u0001`, partnerReference: 'CH-1</PartnerReference><Status>COMPLETED' }),
     );
-    const root = (await parsed(xml)).ReferralOutcome;
+    const root = (await parsed(xml)).WriteBack;
     expect(root.Detail).toBe(`charity status <DECLINED> & "closed" 'ok'`);
     expect(root.PartnerReference).toBe('CH-1</PartnerReference><Status>COMPLETED');
     expect(root.Status).toBe('ACCEPTED');
   });
 
   it('omits PartnerReference and Detail when absent', async () => {
-    const xml = outcomeToXml(outcome({ partner: 'CHARITY', partnerReference: undefined, detail: undefined, status: 'HELD' }));
+    const xml = writeBackToXml(outcome({ partner: 'CHARITY', partnerReference: undefined, detail: undefined, status: 'HELD' }));
     expect(xml).not.toContain('PartnerReference');
     expect(xml).not.toContain('Detail');
-    const root = (await parsed(xml)).ReferralOutcome;
+    const root = (await parsed(xml)).WriteBack;
     const { $, ...elements } = root;
     expect($.xmlns).toBe('urn:iasu:police-feed:1');
     expect(elements).toEqual({
@@ -77,47 +77,47 @@ describe('outcomeToXml', () => {
   });
 
   it('omits empty-string optional values too', () => {
-    const xml = outcomeToXml(outcome({ partnerReference: '', detail: '' }));
+    const xml = writeBackToXml(outcome({ partnerReference: '', detail: '' }));
     expect(xml).not.toContain('PartnerReference');
     expect(xml).not.toContain('Detail');
   });
 
   it('escapes special characters and they round-trip', async () => {
     const detail = `a & b < c > d "quoted" 'single' ]]> <script>`;
-    const xml = outcomeToXml(outcome({ detail, partnerReference: 'Task/1?x=1&y=<2>' }));
+    const xml = writeBackToXml(outcome({ detail, partnerReference: 'Task/1?x=1&y=<2>' }));
     expect(xml).not.toContain('<script>');
     expect(xml).toContain('&amp;');
     expect(xml).toContain('&lt;');
-    const root = (await parsed(xml)).ReferralOutcome;
+    const root = (await parsed(xml)).WriteBack;
     expect(root.Detail).toBe(detail);
     expect(root.PartnerReference).toBe('Task/1?x=1&y=<2>');
   });
 
   it('keeps non-ASCII text intact', async () => {
-    const root = (await parsed(outcomeToXml(outcome({ detail: 'Überweisung — accepté ✓' })))).ReferralOutcome;
+    const root = (await parsed(writeBackToXml(outcome({ detail: 'Überweisung — accepté ✓' })))).WriteBack;
     expect(root.Detail).toBe('Überweisung — accepté ✓');
   });
 
   it.each(['QUEUED', 'SENT', 'REJECTED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const)('carries status %s', async (status) => {
-    expect((await parsed(outcomeToXml(outcome({ status })))).ReferralOutcome.Status).toBe(status);
+    expect((await parsed(writeBackToXml(outcome({ status })))).WriteBack.Status).toBe(status);
   });
 });
 
-describe('outcomeIdempotencyKey', () => {
+describe('writeBackIdempotencyKey', () => {
   it('is {referralId}:{status}:{seq}', () => {
-    expect(outcomeIdempotencyKey(outcome())).toBe(`${REFERRAL_ID}:ACCEPTED:4`);
-    expect(outcomeIdempotencyKey({ referralId: 'r1', status: 'CANCELLED', seq: 0 })).toBe('r1:CANCELLED:0');
+    expect(writeBackIdempotencyKey(outcome())).toBe(`${REFERRAL_ID}:ACCEPTED:4`);
+    expect(writeBackIdempotencyKey({ referralId: 'r1', status: 'CANCELLED', seq: 0 })).toBe('r1:CANCELLED:0');
   });
 
   it('is the same for the same change and differs by status and seq', () => {
-    const a = outcomeIdempotencyKey(outcome());
-    expect(outcomeIdempotencyKey(outcome({ detail: 'other', statusAt: '2027-01-01T00:00:00Z' }))).toBe(a);
-    expect(outcomeIdempotencyKey(outcome({ status: 'IN_PROGRESS' }))).not.toBe(a);
-    expect(outcomeIdempotencyKey(outcome({ seq: 5 }))).not.toBe(a);
-    expect(outcomeIdempotencyKey(outcome({ referralId: 'other' }))).not.toBe(a);
+    const a = writeBackIdempotencyKey(outcome());
+    expect(writeBackIdempotencyKey(outcome({ detail: 'other', statusAt: '2027-01-01T00:00:00Z' }))).toBe(a);
+    expect(writeBackIdempotencyKey(outcome({ status: 'IN_PROGRESS' }))).not.toBe(a);
+    expect(writeBackIdempotencyKey(outcome({ seq: 5 }))).not.toBe(a);
+    expect(writeBackIdempotencyKey(outcome({ referralId: 'other' }))).not.toBe(a);
   });
 
   it('matches the contract format', () => {
-    expect(outcomeIdempotencyKey(outcome({ seq: 12 }))).toMatch(/^[0-9a-f-]{36}:[A-Z_]+:\d+$/);
+    expect(writeBackIdempotencyKey(outcome({ seq: 12 }))).toMatch(/^[0-9a-f-]{36}:[A-Z_]+:\d+$/);
   });
 });
