@@ -3,7 +3,12 @@ import type { Worker } from 'bullmq';
 import { schedule, type ScheduledTask } from 'node-cron';
 import { createServer } from './api/server';
 import { barsConfigWarnings, type BridgeConfig } from './config';
-import { createContext, type BridgeContext } from './context';
+import type { BridgeContext } from './context';
+import { createInfra } from './infra';
+import { createLogger } from './logger';
+import { BridgeMetrics } from './observability/metrics';
+import { FirstDeliveries } from './pipeline/delivery/first-deliveries';
+import { WriteBacks } from './pipeline/write-back/write-backs';
 import { FeedPoller } from './pipeline/ingest/feed-poller';
 import { cronLogger, type Logger } from './logger';
 import { charityDelivery } from './pipeline/delivery/charity-delivery';
@@ -13,6 +18,31 @@ import { nhsDelivery } from './pipeline/delivery/nhs-delivery';
 import { startWriteBackWorker } from './pipeline/write-back/write-back-worker';
 import { startReconcileWorker } from './reconcile/reconcile-worker';
 import { checkEvictionPolicy } from './store/redis';
+
+/**
+ * The one place the bridge is wired, in the order data flows: the infrastructure, then metrics,
+ * write-backs and first deliveries (createContext); then, for a running process, the workers
+ * from intake to write-back, the schedulers and the HTTP API (startBridge).
+ */
+
+export function createContext(config: BridgeConfig, logger: Logger = createLogger(config.logLevel)): BridgeContext {
+  const infra = createInfra(config, logger);
+  const metrics = new BridgeMetrics(infra);
+  const writeBacks = new WriteBacks({ ...infra, metrics });
+  const deliveries = new FirstDeliveries({ ...infra, metrics, writeBacks });
+  return {
+    ...infra,
+    metrics,
+    writeBacks,
+    deliveries,
+    async close() {
+      // Deliveries first: each ends in a status change, whose write-back goes out next.
+      await deliveries.close();
+      await writeBacks.close();
+      await infra.close();
+    },
+  };
+}
 
 /** A running bridge process: API, workers and schedulers, with one graceful stop. */
 export interface RunningBridge {

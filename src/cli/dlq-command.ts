@@ -71,7 +71,7 @@ export async function dlqCommand(args: string[], io: DlqIo): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const [{ createContext }, { createLogger }] = await Promise.all([import('../context'), import('../logger')]);
+  const [{ createContext }, { createLogger }] = await Promise.all([import('../app'), import('../logger')]);
   // Logs go to stderr so stdout is only the answer (`--json` pipes cleanly).
   const ctx = createContext(config, createLogger(config.logLevel, process.stderr));
   // The operator's actions go into the audit trail, or do not happen.

@@ -72,7 +72,7 @@ async function reconcileCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   const config = loadConfig();
   const [{ createContext }, { reconcile }, { renderReport }, { createLogger }] = await Promise.all([
-    import('../context'),
+    import('../app'),
     import('../reconcile/reconciler'),
     import('../reconcile/report'),
     import('../logger'),

@@ -3,7 +3,8 @@ import type { Bundle, MessageHeader, OperationOutcome } from '@medplum/fhirtypes
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import { fhirXmlToJson } from '../conformance/fhir-xml';
 import { STANDARDS_DIR } from '../conformance/published';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { loadConfig } from '../../src/config';
 import { generateDataKeySpec } from '../../src/store/crypto';
 import { startCharitySimulator, type CharitySimulator } from '../../simulators/charity';

@@ -1,5 +1,6 @@
 import { parseFeed } from '../../src/adapters/police/feed-parser';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
 import { feedDocument } from '../../simulators/feed-generator';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { FeedError, parseFeed, type ParsedFeed } from '../../src/adapters/police/feed-parser';
 import type { RecordParseResult } from '../../src/adapters/police/record-validator';
-import { createContext } from '../../src/context';
+import { createContext } from '../../src/app';
 import type { CrimeRecord } from '../../src/domain/crime-record';
 import { ingestDocument, type IngestSummary } from '../../src/pipeline/ingest/feed-ingest';
 import { intakeJobId } from '../../src/queues/topology';

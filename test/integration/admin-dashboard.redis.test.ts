@@ -1,6 +1,7 @@
 import type { Server } from '@hapi/hapi';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 /** The bull-board dashboard at /admin/queues: administrators only, read-only, cookie only there. */

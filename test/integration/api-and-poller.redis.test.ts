@@ -1,7 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import nock from 'nock';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { FeedPoller } from '../../src/pipeline/ingest/feed-poller';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { startPoliceFeedSimulator } from '../../simulators/police-feed';

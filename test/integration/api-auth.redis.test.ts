@@ -2,7 +2,8 @@ import type { Server } from '@hapi/hapi';
 import Jwt from '@hapi/jwt';
 import { createServer } from '../../src/api/server';
 import { SCOPE, type RouteCredential, type Scope } from '../../src/api/auth';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, operatorHeader, testConfig, TEST_JWT_SECRET } from '../helpers/bridge';
 
 /**

@@ -1,5 +1,6 @@
 import nock from 'nock';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import type { ReferralType } from '../../src/domain/crime-record';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import { referralIdFor } from '../../src/domain/referral-id';

@@ -1,7 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import { signCharityPayload } from '../../src/adapters/charity/webhook-signature';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { advocacyReferral } from '../helpers/referrals';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 

@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import nock from 'nock';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
 import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
 import nock from 'nock';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
 import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
 import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';

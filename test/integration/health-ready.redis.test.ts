@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from '@hapi/hapi';
 import IORedis from 'ioredis';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, testConfig } from '../helpers/bridge';
 
 /**

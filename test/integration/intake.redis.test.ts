@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import IORedis from 'ioredis';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { referralIdFor } from '../../src/domain/referral-id';
 import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
 import { processIntake } from '../../src/pipeline/intake';

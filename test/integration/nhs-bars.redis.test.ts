@@ -3,7 +3,8 @@ import type { Bundle, MessageHeader, OperationOutcome, ServiceRequest } from '@m
 import type { Worker } from 'bullmq';
 import nock from 'nock';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { barsMessageId } from '../../src/mappings/referral-to-bars';
 import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
 import { enqueueCancel, enqueueDelivery } from '../../src/pipeline/delivery/delivery-jobs';

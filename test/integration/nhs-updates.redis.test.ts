@@ -1,4 +1,5 @@
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import type { NhsUpdate } from '../../src/domain/nhs-update';
 import { nhsUpdateFromBars } from '../../src/mappings/bars-response';

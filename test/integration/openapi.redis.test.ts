@@ -1,7 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import { routeDoc } from '../../src/api/openapi';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
 /** GET /openapi.json: built from the route table, every route described, its credential named. */

@@ -1,6 +1,7 @@
 import type { Server } from '@hapi/hapi';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 /** GET /metrics and the audit trail's API, on real Redis. */

@@ -1,7 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import Jwt from '@hapi/jwt';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, testConfig, TEST_JWT_SECRET } from '../helpers/bridge';
 
 /**

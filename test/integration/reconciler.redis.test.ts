@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import type { ReferralStatus } from '../../src/domain/lifecycle';
 import type { ReferralType } from '../../src/domain/crime-record';
 import { reconcile } from '../../src/reconcile/reconciler';

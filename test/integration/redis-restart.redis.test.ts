@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { Keys } from '../../src/store/keys';
 import { RedisLock } from '../../src/store/lock';
 import { ReferralStore } from '../../src/store/referral-store';

@@ -2,7 +2,8 @@ import type { Server } from '@hapi/hapi';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from '../../src/api/server';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { capturedLogger, dropKeys, testConfig, waitFor } from '../helpers/bridge';
 
 /**

@@ -1,4 +1,5 @@
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { defaultJobOptions, QUEUE } from '../../src/queues/topology';
 import { expireDeadLetterPersonalData, redriveDeadLetter } from '../../src/operations/dead-letter-admin';
 import { advocacyReferral } from '../helpers/referrals';

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { MAX_STALLED_COUNT, startBridgeWorker } from '../../src/queues/bridge-worker';
 import { QUEUE } from '../../src/queues/topology';
 import { capturedLogger, dropKeys, REDIS_URL, testConfig } from '../helpers/bridge';

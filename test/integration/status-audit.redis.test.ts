@@ -1,4 +1,5 @@
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { changeStatus } from '../../src/pipeline/status-changes';
 import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 

@@ -1,5 +1,6 @@
 import nock from 'nock';
-import { createContext, type BridgeContext } from '../../src/context';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
 import { writeBackFor, writeBackToXml } from '../../src/mappings/referral-to-write-back';
 import { changeStatus } from '../../src/pipeline/status-changes';
 import { pollPartnerStatuses } from '../../src/pipeline/partner-status/status-poll';

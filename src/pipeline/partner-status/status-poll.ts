@@ -1,6 +1,7 @@
 import type { BridgeContext } from '../../context';
 import { nhsUpdateFromTask } from '../../mappings/fhir-status';
-import { requeueDelivery, requeueWriteBack } from '../delivery/delivery-jobs';
+import { requeueDelivery } from '../delivery/delivery-jobs';
+import { requeueWriteBack } from '../write-back/write-back-jobs';
 import { deliverySweepAfterMs } from '../delivery/first-deliveries';
 import { writeBackSweepAfterMs } from '../write-back/write-backs';
 import { pollCharityUpdates, type CharityPollSummary } from './charity-poll';

@@ -3,7 +3,7 @@ import type { WriteBack } from '../../mappings/referral-to-write-back';
 import { AttemptsInFlight } from '../../queues/attempts-in-flight';
 import { partnerBackoff } from '../../queues/backoff';
 import { judgeError } from '../../queues/dead-letter';
-import { enqueueWriteBack } from '../delivery/delivery-jobs';
+import { enqueueWriteBack } from './write-back-jobs';
 import { sendWriteBack, type WriteBackDeps } from './write-back-worker';
 import { QUEUE } from '../../queues/topology';
 
