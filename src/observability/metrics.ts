@@ -9,26 +9,12 @@ import type { CounterName } from '../store/counters';
 import type { PartnerCode } from '../domain/referral-state';
 
 /**
- * Prometheus metrics for operators (GET /metrics; serve it protected or on a separate port).
- *
- * Two kinds of numbers live here:
- * - in-process: delivery latency, retries and dead letters counted by the workers of *this*
- *   process (`observeDelivery`, `countRetry`, `countDeadLetter`). Each process has its own
- *   series; sum them across instances.
- * - shared state read from Redis at scrape time: intake totals, referrals by status, queue
- *   depths, the police write-back outbox, the last reconciliation report. Every process reads
- *   the same Redis, so every instance reports the same value: aggregate these with `max`
- *   (or scrape one instance), never `sum`.
- *
- * Labels only ever carry values from the fixed sets in `LABEL_VALUES` (a caller passing
- * anything else gets `other`): no referral id, crime reference, partner text or person ever
- * becomes a label. Nothing here logs.
- *
- * A scrape reads Redis once for all families (the reads of concurrent scrapes are shared), in
- * batches (SSCAN + pipelined HMGET for referrals, one script per queue for job counts), with a
- * timeout: when Redis does not answer in time the Redis-derived families are left out of that
- * scrape (rather than showing stale or zero values) and `iasu_metrics_redis_up` is 0, while the
- * in-process and default metrics are still served.
+ * Prometheus metrics for operators (GET /metrics). In-process series (delivery latency, retries,
+ * dead letters) are this process's own: sum them across instances. Series read from Redis at
+ * scrape time (intake, statuses, queues, outbox, reconciliation) are the same on every instance:
+ * aggregate with `max`. Labels come only from the fixed sets in `LABEL_VALUES`, so no id or
+ * personal data can become one. A Redis that does not answer in time leaves its families out
+ * (`iasu_metrics_redis_up` 0) rather than showing stale values.
  */
 
 export const DELIVERY_LATENCY_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400, 86400];

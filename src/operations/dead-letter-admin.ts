@@ -20,17 +20,11 @@ import { deadLetterTextAad } from '../queues/dead-letter';
 import type { AuditLog } from '../store/audit-log';
 
 /**
- * Operators' tools for the dead-letter queue: list, inspect, redrive, discard. The API
- * (src/api/dead-letters.ts) and the CLI (`iasu-bridge dlq`) are thin shells over these.
- *
- * Dead letters are jobs left in `waiting` in the `dead-letter` queue (no worker takes them);
- * their data is a DeadLetterJob whose `data` is the failed job's own data. Summaries carry only
- * the metadata around it; the job data (a sealed police record, ids) is never part of a summary.
- *
- * A redrive re-enters the pipeline through the doors the pipeline itself uses (changeStatus,
- * the queues' own job shapes), under a fresh job id, only while the referral is in a state where
- * the job still makes sense; otherwise it is refused with the reason. One operator at a time acts
- * on one dead letter (a short Redis lock), so two redrives of the same entry never both run.
+ * Operators' tools for the dead-letter queue: list, inspect, redrive, discard (the API and
+ * `iasu-bridge dlq` are thin shells over these). Summaries carry metadata only, never the failed
+ * job's data. A redrive re-enters through the pipeline's own doors (changeStatus, the queues' job
+ * shapes) under a fresh job id, only while the referral's state still allows it, and under a
+ * short lock so two operators cannot redrive one entry twice.
  */
 export type DeadLetterPartner = DeadLetterJob['partner'];
 export type DeadLetterErrorKind = DeadLetterJob['errorKind'];

@@ -4,24 +4,12 @@ import type { Logger } from '../logger';
 import { runScript } from './scripts';
 
 /**
- * The audit trail: who did what to which referral, and when, as metadata only (ids, statuses,
- * times, partners, actor) — never names, dates of birth, contact details or free text.
- *
- * Append-only: a Redis Stream whose ids are the event times, so it is time-ordered and queried
- * by time with XRANGE. Each event about a referral is also appended, with the same stream id, to
- * that referral's own stream, so one referral's history is read without scanning the log. Both
- * appends run in one Lua script, so the two streams never diverge. Events older than the
- * retention period are trimmed (exact MINID on every append; the referral stream also expires).
- * There is no API to change or delete an event.
- *
- * Metadata only is enforced, not hoped for: every field is checked by `sanitiseAuditEvent`
- * against a strict shape and against personal-data shapes (emails, phone and NHS numbers, dates,
- * postcodes, "First.Last" names). A field that fails is not written; the event is written
- * without it and names the dropped fields in `rejected`. Events recorded on their own never
- * block the pipeline: `record` logs and swallows its own failures; `recordOrThrow` is there for
- * callers that must fail closed (an operator read that may not go unrecorded). A referral's
- * status change is different: the referral store commits its event in the same script
- * (`AUDIT_APPEND_LUA`), so the change and its event are made together or not at all.
+ * The audit trail: who did what to which referral, and when, as metadata only. Append-only
+ * Redis Streams (one log, one per referral, written together by one script) keyed by time, and
+ * trimmed after the retention period; nothing can change or delete an event. Every field is
+ * checked against personal-data shapes, and one that fails is dropped and named in `rejected`.
+ * `record` never blocks the pipeline; `recordOrThrow` fails closed for reads that must be
+ * recorded; a status change commits its event in its own script (`AUDIT_APPEND_LUA`).
  */
 export type AuditAction =
   | 'record.ingested'

@@ -17,18 +17,12 @@ export function deliverySweepAfterMs(config: BridgeConfig): number {
 }
 
 /**
- * Deliveries, first attempt at once. When intake commits a referral QUEUED, the process sends it
- * straight away instead of queueing a job for a worker to pick up: a delivery job's round trips
- * were over a third of Redis's work per referral. Over the per-partner in-flight limit, an
- * attempt waits in a short line for a free slot (see WaitingLine). A first attempt that fails,
- * one that waited too long or found the line full, or one asked for while the process is
- * stopping, becomes the delivery job it would have been, with the queue's retries, backoff and
- * dead-lettering (a transient failure waits its backoff first). Intake never waits for a
- * partner: `dispatch` resolves once the attempt is under way, waiting or queued, so a partner
- * that is down slows nothing but its own deliveries. A process that dies mid-attempt leaves the
- * referral QUEUED, and the commit keeps an index of QUEUED referrals: the status poll queues a
- * job for any that has none once no attempt can still be running. The partners' idempotency keys
- * make a repeat harmless.
+ * Deliveries, first attempt at once, from the process that committed the referral QUEUED: a
+ * delivery job's round trips were over a third of Redis's work per referral. Over the in-flight
+ * limit an attempt waits briefly for a slot; one that fails, waits too long or meets a stopping
+ * process becomes the delivery job it would have been. Intake never waits for a partner. A
+ * process that dies mid-attempt leaves the referral QUEUED, which the status poll sweeps; the
+ * partners' idempotency keys make a repeat harmless.
  */
 export class FirstDeliveries {
   private readonly inFlight = new AttemptsInFlight();

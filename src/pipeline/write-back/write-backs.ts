@@ -17,15 +17,11 @@ export function writeBackSweepAfterMs(config: BridgeConfig): number {
 }
 
 /**
- * Police write-backs, first attempt at once. By the time a write-back is asked for, its status
- * change and outbox entry are committed, so the POST can go straight from this process: the
- * usual case then costs one call, not a queue job (write-back jobs were over half of all the
- * bridge's jobs, and the largest share of its CPU and Redis work). Over the in-flight limit, a
- * write-back waits in a short line for a free slot (see WaitingLine). A first attempt that fails,
- * or one that waited too long or found the line full, becomes a police-outcomes job with the
- * queue's retries, backoff and dead-lettering. A process that dies mid-attempt leaves the outbox
- * entry, which the status poll re-queues once no attempt can still be running: nothing is lost
- * either way, and the RMS's idempotency makes a repeat harmless.
+ * Police write-backs, first attempt at once: the status change and its outbox entry are already
+ * committed, so one POST replaces a queue job (write-back jobs were over half of the bridge's
+ * jobs). Over the in-flight limit a write-back waits briefly for a slot; one that fails or waits
+ * too long becomes a job in the police-outcomes queue. A process that dies mid-attempt leaves the
+ * outbox entry, which the status poll re-queues; the RMS's idempotency makes a repeat harmless.
  */
 export class WriteBacks {
   private readonly inFlight = new AttemptsInFlight();
