@@ -69,6 +69,37 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       "Status, partner reference, timeline and last error (structured) of one referral; include=personal (admin, audited) adds the partner's own words about the failure.",
     responses: { 200: 'referral', 404: 'unknown' },
   },
+  'GET /v1/referrals': {
+    tag: 'referrals',
+    summary:
+      'Referrals by crimeReference, status, partner and updatedSince, newest change first; paged with limit and the nextCursor it returns.',
+    responses: { 200: '{items, nextCursor?}', 400: 'a query field is invalid (the message names it)' },
+  },
+  'GET /v1/crimes/{crimeReference}': {
+    tag: 'referrals',
+    summary: "A crime's story: its referrals with their timelines, record versions seen, quarantine entries, write-backs pending.",
+    responses: { 200: 'story', 404: 'nothing held for that crime' },
+  },
+  'GET /v1/quarantine': {
+    tag: 'referrals',
+    summary: 'Quarantined records, newest first: reason (field and rule), crime reference, version.',
+    responses: { 200: '{items, total}' },
+  },
+  'GET /v1/quarantine/{id}': {
+    tag: 'referrals',
+    summary: 'One quarantine entry; include=personal adds the record as received (admin, audited).',
+    responses: { 200: 'entry', 403: 'personal data needs admin', 404: 'unknown' },
+  },
+  'POST /v1/quarantine/{id}/discard': {
+    tag: 'referrals',
+    summary: 'Discard a quarantine entry with a reason code (audited).',
+    responses: { 200: 'discarded', 404: 'unknown' },
+  },
+  'GET /v1/service-levels': {
+    tag: 'referrals',
+    summary: "Victims' Code breaches open now (a victim still waiting) and closed late; clinical referrals overdue.",
+    responses: { 200: 'service levels' },
+  },
   'GET /v1/reconciliation': { tag: 'referrals', summary: 'The last reconciliation report.', responses: { 200: 'report', 404: 'none yet' } },
   'POST /v1/reconciliation': {
     tag: 'referrals',

@@ -9,6 +9,7 @@ import { nhsMessagesPlugin } from './nhs-messages';
 import { policePushPlugin } from './police-push';
 import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
+import { worklistsPlugin } from './worklists';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
 import { partnerAuthPlugin } from './partner-auth';
@@ -47,6 +48,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: healthPlugin, options: { ctx } },
     { plugin: policePushPlugin, options: { ctx } },
     { plugin: referralsPlugin, options: { ctx } },
+    { plugin: worklistsPlugin, options: { ctx } },
     { plugin: nhsMessagesPlugin, options: { ctx } },
     { plugin: charityWebhookPlugin, options: { ctx } },
     { plugin: reconciliationPlugin, options: { ctx } },

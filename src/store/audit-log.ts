@@ -18,6 +18,7 @@ export type AuditAction =
   | 'referral.status_changed'
   | 'dead_letter.redriven'
   | 'dead_letter.discarded'
+  | 'quarantine.discarded'
   | 'admin.read';
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -27,6 +28,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'referral.status_changed',
   'dead_letter.redriven',
   'dead_letter.discarded',
+  'quarantine.discarded',
   'admin.read',
 ];
 

@@ -49,16 +49,25 @@ export class QuarantineStore {
     await this.prune();
     const ids = await this.redis.zrevrange(this.keys.quarantineIndex(), 0, limit - 1);
     const entries = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.quarantine(id))));
-    return entries
-      .filter((e) => e.id)
-      .map((e) => ({
-        id: e.id!,
-        crimeReference: e.crimeReference,
-        recordVersion: e.recordVersion ? Number(e.recordVersion) : undefined,
-        reason: e.reason!,
-        source: e.source!,
-        at: e.at!,
-      }));
+    return entries.filter((e) => e.id).map(entryOf);
+  }
+
+  async get(id: string): Promise<QuarantineEntry | undefined> {
+    const e = await this.redis.hgetall(this.keys.quarantine(id));
+    return e.id ? entryOf(e) : undefined;
+  }
+
+  /** The raw record as received, for an administrator fixing the source (the caller audits the read). */
+  async raw(id: string): Promise<unknown> {
+    const sealed = await this.redis.hget(this.keys.quarantine(id), 'raw');
+    return sealed ? this.cipher.openJson(sealed, id) : undefined;
+  }
+
+  /** Removes the entry (an operator discarded it, with a reason the caller audits). */
+  async remove(id: string): Promise<boolean> {
+    const [[, removed] = [null, 0]] =
+      (await this.redis.multi().del(this.keys.quarantine(id)).zrem(this.keys.quarantineIndex(), id).exec()) ?? [];
+    return removed === 1;
   }
 
   async count(): Promise<number> {
@@ -71,4 +80,15 @@ export class QuarantineStore {
     const cutoff = Date.now() - this.retentionSeconds * 1000;
     await this.redis.zremrangebyscore(this.keys.quarantineIndex(), 0, cutoff);
   }
+}
+
+function entryOf(e: Record<string, string>): QuarantineEntry {
+  return {
+    id: e.id!,
+    ...(e.crimeReference ? { crimeReference: e.crimeReference } : {}),
+    ...(e.recordVersion ? { recordVersion: Number(e.recordVersion) } : {}),
+    reason: e.reason!,
+    source: e.source!,
+    at: e.at!,
+  };
 }

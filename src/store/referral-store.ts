@@ -113,6 +113,19 @@ export class ReferralStore {
     };
   }
 
+  /** Many referrals in one round trip, in the order asked; unknown ids are left out. */
+  async getMany(ids: readonly string[]): Promise<ReferralMeta[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.referral(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([err, raw]) => {
+      const fields = raw as Record<string, string> | undefined;
+      if (err || !fields?.status) return [];
+      return [{ ...(fields as unknown as ReferralMeta), recordVersion: Number(fields.recordVersion), statusSeq: Number(fields.statusSeq) }];
+    });
+  }
+
   async timeline(id: string): Promise<TimelineEntry[]> {
     const entries = await this.redis.lrange(this.keys.timeline(id), 0, -1);
     return entries.map((e) => JSON.parse(e) as TimelineEntry);
@@ -363,6 +376,23 @@ export class ReferralStore {
   async pendingWriteBacks(olderThanMs: number, limit = 500): Promise<{ referralId: string; seq: number }[]> {
     const members = await this.redis.zrangebyscore(this.keys.outbox(), 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
     return members.map(parseOutboxMember);
+  }
+
+  /** How many write-backs each of these referrals has waiting (the outbox is small: changes not yet stored). */
+  async pendingWriteBacksOf(ids: readonly string[]): Promise<Map<string, number>> {
+    const wanted = new Set(ids);
+    const counts = new Map<string, number>();
+    for (const member of await this.redis.zrange(this.keys.outbox(), 0, 9_999)) {
+      const { referralId } = parseOutboxMember(member);
+      if (wanted.has(referralId)) counts.set(referralId, (counts.get(referralId) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Every record version of a crime the bridge has received (each claims its digest once). */
+  async versionsSeen(crimeReference: string): Promise<number[]> {
+    const fields = await this.redis.hkeys(this.keys.crime(crimeReference));
+    return fields.flatMap((f) => (f.startsWith('digest:') ? [Number(f.slice(7))] : [])).sort((a, b) => a - b);
   }
 
   async outboxSize(): Promise<number> {
