@@ -31,6 +31,9 @@ export const OPERATOR_STRATEGY = 'operator-jwt';
 /** The same token in an HttpOnly cookie, for the browser dashboard only (it cannot send headers). */
 export const OPERATOR_COOKIE_STRATEGY = 'operator-jwt-cookie';
 export const OPERATOR_COOKIE = 'iasu_admin';
+/** The operator console's session: the same token in an HttpOnly cookie scoped to /console. */
+export const CONSOLE_COOKIE_STRATEGY = 'operator-jwt-console';
+export const CONSOLE_COOKIE = 'iasu_console';
 
 /** Route options for an operator route: `admin` always may, plus the scopes listed. */
 export function operatorAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
@@ -86,6 +89,7 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
       }));
       server.auth.strategy(OPERATOR_STRATEGY, OPERATOR_STRATEGY);
       server.auth.strategy(OPERATOR_COOKIE_STRATEGY, OPERATOR_STRATEGY);
+      server.auth.strategy(CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY);
     } else {
       await server.register(Jwt);
       const options = {
@@ -112,7 +116,17 @@ export const authPlugin: Plugin<{ config: BridgeConfig }> = {
       };
       server.auth.strategy(OPERATOR_STRATEGY, 'jwt', options);
       server.auth.strategy(OPERATOR_COOKIE_STRATEGY, 'jwt', { ...options, cookieName: OPERATOR_COOKIE });
+      server.auth.strategy(CONSOLE_COOKIE_STRATEGY, 'jwt', { ...options, cookieName: CONSOLE_COOKIE });
     }
+    server.state(CONSOLE_COOKIE, {
+      isSecure: config.http.tls !== undefined,
+      isHttpOnly: true,
+      isSameSite: 'Strict',
+      path: '/console',
+      ttl: 8 * 3600_000,
+      encoding: 'none',
+      strictHeader: true,
+    });
     server.state(OPERATOR_COOKIE, {
       isSecure: config.http.tls !== undefined,
       isHttpOnly: true,

@@ -13,7 +13,7 @@ import { publicRoute, type RouteCredential } from './auth';
  */
 interface RouteDoc {
   summary: string;
-  tag: 'referrals' | 'operations' | 'dead letters' | 'partners' | 'health' | 'dashboard';
+  tag: 'referrals' | 'operations' | 'dead letters' | 'partners' | 'health' | 'dashboard' | 'console';
   responses: Record<string, string>;
 }
 
@@ -157,10 +157,18 @@ const DASHBOARD_DOC: RouteDoc = {
   responses: { 200: 'dashboard' },
 };
 
+/** The operator console's pages (HTML for people; the JSON under /v1 is the API). */
+const CONSOLE_DOC: RouteDoc = {
+  tag: 'console',
+  summary: 'Operator console page (HTML): worklists, a crime story, service levels; sign-in with an operator token.',
+  responses: { 200: 'HTML', 302: 'to the sign-in page', 303: 'after a form' },
+};
+
 export function routeDoc(method: string, path: string): RouteDoc | undefined {
   return (
     ROUTE_DOCS[`${method.toUpperCase()} ${path}`] ??
-    (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? DASHBOARD_DOC : undefined)
+    (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`) ? DASHBOARD_DOC : undefined) ??
+    (path === '/console' || path.startsWith('/console/') ? CONSOLE_DOC : undefined)
   );
 }
 

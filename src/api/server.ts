@@ -10,6 +10,7 @@ import { policePushPlugin } from './police-push';
 import { reconciliationPlugin } from './reconciliation';
 import { referralsPlugin } from './referrals';
 import { worklistsPlugin } from './worklists';
+import { consolePlugin } from './console';
 import { adminDashboardPlugin } from './admin-dashboard';
 import { authPlugin } from './auth';
 import { partnerAuthPlugin } from './partner-auth';
@@ -49,6 +50,7 @@ export async function createServer(ctx: BridgeContext, overrides: { port?: numbe
     { plugin: policePushPlugin, options: { ctx } },
     { plugin: referralsPlugin, options: { ctx } },
     { plugin: worklistsPlugin, options: { ctx } },
+    { plugin: consolePlugin, options: { ctx } },
     { plugin: nhsMessagesPlugin, options: { ctx } },
     { plugin: charityWebhookPlugin, options: { ctx } },
     { plugin: reconciliationPlugin, options: { ctx } },

@@ -94,7 +94,8 @@ describe('request bodies', () => {
   });
 
   test('every route with a body refuses an unauthenticated request with 401 before reading any of it', async () => {
-    const routes = server.table().filter((r) => r.method !== 'get' && r.method !== '*');
+    // The console's sign-in is the one body read without a credential: the token is its body (16 KiB at most).
+    const routes = server.table().filter((r) => r.method !== 'get' && r.method !== '*' && r.path !== '/console/session');
     expect(routes.map((r) => r.path)).toEqual(
       expect.arrayContaining(['/v1/police/flags', '/v1/webhooks/charity', '/fhir/$process-message']),
     );

@@ -1,0 +1,253 @@
+import Boom from '@hapi/boom';
+import type { Lifecycle, Plugin, Request, ResponseObject, RouteOptions } from '@hapi/hapi';
+import Joi from 'joi';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { BridgeContext } from '../context';
+import { listDeadLetters, redriveDeadLetter, strictAuditSink } from '../operations/dead-letter-admin';
+import { crimeStory, listReferrals, MAX_PAGE, serviceLevelView } from '../operations/worklists';
+import { lastReport } from '../reconcile/reconciler';
+import { CONSOLE_COOKIE, CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY, operatorOf, publicRoute, SCOPE, type Scope } from './auth';
+import {
+  CONSOLE_CSS,
+  crimePage,
+  deadLettersPage,
+  forbiddenPage,
+  heldPage,
+  loginPage,
+  overviewPage,
+  page,
+  quarantinePage,
+  type Viewer,
+} from './console-pages';
+import { CRIME_REFERENCE } from './worklists';
+
+/**
+ * The operator console at /console: the worklists, a crime's story and service levels as pages,
+ * for `referrals:read` and above; redrive for `dlq:redrive`. A browser signs in once with its
+ * operator token, kept in an HttpOnly, SameSite=Strict cookie scoped to /console; actions also
+ * carry a form token derived from that cookie (CSRF). Bearer tokens work too (no form token
+ * needed: a bearer is never sent by a browser on its own).
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function consoleAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
+  return { strategies: [CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY], access: { scope: [...new Set<string>([...scopes, SCOPE.admin])] } };
+}
+
+/** The form token for a cookie session: only a page the bridge served can know it. */
+export function csrfFor(sessionToken: string): string {
+  return createHash('sha256').update(`iasu-console-csrf:${sessionToken}`).digest('base64url');
+}
+
+function sessionToken(request: Request): string | undefined {
+  const value = (request.state as Record<string, unknown> | undefined)?.[CONSOLE_COOKIE];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function viewerOf(request: Request): Viewer {
+  const scope = ((request.auth.credentials as { scope?: string[] } | undefined)?.scope ?? []) as string[];
+  const token = sessionToken(request);
+  return {
+    operator: operatorOf(request.auth.credentials),
+    canAct: scope.includes(SCOPE.dlqRedrive) || scope.includes(SCOPE.admin),
+    csrf: token ? csrfFor(token) : '',
+  };
+}
+
+/** A cookie session's action must carry its form token; a bearer caller needs none. */
+function checkCsrf(request: Request): void {
+  const token = sessionToken(request);
+  if (!token || request.headers.authorization) return;
+  const given = Buffer.from(String((request.payload as { csrf?: unknown } | null)?.csrf ?? ''));
+  const wanted = Buffer.from(csrfFor(token));
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+    throw Boom.forbidden('the form token is missing or stale: reload the page');
+}
+
+/** Security headers on every console answer; a browser without a session is sent to sign in. */
+const consoleAnswers: Lifecycle.Method = (request, h) => {
+  const raw = request.response;
+  let response: ResponseObject;
+  if ('isBoom' in raw && raw.isBoom) {
+    const status = raw.output.statusCode;
+    const wantsHtml = String(request.headers.accept ?? '').includes('text/html');
+    if (!wantsHtml) return h.continue;
+    if (status === 401) response = h.redirect(`/console/login?next=${encodeURIComponent(request.url.pathname)}`).code(302);
+    else if (status === 403) response = h.response(forbiddenPage(undefined)).code(403).type('text/html');
+    else
+      response = h
+        .response(page('Something went wrong', `<p>${raw.output.payload.message}</p>`))
+        .code(status)
+        .type('text/html');
+  } else response = raw as ResponseObject;
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.header(name, value);
+  return response === raw ? h.continue : response;
+};
+
+const ext = { onPreResponse: { method: consoleAnswers } };
+const html = (body: string) => ({ body, type: 'text/html; charset=utf-8' });
+
+export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
+  name: 'iasu-console',
+  register(server, { ctx }) {
+    const route = (method: 'GET' | 'POST', path: string, options: RouteOptions, handler: Lifecycle.Method) =>
+      server.route({ method, path, options: { ...options, ext }, handler });
+    const send = (h: Parameters<Lifecycle.Method>[1], rendered: ReturnType<typeof html>) => h.response(rendered.body).type(rendered.type);
+
+    route('GET', '/console/console.css', { ...publicRoute() }, (_r, h) => h.response(CONSOLE_CSS).type('text/css'));
+    route(
+      'GET',
+      '/console/login',
+      { ...publicRoute(), validate: { query: Joi.object({ next: Joi.string().max(200), error: Joi.string().valid('token') }) } },
+      (request, h) => {
+        const { next, error } = request.query as { next?: string; error?: string };
+        return send(h, html(loginPage(safeNext(next), error ? 'That token was not accepted: check it has not expired.' : undefined)));
+      },
+    );
+    route(
+      'POST',
+      '/console/session',
+      {
+        ...publicRoute(),
+        payload: { maxBytes: 16 * 1024 },
+        validate: { payload: Joi.object({ token: Joi.string().trim().max(8192).required(), next: Joi.string().max(200) }) },
+      },
+      (request, h) => {
+        const { token, next } = request.payload as { token: string; next?: string };
+        if (!JWT_SHAPE.test(token)) return h.redirect(`/console/login?error=token&next=${encodeURIComponent(safeNext(next))}`).code(303);
+        // The cookie is only honoured once its token verifies, on the next page.
+        return h.redirect(safeNext(next)).code(303).state(CONSOLE_COOKIE, token);
+      },
+    );
+    route('POST', '/console/logout', { auth: consoleAuth(SCOPE.referralsRead), payload: { maxBytes: 4096 } }, (request, h) => {
+      checkCsrf(request);
+      return h.redirect('/console/login').code(303).unstate(CONSOLE_COOKIE);
+    });
+
+    route('GET', '/console', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
+      await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', target: '/console' });
+      return send(h, html(overviewPage(await overview(ctx), viewerOf(request))));
+    });
+    route('GET', '/console/held', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
+      const held = await listReferrals(ctx, { status: 'HELD' }, { limit: MAX_PAGE });
+      return send(h, html(heldPage(held.items, viewerOf(request))));
+    });
+    route('GET', '/console/quarantine', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) =>
+      send(h, html(quarantinePage(await ctx.quarantine.list(MAX_PAGE), await ctx.quarantine.count(), viewerOf(request)))),
+    );
+    route(
+      'GET',
+      '/console/dead-letters',
+      { auth: consoleAuth(SCOPE.referralsRead), validate: { query: Joi.object({ notice: Joi.string().max(200) }) } },
+      async (request, h) => {
+        const { notice } = request.query as { notice?: string };
+        return send(h, html(deadLettersPage(await listDeadLetters(ctx, { limit: MAX_PAGE }), viewerOf(request), notice)));
+      },
+    );
+    route(
+      'POST',
+      '/console/dead-letters/{id}/redrive',
+      {
+        auth: consoleAuth(SCOPE.dlqRedrive),
+        payload: { maxBytes: 4096 },
+        validate: { params: Joi.object({ id: Joi.string().max(300).required() }) },
+      },
+      async (request, h) => {
+        checkCsrf(request);
+        const { id } = request.params as { id: string };
+        const result = await redriveDeadLetter(ctx, id, operatorOf(request.auth.credentials), strictAuditSink(ctx.audit));
+        const notice = result.outcome === 'redriven' ? 'Redriven: it is back in the pipeline.' : `Not redriven: ${result.why}`;
+        return h.redirect(`/console/dead-letters?notice=${encodeURIComponent(notice)}`).code(303);
+      },
+    );
+    route(
+      'GET',
+      '/console/search',
+      { auth: consoleAuth(SCOPE.referralsRead), validate: { query: Joi.object({ q: Joi.string().trim().max(64).required() }) } },
+      async (request, h) => {
+        const { q } = request.query as { q: string };
+        const referral = /^[0-9a-f-]{36}$/i.test(q) ? await ctx.referrals.get(q.toLowerCase()) : undefined;
+        const crime = referral?.crimeReference ?? q;
+        if (CRIME_REFERENCE.validate(crime).error) throw Boom.badRequest('that is neither a crime reference nor a referral id');
+        return h.redirect(`/console/crimes/${encodeURIComponent(crime)}`).code(303);
+      },
+    );
+    route(
+      'GET',
+      '/console/crimes/{crimeReference}',
+      { auth: consoleAuth(SCOPE.referralsRead), validate: { params: Joi.object({ crimeReference: CRIME_REFERENCE.required() }) } },
+      async (request, h) => {
+        const { crimeReference } = request.params as { crimeReference: string };
+        await ctx.audit.record({
+          actor: operatorOf(request.auth.credentials),
+          action: 'admin.read',
+          crimeReference,
+          target: '/console/crimes/{crimeReference}',
+        });
+        const story = await crimeStory(ctx, crimeReference);
+        if (!story) throw Boom.notFound(`the bridge holds nothing for crime ${crimeReference}`);
+        return send(h, html(crimePage(story, viewerOf(request))));
+      },
+    );
+  },
+};
+
+/** Only a console page: a sign-in never sends the browser elsewhere. */
+function safeNext(next: string | undefined): string {
+  return next && /^\/console(\/[A-Za-z0-9/_.%-]*)?$/.test(next) && !next.startsWith('/console/login') ? next : '/console';
+}
+
+async function overview(ctx: BridgeContext) {
+  const metas = await ctx.referrals.getMany(await ctx.referrals.allIds());
+  const counts: Record<string, Record<string, number>> = {};
+  for (const m of metas) (counts[m.partner] ??= {})[m.status] = (counts[m.partner]?.[m.status] ?? 0) + 1;
+  const today = new Date();
+  const perDay = Array.from({ length: 14 }, (_, i) => {
+    const day = new Date(today.getTime() - (13 - i) * 86_400_000).toISOString().slice(0, 10);
+    return { day, count: metas.filter((m) => m.createdAt.startsWith(day)).length };
+  });
+  return {
+    counts,
+    serviceLevels: serviceLevelView(await lastReport(ctx)),
+    perDay,
+    timeToPartner: await timeToPartner(ctx, metas),
+    held: metas.filter((m) => m.status === 'HELD').length,
+    quarantined: await ctx.quarantine.count(),
+    deadLetters: (await listDeadLetters(ctx, { limit: MAX_PAGE })).length,
+  };
+}
+
+const BUCKETS: [string, number][] = [
+  ['< 1 min', 60_000],
+  ['< 1 h', 3_600_000],
+  ['< 1 day', 86_400_000],
+  ['< 2 days', 2 * 86_400_000],
+  ['longer', Infinity],
+];
+
+/** From the first QUEUED to the first SENT, for the most recent referrals that reached a partner. */
+async function timeToPartner(ctx: BridgeContext, metas: { referralId: string; updatedAt: string; status: string }[]) {
+  const recent = metas
+    .filter((m) => m.status !== 'HELD' && m.status !== 'QUEUED')
+    .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+    .slice(0, 500);
+  const counts = BUCKETS.map(([label]) => ({ label, count: 0 }));
+  for (const m of recent) {
+    const timeline = await ctx.referrals.timeline(m.referralId);
+    const queued = timeline.find((e) => e.status === 'QUEUED')?.at;
+    const sent = timeline.find((e) => e.status === 'SENT')?.at;
+    if (!queued || !sent) continue;
+    const ms = Date.parse(sent) - Date.parse(queued);
+    counts[BUCKETS.findIndex(([, limit]) => ms < limit)]!.count++;
+  }
+  return counts;
+}

@@ -1,0 +1,178 @@
+import type { Server } from '@hapi/hapi';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { issueOperatorToken, SCOPE, type Scope } from '../../src/api/auth';
+import { createServer } from '../../src/api/server';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
+import type { DeadLetterJob } from '../../src/queues/topology';
+import { capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
+import { advocacyReferral, clinicalReferral } from '../helpers/referrals';
+
+/**
+ * The operator console in a real browser (Playwright driving Debian's chromium; `.ci/run`
+ * installs it): sign in, find a HELD referral's reason, open a crime's story, see an open
+ * breach, redrive a dead letter and see its status change; an operator without dlq:redrive has
+ * no redrive button and the API refuses them. Screenshots go to test-artifacts/console/.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(__dirname, '..', '..', 'test-artifacts', 'console');
+const HELD_CRIME = 'CC-26-0000777';
+const FAILED_CRIME = 'CC-26-0000888';
+const HELD_ID = '0e0e0e0e-0000-5000-8000-000000000777';
+const FAILED_ID = '0e0e0e0e-0000-5000-8000-000000000888';
+const DLQ_ID = 'nhs-delivery-bars-6f1c0000-0000-4000-8000-000000000888';
+
+describe('operator console, in chromium', () => {
+  let ctx: BridgeContext;
+  let server: Server;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`chromium not found at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`);
+    mkdirSync(SHOTS, { recursive: true });
+    ctx = createContext(testConfig(), capturedLogger().logger);
+    server = await createServer(ctx, { port: 0, host: '127.0.0.1' });
+    await server.start();
+    await seed(ctx);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (ctx) {
+      await dropKeys(ctx.config);
+      await ctx.close();
+    }
+  });
+
+  const token = (scopes: Scope[], sub: string) => issueOperatorToken(ctx.config, sub, scopes);
+
+  async function signIn(scopes: Scope[], sub: string, start = '/console/held'): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.info.uri}${start}`);
+    // Any protected page sends a browser without a session to the sign-in page, and back after.
+    expect(new URL(page.url()).pathname).toBe('/console/login');
+    await page.fill('textarea[name="token"]', token(scopes, sub));
+    await page.click('form[action="/console/session"] button');
+    expect(new URL(page.url()).pathname).toBe(start);
+    return page;
+  }
+
+  it('signs in, shows a HELD referral with its reason, and the open breach on the overview', async () => {
+    const page = await signIn([SCOPE.referralsRead, SCOPE.dlqRedrive], 'alice');
+    await expect(page.textContent('main')).resolves.toContain('NO_CONSENT');
+    await page.screenshot({ path: join(SHOTS, 'held.png'), fullPage: true });
+    await page.click('nav a[href="/console"]');
+    await expect(page.textContent('#open-breaches')).resolves.toBe('1');
+    await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+    const headers = (await page.request.get(`${server.info.uri}/console`)).headers();
+    expect(headers['content-security-policy']).toContain("default-src 'none'");
+    expect(headers['cache-control']).toBe('no-store');
+  });
+
+  it('finds a crime from the search box and shows its story', async () => {
+    const page = await signIn([SCOPE.referralsRead], 'bob', '/console');
+    await page.fill('input[name="q"]', HELD_CRIME);
+    await page.click('form.search button');
+    expect(new URL(page.url()).pathname).toBe(`/console/crimes/${HELD_CRIME}`);
+    const story = await page.textContent('ol.timeline');
+    expect(story).toContain('HELD');
+    await page.screenshot({ path: join(SHOTS, 'crime.png'), fullPage: true });
+    // A referral id finds its crime too.
+    await page.fill('input[name="q"]', FAILED_ID);
+    await page.click('form.search button');
+    expect(new URL(page.url()).pathname).toBe(`/console/crimes/${FAILED_CRIME}`);
+  });
+
+  it('redrives a dead letter and the referral moves on', async () => {
+    const page = await signIn([SCOPE.referralsRead, SCOPE.dlqRedrive], 'carol', '/console/dead-letters');
+    await page.click(`form[action="/console/dead-letters/${DLQ_ID}/redrive"] button`);
+    await expect(page.textContent('.notice')).resolves.toContain('Redriven');
+    await page.screenshot({ path: join(SHOTS, 'redriven.png'), fullPage: true });
+    expect((await ctx.referrals.get(FAILED_ID))?.status).toBe('QUEUED');
+    await page.goto(`${server.info.uri}/console/crimes/${FAILED_CRIME}`);
+    await expect(page.textContent('main table')).resolves.toContain('QUEUED');
+  });
+
+  it('an operator without dlq:redrive sees no redrive button, and the API refuses them', async () => {
+    const page = await signIn([SCOPE.referralsRead], 'dave', '/console/dead-letters');
+    expect(await page.locator('button.redrive').count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'read-only.png'), fullPage: true });
+    const res = await page.request.post(`${server.info.uri}/v1/dead-letters/${DLQ_ID}/redrive`, {
+      headers: { authorization: `Bearer ${token([SCOPE.referralsRead], 'dave')}` },
+    });
+    expect(res.status()).toBe(403);
+    // The console's own action refuses them too, whatever the form says.
+    const form = await page.request.post(`${server.info.uri}/console/dead-letters/${DLQ_ID}/redrive`, { form: { csrf: 'x' } });
+    expect(form.status()).toBe(403);
+  });
+
+  it('a forged form post with the session cookie but no form token is refused', async () => {
+    const page = await signIn([SCOPE.referralsRead, SCOPE.dlqRedrive], 'erin', '/console/dead-letters');
+    const res = await page.request.post(`${server.info.uri}/console/dead-letters/${DLQ_ID}/redrive`, { form: { csrf: 'forged' } });
+    expect(res.status()).toBe(403);
+  });
+});
+
+/** A HELD advocacy referral, a FAILED clinical one with its dead letter, and an open breach. */
+async function seed(ctx: BridgeContext): Promise<void> {
+  const held = { ...advocacyReferral(), referralId: HELD_ID, crimeReference: HELD_CRIME };
+  await ctx.referrals.saveData(held);
+  await ctx.referrals.transition(HELD_ID, {
+    to: 'HELD',
+    source: 'intake',
+    create: {
+      referralId: HELD_ID,
+      type: 'ADVOCACY',
+      crimeReference: HELD_CRIME,
+      recordVersion: 1,
+      correlationId: 'c0ffee00-0000-4000-8000-000000000777',
+    },
+    patch: { heldReason: 'NO_CONSENT' },
+  });
+  const failed = { ...clinicalReferral(), referralId: FAILED_ID, crimeReference: FAILED_CRIME };
+  const correlationId = 'c0ffee00-0000-4000-8000-000000000888';
+  await ctx.referrals.saveData(failed);
+  await ctx.referrals.transition(FAILED_ID, {
+    to: 'QUEUED',
+    source: 'intake',
+    create: { referralId: FAILED_ID, type: 'CLINICAL', crimeReference: FAILED_CRIME, recordVersion: 1, correlationId },
+  });
+  await ctx.referrals.transition(FAILED_ID, { to: 'SENT', source: 'NHS' });
+  await ctx.referrals.transition(FAILED_ID, { to: 'FAILED', source: 'nhs-bars', detail: 'trust refused the message' });
+  const entry: DeadLetterJob = {
+    queue: 'nhs-delivery',
+    jobId: 'bars-response-6f1c0000-0000-4000-8000-000000000888',
+    jobName: 'deliver',
+    data: { referralId: FAILED_ID, correlationId, action: 'deliver' },
+    partner: 'NHS',
+    errorKind: 'permanent',
+    reason: 'NHS BaRS receiver answered fatal-error: REC_UNPROCESSABLE_ENTITY (invalid)',
+    attempts: 1,
+    failedAt: new Date().toISOString(),
+    referralId: FAILED_ID,
+    crimeReference: FAILED_CRIME,
+    correlationId,
+  };
+  await ctx.queues.deadLetter.add('nhs-delivery:bars-response', entry, { jobId: DLQ_ID });
+  const breach = {
+    kind: 'victims-code-breach',
+    referralId: HELD_ID,
+    crimeReference: HELD_CRIME,
+    clockStart: '2026-11-02T09:00:00Z',
+    deadline: '2026-11-04T09:00:00Z',
+    sentAt: null,
+  };
+  const report = {
+    generatedAt: new Date().toISOString(),
+    counts: { NHS: {}, CHARITY: {} },
+    discrepancies: [],
+    serviceLevels: { breaches: [breach], overdue: [] },
+    pendingWriteBacks: 0,
+    unreachable: [],
+  };
+  await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(report));
+}
