@@ -12,6 +12,9 @@ const USAGE = `usage: iasu-bridge <command>
   reconcile [--json]            compare every referral with the partners and the police, act on each
                                 difference, and print the report (ids and crime references only)
   dlq list|show|redrive|discard  dead letters: find, inspect, redrive, discard (iasu-bridge dlq --help)
+  referrals list                referrals by status, partner, crime, time (iasu-bridge referrals --help)
+  crime show REF                a crime's referrals, story and quarantine
+  quarantine list|show          quarantined records and why
   token --sub NAME --scope "S1 S2" [--ttl SECONDS]
                                 an operator token signed with API_JWT_SECRET (scopes: referrals:read,
                                 dlq:redrive, metrics:read, admin); with an identity provider, use its tokens`;
@@ -29,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       return tokenCommand(rest);
     case 'dlq':
       return dlq(rest);
+    case 'referrals':
+    case 'crime':
+    case 'quarantine':
+      return worklist(command, rest);
     case undefined:
     case '-h':
     case '--help':
@@ -84,6 +91,29 @@ async function reconcileCommand(args: string[]): Promise<number> {
     if (!report) throw new Error('another process is reconciling right now; try again in a minute');
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`);
     return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `referrals list`, `crime show`, `quarantine list|show` (worklist-command.ts). */
+async function worklist(command: string, args: string[]): Promise<number> {
+  const { worklistCommand, WorklistUsageError, WORKLIST_USAGE } = await import('./worklist-command');
+  const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
+  if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
+    io.out(`${WORKLIST_USAGE}\n`);
+    return args.length === 0 ? 2 : 0;
+  }
+  const config = loadConfig();
+  const [{ createContext }, { createLogger }] = await Promise.all([import('../app'), import('../logger')]);
+  const ctx = createContext(config, createLogger(config.logLevel, process.stderr));
+  try {
+    return await worklistCommand(command, args, ctx, io);
+  } catch (err) {
+    const usage = err instanceof WorklistUsageError || String((err as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
+    if (!usage) throw err;
+    io.err(`iasu-bridge ${command}: ${(err as Error).message.split('\n')[0]}\n${WORKLIST_USAGE}\n`);
+    return 2;
   } finally {
     await ctx.close();
   }
