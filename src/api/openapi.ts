@@ -184,14 +184,19 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
   for (const route of server.table()) {
     const doc = routeDoc(route.method, route.path);
     if (!doc) continue; // undocumented: the route-table test fails on it
+    // bull-board's own API is not the bridge's: only its entry page is described.
+    if (route.path.startsWith(`${DASHBOARD_PATH}/`)) continue;
     const openApiPath = route.path.replace(/\{(\w+)\*?\d*\}/g, '{$1}');
     paths[openApiPath] ??= {};
     paths[openApiPath]![route.method] = {
+      operationId: operationIdOf(route.method, openApiPath),
       summary: doc.summary,
       tags: [doc.tag],
       parameters: parametersOf(route),
       ...requestBodyOf(route),
-      responses: Object.fromEntries(Object.entries(doc.responses).map(([code, description]) => [code, { description }])),
+      responses: Object.fromEntries(
+        Object.entries({ ...impliedResponses(route), ...doc.responses }).map(([code, description]) => [code, { description }]),
+      ),
       ...securityOf(route),
     };
   }
@@ -200,8 +205,10 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
     info: {
       title: 'iasu-bridge',
       version,
+      license: { name: 'Proprietary (UNLICENSED): for the Integrated Anti-Stalking Unit' },
       description: 'Integration middleware for an Integrated Anti-Stalking Unit: police, NHS trust and charity.',
     },
+    servers: [{ url: '/', description: 'this bridge' }],
     paths,
     components: {
       securitySchemes: {
@@ -265,4 +272,27 @@ function securityOf(route: RequestRoute): Record<string, unknown> {
     return { security: [{ [scheme]: [] }] };
   }
   return { security: [{ operatorJwt: auth?.access?.flatMap((a) => a.scope?.selection ?? []) ?? [] }] };
+}
+
+/** `GET /v1/referrals/{id}` → `getV1ReferralsById`: stable, unique per route. */
+export function operationIdOf(method: string, path: string): string {
+  const words = path
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (part.startsWith('{') ? `by-${part.slice(1, -1)}` : part.replace(/^\$/, '')))
+    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
+    .filter(Boolean);
+  return [method.toLowerCase(), ...words.map((w) => w[0]!.toUpperCase() + w.slice(1))].join('');
+}
+
+/** What every route of its kind may answer: validation, and its credential's refusals. */
+function impliedResponses(route: RequestRoute): Record<string, string> {
+  const out: Record<string, string> = {};
+  const validate = route.settings.validate as { query?: unknown; params?: unknown; payload?: unknown } | undefined;
+  if (validate?.query || validate?.params || validate?.payload) out['400'] = 'invalid request (the message names the field)';
+  const auth = route.settings.auth as false | { access?: unknown[] } | undefined;
+  const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
+  if (auth !== false && credential && 'partnerCredential' in credential) out['401'] = 'missing or wrong partner credential';
+  else if (auth !== false) Object.assign(out, { 401: 'no valid operator token', 403: 'the token lacks the scope' });
+  return out;
 }

@@ -36,7 +36,8 @@ describe('OpenAPI description', () => {
       .filter((r) => !routeDoc(r.method, r.path))
       .map((r) => `${r.method.toUpperCase()} ${r.path}`);
     expect(undocumented).toEqual([]);
-    for (const r of server.table()) {
+    // bull-board's own API is not the bridge's: only its entry page is in the description.
+    for (const r of server.table().filter((t) => !t.path.startsWith('/admin/queues/'))) {
       const path = r.path.replace(/\{(\w+)\*?\d*\}/g, '{$1}');
       expect(doc.paths[path]?.[r.method]?.summary).toBeTruthy();
     }
