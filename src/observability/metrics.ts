@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Infra } from '../infra';
 import { logLinesDropped } from '../log-destination';
 import { STATUS_ORDER, type ReferralStatus } from '../domain/lifecycle';
-import type { DiscrepancyClass, ReconciliationReport } from '../reconcile/report';
+import { breachCounts, type DiscrepancyClass, type ReconciliationReport } from '../reconcile/report';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { CounterName } from '../store/counters';
 import type { PartnerCode } from '../domain/referral-state';
@@ -264,8 +264,19 @@ export class BridgeMetrics {
       });
     fromReport(
       'iasu_sla_victims_code_breaches',
-      "Victims' Code breaches at the last reconciliation: advocacy referrals sent to the charity later than 2 working days after consent, or still not sent after that. Above 0: a statutory duty was missed.",
+      "Victims' Code breaches at the last reconciliation, open and closed late together (the sum of the _open and _closed_late gauges): advocacy referrals sent to the charity later than 2 working days after consent, or still not sent after that. Above 0: a statutory duty was missed.",
       (r) => r.serviceLevels.breaches.length,
+    );
+    // Open or closed late from `sentAt`, so a report stored by an earlier bridge (without `open`) still splits.
+    fromReport(
+      'iasu_sla_victims_code_breaches_open',
+      "Victims' Code breaches open now, at the last reconciliation: advocacy referrals still not sent to the charity more than 2 working days after consent (the victim is waiting). Alert on above 0; it falls back when the referral is sent.",
+      (r) => breachCounts(r.serviceLevels.breaches).open,
+    );
+    fromReport(
+      'iasu_sla_victims_code_breaches_closed_late',
+      "Victims' Code breaches closed late, at the last reconciliation: advocacy referrals that were sent to the charity, but later than 2 working days after consent. A record of a missed duty for the unit's reporting, not an action.",
+      (r) => breachCounts(r.serviceLevels.breaches).closedLate,
     );
     fromReport(
       'iasu_sla_clinical_overdue',
