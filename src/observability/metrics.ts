@@ -72,6 +72,8 @@ interface SharedState {
   referrals: Record<PartnerCode, Record<ReferralStatus, number>>;
   queues: { name: string; counts: Record<QueueState, number> }[];
   outbox: number;
+  /** When the oldest pending write-back entered the outbox (ms), or undefined when none is pending. */
+  outboxOldestAt: number | undefined;
   report: ReconciliationReport | undefined;
 }
 
@@ -250,6 +252,17 @@ export class BridgeMetrics {
       },
     });
 
+    new Gauge({
+      name: 'iasu_police_writebacks_oldest_age_seconds',
+      help: 'Seconds the oldest police write-back has been pending (0 when none is): how long the police RMS has not known a status change. Above 30 minutes: the write-back endpoint is down or refusing; see iasu_police_writebacks_pending.',
+      registers,
+      async collect() {
+        const s = await state();
+        if (s) this.set(s.outboxOldestAt === undefined ? 0 : Math.max(0, (Date.now() - s.outboxOldestAt) / 1000));
+        else this.remove();
+      },
+    });
+
     // From the last reconciliation report: absent until a reconciliation has run.
     const fromReport = (name: string, help: string, value: (r: ReconciliationReport) => number) =>
       new Gauge({
@@ -367,14 +380,21 @@ export class BridgeMetrics {
 }
 
 async function readSharedState(ctx: MetricsContext): Promise<SharedState> {
-  const [counters, referrals, queues, outbox, report] = await Promise.all([
+  const [counters, referrals, queues, outbox, outboxOldestAt, report] = await Promise.all([
     ctx.counters.all(),
     countReferrals(ctx),
     Promise.all(ctx.queues.all().map(jobCounts)),
     ctx.referrals.outboxSize(),
+    oldestOutboxEntry(ctx),
     readLastReport(ctx),
   ]);
-  return { counters, referrals, queues, outbox, report };
+  return { counters, referrals, queues, outbox, outboxOldestAt, report };
+}
+
+/** The outbox is a sorted set scored by when each status change entered it (ms): the lowest score is the oldest. */
+async function oldestOutboxEntry(ctx: MetricsContext): Promise<number | undefined> {
+  const [, score] = await ctx.redis.zrange(ctx.keys.outbox(), 0, 0, 'WITHSCORES');
+  return score === undefined ? undefined : Number(score);
 }
 
 const REFERRAL_BATCH = 1000;

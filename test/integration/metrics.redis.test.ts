@@ -135,6 +135,8 @@ describe('BridgeMetrics', () => {
     // 13 status changes went to the outbox; the RMS has stored two of them.
     await ctx.referrals.ackWriteBack(id(1), 1);
     await ctx.referrals.ackWriteBack(id(2), 1);
+    // id(6)'s first write-back has been pending for ten minutes (the same entry, older).
+    await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 600_000, `${id(6)}|1`);
 
     await ctx.counters.add('recordsRead', 10);
     await ctx.counters.add('recordsQueued', 4);
@@ -216,6 +218,9 @@ describe('BridgeMetrics', () => {
     });
     expect(family(samples, 'iasu_dead_letter_queue_depth')).toEqual({ '': 3 });
     expect(family(samples, 'iasu_police_writebacks_pending')).toEqual({ '': 11 });
+    // The oldest pending write-back was seeded ten minutes ago.
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')['']).toBeGreaterThanOrEqual(600);
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')['']).toBeLessThan(660);
 
     expect(family(samples, 'iasu_sla_victims_code_breaches')).toEqual({ '': 2 });
     expect(family(samples, 'iasu_sla_victims_code_breaches_open')).toEqual({ '': 1 });
@@ -269,6 +274,7 @@ describe('BridgeMetrics', () => {
       iasu_queue_jobs: 'gauge',
       iasu_dead_letter_queue_depth: 'gauge',
       iasu_police_writebacks_pending: 'gauge',
+      iasu_police_writebacks_oldest_age_seconds: 'gauge',
       iasu_sla_victims_code_breaches: 'gauge',
       iasu_sla_victims_code_breaches_open: 'gauge',
       iasu_sla_victims_code_breaches_closed_late: 'gauge',
@@ -320,6 +326,7 @@ describe('BridgeMetrics', () => {
     });
     expect(Object.values(family(samples, 'iasu_referrals')).every((v) => v === 0)).toBe(true);
     expect(family(samples, 'iasu_police_writebacks_pending')).toEqual({ '': 0 });
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')).toEqual({ '': 0 });
     expect(family(samples, 'iasu_dead_letter_queue_depth')).toEqual({ '': 0 });
     // No report yet: no SLA figures (0 would claim "no breaches"); the timestamp is absent for absent() alerts.
     for (const name of [
@@ -449,6 +456,7 @@ describe('BridgeMetrics', () => {
       'iasu_queue_jobs',
       'iasu_dead_letter_queue_depth',
       'iasu_police_writebacks_pending',
+      'iasu_police_writebacks_oldest_age_seconds',
       'iasu_sla_victims_code_breaches',
       'iasu_sla_victims_code_breaches_open',
       'iasu_sla_victims_code_breaches_closed_late',
