@@ -1,0 +1,156 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Server } from '@hapi/hapi';
+import { parse as parseYaml } from 'yaml';
+import { createServer } from '../../src/api/server';
+import { createContext } from '../../src/app';
+import type { BridgeContext } from '../../src/context';
+import type { ReconciliationReport } from '../../src/reconcile/report';
+import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
+
+/**
+ * The operator files shipped in observability/: the alert rules use only metric names a real
+ * bridge exports (one scrape of GET /metrics, on real Redis).
+ */
+const ROOT = resolve(__dirname, '../..');
+const RULES = 'observability/prometheus/iasu-bridge.rules.yml';
+const PROMETHEUS = 'observability/prometheus/prometheus.yml';
+
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const yamlFile = (path: string) => parseYaml(read(path)) as unknown;
+/** Every `iasu_` metric name a PromQL expression uses. */
+const iasuNames = (expr: string) => [...expr.matchAll(/\biasu_[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+const PROMTOOL = onPath('promtool');
+
+/** A report with one breach open and one closed late, so the families read from it are exported. */
+const REPORT: ReconciliationReport = {
+  generatedAt: new Date().toISOString(),
+  counts: { NHS: {}, CHARITY: {} },
+  discrepancies: [],
+  serviceLevels: {
+    breaches: [
+      {
+        kind: 'victims-code-breach',
+        referralId: 'r1',
+        crimeReference: 'c1',
+        clockStart: '2026-11-13T10:00:00Z',
+        deadline: '2026-11-18T00:00:00.000Z',
+        sentAt: null,
+        open: true,
+      },
+    ],
+    breachCounts: { open: 1, closedLate: 0 },
+    overdue: [],
+  },
+  pendingWriteBacks: 0,
+  unreachable: [],
+};
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+describe('observability files', () => {
+  let ctx: BridgeContext;
+  let server: Server;
+  /** Metric names in one real scrape: families (`# TYPE`) and samples (`_bucket`, `_count`, `_sum`). */
+  const exported = new Set<string>();
+
+  beforeAll(async () => {
+    ctx = createContext(testConfig(), capturedLogger().logger);
+    await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(REPORT));
+    server = await createServer(ctx, { port: 0 });
+    const res = await server.inject({ method: 'GET', url: '/metrics', headers: operatorHeader(ctx.config, ['metrics:read']) });
+    expect(res.statusCode).toBe(200);
+    for (const line of res.payload.split('\n')) {
+      const type = /^# TYPE (\S+) /.exec(line);
+      if (type) exported.add(type[1]!);
+      const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
+      if (sample) exported.add(sample[1]!);
+    }
+    expect(exported).toContain('iasu_metrics_redis_up');
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await dropKeys(ctx.config);
+    await ctx.close();
+  });
+
+  describe('Prometheus alert rules', () => {
+    const doc = yamlFile(RULES) as { groups: { name: string; rules: Rule[] }[] };
+    const rules = () => doc.groups.flatMap((g) => g.rules);
+
+    test('groups of rules, each with alert, expr, for, labels (severity) and annotations (summary, description)', () => {
+      expect(Array.isArray(doc.groups)).toBe(true);
+      expect(doc.groups.length).toBeGreaterThan(0);
+      for (const group of doc.groups) {
+        expect(typeof group.name).toBe('string');
+        expect(group.rules.length).toBeGreaterThan(0);
+      }
+      const names = rules().map((r) => r.alert);
+      expect(new Set(names).size).toBe(names.length);
+      for (const rule of rules()) {
+        expect({ alert: rule.alert, keys: Object.keys(rule).sort() }).toEqual({
+          alert: rule.alert,
+          keys: ['alert', 'annotations', 'expr', 'for', 'labels'],
+        });
+        expect(rule.alert).toMatch(/^Iasu[A-Z][A-Za-z]+$/);
+        expect(typeof rule.expr).toBe('string');
+        expect(rule.for).toMatch(/^\d+[smhd]$/);
+        expect(['critical', 'warning']).toContain(rule.labels.severity);
+        expect(typeof rule.annotations.summary).toBe('string');
+        expect(typeof rule.annotations.description).toBe('string');
+      }
+    });
+
+    test('every iasu_ metric in every expr is one the bridge exports', () => {
+      for (const rule of rules()) {
+        const names = iasuNames(rule.expr);
+        for (const name of names)
+          expect({ alert: rule.alert, name, exported: exported.has(name) }).toEqual({ alert: rule.alert, name, exported: true });
+      }
+    });
+
+    test('the alerts an operator needs are there, on the metrics meant for them', () => {
+      const uses = (name: string) =>
+        rules()
+          .filter((r) => iasuNames(r.expr).includes(name))
+          .map((r) => r.alert);
+      expect(uses('iasu_dead_letters_total')).toEqual(['IasuDeadLetterQueueGrowing']);
+      expect(uses('iasu_dead_letter_queue_depth')).toEqual(['IasuDeadLettersWaiting']);
+      // Open, not the total: the alert clears when the victim is sent.
+      expect(uses('iasu_sla_victims_code_breaches_open')).toEqual(['IasuVictimsCodeBreachOpen']);
+      expect(uses('iasu_sla_victims_code_breaches')).toEqual([]);
+      expect(uses('iasu_reconciliation_partner_unreachable')).toEqual(['IasuPartnerUnreachable']);
+      expect(uses('iasu_delivery_retries_total')).toEqual(['IasuPartnerDeliveriesFailing']);
+      expect(uses('iasu_metrics_redis_up')).toEqual(['IasuRedisDown']);
+      expect(uses('iasu_police_writebacks_oldest_age_seconds')).toEqual(['IasuWriteBacksPendingTooLong']);
+    });
+
+    (PROMTOOL ? test : test.skip)(
+      `promtool check rules and check config --syntax-only pass${PROMTOOL ? '' : ' (SKIPPED: promtool is not on PATH; install Prometheus to run it)'}`,
+      () => {
+        for (const args of [
+          ['check', 'rules', RULES],
+          ['check', 'config', '--syntax-only', PROMETHEUS],
+        ]) {
+          const run = spawnSync('promtool', args, { cwd: ROOT, encoding: 'utf8' });
+          expect({ args, status: run.status, output: run.status === 0 ? '' : `${run.stdout}${run.stderr}` }).toEqual({
+            args,
+            status: 0,
+            output: '',
+          });
+        }
+      },
+    );
+  });
+});
