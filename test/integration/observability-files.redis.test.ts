@@ -10,12 +10,14 @@ import type { ReconciliationReport } from '../../src/reconcile/report';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 /**
- * The operator files shipped in observability/: the alert rules use only metric names a real
- * bridge exports (one scrape of GET /metrics, on real Redis).
+ * The operator files shipped in observability/: alert rules and dashboard use only metric names
+ * a real bridge exports (one scrape of GET /metrics, on real Redis).
  */
 const ROOT = resolve(__dirname, '../..');
 const RULES = 'observability/prometheus/iasu-bridge.rules.yml';
 const PROMETHEUS = 'observability/prometheus/prometheus.yml';
+const DASHBOARD = 'observability/grafana/iasu-bridge.json';
+const DATASOURCES = 'observability/grafana/provisioning/datasources/prometheus.yml';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const yamlFile = (path: string) => parseYaml(read(path)) as unknown;
@@ -57,6 +59,16 @@ interface Rule {
   for: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { type: string; uid: string };
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets?: { refId: string; expr: string; datasource?: { uid: string } }[];
+  panels?: Panel[];
 }
 
 describe('observability files', () => {
@@ -152,5 +164,50 @@ describe('observability files', () => {
         }
       },
     );
+  });
+
+  describe('Grafana dashboard', () => {
+    const dashboard = JSON.parse(read(DASHBOARD)) as { uid: string; title: string; panels: Panel[] };
+    const panels = () => dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+    const datasources = yamlFile(DATASOURCES) as { datasources: { uid: string; type: string; url: string }[] };
+
+    test('valid JSON with unique panel ids, each panel placed and with a query on the provisioned datasource', () => {
+      expect(typeof dashboard.uid).toBe('string');
+      const ids = panels().map((p) => p.id);
+      expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      const uids = datasources.datasources.map((d) => d.uid);
+      for (const panel of panels()) {
+        expect(panel.gridPos).toEqual({ x: expect.any(Number), y: expect.any(Number), w: expect.any(Number), h: expect.any(Number) });
+        if (panel.type === 'row') continue;
+        expect({ title: panel.title, targets: (panel.targets ?? []).length > 0 }).toEqual({ title: panel.title, targets: true });
+        expect(uids).toContain(panel.datasource?.uid);
+        for (const t of panel.targets ?? []) expect(uids).toContain(t.datasource?.uid ?? panel.datasource?.uid);
+      }
+    });
+
+    test("every panel's PromQL uses only metric names the bridge exports", () => {
+      for (const panel of panels())
+        for (const t of panel.targets ?? [])
+          for (const name of iasuNames(t.expr))
+            expect({ panel: panel.title, name, exported: exported.has(name) }).toEqual({ panel: panel.title, name, exported: true });
+    });
+
+    test('the panels cover what operators watch', () => {
+      const used = new Set(panels().flatMap((p) => (p.targets ?? []).flatMap((t) => iasuNames(t.expr))));
+      for (const name of [
+        'iasu_referrals',
+        'iasu_records_total',
+        'iasu_queue_jobs',
+        'iasu_dead_letter_queue_depth',
+        'iasu_dead_letters_total',
+        'iasu_delivery_latency_seconds_bucket',
+        'iasu_sla_victims_code_breaches_open',
+        'iasu_sla_victims_code_breaches_closed_late',
+        'iasu_police_writebacks_pending',
+        'iasu_metrics_redis_up',
+      ])
+        expect(used).toContain(name);
+    });
   });
 });
