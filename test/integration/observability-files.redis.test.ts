@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import { parse as parseYaml } from 'yaml';
@@ -10,14 +10,16 @@ import type { ReconciliationReport } from '../../src/reconcile/report';
 import { capturedLogger, dropKeys, operatorHeader, testConfig } from '../helpers/bridge';
 
 /**
- * The operator files shipped in observability/: alert rules and dashboard use only metric names
- * a real bridge exports (one scrape of GET /metrics, on real Redis).
+ * The operator files shipped in observability/ and docker-compose.yml: alert rules and dashboard
+ * use only metric names a real bridge exports (one scrape of GET /metrics, on real Redis), and
+ * the compose file provisions them with pinned images and a healthchecked bridge.
  */
 const ROOT = resolve(__dirname, '../..');
 const RULES = 'observability/prometheus/iasu-bridge.rules.yml';
 const PROMETHEUS = 'observability/prometheus/prometheus.yml';
 const DASHBOARD = 'observability/grafana/iasu-bridge.json';
 const DATASOURCES = 'observability/grafana/provisioning/datasources/prometheus.yml';
+const DASHBOARD_PROVIDERS = 'observability/grafana/provisioning/dashboards/iasu-bridge.yml';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const yamlFile = (path: string) => parseYaml(read(path)) as unknown;
@@ -69,6 +71,16 @@ interface Panel {
   gridPos: { x: number; y: number; w: number; h: number };
   targets?: { refId: string; expr: string; datasource?: { uid: string } }[];
   panels?: Panel[];
+}
+
+interface ComposeService {
+  image?: string;
+  volumes?: string[];
+  healthcheck?: { test: string[] | string };
+  depends_on?: Record<string, { condition: string }>;
+  secrets?: string[];
+  extra_hosts?: string[];
+  environment?: Record<string, string>;
 }
 
 describe('observability files', () => {
@@ -208,6 +220,83 @@ describe('observability files', () => {
         'iasu_metrics_redis_up',
       ])
         expect(used).toContain(name);
+    });
+  });
+
+  describe('docker-compose.yml', () => {
+    const compose = yamlFile('docker-compose.yml') as {
+      services: Record<string, ComposeService>;
+      secrets?: Record<string, { file: string }>;
+    };
+    const services = compose.services;
+    /** Host paths of a service's bind mounts (named volumes left out). */
+    const binds = (s: ComposeService) =>
+      (s.volumes ?? []).map((v) => v.split(':')).filter(([from]) => from!.startsWith('.') || from!.startsWith('/'));
+    const mountOf = (s: ComposeService, hostPath: string) => binds(s).find(([from]) => from === `./${hostPath}`)?.[1];
+
+    test('every image is pinned to a tag, never latest', () => {
+      for (const [name, s] of Object.entries(services)) {
+        const tag = /:([^:/]+)$/.exec(s.image ?? '')?.[1];
+        expect({ name, image: s.image, pinned: tag !== undefined && tag !== 'latest' }).toEqual({ name, image: s.image, pinned: true });
+      }
+    });
+
+    test('the bridge has a healthcheck on a health route the server serves', () => {
+      const check = services.bridge?.healthcheck?.test;
+      expect(check).toBeDefined();
+      const path = /\/health\/[a-z]+/.exec(Array.isArray(check) ? check.join(' ') : check!)?.[0];
+      expect(path).toBeDefined();
+      expect(server.table().some((r) => r.method === 'get' && r.path === path)).toBe(true);
+    });
+
+    test('Prometheus and Grafana are there, and every file they mount is in the repository', () => {
+      expect(services.prometheus).toBeDefined();
+      expect(services.grafana).toBeDefined();
+      for (const name of ['bridge', 'prometheus', 'grafana'])
+        for (const [from] of binds(services[name]!))
+          expect({ service: name, from, exists: existsSync(join(ROOT, from!)) }).toEqual({ service: name, from, exists: true });
+      const prometheus = services.prometheus!;
+      expect(mountOf(prometheus, PROMETHEUS)).toBe('/etc/prometheus/prometheus.yml');
+      const grafana = services.grafana!;
+      expect(mountOf(grafana, 'observability/grafana/provisioning/datasources')).toBe('/etc/grafana/provisioning/datasources');
+      expect(mountOf(grafana, 'observability/grafana/provisioning/dashboards')).toBe('/etc/grafana/provisioning/dashboards');
+      expect(prometheus.depends_on?.bridge?.condition).toBe('service_healthy');
+
+      // prometheus.yml: the rules where they are mounted, the bridge by its service name, the token from the secret.
+      const config = yamlFile(PROMETHEUS) as {
+        rule_files: string[];
+        scrape_configs: {
+          metrics_path: string;
+          authorization: { type: string; credentials_file: string };
+          dns_sd_configs: { names: string[]; port: number }[];
+        }[];
+      };
+      expect(config.rule_files).toEqual([mountOf(prometheus, RULES)]);
+      const [scrape] = config.scrape_configs;
+      expect(scrape!.metrics_path).toBe('/metrics');
+      expect(scrape!.dns_sd_configs).toEqual([expect.objectContaining({ names: ['bridge'], port: 8080 })]);
+      expect(scrape!.authorization.type).toBe('Bearer');
+      expect(prometheus.secrets).toEqual(['iasu_metrics_token']);
+      expect(scrape!.authorization.credentials_file).toBe('/run/secrets/iasu_metrics_token');
+      // The token itself is never in git.
+      expect(compose.secrets?.iasu_metrics_token?.file).toContain('observability/prometheus/metrics.token');
+      expect(read('.gitignore').split('\n')).toContain('observability/prometheus/metrics.token');
+
+      // Grafana: the datasource is the prometheus service; the dashboard is mounted where its provider looks.
+      const datasources = yamlFile(DATASOURCES) as { datasources: { url: string }[] };
+      expect(datasources.datasources.map((d) => new URL(d.url).hostname)).toEqual(['prometheus']);
+      const providers = yamlFile(DASHBOARD_PROVIDERS) as { providers: { options: { path: string } }[] };
+      expect(mountOf(grafana, DASHBOARD)).toBe(`${providers.providers[0]!.options.path}/iasu-bridge.json`);
+    });
+
+    test('host names work on Linux: service names, and host.docker.internal only where it is mapped to the host gateway', () => {
+      for (const [name, s] of Object.entries(services)) {
+        const usesHost = JSON.stringify(s).includes('host.docker.internal');
+        if (usesHost) expect({ name, extra_hosts: s.extra_hosts }).toEqual({ name, extra_hosts: ['host.docker.internal:host-gateway'] });
+      }
+      expect(read(PROMETHEUS)).not.toContain('host.docker.internal');
+      expect(read(DATASOURCES)).not.toContain('host.docker.internal');
+      expect(services.bridge?.environment?.REDIS_URL).toBe('redis://redis:6379');
     });
   });
 });
