@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Infra } from '../infra';
 import { logLinesDropped } from '../log-destination';
 import { STATUS_ORDER, type ReferralStatus } from '../domain/lifecycle';
-import type { DiscrepancyClass, ReconciliationReport } from '../reconcile/report';
+import { breachCounts, type DiscrepancyClass, type ReconciliationReport } from '../reconcile/report';
 import { QUEUE, type DeadLetterJob } from '../queues/topology';
 import type { CounterName } from '../store/counters';
 import type { PartnerCode } from '../domain/referral-state';
@@ -72,6 +72,8 @@ interface SharedState {
   referrals: Record<PartnerCode, Record<ReferralStatus, number>>;
   queues: { name: string; counts: Record<QueueState, number> }[];
   outbox: number;
+  /** When the oldest pending write-back entered the outbox (ms), or undefined when none is pending. */
+  outboxOldestAt: number | undefined;
   report: ReconciliationReport | undefined;
 }
 
@@ -250,6 +252,17 @@ export class BridgeMetrics {
       },
     });
 
+    new Gauge({
+      name: 'iasu_police_writebacks_oldest_age_seconds',
+      help: 'Seconds the oldest police write-back has been pending (0 when none is): how long the police RMS has not known a status change. Above 30 minutes: the write-back endpoint is down or refusing; see iasu_police_writebacks_pending.',
+      registers,
+      async collect() {
+        const s = await state();
+        if (s) this.set(s.outboxOldestAt === undefined ? 0 : Math.max(0, (Date.now() - s.outboxOldestAt) / 1000));
+        else this.remove();
+      },
+    });
+
     // From the last reconciliation report: absent until a reconciliation has run.
     const fromReport = (name: string, help: string, value: (r: ReconciliationReport) => number) =>
       new Gauge({
@@ -264,8 +277,19 @@ export class BridgeMetrics {
       });
     fromReport(
       'iasu_sla_victims_code_breaches',
-      "Victims' Code breaches at the last reconciliation: advocacy referrals sent to the charity later than 2 working days after consent, or still not sent after that. Above 0: a statutory duty was missed.",
+      "Victims' Code breaches at the last reconciliation, open and closed late together (the sum of the _open and _closed_late gauges): advocacy referrals sent to the charity later than 2 working days after consent, or still not sent after that. Above 0: a statutory duty was missed.",
       (r) => r.serviceLevels.breaches.length,
+    );
+    // Open or closed late from `sentAt`, so a report stored by an earlier bridge (without `open`) still splits.
+    fromReport(
+      'iasu_sla_victims_code_breaches_open',
+      "Victims' Code breaches open now, at the last reconciliation: advocacy referrals still not sent to the charity more than 2 working days after consent (the victim is waiting). Alert on above 0; it falls back when the referral is sent.",
+      (r) => breachCounts(r.serviceLevels.breaches).open,
+    );
+    fromReport(
+      'iasu_sla_victims_code_breaches_closed_late',
+      "Victims' Code breaches closed late, at the last reconciliation: advocacy referrals that were sent to the charity, but later than 2 working days after consent. A record of a missed duty for the unit's reporting, not an action.",
+      (r) => breachCounts(r.serviceLevels.breaches).closedLate,
     );
     fromReport(
       'iasu_sla_clinical_overdue',
@@ -356,14 +380,21 @@ export class BridgeMetrics {
 }
 
 async function readSharedState(ctx: MetricsContext): Promise<SharedState> {
-  const [counters, referrals, queues, outbox, report] = await Promise.all([
+  const [counters, referrals, queues, outbox, outboxOldestAt, report] = await Promise.all([
     ctx.counters.all(),
     countReferrals(ctx),
     Promise.all(ctx.queues.all().map(jobCounts)),
     ctx.referrals.outboxSize(),
+    oldestOutboxEntry(ctx),
     readLastReport(ctx),
   ]);
-  return { counters, referrals, queues, outbox, report };
+  return { counters, referrals, queues, outbox, outboxOldestAt, report };
+}
+
+/** The outbox is a sorted set scored by when each status change entered it (ms): the lowest score is the oldest. */
+async function oldestOutboxEntry(ctx: MetricsContext): Promise<number | undefined> {
+  const [, score] = await ctx.redis.zrange(ctx.keys.outbox(), 0, 0, 'WITHSCORES');
+  return score === undefined ? undefined : Number(score);
 }
 
 const REFERRAL_BATCH = 1000;

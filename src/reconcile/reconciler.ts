@@ -9,7 +9,7 @@ import { enqueueResend } from '../pipeline/delivery/delivery-jobs';
 import { requeueWriteBack } from '../pipeline/write-back/write-back-jobs';
 import { expireDeadLetterPersonalData } from '../operations/dead-letter-admin';
 import type { PartnerCode, ReferralMeta } from '../domain/referral-state';
-import type { Discrepancy, ReconciliationReport } from './report';
+import { breachCounts, isOpenBreach, type Discrepancy, type ReconciliationReport } from './report';
 import { evaluateServiceLevel } from './service-levels';
 
 /**
@@ -46,6 +46,7 @@ export async function reconcile(ctx: BridgeContext, opts: ReconcileOptions = {})
       {
         discrepancies: byClass,
         breaches: report.serviceLevels.breaches.length,
+        breachesOpen: report.serviceLevels.breachCounts.open,
         overdue: report.serviceLevels.overdue.length,
         pendingWriteBacks: report.pendingWriteBacks,
         unreachable: report.unreachable.map((u) => u.partner),
@@ -70,7 +71,7 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
     generatedAt: now.toISOString(),
     counts: { NHS: {}, CHARITY: {} },
     discrepancies: [],
-    serviceLevels: { breaches: [], overdue: [] },
+    serviceLevels: { breaches: [], breachCounts: { open: 0, closedLate: 0 }, overdue: [] },
     pendingWriteBacks: 0,
     unreachable: [],
   };
@@ -176,9 +177,10 @@ async function run(ctx: BridgeContext, now: Date): Promise<ReconciliationReport>
       now,
       ctx.config.reconcile.clinicalWorkingDays,
     );
-    if (finding?.kind === 'victims-code-breach') report.serviceLevels.breaches.push(finding);
+    if (finding?.kind === 'victims-code-breach') report.serviceLevels.breaches.push({ ...finding, open: isOpenBreach(finding) });
     if (finding?.kind === 'clinical-overdue') report.serviceLevels.overdue.push(finding);
   }
+  report.serviceLevels.breachCounts = breachCounts(report.serviceLevels.breaches);
   report.pendingWriteBacks = await ctx.referrals.outboxSize();
   const expired = await expireDeadLetterPersonalData(ctx, now);
   if (expired > 0) ctx.logger.info({ expired }, 'personal data removed from dead letters older than the retention period');

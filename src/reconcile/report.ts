@@ -38,14 +38,33 @@ export interface Discrepancy {
   note?: string;
 }
 
+/**
+ * A Victims' Code breach as reported. `open`: the victim is still waiting (not yet SENT, `sentAt`
+ * null), so it needs action now; otherwise it was closed late (sent after the deadline) and is a
+ * record of a missed duty.
+ */
+export type VictimsCodeBreach = Extract<ServiceLevelFinding, { kind: 'victims-code-breach' }> & { open: boolean };
+
+/** Open or closed late, from the finding itself (a report stored by an earlier bridge has no `open`). */
+export function isOpenBreach(b: Pick<VictimsCodeBreach, 'sentAt'>): boolean {
+  return b.sentAt === null;
+}
+
+export function breachCounts(breaches: readonly Pick<VictimsCodeBreach, 'sentAt'>[]): { open: number; closedLate: number } {
+  const open = breaches.filter(isOpenBreach).length;
+  return { open, closedLate: breaches.length - open };
+}
+
 export interface ReconciliationReport {
   generatedAt: string;
   /** Referrals per partner and status. */
   counts: Record<PartnerCode, Partial<Record<ReferralStatus, number>>>;
   discrepancies: Discrepancy[];
   serviceLevels: {
-    /** Victims' Code: advocacy referrals sent late, or still not sent after 2 working days. */
-    breaches: Extract<ServiceLevelFinding, { kind: 'victims-code-breach' }>[];
+    /** Victims' Code: advocacy referrals still not sent after 2 working days (`open`), or sent late. */
+    breaches: VictimsCodeBreach[];
+    /** `breaches` counted: open now (the victim is still waiting) and closed late (sent after the deadline). */
+    breachCounts: { open: number; closedLate: number };
     /** Clinical referrals the trust has not answered within the configured working days. */
     overdue: Extract<ServiceLevelFinding, { kind: 'clinical-overdue' }>[];
   };
@@ -78,12 +97,17 @@ export function renderReport(report: ReconciliationReport): string {
     );
   }
   lines.push('');
-  lines.push(`Victims' Code breaches (advocacy not sent within 2 working days of consent): ${report.serviceLevels.breaches.length}`);
-  for (const b of report.serviceLevels.breaches) {
-    lines.push(
-      `  ${b.referralId} (${b.crimeReference}) consent ${b.clockStart}, due ${b.deadline}, ${b.sentAt ? `sent ${b.sentAt}` : 'NOT SENT'}`,
-    );
-  }
+  const breaches = report.serviceLevels.breaches;
+  const open = breaches.filter(isOpenBreach);
+  const closedLate = breaches.filter((b) => !isOpenBreach(b));
+  lines.push(
+    `Victims' Code breaches (advocacy not sent within 2 working days of consent): ${breaches.length} (${open.length} open, ${closedLate.length} closed late)`,
+  );
+  lines.push(`  Open now, the victim still waiting: ${open.length}`);
+  for (const b of open) lines.push(`    ${b.referralId} (${b.crimeReference}) consent ${b.clockStart}, due ${b.deadline}, NOT SENT`);
+  lines.push(`  Closed late, sent after the deadline: ${closedLate.length}`);
+  for (const b of closedLate)
+    lines.push(`    ${b.referralId} (${b.crimeReference}) consent ${b.clockStart}, due ${b.deadline}, sent ${b.sentAt}`);
   lines.push(`Clinical referrals overdue (not accepted or rejected in time): ${report.serviceLevels.overdue.length}`);
   for (const o of report.serviceLevels.overdue)
     lines.push(`  ${o.referralId} (${o.crimeReference}) ${o.status} since ${o.clockStart}, due ${o.deadline}`);

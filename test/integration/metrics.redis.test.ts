@@ -112,9 +112,10 @@ describe('BridgeMetrics', () => {
     ],
     serviceLevels: {
       breaches: [
-        { kind: 'victims-code-breach', ...finding(4), sentAt: null },
-        { kind: 'victims-code-breach', ...finding(5), sentAt: '2026-11-20T09:00:00.000Z' },
+        { kind: 'victims-code-breach', ...finding(4), sentAt: null, open: true },
+        { kind: 'victims-code-breach', ...finding(5), sentAt: '2026-11-20T09:00:00.000Z', open: false },
       ],
+      breachCounts: { open: 1, closedLate: 1 },
       overdue: [{ kind: 'clinical-overdue', ...finding(2), status: 'QUEUED' }],
     },
     pendingWriteBacks: 3,
@@ -134,6 +135,8 @@ describe('BridgeMetrics', () => {
     // 13 status changes went to the outbox; the RMS has stored two of them.
     await ctx.referrals.ackWriteBack(id(1), 1);
     await ctx.referrals.ackWriteBack(id(2), 1);
+    // id(6)'s first write-back has been pending for ten minutes (the same entry, older).
+    await ctx.redis.zadd(ctx.keys.outbox(), Date.now() - 600_000, `${id(6)}|1`);
 
     await ctx.counters.add('recordsRead', 10);
     await ctx.counters.add('recordsQueued', 4);
@@ -215,8 +218,13 @@ describe('BridgeMetrics', () => {
     });
     expect(family(samples, 'iasu_dead_letter_queue_depth')).toEqual({ '': 3 });
     expect(family(samples, 'iasu_police_writebacks_pending')).toEqual({ '': 11 });
+    // The oldest pending write-back was seeded ten minutes ago.
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')['']).toBeGreaterThanOrEqual(600);
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')['']).toBeLessThan(660);
 
     expect(family(samples, 'iasu_sla_victims_code_breaches')).toEqual({ '': 2 });
+    expect(family(samples, 'iasu_sla_victims_code_breaches_open')).toEqual({ '': 1 });
+    expect(family(samples, 'iasu_sla_victims_code_breaches_closed_late')).toEqual({ '': 1 });
     expect(family(samples, 'iasu_sla_clinical_overdue')).toEqual({ '': 1 });
     expect(family(samples, 'iasu_reconciliation_last_run_timestamp_seconds')).toEqual({ '': Date.parse('2026-11-26T12:00:00Z') / 1000 });
     expect(family(samples, 'iasu_reconciliation_discrepancies')).toEqual({
@@ -266,7 +274,10 @@ describe('BridgeMetrics', () => {
       iasu_queue_jobs: 'gauge',
       iasu_dead_letter_queue_depth: 'gauge',
       iasu_police_writebacks_pending: 'gauge',
+      iasu_police_writebacks_oldest_age_seconds: 'gauge',
       iasu_sla_victims_code_breaches: 'gauge',
+      iasu_sla_victims_code_breaches_open: 'gauge',
+      iasu_sla_victims_code_breaches_closed_late: 'gauge',
       iasu_sla_clinical_overdue: 'gauge',
       iasu_reconciliation_last_run_timestamp_seconds: 'gauge',
       iasu_reconciliation_discrepancies: 'gauge',
@@ -315,10 +326,13 @@ describe('BridgeMetrics', () => {
     });
     expect(Object.values(family(samples, 'iasu_referrals')).every((v) => v === 0)).toBe(true);
     expect(family(samples, 'iasu_police_writebacks_pending')).toEqual({ '': 0 });
+    expect(family(samples, 'iasu_police_writebacks_oldest_age_seconds')).toEqual({ '': 0 });
     expect(family(samples, 'iasu_dead_letter_queue_depth')).toEqual({ '': 0 });
     // No report yet: no SLA figures (0 would claim "no breaches"); the timestamp is absent for absent() alerts.
     for (const name of [
       'iasu_sla_victims_code_breaches',
+      'iasu_sla_victims_code_breaches_open',
+      'iasu_sla_victims_code_breaches_closed_late',
       'iasu_sla_clinical_overdue',
       'iasu_reconciliation_last_run_timestamp_seconds',
       'iasu_reconciliation_discrepancies',
@@ -340,6 +354,34 @@ describe('BridgeMetrics', () => {
     ({ samples } = parse((await metrics.render()).body));
     expect(family(samples, 'iasu_referrals')['partner=NHS,status=QUEUED']).toBe(0);
     expect(family(samples, 'iasu_referrals')['partner=NHS,status=SENT']).toBe(1);
+  });
+
+  test("Victims' Code breaches: open now and closed late apart, so an alert on the open gauge clears when the victim is sent", async () => {
+    const metrics = new BridgeMetrics(ctx, { collectDefault: false });
+    const scrape = async () => {
+      const { samples } = parse((await metrics.render()).body);
+      return ['', '_open', '_closed_late'].map((suffix) => family(samples, `iasu_sla_victims_code_breaches${suffix}`)['']);
+    };
+    await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(report));
+    expect(await scrape()).toEqual([2, 1, 1]);
+    // The next reconciliation after id(4) was sent: its breach is closed late, nothing is open.
+    const sent: ReconciliationReport = {
+      ...report,
+      serviceLevels: {
+        ...report.serviceLevels,
+        breaches: report.serviceLevels.breaches.map((b) => ({ ...b, sentAt: b.sentAt ?? '2026-11-27T09:00:00.000Z', open: false })),
+        breachCounts: { open: 0, closedLate: 2 },
+      },
+    };
+    await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(sent));
+    expect(await scrape()).toEqual([2, 0, 2]);
+    // A report stored by an earlier bridge (no `open`, no `breachCounts`) splits on sentAt.
+    const earlier = {
+      ...report,
+      serviceLevels: { breaches: report.serviceLevels.breaches.map(({ open: _open, ...b }) => b), overdue: report.serviceLevels.overdue },
+    };
+    await ctx.redis.set(ctx.keys.reconcileReport(), JSON.stringify(earlier));
+    expect(await scrape()).toEqual([2, 1, 1]);
   });
 
   test('concurrent scrapes share one Redis read and agree', async () => {
@@ -414,7 +456,10 @@ describe('BridgeMetrics', () => {
       'iasu_queue_jobs',
       'iasu_dead_letter_queue_depth',
       'iasu_police_writebacks_pending',
+      'iasu_police_writebacks_oldest_age_seconds',
       'iasu_sla_victims_code_breaches',
+      'iasu_sla_victims_code_breaches_open',
+      'iasu_sla_victims_code_breaches_closed_late',
     ]) {
       expect({ name, samples: family(samples, name) }).toEqual({ name, samples: {} });
     }

@@ -195,8 +195,10 @@ describe('reconciler', () => {
         clockStart: '2026-11-13T10:00:00Z',
         deadline: '2026-11-18T00:00:00.000Z',
         sentAt: '2026-11-20T09:00:00.000Z',
+        open: false,
       }),
     ]);
+    expect(report.serviceLevels.breachCounts).toEqual({ open: 0, closedLate: 1 });
     // F reached the trust on Thursday 19th: its 5 working days end with Thursday 26th.
     expect(report.serviceLevels.overdue).toEqual([]);
     expect(report.counts).toEqual({ NHS: { ACCEPTED: 1, SENT: 2 }, CHARITY: { IN_PROGRESS: 1, SENT: 1, ACCEPTED: 1 } });
@@ -317,6 +319,54 @@ describe('reconciler', () => {
     ]);
     const waiting = await ctx.queues.policeWriteBacks.getJobs(['waiting']);
     expect(waiting.filter((j) => j.data.referralId === F)).toEqual([]);
+  });
+
+  test("a Victims' Code breach is open while the victim waits, and closed late once the referral is sent", async () => {
+    const K = id(11); // CHARITY: consent on the 13th, still QUEUED on the 26th (past its deadline, the 18th)
+    await ctx.referrals.transition(K, {
+      to: 'QUEUED',
+      source: 'test',
+      now: new Date('2026-11-13T10:00:00Z'),
+      create: { referralId: K, type: 'ADVOCACY', crimeReference: `CC-26-${K.slice(-7)}`, recordVersion: 1, correlationId: K },
+      patch: { basisAt: '2026-11-13T10:00:00Z' },
+    });
+    const report = (await reconcile(ctx, { now: NOW }))!;
+    expect(report.serviceLevels.breaches.map((b) => [b.referralId, b.open, b.sentAt])).toEqual([
+      [E, false, '2026-11-20T09:00:00.000Z'],
+      [K, true, null],
+    ]);
+    expect(report.serviceLevels.breachCounts).toEqual({ open: 1, closedLate: 1 });
+    const table = renderReport(report);
+    expect(table).toContain("Victims' Code breaches (advocacy not sent within 2 working days of consent): 2 (1 open, 1 closed late)");
+    // Open first: the victim still waiting is what needs action.
+    const breaches = table.slice(table.indexOf("Victims' Code breaches"), table.indexOf('Clinical referrals overdue'));
+    expect(breaches.split('\n').map((l) => l.trim().split(' (')[0])).toEqual([
+      "Victims' Code breaches",
+      `Open now, the victim still waiting: 1`,
+      K,
+      'Closed late, sent after the deadline: 1',
+      E,
+      '',
+    ]);
+    expect(logs()).toMatch(/"breachesOpen":1/);
+
+    // Sent on the 27th: the next run has nothing open, and the breach stays on record as closed late.
+    await ctx.referrals.transition(K, {
+      to: 'SENT',
+      source: 'test',
+      now: new Date('2026-11-27T09:00:00Z'),
+      patch: { partnerRef: 'CH-000011', partnerStatus: 'RECEIVED' },
+    });
+    nock(CHARITY).persist().get('/v1/referrals/CH-000011').reply(200, {
+      id: 'CH-000011',
+      externalReference: K,
+      status: 'RECEIVED',
+      statusReason: null,
+      updatedAt: '2026-11-27T09:00:00Z',
+    });
+    const after = (await reconcile(ctx, { now: new Date('2026-11-27T12:00:00Z') }))!;
+    expect(after.serviceLevels.breaches.find((b) => b.referralId === K)).toMatchObject({ open: false, sentAt: '2026-11-27T09:00:00.000Z' });
+    expect(after.serviceLevels.breachCounts.open).toBe(0);
   });
 
   test('the clinical clock: overdue once N working days have passed without an answer', async () => {
