@@ -10,6 +10,7 @@ import { CONSOLE_COOKIE, CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY, operatorOf,
 import {
   CONSOLE_CSS,
   crimePage,
+  esc,
   deadLettersPage,
   forbiddenPage,
   heldPage,
@@ -19,7 +20,7 @@ import {
   quarantinePage,
   type Viewer,
 } from './console-pages';
-import { CRIME_REFERENCE } from './worklists';
+import { CRIME_REFERENCE, namingFailAction } from './worklists';
 
 /**
  * The operator console at /console: the worklists, a crime's story and service levels as pages,
@@ -85,7 +86,7 @@ const consoleAnswers: Lifecycle.Method = (request, h) => {
     else if (status === 403) response = h.response(forbiddenPage(undefined)).code(403).type('text/html');
     else
       response = h
-        .response(page('Something went wrong', `<p>${raw.output.payload.message}</p>`))
+        .response(page('Something went wrong', `<p>${esc(raw.output.payload.message)}</p>`))
         .code(status)
         .type('text/html');
   } else response = raw as ResponseObject;
@@ -100,7 +101,13 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
   name: 'iasu-console',
   register(server, { ctx }) {
     const route = (method: 'GET' | 'POST', path: string, options: RouteOptions, handler: Lifecycle.Method) =>
-      server.route({ method, path, options: { ...options, ext }, handler });
+      server.route({
+        method,
+        path,
+        // Validation errors name the field (and may repeat the value: every page escapes it).
+        options: { ...options, ext, ...(options.validate ? { validate: { ...options.validate, failAction: namingFailAction } } : {}) },
+        handler,
+      });
     const send = (h: Parameters<Lifecycle.Method>[1], rendered: ReturnType<typeof html>) => h.response(rendered.body).type(rendered.type);
 
     route('GET', '/console/console.css', { ...publicRoute() }, (_r, h) => h.response(CONSOLE_CSS).type('text/css'));

@@ -21,7 +21,7 @@ export const CRIME_REFERENCE = Joi.string()
 export const QUARANTINE_DISCARD_REASONS = ['fixed-at-source', 'duplicate', 'test-data', 'out-of-scope'] as const;
 
 /** A query error names the field and the rule (hapi's default says only "invalid query"). */
-const namingFailAction: Lifecycle.Method = (_request, _h, err) => {
+export const namingFailAction: Lifecycle.Method = (_request, _h, err) => {
   throw Boom.badRequest(err?.message ?? 'invalid request');
 };
 
