@@ -30,6 +30,8 @@ export interface BridgeConfig {
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
     /** Body bytes each partner route may hold at once (at least its own size limit); over it, 503 with Retry-After. */
     bodyBytesInFlight: number;
+    /** The console's sign-in through the identity provider (OpenID Connect, code flow with PKCE); absent: token sign-in only. */
+    consoleOidc?: { issuer: string; clientId: string; clientSecret?: string; publicUrl: string };
   };
   logLevel: string;
   force: { name: string; orgName: string; orgCode: string };
@@ -178,6 +180,14 @@ const schema = Joi.object({
     .uri({ scheme: ['https', 'http'] }),
   API_JWT_ISSUER: Joi.string().allow(''),
   API_JWT_AUDIENCE: Joi.string().required(),
+  CONSOLE_OIDC_ISSUER: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow(''),
+  CONSOLE_OIDC_CLIENT_ID: Joi.string().max(200).allow(''),
+  CONSOLE_OIDC_CLIENT_SECRET: Joi.string().max(500).allow(''),
+  CONSOLE_PUBLIC_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow(''),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').required(),
   FORCE_NAME: Joi.string()
     .pattern(/^[A-Z0-9_-]{2,40}$/)
@@ -314,6 +324,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       },
       ...httpTls(v),
       bodyBytesInFlight: v.HTTP_BODY_BYTES_IN_FLIGHT,
+      ...consoleOidc(v),
     },
     logLevel: v.LOG_LEVEL,
     force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },
@@ -409,4 +420,19 @@ function httpTls(v: Record<string, string>): { tls?: NonNullable<BridgeConfig['h
   if (!certFile) throw new ConfigError('HTTP_TLS_CERT_FILE', 'is required when HTTP_TLS_KEY_FILE is set');
   if (!keyFile) throw new ConfigError('HTTP_TLS_KEY_FILE', 'is required when HTTP_TLS_CERT_FILE is set');
   return { tls: { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) } };
+}
+
+function consoleOidc(v: Record<string, string>): Pick<BridgeConfig['http'], 'consoleOidc'> {
+  if (!v.CONSOLE_OIDC_ISSUER) return {};
+  for (const name of ['CONSOLE_OIDC_CLIENT_ID', 'CONSOLE_PUBLIC_URL'] as const) {
+    if (!v[name]) throw new ConfigError(name, 'is required when CONSOLE_OIDC_ISSUER is set');
+  }
+  return {
+    consoleOidc: {
+      issuer: v.CONSOLE_OIDC_ISSUER.replace(/\/$/, ''),
+      clientId: v.CONSOLE_OIDC_CLIENT_ID!,
+      ...(v.CONSOLE_OIDC_CLIENT_SECRET ? { clientSecret: v.CONSOLE_OIDC_CLIENT_SECRET } : {}),
+      publicUrl: v.CONSOLE_PUBLIC_URL!.replace(/\/$/, ''),
+    },
+  };
 }

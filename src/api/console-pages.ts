@@ -202,10 +202,11 @@ export function crimePage(story: CrimeStory, viewer: Viewer): string {
   );
 }
 
-export function loginPage(next: string, error?: string): string {
+export function loginPage(next: string, error?: string, providerUrl?: string): string {
   return page(
     'Sign in',
     `${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
+${providerUrl ? `<p><a class="idp" href="${esc(providerUrl)}">Sign in with the unit's identity provider</a></p><p>Or:</p>` : ''}
 <p>Sign in with an operator token from the unit's identity provider, or one issued by <code>iasu-bridge token</code>. It is kept in an HttpOnly cookie for this console only.</p>
 <form method="post" action="/console/session"><input type="hidden" name="next" value="${esc(next)}">
 <label>Operator token <textarea name="token" required autocomplete="off" spellcheck="false"></textarea></label><button>Sign in</button></form>`,

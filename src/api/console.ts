@@ -20,6 +20,7 @@ import {
   quarantinePage,
   type Viewer,
 } from './console-pages';
+import { consoleOidcPlugin, OIDC_START } from './console-oidc';
 import { CRIME_REFERENCE, namingFailAction } from './worklists';
 
 /**
@@ -99,7 +100,10 @@ const html = (body: string) => ({ body, type: 'text/html; charset=utf-8' });
 
 export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
   name: 'iasu-console',
-  register(server, { ctx }) {
+  async register(server, { ctx }) {
+    const oidc = ctx.config.http.consoleOidc;
+    if (oidc)
+      await server.register({ plugin: consoleOidcPlugin, options: { config: oidc, secure: ctx.config.http.tls !== undefined, safeNext } });
     const route = (method: 'GET' | 'POST', path: string, options: RouteOptions, handler: Lifecycle.Method) =>
       server.route({
         method,
@@ -114,10 +118,19 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
     route(
       'GET',
       '/console/login',
-      { ...publicRoute(), validate: { query: Joi.object({ next: Joi.string().max(200), error: Joi.string().valid('token') }) } },
+      { ...publicRoute(), validate: { query: Joi.object({ next: Joi.string().max(200), error: Joi.string().valid('token', 'idp') }) } },
       (request, h) => {
         const { next, error } = request.query as { next?: string; error?: string };
-        return send(h, html(loginPage(safeNext(next), error ? 'That token was not accepted: check it has not expired.' : undefined)));
+        const message =
+          error === 'idp'
+            ? 'The identity provider did not sign you in: try again, or use a token.'
+            : error
+              ? 'That token was not accepted: check it has not expired.'
+              : undefined;
+        return send(
+          h,
+          html(loginPage(safeNext(next), message, oidc ? `${OIDC_START}?next=${encodeURIComponent(safeNext(next))}` : undefined)),
+        );
       },
     );
     route(

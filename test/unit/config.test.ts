@@ -215,6 +215,20 @@ describe('loadConfig', () => {
       }
     });
 
+    it('console sign-in through an identity provider needs its client id and the public URL', () => {
+      const issuer = { DATA_KEYS, CONSOLE_OIDC_ISSUER: 'https://idp.example/realms/iasu/' };
+      expect(configError(issuer).variable).toBe('CONSOLE_OIDC_CLIENT_ID');
+      expect(configError({ ...issuer, CONSOLE_OIDC_CLIENT_ID: 'console' }).variable).toBe('CONSOLE_PUBLIC_URL');
+      expect(
+        loadConfig({ ...issuer, CONSOLE_OIDC_CLIENT_ID: 'console', CONSOLE_PUBLIC_URL: 'https://bridge.example/' }).http.consoleOidc,
+      ).toEqual({
+        issuer: 'https://idp.example/realms/iasu',
+        clientId: 'console',
+        publicUrl: 'https://bridge.example',
+      });
+      expect(loadConfig({ DATA_KEYS }).http.consoleOidc).toBeUndefined();
+    });
+
     it('no NHS auth unless asked for', () => {
       expect(loadConfig({ DATA_KEYS }).nhs.auth).toEqual({ kind: 'none' });
     });
