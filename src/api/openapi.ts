@@ -232,26 +232,41 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
 }
 
 function parametersOf(route: RequestRoute): unknown[] {
-  const params = [...route.path.matchAll(/\{(\w+)\*?\d*\}/g)].map((m) => ({
-    name: m[1],
-    in: 'path',
-    required: true,
-    schema: { type: 'string' },
-  }));
+  const params: { name: string | undefined; in: string; required: boolean; schema: Record<string, unknown> }[] = [
+    ...route.path.matchAll(/\{(\w+)\*?\d*\}/g),
+  ].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
   const query = (route.settings.validate as { query?: Joi.ObjectSchema } | undefined)?.query;
-  const described =
-    query && typeof query.describe === 'function'
-      ? (query.describe() as { keys?: Record<string, { type?: string; flags?: { presence?: string } }> })
-      : undefined;
+  const described = query && typeof query.describe === 'function' ? (query.describe() as { keys?: Record<string, JoiKey> }) : undefined;
   for (const [name, key] of Object.entries(described?.keys ?? {})) {
-    params.push({
-      name,
-      in: 'query',
-      required: key.flags?.presence === 'required',
-      schema: { type: key.type === 'number' ? 'number' : key.type === 'boolean' ? 'boolean' : 'string' },
-    });
+    params.push({ name, in: 'query', required: key.flags?.presence === 'required', schema: schemaOf(key) });
   }
   return params;
+}
+
+interface JoiKey {
+  type?: string;
+  flags?: { presence?: string; only?: boolean; default?: unknown };
+  allow?: unknown[];
+  rules?: { name: string; args?: { limit?: number } }[];
+}
+
+/** A query key's Joi rules as the OpenAPI schema a client can rely on: type, allowed values, bounds, format. */
+export function schemaOf(key: JoiKey): Record<string, unknown> {
+  const rule = (name: string) => key.rules?.find((r) => r.name === name);
+  const integer = key.type === 'number' && rule('integer') !== undefined;
+  const type = integer ? 'integer' : key.type === 'number' ? 'number' : key.type === 'boolean' ? 'boolean' : 'string';
+  const bound = (name: 'min' | 'max', as: string) => (rule(name)?.args?.limit !== undefined ? { [as]: rule(name)!.args!.limit } : {});
+  const numeric = type === 'integer' || type === 'number';
+  return {
+    type,
+    ...(key.flags?.only && key.allow ? { enum: key.allow } : {}),
+    ...(numeric
+      ? { ...bound('min', 'minimum'), ...bound('max', 'maximum') }
+      : { ...bound('min', 'minLength'), ...bound('max', 'maxLength') }),
+    ...(rule('isoDate') ? { format: 'date-time' } : {}),
+    ...(rule('guid') ? { format: 'uuid' } : {}),
+    ...(key.flags?.default !== undefined ? { default: key.flags.default } : {}),
+  };
 }
 
 function requestBodyOf(route: RequestRoute): Record<string, unknown> {

@@ -52,6 +52,20 @@ describe('OpenAPI description', () => {
     expect(doc.paths['/health/ready']!.get!.security).toEqual([]);
   });
 
+  test('query parameters carry their allowed values, bounds and formats', () => {
+    const params = Object.fromEntries(
+      (doc.paths['/v1/referrals']!.get!.parameters as unknown as { name: string; schema: Record<string, unknown> }[]).map((p) => [
+        p.name,
+        p.schema,
+      ]),
+    );
+    expect(params.partner).toEqual({ type: 'string', enum: ['NHS', 'CHARITY'] });
+    expect(params.status).toMatchObject({ type: 'string', enum: expect.arrayContaining(['HELD', 'SENT', 'FAILED']) });
+    expect(params.limit).toEqual({ type: 'integer', minimum: 1, maximum: 500, default: 50 });
+    expect(params.updatedSince).toEqual({ type: 'string', format: 'date-time' });
+    expect(params.crimeReference).toMatchObject({ type: 'string', maxLength: 64 });
+  });
+
   test('parameters come from the routes: path ids and validated query keys', () => {
     expect(doc.paths['/v1/referrals/{id}']!.get!.parameters).toEqual([
       expect.objectContaining({ name: 'id', in: 'path' }),
