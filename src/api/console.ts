@@ -110,7 +110,20 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
         path,
         // Validation errors name the field (and may repeat the value: every page escapes it).
         options: { ...options, ext, ...(options.validate ? { validate: { ...options.validate, failAction: namingFailAction } } : {}) },
-        handler,
+        // Every page an operator opens is in the audit trail, as every API read is.
+        handler:
+          method === 'GET' && options.auth !== false
+            ? async (request, h) => {
+                const crimeReference = (request.params as { crimeReference?: string }).crimeReference;
+                await ctx.audit.record({
+                  actor: operatorOf(request.auth.credentials),
+                  action: 'admin.read',
+                  target: path,
+                  ...(crimeReference ? { crimeReference } : {}),
+                });
+                return handler.call(null, request, h);
+              }
+            : handler,
       });
     const send = (h: Parameters<Lifecycle.Method>[1], rendered: ReturnType<typeof html>) => h.response(rendered.body).type(rendered.type);
 
@@ -154,7 +167,6 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
     });
 
     route('GET', '/console', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
-      await ctx.audit.record({ actor: operatorOf(request.auth.credentials), action: 'admin.read', target: '/console' });
       return send(h, html(overviewPage(await overview(ctx), viewerOf(request))));
     });
     route('GET', '/console/held', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
@@ -207,12 +219,6 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
       { auth: consoleAuth(SCOPE.referralsRead), validate: { params: Joi.object({ crimeReference: CRIME_REFERENCE.required() }) } },
       async (request, h) => {
         const { crimeReference } = request.params as { crimeReference: string };
-        await ctx.audit.record({
-          actor: operatorOf(request.auth.credentials),
-          action: 'admin.read',
-          crimeReference,
-          target: '/console/crimes/{crimeReference}',
-        });
         const story = await crimeStory(ctx, crimeReference);
         if (!story) throw Boom.notFound(`the bridge holds nothing for crime ${crimeReference}`);
         return send(h, html(crimePage(story, viewerOf(request))));

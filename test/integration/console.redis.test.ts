@@ -50,6 +50,18 @@ describe('operator console over HTTP', () => {
     expect([junk.statusCode, junk.headers['set-cookie']]).toEqual([303, undefined]);
   });
 
+  it('every page an operator opens is in the audit trail, a crime with its reference', async () => {
+    const cookie = `iasu_console=${token()}`;
+    for (const url of ['/console/held', '/console/crimes/CC-26-0000404']) await server.inject({ url, headers: { ...HTML, cookie } });
+    const events = await ctx.audit.query({});
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ actor: 'operator:tester', action: 'admin.read', target: '/console/held' }),
+        expect.objectContaining({ actor: 'operator:tester', target: '/console/crimes/{crimeReference}', crimeReference: 'CC-26-0000404' }),
+      ]),
+    );
+  });
+
   it('a cookie session acts only with its form token', async () => {
     const session = token([SCOPE.referralsRead, SCOPE.dlqRedrive]);
     const post = (csrf?: string) =>
