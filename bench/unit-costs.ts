@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import IORedis from 'ioredis';
+import { Pool } from 'undici';
 import { KeepAliveHttp } from '../src/adapters/keep-alive-http';
 import { randomBytes } from 'node:crypto';
 import { DataCipher } from '../src/store/crypto';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const client = new IORedis(redis.url, { enableAutoPipelining: true });
   const http = new KeepAliveHttp();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 });
   const body = `<WriteBack xmlns="urn:iasu:police-feed:1">${'<Field>value</Field>'.repeat(14)}</WriteBack>`;
   const headers = {
     'content-type': 'application/xml',
@@ -99,6 +101,11 @@ async function main(): Promise<void> {
             req.end(body);
           }),
       ),
+      // issue #20's candidate replacement for keep-alive-http.ts, measured the same way.
+      httpCallUndiciPool: await cpuPerOp(async () => {
+        const res = await pool.request({ path: '/referral-outcomes', method: 'POST', headers, body });
+        await res.body.dump();
+      }),
       redisCommand: await cpuPerOp(() => client.hset(`${prefix}:h:${n++ % 1000}`, 'status', 'QUEUED')),
       redisCommitScript: await cpuPerOp(() =>
         runScript(
@@ -132,6 +139,7 @@ async function main(): Promise<void> {
     client.disconnect();
     http.close();
     agent.destroy();
+    await pool.close();
     server.kill();
     await redis.stop();
   }
