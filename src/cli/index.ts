@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { generateDataKeySpec } from '../store/crypto';
+import { assertRedisReachable, RedisUnreachableError } from '../store/redis';
 import { formatMapReport, mapFeed, readDocument } from './map-command';
 
 const USAGE = `usage: iasu-bridge <command>
@@ -71,6 +72,8 @@ async function map(args: string[]): Promise<number> {
 async function reconcileCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   const config = loadConfig();
+  // Refuse in one line, rather than hang, when Redis is not there.
+  await assertRedisReachable(config.redis, REDIS_DEADLINE_MS);
   const [{ createContext }, { reconcile }, { renderReport }, { createLogger }] = await Promise.all([
     import('../app'),
     import('../reconcile/reconciler'),
@@ -132,6 +135,9 @@ async function start(): Promise<number> {
 
 class UsageError extends Error {}
 
+/** How long a command that needs Redis waits for it before giving up (exit 1). */
+export const REDIS_DEADLINE_MS = 5000;
+
 /** The last log lines are written first, but a full log disk never holds the exit up for long. */
 function exitAfterLogs(code: number): void {
   void import('../logger').then(({ drainStdoutLog }) => drainStdoutLog(1000)).finally(() => process.exit(code));
@@ -161,7 +167,9 @@ export function run(argv: string[] = process.argv.slice(2)): void {
     (err: unknown) => {
       // One line, no stack: operators read this; the reason never contains record content.
       const message =
-        err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
+        err instanceof ConfigError || err instanceof UsageError || err instanceof RedisUnreachableError
+          ? err.message
+          : `error: ${(err as Error).message ?? String(err)}`;
       process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
       process.exit(err instanceof UsageError ? 2 : 1);
     },
