@@ -79,6 +79,8 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     ...process.env,
     REDIS_URL: redis.url,
     REDIS_PREFIX: `{iasu-demo-${runId}}`,
+    // A prefix of its own each run: an empty Redis is expected.
+    IASU_FIRST_START: '1',
     HTTP_PORT: '0',
     DATA_KEYS: generateDataKeySpec('demo'),
     POLICE_FEED_URL: police.url,

@@ -18,6 +18,8 @@ export interface BridgeConfig {
   redis: {
     url: string;
     prefix: string;
+    /** IASU_FIRST_START: an empty Redis is expected (a first start), so finding no bridge state there is no alarm. */
+    firstStart: boolean;
     /** High availability through Redis Sentinel: the sentinels and the master's name (REDIS_URL then gives password and db). */
     sentinel?: { sentinels: { host: string; port: number }[]; masterName: string };
   };
@@ -163,6 +165,7 @@ const schema = Joi.object({
     .allow('')
     .pattern(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/)
     .message('must be a comma-separated list of host:port'),
+  IASU_FIRST_START: Joi.boolean().truthy('1').falsy('0', '').required(),
   REDIS_SENTINEL_MASTER: Joi.string()
     .pattern(/^[A-Za-z0-9._-]+$/)
     .required(),
@@ -291,6 +294,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     redis: {
       url: v.REDIS_URL,
       prefix: v.REDIS_PREFIX,
+      firstStart: v.IASU_FIRST_START,
       ...(v.REDIS_SENTINELS
         ? {
             sentinel: {
