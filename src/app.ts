@@ -75,6 +75,7 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
     throw err;
   }
   for (const warning of barsConfigWarnings(config.nhs)) ctx.logger.warn({ alert: true }, warning);
+  if (config.warnings.length) ctx.logger.warn({ settings: config.warnings }, `${config.warnings.join('; ')}: these are ignored`);
 
   const workers: Worker[] = [];
   if (withWorkers) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, loadDotEnv } from '../config';
 import { generateDataKeySpec } from '../store/crypto';
 import { assertRedisReachable, RedisUnreachableError } from '../store/redis';
 import { formatMapReport, mapFeed, readDocument } from './map-command';
@@ -162,18 +162,22 @@ export function run(argv: string[] = process.argv.slice(2)): void {
   process.stdout.on('error', () => {
     stdoutFailed = true;
   });
-  main(argv).then(
-    (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
-    (err: unknown) => {
-      // One line, no stack: operators read this; the reason never contains record content.
-      const message =
-        err instanceof ConfigError || err instanceof UsageError || err instanceof RedisUnreachableError
-          ? err.message
-          : `error: ${(err as Error).message ?? String(err)}`;
-      process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
+  // config/example.env promises a .env in the working directory; the real environment wins.
+  Promise.resolve()
+    .then(() => loadDotEnv())
+    .then(() => main(argv))
+    .then(
+      (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
+      (err: unknown) => {
+        // One line, no stack: operators read this; the reason never contains record content.
+        const message =
+          err instanceof ConfigError || err instanceof UsageError || err instanceof RedisUnreachableError
+            ? err.message
+            : `error: ${(err as Error).message ?? String(err)}`;
+        process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
+        process.exit(err instanceof UsageError ? 2 : 1);
+      },
+    );
 }
 
 if (require.main === module) run();
