@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { issueOperatorToken } from '../src/api/auth';
 import { loadConfig } from '../src/config';
 import type { ReferralStatus } from '../src/domain/lifecycle';
 import { STATUS_ORDER } from '../src/domain/lifecycle';
@@ -35,6 +36,11 @@ export interface DemoOptions {
   nhsMode?: 'fhir-rest' | 'bars';
   timeoutMs?: number;
   out?: NodeJS.WritableStream;
+  /**
+   * After the summary, leave the bridge, its API and the simulators up (printing their URLs and
+   * an admin operator token) until this resolves; `--keep-running` passes SIGINT or SIGTERM.
+   */
+  keepRunningUntil?: Promise<unknown>;
 }
 
 export interface DemoResult {
@@ -79,6 +85,8 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     ...process.env,
     REDIS_URL: redis.url,
     REDIS_PREFIX: `{iasu-demo-${runId}}`,
+    // A prefix of its own each run: an empty Redis is expected.
+    IASU_FIRST_START: '1',
     HTTP_PORT: '0',
     DATA_KEYS: generateDataKeySpec('demo'),
     POLICE_FEED_URL: police.url,
@@ -92,6 +100,8 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     CHARITY_API_KEY: 'demo-charity-key',
     CHARITY_WEBHOOK_SECRETS: webhookSecret,
     DELIVERY_BACKOFF_MS: '200',
+    // Operator tokens for the API and the console (printed with --keep-running).
+    API_JWT_SECRET: randomBytes(32).toString('base64url'),
   });
   const logger = createLogger('info', pino.destination({ dest: logFile, sync: false }));
   say(`Bridge logs (JSON, no personal data): ${logFile}`);
@@ -126,6 +136,22 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
     const report = await closingReport(bridge, generated, police, trust, charity);
     say('');
     say(report.table);
+    if (opts.keepRunningUntil) {
+      const token = issueOperatorToken(config, 'demo-operator', ['admin'], 12 * 3600);
+      say('');
+      say('Still running (Ctrl-C to stop):');
+      say(`  bridge API     ${api}`);
+      say(`  console        ${api}/console`);
+      say(`  queues         ${api}/admin/queues`);
+      say(`  police feed    ${police.url}`);
+      say(`  NHS trust      ${trust.label} ${trust.url}`);
+      say(`  charity        ${charity.url}`);
+      say(`  Redis          ${redis.url} (prefix ${config.redis.prefix})`);
+      say(`  operator token (admin, 12 h): ${token}`);
+      say(`  e.g. curl -H "Authorization: Bearer $TOKEN" ${api}/v1/reconciliation`);
+      await opts.keepRunningUntil;
+      say('Stopping the bridge and the simulators.');
+    }
     return report;
   } finally {
     await bridge?.stop();
@@ -323,9 +349,42 @@ async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
 }
 
 // `npm run demo [-- --records N]`: the simulators are not part of the bridge, so the demo starts here.
+export class DemoUsageError extends Error {}
+
+/** `[--records N] [--keep-running]`: anything else is a usage error (exit 2), never a run of 0 records. */
+export function parseDemoArgs(args: string[]): { records?: number; keepRunning: boolean } {
+  let values: { records?: string; 'keep-running'?: boolean };
+  try {
+    ({ values } = parseArgs({ args, options: { records: { type: 'string' }, 'keep-running': { type: 'boolean', default: false } } }));
+  } catch (err) {
+    throw new DemoUsageError((err as Error).message.split('\n')[0]!);
+  }
+  const keepRunning = values['keep-running'] === true;
+  if (values.records === undefined) return { keepRunning };
+  const records = /^\d+$/.test(values.records) ? Number(values.records) : NaN;
+  if (!Number.isSafeInteger(records) || records < 1 || records > 100_000) {
+    throw new DemoUsageError(`--records must be a whole number from 1 to 100000 (got ${JSON.stringify(values.records)})`);
+  }
+  return { records, keepRunning };
+}
+
+const DEMO_USAGE = 'usage: npm run demo -- [--records N] [--keep-running]';
+
 if (require.main === module) {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { records: { type: 'string' } } });
-  runDemo({ records: values.records ? Number(values.records) : undefined }).then(
+  let args: ReturnType<typeof parseDemoArgs>;
+  try {
+    args = parseDemoArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`demo: ${(err as Error).message}\n${DEMO_USAGE}\n`);
+    process.exit(2);
+  }
+  const stopSignal = args.keepRunning
+    ? new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      })
+    : undefined;
+  runDemo({ records: args.records, ...(stopSignal ? { keepRunningUntil: stopSignal } : {}) }).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`demo failed: ${(err as Error).message}\n`);

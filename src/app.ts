@@ -17,6 +17,7 @@ import { startIntakeWorker } from './pipeline/intake';
 import { nhsDelivery } from './pipeline/delivery/nhs-delivery';
 import { startWriteBackWorker } from './pipeline/write-back/write-back-worker';
 import { startReconcileWorker } from './reconcile/reconcile-worker';
+import { checkBridgeState } from './store/bridge-state';
 import { checkEvictionPolicy } from './store/redis';
 
 /**
@@ -66,7 +67,15 @@ export async function startBridge(config: BridgeConfig, opts: StartOptions = {})
   const ctx = createContext(config, opts.logger);
   await ctx.redis.ping();
   await checkEvictionPolicy(ctx.redis, ctx.logger);
+  // Before any worker or poll: an emptied Redis is said out loud, and DATA_KEYS that cannot open the data refuse the start.
+  try {
+    await checkBridgeState(ctx);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   for (const warning of barsConfigWarnings(config.nhs)) ctx.logger.warn({ alert: true }, warning);
+  if (config.warnings.length) ctx.logger.warn({ settings: config.warnings }, `${config.warnings.join('; ')}: these are ignored`);
 
   const workers: Worker[] = [];
   if (withWorkers) {

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import Joi from 'joi';
 import { validate as validCron } from 'node-cron';
 import defaults from '../config/default.json';
@@ -18,6 +20,8 @@ export interface BridgeConfig {
   redis: {
     url: string;
     prefix: string;
+    /** IASU_FIRST_START: an empty Redis is expected (a first start), so finding no bridge state there is no alarm. */
+    firstStart: boolean;
     /** High availability through Redis Sentinel: the sentinels and the master's name (REDIS_URL then gives password and db). */
     sentinel?: { sentinels: { host: string; port: number }[]; masterName: string };
   };
@@ -102,6 +106,8 @@ export interface BridgeConfig {
   dataKeys: DataKey[];
   /** Personal data after a terminal status, quarantined records, and the (metadata-only) audit trail. */
   retention: { days: number; quarantineDays: number; auditDays: number };
+  /** What the operator should hear once at start: unknown settings that look like the bridge's (a typo). */
+  warnings: string[];
 }
 
 /** How the bridge authenticates to the trust (nhs-fhir.md: OAuth 2.0 `private_key_jwt`). */
@@ -110,12 +116,23 @@ export type NhsAuthConfig =
   | { kind: 'private-key-jwt'; tokenUrl: string; clientId: string; keyId?: string; privateKey: { pem?: string; file?: string } };
 
 export class ConfigError extends Error {
+  /** Every wrong setting, when joi found more than one at once (the first is `variable`). */
+  readonly problems: { variable: string; detail: string }[];
+
   constructor(
     readonly variable: string,
     detail: string,
+    more: { variable: string; detail: string }[] = [],
   ) {
-    super(`configuration error: ${variable} ${detail}`);
+    const problems = [{ variable, detail }, ...more];
+    // One line (the CLI prints the first line only): every wrong setting, each named.
+    super(
+      problems.length === 1
+        ? `configuration error: ${variable} ${detail}`
+        : `configuration error (${problems.length} settings): ${problems.map((p) => `${p.variable} ${p.detail}`).join('; ')}`,
+    );
     this.name = 'ConfigError';
+    this.problems = problems;
   }
 }
 
@@ -165,6 +182,7 @@ const schema = Joi.object({
     .allow('')
     .pattern(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/)
     .message('must be a comma-separated list of host:port'),
+  IASU_FIRST_START: Joi.boolean().truthy('1').falsy('0', '').required(),
   REDIS_SENTINEL_MASTER: Joi.string()
     .pattern(/^[A-Za-z0-9._-]+$/)
     .required(),
@@ -280,12 +298,18 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     const value = env[key];
     if (value !== undefined) merged[key] = value;
   }
-  const { error, value: v } = schema.validate(merged, { abortEarly: true, convert: true });
+  // Every wrong setting at once: fixing them one start at a time is slow and dispiriting.
+  const { error, value: v } = schema.validate(merged, { abortEarly: false, convert: true });
   if (error) {
-    const detail = error.details[0];
-    const variable = String(detail?.path[0] ?? 'unknown');
-    const message = (detail?.message ?? error.message).replace(/^"[^"]+" /, '');
-    throw new ConfigError(variable, message === 'is not allowed to be empty' ? 'is required' : message);
+    const problems: { variable: string; detail: string }[] = [];
+    for (const detail of error.details) {
+      const variable = String(detail.path[0] ?? 'unknown');
+      if (problems.some((p) => p.variable === variable)) continue;
+      const message = detail.message.replace(/^"[^"]+" /, '');
+      problems.push({ variable, detail: message === 'is not allowed to be empty' ? 'is required' : message });
+    }
+    const [first, ...more] = problems;
+    throw new ConfigError(first?.variable ?? 'unknown', first?.detail ?? error.message, more);
   }
   if (v.NHS_INBOUND_AUTH === 'mtls' && !v.HTTP_TLS_CLIENT_CA_FILE) {
     throw new ConfigError('HTTP_TLS_CLIENT_CA_FILE', 'is required when NHS_INBOUND_AUTH is mtls');
@@ -301,6 +325,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     redis: {
       url: v.REDIS_URL,
       prefix: v.REDIS_PREFIX,
+      firstStart: v.IASU_FIRST_START,
       ...(v.REDIS_SENTINELS
         ? {
             sentinel: {
@@ -379,7 +404,74 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     reconcile: { cron: v.RECONCILE_CRON, stuckAfterHours: v.RECONCILE_STUCK_AFTER_HOURS, clinicalWorkingDays: v.CLINICAL_SLA_WORKING_DAYS },
     dataKeys: parseDataKeys(v.DATA_KEYS),
     retention: { days: v.RETENTION_DAYS, quarantineDays: v.QUARANTINE_RETENTION_DAYS, auditDays: v.AUDIT_RETENTION_DAYS },
+    warnings: unknownSettings(env),
   };
+}
+
+/** Prefixes of the bridge's own settings: an unknown variable under one of them is most likely a typo. */
+const SETTING_PREFIXES = [
+  'NHS_',
+  'POLICE_',
+  'CHARITY_',
+  'REDIS_',
+  'HTTP_',
+  'API_',
+  'DELIVERY_',
+  'RETENTION_',
+  'QUARANTINE_',
+  'AUDIT_',
+  'DATA_',
+  'LOG_',
+  'RECONCILE_',
+  'CLINICAL_',
+  'STATUS_',
+  'WORKER_',
+  'INTAKE_',
+  'FORCE_',
+  'IASU_',
+];
+/** Other software's variables under those prefixes. */
+const NOT_OURS = new Set(['HTTP_PROXY']);
+
+/** `unknown setting NHS_MOD (did you mean NHS_MODE?)` for each variable that looks like the bridge's but is not one of its settings. */
+export function unknownSettings(env: Env): string[] {
+  const known = Object.keys(defaults);
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (known.includes(name) || NOT_OURS.has(name) || !SETTING_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const nearest = known
+      .map((k) => ({ k, d: editDistance(name, k) }))
+      .filter(({ k, d }) => d <= 2 || k.startsWith(name) || name.startsWith(k))
+      .sort((a, b) => a.d - b.d)[0];
+    out.push(`unknown setting ${name}${nearest ? ` (did you mean ${nearest.k}?)` : ''}`);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * `config/example.env` says to copy it to `.env`: its variables are read from there, under the
+ * real environment (a variable set in both keeps the environment's value). Returns the file read, if any.
+ */
+export function loadDotEnv(path = '.env', env: Env = process.env): string | undefined {
+  if (!existsSync(path)) return undefined;
+  let parsed: NodeJS.Dict<string>;
+  try {
+    parsed = parseEnv(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError('.env', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  for (const [name, value] of Object.entries(parsed)) if (env[name] === undefined && value !== undefined) env[name] = value;
+  return path;
 }
 
 function parseDataKeys(spec: string): DataKey[] {

@@ -15,7 +15,7 @@ import { CursorStore } from './store/cursor';
 import { Keys } from './store/keys';
 import { RedisLock } from './store/lock';
 import { QuarantineStore } from './store/quarantine';
-import { createRedis } from './store/redis';
+import { createRedis, RedisErrorLog, redisTarget } from './store/redis';
 import { ReferralStore } from './store/referral-store';
 import { Counters } from './store/counters';
 import { MessageIndex } from './store/message-index';
@@ -41,6 +41,8 @@ export interface Infra {
    * before it queues the job that depends on it.
    */
   queueRedis: Redis;
+  /** Every Redis connection's errors, one line per connection kind every few seconds while Redis is away. */
+  redisErrors: RedisErrorLog;
   keys: Keys;
   cipher: DataCipher;
   referrals: ReferralStore;
@@ -71,12 +73,15 @@ export interface Infra {
 export function createInfra(config: BridgeConfig, logger: Logger = createLogger(config.logLevel)): Infra {
   // The profile showed a sixth of the bridge's CPU in per-command socket writes: with dozens of
   // jobs in flight, auto-pipelining turns a tick's commands into one write.
-  const redis = createRedis(config.redis, 'worker', { enableAutoPipelining: true });
-  const queueRedis = createRedis(config.redis, 'worker');
+  const redisErrors = new RedisErrorLog(logger, redisTarget(config.redis));
+  const redis = createRedis(config.redis, 'worker', { enableAutoPipelining: true }, (err) => redisErrors.report('bridge', err));
+  const queueRedis = createRedis(config.redis, 'worker', {}, (err) => redisErrors.report('queues', err));
+  redis.on('ready', () => redisErrors.recovered('bridge'));
+  queueRedis.on('ready', () => redisErrors.recovered('queues'));
   const keys = new Keys(config.redis.prefix);
   const cipher = new DataCipher(config.dataKeys);
   const day = 24 * 3600;
-  const queues = createQueues(queueRedis, config);
+  const queues = createQueues(queueRedis, config, (err) => redisErrors.report('queues', err));
   const auth = nhsTokenSource(config);
   const nhsAuth = auth ? { auth } : {};
   const audit = new AuditLog(redis, keys, { retentionDays: config.retention.auditDays, logger });
@@ -85,6 +90,7 @@ export function createInfra(config: BridgeConfig, logger: Logger = createLogger(
     logger,
     redis,
     queueRedis,
+    redisErrors,
     keys,
     cipher,
     referrals: new ReferralStore(redis, keys, cipher, config.retention.days * day, audit),

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
+import { assertRedisReachable } from '../store/redis';
 import type { BridgeContext } from '../context';
 import {
   DEAD_LETTER_ERROR_KINDS,
@@ -71,6 +72,8 @@ export async function dlqCommand(args: string[], io: DlqIo): Promise<number> {
     return 2;
   }
   const config = loadConfig();
+  // Refuse in one line, rather than hang, when Redis is not there.
+  await assertRedisReachable(config.redis, 5000);
   const [{ createContext }, { createLogger }] = await Promise.all([import('../app'), import('../logger')]);
   // Logs go to stderr so stdout is only the answer (`--json` pipes cleanly).
   const ctx = createContext(config, createLogger(config.logLevel, process.stderr));

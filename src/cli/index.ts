@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, loadDotEnv } from '../config';
 import { generateDataKeySpec } from '../store/crypto';
+import { assertRedisReachable, RedisUnreachableError } from '../store/redis';
 import { formatMapReport, mapFeed, readDocument } from './map-command';
 
 const USAGE = `usage: iasu-bridge <command>
@@ -78,6 +79,8 @@ async function map(args: string[]): Promise<number> {
 async function reconcileCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   const config = loadConfig();
+  // Refuse in one line, rather than hang, when Redis is not there.
+  await assertRedisReachable(config.redis, REDIS_DEADLINE_MS);
   const [{ createContext }, { reconcile }, { renderReport }, { createLogger }] = await Promise.all([
     import('../app'),
     import('../reconcile/reconciler'),
@@ -162,6 +165,9 @@ async function start(): Promise<number> {
 
 class UsageError extends Error {}
 
+/** How long a command that needs Redis waits for it before giving up (exit 1). */
+export const REDIS_DEADLINE_MS = 5000;
+
 /** The last log lines are written first, but a full log disk never holds the exit up for long. */
 function exitAfterLogs(code: number): void {
   void import('../logger').then(({ drainStdoutLog }) => drainStdoutLog(1000)).finally(() => process.exit(code));
@@ -186,16 +192,22 @@ export function run(argv: string[] = process.argv.slice(2)): void {
   process.stdout.on('error', () => {
     stdoutFailed = true;
   });
-  main(argv).then(
-    (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
-    (err: unknown) => {
-      // One line, no stack: operators read this; the reason never contains record content.
-      const message =
-        err instanceof ConfigError || err instanceof UsageError ? err.message : `error: ${(err as Error).message ?? String(err)}`;
-      process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
+  // config/example.env promises a .env in the working directory; the real environment wins.
+  Promise.resolve()
+    .then(() => loadDotEnv())
+    .then(() => main(argv))
+    .then(
+      (code) => void flushStdout().then((ok) => exitAfterLogs(ok ? code : code || 1)),
+      (err: unknown) => {
+        // One line, no stack: operators read this; the reason never contains record content.
+        const message =
+          err instanceof ConfigError || err instanceof UsageError || err instanceof RedisUnreachableError
+            ? err.message
+            : `error: ${(err as Error).message ?? String(err)}`;
+        process.stderr.write(`iasu-bridge: ${message.split('\n')[0]}\n`);
+        process.exit(err instanceof UsageError ? 2 : 1);
+      },
+    );
 }
 
 if (require.main === module) run();

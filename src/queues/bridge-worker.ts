@@ -29,7 +29,7 @@ export interface BridgeWorkerSpec<T> {
 }
 
 /** What a worker needs: its queue's connection, the dead-letter queue, the cipher for partner text, metrics. */
-export type WorkerDeps = Pick<Infra, 'cipher' | 'config' | 'logger' | 'queueRedis' | 'queues'> & { metrics: BridgeMetrics };
+export type WorkerDeps = Pick<Infra, 'cipher' | 'config' | 'logger' | 'queueRedis' | 'queues' | 'redisErrors'> & { metrics: BridgeMetrics };
 
 export function startBridgeWorker<T>(ctx: WorkerDeps, spec: BridgeWorkerSpec<T>): Worker<T> {
   const worker = new Worker<T>(
@@ -66,7 +66,8 @@ export function startBridgeWorker<T>(ctx: WorkerDeps, spec: BridgeWorkerSpec<T>)
       settings: { backoffStrategy: partnerBackoff(ctx.config.delivery.backoffMs) },
     },
   );
-  worker.on('error', (err) => ctx.logger.error({ err: err.message, queue: spec.queue }, 'worker error'));
+  // A worker's 'error' is its (blocking) Redis connection failing: one line every few seconds, not one per reconnect.
+  worker.on('error', (err) => ctx.redisErrors.report('workers', err));
   // A job that stalled more than MAX_STALLED_COUNT times is failed by BullMQ itself, without the
   // processor above ever running: dead-letter it here, or it would sit in `failed` unseen (a
   // delivery left QUEUED for ever, an intake record never applied).

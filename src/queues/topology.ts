@@ -89,9 +89,13 @@ export function defaultJobOptions(config: BridgeConfig, queue: QueueName): JobsO
   return { attempts: config.delivery.attempts, backoff: { type: PARTNER_BACKOFF, delay: config.delivery.backoffMs }, ...retention };
 }
 
-export function createQueues(connection: Redis, config: BridgeConfig): BridgeQueues {
-  const make = <T>(name: QueueName) =>
-    new Queue<T>(name, { connection, prefix: config.redis.prefix, defaultJobOptions: defaultJobOptions(config, name) });
+/** `onError` hears the queues' connection errors (unheard, BullMQ prints each with its stack). */
+export function createQueues(connection: Redis, config: BridgeConfig, onError: (err: Error) => void = () => undefined): BridgeQueues {
+  const make = <T>(name: QueueName) => {
+    const queue = new Queue<T>(name, { connection, prefix: config.redis.prefix, defaultJobOptions: defaultJobOptions(config, name) });
+    queue.on('error', onError);
+    return queue;
+  };
   const queues = {
     intake: make<IntakeJob>(QUEUE.intake),
     nhsDelivery: make<DeliveryJob>(QUEUE.nhsDelivery),

@@ -81,6 +81,10 @@ export class Keys {
   counters() {
     return `${this.prefix}:counters`;
   }
+  /** Written at the bridge's first start on this Redis (no expiry): its absence later means the state was lost. */
+  bridgeStarted() {
+    return `${this.prefix}:bridge-started`;
+  }
   /** Written by GET /health/ready (with a short expiry) to prove Redis takes writes. */
   readyProbe() {
     return `${this.prefix}:health:ready-probe`;

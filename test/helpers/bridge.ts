@@ -28,6 +28,8 @@ export function testConfig(overrides: Record<string, string> = {}): BridgeConfig
     POLICE_PUSH_TOKEN: 'push-token',
     API_JWT_SECRET: TEST_JWT_SECRET,
     NHS_BARS_USE_CASE: 'a4t3',
+    // Every suite starts on an empty prefix of its own: no "lost state" alarm.
+    IASU_FIRST_START: '1',
     ...overrides,
   });
 }

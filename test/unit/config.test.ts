@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { barsConfigWarnings, ConfigError, loadConfig } from '../../src/config';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { barsConfigWarnings, ConfigError, loadConfig, loadDotEnv, unknownSettings } from '../../src/config';
 
 const key1 = randomBytes(32);
 const key2 = randomBytes(32);
@@ -18,7 +21,7 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 describe('loadConfig', () => {
   it('returns typed values and defaults from a minimal env', () => {
     const config = loadConfig({ DATA_KEYS });
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{iasu}', firstStart: false });
     expect(
       loadConfig({ DATA_KEYS, REDIS_SENTINELS: 'sentinel-1:26379,10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'iasu' }).redis.sentinel,
     ).toEqual({
@@ -142,6 +145,45 @@ describe('loadConfig', () => {
     const err = configError({ DATA_KEYS, [variable]: value });
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`configuration error: ${variable} `)).toBe(true);
+  });
+
+  it('reports every wrong setting at once, each named, in one line', () => {
+    const err = configError({ HTTP_PORT: 'eighty', NHS_MODE: 'soap', POLICE_POLL_CRON: 'every minute' });
+    expect(err.problems.map((p) => p.variable)).toEqual(['HTTP_PORT', 'POLICE_POLL_CRON', 'NHS_MODE', 'DATA_KEYS']);
+    expect(err.variable).toBe('HTTP_PORT');
+    expect(err.message).toBe(
+      'configuration error (4 settings): HTTP_PORT must be a number; POLICE_POLL_CRON must be a cron expression of 5 or 6 fields; ' +
+        'NHS_MODE must be one of [fhir-rest, bars]; DATA_KEYS is required',
+    );
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('names unknown settings that look like the bridge’s, with the nearest known one', () => {
+    const env = {
+      DATA_KEYS,
+      NHS_MOD: 'bars',
+      POLICE_FEED_ULR: 'http://x',
+      REDIS_PASSWORD: 'secret-value',
+      HTTP_PROXY: 'http://p',
+      PATH: '/bin',
+    };
+    expect(unknownSettings(env)).toEqual([
+      'unknown setting NHS_MOD (did you mean NHS_MODE?)',
+      'unknown setting POLICE_FEED_ULR (did you mean POLICE_FEED_URL?)',
+      'unknown setting REDIS_PASSWORD',
+    ]);
+    expect(loadConfig(env).warnings).toEqual(unknownSettings(env));
+    expect(loadConfig({ DATA_KEYS }).warnings).toEqual([]);
+  });
+
+  it('reads .env (as config/example.env promises) under the real environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iasu-env-'));
+    const file = join(dir, '.env');
+    writeFileSync(file, `# a comment\nDATA_KEYS=${DATA_KEYS}\nNHS_MODE=bars\nLOG_LEVEL="debug"\n`);
+    const env: Record<string, string | undefined> = { LOG_LEVEL: 'warn' };
+    expect(loadDotEnv(file, env)).toBe(file);
+    expect(env).toEqual({ LOG_LEVEL: 'warn', DATA_KEYS, NHS_MODE: 'bars' });
+    expect(loadDotEnv(join(dir, 'missing.env'), env)).toBeUndefined();
   });
 
   it('treats an empty required value as missing', () => {
