@@ -20,6 +20,6 @@ export function startReconcileWorker(ctx: BridgeContext): Worker<ReconcileJob> {
     // One poll at a time per process; the job id per tick keeps it to one per tick across processes.
     { connection: ctx.queueRedis, prefix: ctx.config.redis.prefix, concurrency: 1 },
   );
-  worker.on('error', (err) => ctx.logger.error({ err: err.message }, 'reconcile worker error'));
+  worker.on('error', (err) => ctx.redisErrors.report('workers', err));
   return worker;
 }
