@@ -59,6 +59,11 @@ export interface CharitySimulatorOptions {
      * the bridge hears of the case before it knows the case's id. Drawn from `random`.
      */
     webhookBeforeAnswerRate?: number;
+    /**
+     * How many creates of a referral (by `externalReference`) to refuse 422, as a caseworker's
+     * validation would (`client.safeContact`); the next create of it is taken.
+     */
+    refuseCreates?: (externalReference: string) => number;
   };
   random?: () => number;
   /**
@@ -291,6 +296,7 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
 
   const byId = new Map<string, StoredReferral>();
   const byKey = new Map<string, IdempotencyEntry>();
+  const refusals = new Map<string, number>();
   const counters = { created: 0, replays: 0, conflicts: 0, cancels: 0 };
   // Never reused, so a referral created again after forget() gets a new id.
   let lastSeq = 0;
@@ -454,6 +460,14 @@ export async function startCharitySimulator(opts: CharitySimulatorOptions = {}):
       }
       const { error } = referralSchema.validate(parsed, { abortEarly: false });
       if (error) return h.response(validationErrors(error)).code(422);
+      const reference = (parsed as { externalReference: string }).externalReference;
+      const refused = refusals.get(reference) ?? 0;
+      if (refused < (opts.faults?.refuseCreates?.(reference) ?? 0)) {
+        refusals.set(reference, refused + 1);
+        return h
+          .response({ errors: [{ path: 'client.safeContact', message: 'must say how the caseworker can contact the client safely' }] })
+          .code(422);
+      }
 
       const seq = ++lastSeq;
       const id = `CH-${String(seq).padStart(6, '0')}`;

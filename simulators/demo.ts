@@ -67,6 +67,7 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   say(`Redis: ${redis.url}${redis.started ? ' (private redis-server started for the demo)' : ''}`);
 
   const generated = generateFeedRecords({ records: total, seed: 20261122, prefix: `DEMO-${runId.toUpperCase()}`, now: new Date() });
+  const waiting = victimKeptWaiting(generated);
   // The last few records arrive by push instead of pull, as an RMS may also send them.
   const pushed = generated.filter((g) => g.recordVersion === 1).slice(-5);
   const pulled = generated.filter((g) => !pushed.includes(g));
@@ -74,7 +75,14 @@ export async function demo(opts: DemoOptions = {}): Promise<DemoResult> {
   const nhsMode = opts.nhsMode ?? (process.env.NHS_MODE === 'bars' ? 'bars' : 'fhir-rest');
   const trust = await startTrust(nhsMode);
   // One webhook in five is lost on the way, so the closing table shows polling catching up.
-  const charity = await startCharitySimulator({ apiKey: 'demo-charity-key', advanceEveryMs: 700, faults: { dropWebhookRate: 0.2 } });
+  // One victim's referral is refused by the charity (a missing safe contact) and waits in the
+  // dead letters past the Victims' Code deadline: what the console's overview shows first.
+  const charity = await startCharitySimulator({
+    apiKey: 'demo-charity-key',
+    advanceEveryMs: 700,
+    // Refused at the first attempt and at its job's: dead-lettered, waiting for an operator's redrive.
+    faults: { dropWebhookRate: 0.2, refuseCreates: (ref) => (ref === waiting?.referralId ? 2 : 0) },
+  });
   const webhookSecret = randomBytes(24).toString('base64url');
   say(`Simulators: police feed ${police.url}, NHS trust ${trust.label} ${trust.url}, charity ${charity.url}`);
 
@@ -346,6 +354,22 @@ async function startTrust(mode: 'fhir-rest' | 'bars'): Promise<SimulatedTrust> {
     },
     stop: () => bars.stop(),
   };
+}
+
+/**
+ * Picks one record whose victim consented and dates that consent five days back, so that a
+ * refused referral for them is a Victims' Code breach still open (the victim is still waiting).
+ */
+function victimKeptWaiting(generated: GeneratedRecord[]): { referralId: string; crimeReference: string } | undefined {
+  const versions = new Map<string, number>();
+  for (const g of generated) versions.set(g.crimeReference, (versions.get(g.crimeReference) ?? 0) + 1);
+  const record = generated.find(
+    (g) => versions.get(g.crimeReference) === 1 && g.expectedReferrals.some((r) => r.type === 'ADVOCACY' && r.decision === 'QUEUED'),
+  );
+  if (!record) return undefined;
+  const fiveDaysAgo = new Date(Date.now() - 5 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  record.xml = record.xml.replace(/(<Consent purpose="ADVOCACY_REFERRAL" status="GIVEN" recordedAt=")[^"]+/, `$1${fiveDaysAgo}`);
+  return { referralId: record.expectedReferrals.find((r) => r.type === 'ADVOCACY')!.referralId, crimeReference: record.crimeReference };
 }
 
 // `npm run demo [-- --records N]`: the simulators are not part of the bridge, so the demo starts here.
