@@ -2,6 +2,8 @@ import type { Plugin, RequestRoute, Server } from '@hapi/hapi';
 import type Joi from 'joi';
 import { version } from '../../package.json';
 import { DASHBOARD_PATH } from './admin-dashboard';
+import joiToJson from 'joi-to-json';
+import { RESPONSE_SCHEMAS } from './response-schemas';
 import { publicRoute, type RouteCredential } from './auth';
 
 /**
@@ -194,9 +196,7 @@ export function buildOpenApi(server: Server): Record<string, unknown> {
       tags: [doc.tag],
       parameters: parametersOf(route),
       ...requestBodyOf(route),
-      responses: Object.fromEntries(
-        Object.entries({ ...impliedResponses(route), ...doc.responses }).map(([code, description]) => [code, { description }]),
-      ),
+      responses: responsesOf(route, doc),
       ...securityOf(route),
     };
   }
@@ -310,4 +310,17 @@ function impliedResponses(route: RequestRoute): Record<string, string> {
   if (auth !== false && credential && 'partnerCredential' in credential) out['401'] = 'missing or wrong partner credential';
   else if (auth !== false) Object.assign(out, { 401: 'no valid operator token', 403: 'the token lacks the scope' });
   return out;
+}
+
+/** The route's answers in words; the 200 of a JSON operator route with its schema (response-schemas.ts). */
+function responsesOf(route: RequestRoute, doc: RouteDoc): Record<string, unknown> {
+  const schema = RESPONSE_SCHEMAS[`${route.method.toUpperCase()} ${route.path}`];
+  return Object.fromEntries(
+    Object.entries({ ...impliedResponses(route), ...doc.responses }).map(([code, description]) => [
+      code,
+      code === '200' && schema
+        ? { description, content: { 'application/json': { schema: joiToJson(schema, 'open-api') } } }
+        : { description },
+    ]),
+  );
 }

@@ -52,6 +52,19 @@ describe('OpenAPI description', () => {
     expect(doc.paths['/health/ready']!.get!.security).toEqual([]);
   });
 
+  test('the JSON operator routes publish their response schema', () => {
+    const ok = (
+      doc.paths['/v1/referrals']!.get as unknown as {
+        responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+      }
+    ).responses['200']!;
+    expect(ok.content!['application/json']!.schema).toMatchObject({
+      type: 'object',
+      required: ['items'],
+      properties: { items: { type: 'array' } },
+    });
+  });
+
   test('query parameters carry their allowed values, bounds and formats', () => {
     const params = Object.fromEntries(
       (doc.paths['/v1/referrals']!.get!.parameters as unknown as { name: string; schema: Record<string, unknown> }[]).map((p) => [

@@ -1,5 +1,6 @@
 import type { Server } from '@hapi/hapi';
 import { SCOPE, type Scope } from '../../src/api/auth';
+import { RESPONSE_SCHEMAS } from '../../src/api/response-schemas';
 import { createServer } from '../../src/api/server';
 import { createContext } from '../../src/app';
 import type { BridgeContext } from '../../src/context';
@@ -161,6 +162,23 @@ describe('worklists API', () => {
     expect((await post([SCOPE.dlqRedrive], { reason: 'test-data' })).statusCode).toBe(200);
     expect((await get(`/v1/quarantine/${id}`)).status).toBe(404);
     expect((await ctx.audit.query({})).some((e) => e.action === 'quarantine.discarded' && e.outcome === 'test-data')).toBe(true);
+  });
+
+  it('every answer matches the response schema the OpenAPI description publishes', async () => {
+    const qid = ((await get('/v1/quarantine')).body.items as { id: string }[])[0]!.id;
+    const cases: [string, string, Scope[]][] = [
+      ['GET /v1/referrals', '/v1/referrals?limit=2', [SCOPE.referralsRead]],
+      ['GET /v1/crimes/{crimeReference}', '/v1/crimes/CC-26-0000002', [SCOPE.referralsRead]],
+      ['GET /v1/quarantine', '/v1/quarantine', [SCOPE.referralsRead]],
+      ['GET /v1/quarantine/{id}', `/v1/quarantine/${qid}?include=personal`, [SCOPE.admin]],
+      ['GET /v1/service-levels', '/v1/service-levels', [SCOPE.referralsRead]],
+      ['GET /v1/referrals/{id}', '/v1/referrals/0e0e0e0e-0000-5000-8000-000000000004', [SCOPE.referralsRead]],
+    ];
+    for (const [route, url, scopes] of cases) {
+      const res = await get(url, scopes);
+      expect([route, res.status]).toEqual([route, 200]);
+      expect([route, RESPONSE_SCHEMAS[route]!.validate(res.body).error?.message]).toEqual([route, undefined]);
+    }
   });
 
   it("service levels: Victims' Code breaches open now apart from those closed late", async () => {

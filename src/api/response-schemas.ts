@@ -1,0 +1,113 @@
+import Joi from 'joi';
+import { STATUS_ORDER } from '../domain/lifecycle';
+
+/**
+ * The JSON the operator routes answer, as Joi schemas: the OpenAPI description is built from them
+ * (joi-to-json), and the tests validate real answers against them, so neither can drift.
+ */
+const status = Joi.string().valid(...STATUS_ORDER, 'HELD', 'FAILED');
+const partner = Joi.string().valid('NHS', 'CHARITY');
+const time = Joi.string().isoDate();
+
+const timelineEntry = Joi.object({
+  seq: Joi.number().integer().required(),
+  at: time.required(),
+  status: status.required(),
+  from: status,
+  source: Joi.string().required(),
+  detail: Joi.string(),
+});
+
+const referralSummary = Joi.object({
+  referralId: Joi.string().guid().required(),
+  type: Joi.string().valid('CLINICAL', 'ADVOCACY').required(),
+  partner: partner.required(),
+  crimeReference: Joi.string().required(),
+  recordVersion: Joi.number().integer().required(),
+  status: status.required(),
+  heldReason: Joi.string(),
+  partnerStatus: Joi.string(),
+  lastError: Joi.string(),
+  createdAt: time.required(),
+  updatedAt: time.required(),
+});
+
+const quarantineEntry = Joi.object({
+  id: Joi.string().hex().length(32).required(),
+  crimeReference: Joi.string(),
+  recordVersion: Joi.number().integer(),
+  reason: Joi.string().required().description('names the field and the rule, never the value'),
+  source: Joi.string().required(),
+  at: time.required(),
+});
+
+const breach = Joi.object({
+  kind: Joi.string().valid('victims-code-breach').required(),
+  referralId: Joi.string().required(),
+  crimeReference: Joi.string().required(),
+  clockStart: time.required(),
+  deadline: time.required(),
+  sentAt: time.allow(null).required(),
+  open: Joi.boolean(),
+});
+
+export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
+  'GET /v1/referrals': Joi.object({ items: Joi.array().items(referralSummary).required(), nextCursor: Joi.string() }),
+  'GET /v1/crimes/{crimeReference}': Joi.object({
+    crimeReference: Joi.string().required(),
+    appliedVersion: Joi.number().integer(),
+    versionsSeen: Joi.array().items(Joi.number().integer()).required(),
+    referrals: Joi.array()
+      .items(
+        referralSummary.keys({
+          timeline: Joi.array().items(timelineEntry).required(),
+          writeBacksPending: Joi.number().integer().required(),
+        }),
+      )
+      .required(),
+    quarantine: Joi.array().items(quarantineEntry).required(),
+    story: Joi.array()
+      .items(timelineEntry.keys({ referralId: Joi.string().guid().required(), partner: partner.required() }))
+      .required(),
+  }),
+  'GET /v1/quarantine': Joi.object({ items: Joi.array().items(quarantineEntry).required(), total: Joi.number().integer().required() }),
+  'GET /v1/quarantine/{id}': quarantineEntry.keys({
+    record: Joi.any().description('the record as received: admin, include=personal, audited'),
+  }),
+  'POST /v1/quarantine/{id}/discard': Joi.object({ id: Joi.string().required(), outcome: Joi.string().valid('discarded').required() }),
+  'GET /v1/service-levels': Joi.object({
+    generatedAt: time,
+    open: Joi.array().items(breach).required(),
+    closedLate: Joi.array().items(breach).required(),
+    clinicalOverdue: Joi.array()
+      .items(
+        Joi.object({
+          kind: Joi.string().valid('clinical-overdue').required(),
+          referralId: Joi.string().required(),
+          crimeReference: Joi.string().required(),
+          clockStart: time.required(),
+          deadline: time.required(),
+          status: status.required(),
+        }),
+      )
+      .required(),
+  }),
+  'GET /v1/referrals/{id}': Joi.object({
+    referralId: Joi.string().guid().required(),
+    type: Joi.string().valid('CLINICAL', 'ADVOCACY').required(),
+    partner: partner.required(),
+    crimeReference: Joi.string().required(),
+    recordVersion: Joi.number().integer().required(),
+    status: status.required(),
+    heldReason: Joi.string(),
+    partnerReference: Joi.string(),
+    partnerStatus: Joi.string(),
+    lastError: Joi.string(),
+    createdAt: time.required(),
+    updatedAt: time.required(),
+    timeline: Joi.array()
+      .items(timelineEntry.keys({ seq: Joi.forbidden() }))
+      .required(),
+    partnerText: Joi.string().description('admin, include=personal, audited'),
+  }),
+};
