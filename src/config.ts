@@ -116,7 +116,7 @@ export type NhsAuthConfig =
   | { kind: 'private-key-jwt'; tokenUrl: string; clientId: string; keyId?: string; privateKey: { pem?: string; file?: string } };
 
 export class ConfigError extends Error {
-  /** Every wrong setting, when joi found more than one at once (the first is `variable`). */
+  /** Every wrong setting found at once (the first is `variable`). */
   readonly problems: { variable: string; detail: string }[];
 
   constructor(
@@ -311,16 +311,36 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     const [first, ...more] = problems;
     throw new ConfigError(first?.variable ?? 'unknown', first?.detail ?? error.message, more);
   }
-  if (v.NHS_INBOUND_AUTH === 'mtls' && !v.HTTP_TLS_CLIENT_CA_FILE) {
-    throw new ConfigError('HTTP_TLS_CLIENT_CA_FILE', 'is required when NHS_INBOUND_AUTH is mtls');
-  }
+  // The rules between settings, every one of them too: one start names everything to fix.
+  const problems: ConfigError['problems'] = [];
+  const collect = <T>(check: () => T, fallback: T): T => {
+    try {
+      return check();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return fallback;
+    }
+  };
+  const rule = (broken: boolean, variable: string, detail: string) => {
+    if (broken) problems.push({ variable, detail });
+  };
+  rule(v.NHS_INBOUND_AUTH === 'mtls' && !v.HTTP_TLS_CLIENT_CA_FILE, 'HTTP_TLS_CLIENT_CA_FILE', 'is required when NHS_INBOUND_AUTH is mtls');
   // In BaRS mode every status arrives on $process-message: a closed route would lose them all.
-  if (v.NHS_MODE === 'bars' && v.NHS_INBOUND_AUTH === 'bearer' && !v.NHS_INBOUND_TOKEN) {
-    throw new ConfigError('NHS_INBOUND_TOKEN', 'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)');
+  rule(
+    v.NHS_MODE === 'bars' && v.NHS_INBOUND_AUTH === 'bearer' && !v.NHS_INBOUND_TOKEN,
+    'NHS_INBOUND_TOKEN',
+    'is required when NHS_MODE is bars (or set NHS_INBOUND_AUTH=mtls)',
+  );
+  rule(v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID, 'NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
+  if (v.NHS_MODE === 'bars') collect(() => assertBarsUseCase(v.NHS_BARS_USE_CASE), undefined);
+  const tls = collect(() => httpTls(v), {});
+  const oidc = collect(() => consoleOidc(v), {});
+  const auth = collect(() => nhsAuth(v), { kind: 'none' } as const);
+  if (problems.length) {
+    const [first, ...more] = problems;
+    throw new ConfigError(first!.variable, first!.detail, more);
   }
-  if (v.NHS_MODE === 'bars' && !v.NHS_BARS_TARGET_SERVICE_ID)
-    throw new ConfigError('NHS_BARS_TARGET_SERVICE_ID', 'is required when NHS_MODE is bars');
-  if (v.NHS_MODE === 'bars') assertBarsUseCase(v.NHS_BARS_USE_CASE);
   return {
     redis: {
       url: v.REDIS_URL,
@@ -347,9 +367,9 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
         ...(v.API_JWT_ISSUER ? { issuer: v.API_JWT_ISSUER } : {}),
         audience: v.API_JWT_AUDIENCE,
       },
-      ...httpTls(v),
+      ...tls,
       bodyBytesInFlight: v.HTTP_BODY_BYTES_IN_FLIGHT,
-      ...consoleOidc(v),
+      ...oidc,
     },
     logLevel: v.LOG_LEVEL,
     force: { name: v.FORCE_NAME, orgName: v.POLICE_ORG_NAME, orgCode: v.POLICE_ORG_CODE },
@@ -378,7 +398,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
       barsDestinationEndpoint: v.NHS_BARS_DESTINATION_ENDPOINT || `${v.NHS_BARS_TARGET_SERVICE_SYSTEM}|${v.NHS_BARS_TARGET_SERVICE_ID}`,
       barsTarget: { system: v.NHS_BARS_TARGET_SERVICE_SYSTEM, value: v.NHS_BARS_TARGET_SERVICE_ID },
       barsUseCase: v.NHS_BARS_USE_CASE,
-      auth: nhsAuth(v),
+      auth,
       inboundAuth: v.NHS_INBOUND_AUTH,
       inboundToken: v.NHS_INBOUND_TOKEN,
       ...(v.NHS_INBOUND_CLIENT_CN ? { inboundClientCn: v.NHS_INBOUND_CLIENT_CN } : {}),

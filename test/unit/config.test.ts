@@ -271,6 +271,26 @@ describe('loadConfig', () => {
       expect(loadConfig({ DATA_KEYS }).http.consoleOidc).toBeUndefined();
     });
 
+    it('the rules between settings are reported together too, each named', () => {
+      const error = configError({
+        DATA_KEYS,
+        NHS_MODE: 'bars',
+        NHS_INBOUND_AUTH: 'mtls',
+        HTTP_TLS_KEY_FILE: '/k.pem',
+        CONSOLE_OIDC_ISSUER: 'https://idp.example',
+      });
+      expect(error.problems.map((p) => p.variable)).toEqual([
+        'HTTP_TLS_CLIENT_CA_FILE',
+        'NHS_BARS_TARGET_SERVICE_ID',
+        'NHS_BARS_USE_CASE',
+        'HTTP_TLS_CERT_FILE',
+        'CONSOLE_OIDC_CLIENT_ID',
+      ]);
+      expect(error.message).toMatch(
+        /^configuration error \(5 settings\): HTTP_TLS_CLIENT_CA_FILE is required when NHS_INBOUND_AUTH is mtls; /,
+      );
+    });
+
     it('no NHS auth unless asked for', () => {
       expect(loadConfig({ DATA_KEYS }).nhs.auth).toEqual({ kind: 'none' });
     });
