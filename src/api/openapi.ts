@@ -97,6 +97,11 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: 'Discard a quarantine entry with a reason code (audited).',
     responses: { 200: 'discarded', 404: 'unknown' },
   },
+  'POST /v1/quarantine/{id}/release': {
+    tag: 'referrals',
+    summary: "Read a quarantined record again through today's validation: queued for intake if it passes now (audited).",
+    responses: { 200: '{outcome: released, queued}', 404: 'unknown', 409: 'refused, with why (still fails, a conflict, not kept)' },
+  },
   'GET /v1/service-levels': {
     tag: 'referrals',
     summary: "Victims' Code breaches open now (a victim still waiting) and closed late; clinical referrals overdue.",

@@ -3,7 +3,15 @@ import type { Lifecycle, Plugin } from '@hapi/hapi';
 import Joi from 'joi';
 import type { BridgeContext } from '../context';
 import { STATUS_ORDER } from '../domain/lifecycle';
-import { crimeStory, InvalidCursor, listReferrals, MAX_PAGE, serviceLevelView, type ReferralFilter } from '../operations/worklists';
+import {
+  crimeStory,
+  InvalidCursor,
+  listReferrals,
+  MAX_PAGE,
+  releaseQuarantined,
+  serviceLevelView,
+  type ReferralFilter,
+} from '../operations/worklists';
 import { lastReport } from '../reconcile/reconciler';
 import { operatorAuth, operatorOf, SCOPE } from './auth';
 import { auditOrWithhold, includePersonalQuery, wantsPersonalData } from './personal-data';
@@ -145,6 +153,28 @@ export const worklistsPlugin: Plugin<{ ctx: BridgeContext }> = {
         });
         ctx.logger.info({ quarantineId: id, reason }, 'quarantine entry discarded by an operator');
         return { id, outcome: 'discarded' };
+      },
+    });
+
+    server.route({
+      method: 'POST',
+      path: '/v1/quarantine/{id}/release',
+      options: {
+        auth: operatorAuth(SCOPE.dlqRedrive),
+        validate: { params: Joi.object({ id: Joi.string().hex().length(32).required() }), failAction: namingFailAction },
+      },
+      handler: async (request, h) => {
+        const { id } = request.params as { id: string };
+        const actor = operatorOf(request.auth.credentials);
+        const result = await releaseQuarantined(ctx, id, actor);
+        if (result.outcome === 'refused') return h.response(result).code(result.notFound ? 404 : 409);
+        await ctx.audit.record({
+          actor,
+          action: 'quarantine.released',
+          outcome: result.queued ? 'queued' : 'quarantined',
+          target: `quarantine:${id}`,
+        });
+        return result;
       },
     });
 

@@ -3,6 +3,8 @@ import type { ReferralStatus } from '../domain/lifecycle';
 import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import type { ReconciliationReport } from '../reconcile/report';
 import type { QuarantineEntry } from '../store/quarantine';
+import { parseCrimeRecord } from '../adapters/police/record-validator';
+import { CONFLICT_REASON, ingestRecords } from '../pipeline/ingest/feed-ingest';
 
 /**
  * What the unit's operators look for, read from the stores: referrals by status, partner, crime
@@ -175,5 +177,35 @@ export function serviceLevelView(report: ReconciliationReport | undefined): Serv
     open: breaches.filter((b) => b.sentAt === null),
     closedLate: breaches.filter((b) => b.sentAt !== null),
     clinicalOverdue: report?.serviceLevels.overdue ?? [],
+  };
+}
+
+export type QuarantineRelease =
+  | { id: string; outcome: 'released'; queued: boolean; quarantinedAgain?: string }
+  | { id: string; outcome: 'refused'; why: string; notFound?: true };
+
+/**
+ * A quarantined record read again through today's validation, as an operator asks once its cause
+ * is fixed in the bridge (a limit raised, a rule corrected): if it passes now it is queued for
+ * intake like any record, and the entry goes. A fault in the record itself is fixed at the
+ * police source instead; a conflicting version is never released (the first content stands).
+ */
+export async function releaseQuarantined(ctx: BridgeContext, id: string, actor: string): Promise<QuarantineRelease> {
+  const entry = await ctx.quarantine.get(id);
+  if (!entry) return { id, outcome: 'refused', why: 'no quarantine entry with that id', notFound: true };
+  if (entry.reason === CONFLICT_REASON)
+    return { id, outcome: 'refused', why: 'a conflicting version is never released: the police send a new RecordVersion' };
+  const raw = await ctx.quarantine.raw(id);
+  if (raw === null || raw === undefined)
+    return { id, outcome: 'refused', why: 'the record as received was not kept (too deep or too large to store)' };
+  const result = parseCrimeRecord(raw, 0, ctx.config.police.crimeRefPattern);
+  if (!result.ok) return { id, outcome: 'refused', why: `it still fails: ${result.reason}` };
+  await ctx.quarantine.remove(id);
+  const summary = await ingestRecords(ctx, [result], ctx.config.force.name, 'release', actor);
+  return {
+    id,
+    outcome: 'released',
+    queued: summary.accepted === 1,
+    ...(summary.quarantined[0] ? { quarantinedAgain: summary.quarantined[0].reason } : {}),
   };
 }

@@ -21,7 +21,7 @@ export interface IntakeJob {
   recordVersion: number;
   force: string;
   correlationId: string;
-  source: 'pull' | 'push' | 'redrive';
+  source: 'pull' | 'push' | 'redrive' | 'release';
 }
 
 export interface DeliveryJob {

@@ -19,6 +19,7 @@ export type AuditAction =
   | 'dead_letter.redriven'
   | 'dead_letter.discarded'
   | 'quarantine.discarded'
+  | 'quarantine.released'
   | 'admin.read';
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -29,6 +30,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'dead_letter.redriven',
   'dead_letter.discarded',
   'quarantine.discarded',
+  'quarantine.released',
   'admin.read',
 ];
 

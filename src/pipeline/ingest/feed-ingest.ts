@@ -24,8 +24,7 @@ export interface IngestSummary {
 export const CONFLICT_REASON = 'conflict: RecordVersion was received before with different content';
 
 export async function ingestDocument(ctx: BridgeContext, document: Buffer, source: 'pull' | 'push'): Promise<IngestSummary> {
-  const { config, queues, quarantine, referrals, cipher, counters, logger, audit } = ctx;
-  const actor = source === 'push' ? 'police-push' : 'police-poll';
+  const { config, counters } = ctx;
   let feed: ParsedFeed;
   try {
     feed = await ctx.feedParser.parse(document, {
@@ -37,8 +36,30 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
     await counters.add('documentsRejected');
     throw err;
   }
-  const force = feed.force ?? config.force.name;
-  const summary: IngestSummary = { accepted: 0, held: 0, quarantined: [], cursor: feed.cursor };
+  const summary = await ingestRecords(
+    ctx,
+    feed.records,
+    feed.force ?? config.force.name,
+    source,
+    source === 'push' ? 'police-push' : 'police-poll',
+  );
+  return { ...summary, cursor: feed.cursor };
+}
+
+/**
+ * Records already read (from a document, or a quarantined one read again) → each queued for
+ * intake or quarantined with its reason, durably, before this resolves.
+ */
+export async function ingestRecords(
+  ctx: BridgeContext,
+  records: RecordParseResult[],
+  force: string,
+  source: 'pull' | 'push' | 'release',
+  actor: string,
+): Promise<IngestSummary> {
+  const { queues, quarantine, referrals, cipher, counters, logger, audit } = ctx;
+  const summary: IngestSummary = { accepted: 0, held: 0, quarantined: [] };
+  const feed = { records };
 
   // A version already received with other content is a conflict, not a re-send: kept out of
   // intake (whose job id would silently drop it, or apply it over the first) and quarantined.
