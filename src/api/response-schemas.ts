@@ -51,6 +51,60 @@ const breach = Joi.object({
   open: Joi.boolean(),
 });
 
+const deadLetterSummary = Joi.object({
+  id: Joi.string().required(),
+  queue: Joi.string().required(),
+  jobId: Joi.string().required(),
+  jobName: Joi.string().required(),
+  partner: Joi.string().valid('NHS', 'CHARITY', 'POLICE', 'BRIDGE').required(),
+  errorKind: Joi.string().valid('transient', 'permanent', 'auth').required(),
+  reason: Joi.string().required(),
+  attempts: Joi.number().integer().required(),
+  failedAt: time.required(),
+  referralId: Joi.string(),
+  crimeReference: Joi.string(),
+  correlationId: Joi.string(),
+});
+
+const redriveResult = Joi.alternatives(
+  Joi.object({ id: Joi.string().required(), outcome: Joi.string().valid('redriven').required(), newJobId: Joi.string().required() }),
+  Joi.object({
+    id: Joi.string().required(),
+    outcome: Joi.string().valid('refused').required(),
+    why: Joi.string().required(),
+    notFound: Joi.boolean(),
+  }),
+);
+
+const reconciliationReport = Joi.object({
+  generatedAt: time.required(),
+  counts: Joi.object().pattern(partner, Joi.object().pattern(status, Joi.number().integer())).required(),
+  discrepancies: Joi.array()
+    .items(
+      Joi.object({
+        class: Joi.string().required(),
+        partner: Joi.string().valid('NHS', 'CHARITY', 'POLICE').required(),
+        referralId: Joi.string(),
+        crimeReference: Joi.string(),
+        partnerRef: Joi.string(),
+        bridgeStatus: status,
+        partnerStatus: Joi.string(),
+        action: Joi.string().required(),
+        note: Joi.string(),
+      }),
+    )
+    .required(),
+  serviceLevels: Joi.object({
+    breaches: Joi.array().items(breach).required(),
+    breachCounts: Joi.object({ open: Joi.number().integer().required(), closedLate: Joi.number().integer().required() }),
+    overdue: Joi.array().items(Joi.object().unknown(true)).required(),
+  }).required(),
+  pendingWriteBacks: Joi.number().integer().required(),
+  unreachable: Joi.array()
+    .items(Joi.object({ partner: partner.required(), detail: Joi.string().required() }))
+    .required(),
+});
+
 export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
   'GET /v1/referrals': Joi.object({ items: Joi.array().items(referralSummary).required(), nextCursor: Joi.string() }),
   'GET /v1/crimes/{crimeReference}': Joi.object({
@@ -92,6 +146,32 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
       )
       .required(),
   }),
+  'GET /v1/dead-letters': Joi.object({ items: Joi.array().items(deadLetterSummary).required(), truncated: Joi.boolean().required() }),
+  'GET /v1/dead-letters/{id}': deadLetterSummary.keys({
+    referral: Joi.object({
+      status: status.required(),
+      partnerRef: Joi.string(),
+      lastError: Joi.string(),
+      timeline: Joi.array().items(timelineEntry).required(),
+    }),
+    redrive: Joi.alternatives(
+      Joi.object({ possible: Joi.boolean().valid(true).required() }),
+      Joi.object({ possible: Joi.boolean().valid(false).required(), why: Joi.string().required() }),
+    ).required(),
+    discarded: Joi.object({ at: time.required(), by: Joi.string().required() }),
+    discardReason: Joi.string().description('admin, include=personal'),
+    personalData: Joi.object().unknown(true).description('admin, include=personal, audited'),
+    partnerText: Joi.string().description('admin, include=personal, audited'),
+  }),
+  'POST /v1/dead-letters/{id}/redrive': redriveResult,
+  'POST /v1/dead-letters/redrive': Joi.object({ results: Joi.array().items(redriveResult).required() }),
+  'POST /v1/dead-letters/{id}/discard': Joi.object({
+    id: Joi.string().required(),
+    outcome: Joi.string().valid('discarded').required(),
+    reason: Joi.string().required(),
+  }),
+  'GET /v1/reconciliation': reconciliationReport,
+  'POST /v1/reconciliation': reconciliationReport,
   'GET /v1/referrals/{id}': Joi.object({
     referralId: Joi.string().guid().required(),
     type: Joi.string().valid('CLINICAL', 'ADVOCACY').required(),
