@@ -172,6 +172,30 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
   }),
   'GET /v1/reconciliation': reconciliationReport,
   'POST /v1/reconciliation': reconciliationReport,
+  'GET /health/ready': Joi.object({
+    status: Joi.string().valid('ready', 'not-ready').required(),
+    checks: Joi.object({ redis: Joi.string().valid('ok', 'refusing-writes', 'unreachable').required() }).required(),
+    reason: Joi.string(),
+  }),
+  'GET /v1/audit': Joi.object({
+    events: Joi.array()
+      .items(
+        Joi.object({
+          id: Joi.string().required(),
+          at: time.required(),
+          actor: Joi.string().required(),
+          action: Joi.string().required(),
+          referralId: Joi.string(),
+          crimeReference: Joi.string(),
+          partner: Joi.string(),
+          status: Joi.string(),
+          outcome: Joi.string(),
+          target: Joi.string(),
+          rejected: Joi.array().items(Joi.string()),
+        }),
+      )
+      .required(),
+  }),
   'GET /v1/referrals/{id}': Joi.object({
     referralId: Joi.string().guid().required(),
     type: Joi.string().valid('CLINICAL', 'ADVOCACY').required(),

@@ -66,5 +66,7 @@ describe('response schemas: dead letters and reconciliation', () => {
     await check('POST /v1/dead-letters/redrive', 'POST', '/v1/dead-letters/redrive', [SCOPE.dlqRedrive], { all: true });
     await check('POST /v1/reconciliation', 'POST', '/v1/reconciliation', [SCOPE.admin]);
     await check('GET /v1/reconciliation', 'GET', '/v1/reconciliation', [SCOPE.referralsRead]);
+    await check('GET /v1/audit', 'GET', '/v1/audit', [SCOPE.admin]);
+    await check('GET /health/ready', 'GET', '/health/ready', [SCOPE.admin]);
   });
 });
