@@ -144,13 +144,16 @@ ${table(
 }
 
 export function deadLettersPage(items: DeadLetterSummary[], viewer: Viewer, notice?: string): string {
+  const csrf = `<input type="hidden" name="csrf" value="${esc(viewer.csrf)}">`;
+  const reasons = DISCARD_REASONS.map(([code, label]) => `<option value="${code}">${esc(label)}</option>`).join('');
   const actions = (d: DeadLetterSummary) =>
     viewer.canAct
-      ? `<form method="post" action="/console/dead-letters/${encodeURIComponent(d.id)}/redrive"><input type="hidden" name="csrf" value="${esc(viewer.csrf)}"><button class="redrive">Redrive</button></form>`
+      ? `<form method="post" action="/console/dead-letters/${encodeURIComponent(d.id)}/redrive">${csrf}<button class="redrive">Redrive</button></form>
+<form method="post" action="/console/dead-letters/${encodeURIComponent(d.id)}/discard">${csrf}<select name="reason" aria-label="Why discard">${reasons}</select><button class="discard">Discard</button></form>`
       : '';
   return page(
     'Dead letters',
-    `<p>Deliveries and write-backs that failed for good. Redrive one once its cause is fixed; it goes through the pipeline again.</p>
+    `<p>Deliveries and write-backs that failed for good. Redrive one once its cause is fixed: it goes through the pipeline again. Discard one that needs nothing more.</p>
 ${table(
   ['Crime', 'Partner', 'Error', 'Reason', 'Failed', ''],
   items.map((d) => [
@@ -167,6 +170,14 @@ ${table(
     notice,
   );
 }
+
+/** Why an operator discards a dead letter from the console: fixed choices, so no free text is typed. */
+export const DISCARD_REASONS: readonly [string, string][] = [
+  ['resolved-outside-the-bridge', 'Resolved outside the bridge'],
+  ['duplicate', 'A duplicate'],
+  ['test-data', 'Test data'],
+  ['no-longer-needed', 'No longer needed'],
+];
 
 export function crimePage(story: CrimeStory, viewer: Viewer): string {
   const referrals = table(

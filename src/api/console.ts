@@ -3,7 +3,7 @@ import type { Lifecycle, Plugin, Request, ResponseObject, RouteOptions } from '@
 import Joi from 'joi';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BridgeContext } from '../context';
-import { listDeadLetters, redriveDeadLetter, strictAuditSink } from '../operations/dead-letter-admin';
+import { discardDeadLetter, listDeadLetters, redriveDeadLetter, strictAuditSink } from '../operations/dead-letter-admin';
 import { crimeStory, listReferrals, MAX_PAGE, serviceLevelView } from '../operations/worklists';
 import { lastReport } from '../reconcile/reconciler';
 import { CONSOLE_COOKIE, CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY, operatorOf, publicRoute, SCOPE, type Scope } from './auth';
@@ -12,6 +12,7 @@ import {
   crimePage,
   esc,
   deadLettersPage,
+  DISCARD_REASONS,
   forbiddenPage,
   heldPage,
   loginPage,
@@ -198,6 +199,31 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
         const { id } = request.params as { id: string };
         const result = await redriveDeadLetter(ctx, id, operatorOf(request.auth.credentials), strictAuditSink(ctx.audit));
         const notice = result.outcome === 'redriven' ? 'Redriven: it is back in the pipeline.' : `Not redriven: ${result.why}`;
+        return h.redirect(`/console/dead-letters?notice=${encodeURIComponent(notice)}`).code(303);
+      },
+    );
+    route(
+      'POST',
+      '/console/dead-letters/{id}/discard',
+      {
+        auth: consoleAuth(SCOPE.dlqRedrive),
+        payload: { maxBytes: 4096 },
+        validate: {
+          params: Joi.object({ id: Joi.string().max(300).required() }),
+          payload: Joi.object({
+            csrf: Joi.string().max(100),
+            reason: Joi.string()
+              .valid(...DISCARD_REASONS.map(([code]) => code))
+              .required(),
+          }),
+        },
+      },
+      async (request, h) => {
+        checkCsrf(request);
+        const { id } = request.params as { id: string };
+        const { reason } = request.payload as { reason: string };
+        const result = await discardDeadLetter(ctx, id, reason, operatorOf(request.auth.credentials), strictAuditSink(ctx.audit));
+        const notice = result.outcome === 'discarded' ? 'Discarded.' : `Not discarded: ${result.why}`;
         return h.redirect(`/console/dead-letters?notice=${encodeURIComponent(notice)}`).code(303);
       },
     );

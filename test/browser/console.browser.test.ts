@@ -138,9 +138,32 @@ describe('operator console, in chromium', () => {
     await expect(page.textContent('ol.timeline')).resolves.toMatch(/FAILED[\s\S]*QUEUED[\s\S]*SENT/);
   });
 
-  it('an operator without dlq:redrive sees no redrive button, and the API refuses them', async () => {
+  it('discards a dead letter with a reason chosen from the list', async () => {
+    const spare: DeadLetterJob = {
+      queue: 'charity-delivery',
+      jobId: 'spare-q1',
+      jobName: 'deliver',
+      data: { referralId: HELD_ID, correlationId: 'c0ffee00-0000-4000-8000-000000000999', action: 'deliver' },
+      partner: 'CHARITY',
+      errorKind: 'permanent',
+      reason: 'charity answered 422: client.safeContact',
+      attempts: 1,
+      failedAt: new Date().toISOString(),
+      referralId: HELD_ID,
+      crimeReference: HELD_CRIME,
+    };
+    await ctx.queues.deadLetter.add('charity-delivery:deliver', spare, { jobId: 'spare-dead-letter' });
+    const page = await signIn([SCOPE.referralsRead, SCOPE.dlqRedrive], 'frank', '/console/dead-letters');
+    const form = page.locator('form[action="/console/dead-letters/spare-dead-letter/discard"]');
+    await form.locator('select[name="reason"]').selectOption('test-data');
+    await form.locator('button.discard').click();
+    await expect(page.textContent('.notice')).resolves.toContain('Discarded');
+    expect(await ctx.queues.deadLetter.getJob('spare-dead-letter')).toBeUndefined();
+  });
+
+  it('an operator without dlq:redrive sees no redrive or discard button, and the API refuses them', async () => {
     const page = await signIn([SCOPE.referralsRead], 'dave', '/console/dead-letters');
-    expect(await page.locator('button.redrive').count()).toBe(0);
+    expect(await page.locator('button.redrive, button.discard').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'read-only.png'), fullPage: true });
     const res = await page.request.post(`${uri}/v1/dead-letters/${DLQ_ID}/redrive`, {
       headers: { authorization: `Bearer ${token([SCOPE.referralsRead], 'dave')}` },
