@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       // Bridge processes sharing the work (the scale-out the bridge supports); the baseline gets as many.
       processes: { type: 'string', default: '1' },
       'skip-baseline': { type: 'boolean', default: false },
+      'skip-skeleton': { type: 'boolean', default: false },
       // Three: the pipeline's stages (intake → delivery → police write-back), the reference since the
       // first bench. The bridge itself now queues one hop per record when first attempts succeed.
       'baseline-hops': { type: 'string', default: '3' },
@@ -124,6 +125,8 @@ async function main(): Promise<void> {
       }
     }
     const arrived = countArrived(partners.received, expected);
+    // What the backlog cost at the partners, before the latency run adds to it: the skeleton's I/O.
+    const backlogCalls = partners.stats();
     const cpuAfter = {
       bridge: sum(pids().map(cpuSeconds)),
       redis: redisCpuSeconds(await admin.info('cpu')),
@@ -286,6 +289,30 @@ async function main(): Promise<void> {
         hops,
       );
 
+    // 4. The I/O skeleton: the same flows, hops and concurrency, plus per flow the bridge's own
+    //    partner POSTs and status-commit-sized scripts (counted in the backlog), and nothing else.
+    let skeleton: Awaited<ReturnType<typeof rawBullmq>> | undefined;
+    if (!values['skip-skeleton']) {
+      const io = {
+        httpUrl: `${partners.feedUrl}/referral-outcomes`,
+        httpPerFlow: round2(
+          (backlogCalls.nhsPosts + backlogCalls.charityPosts + backlogCalls.cancels + backlogCalls.outcomePosts) / arrived,
+        ),
+        scriptsPerFlow: round2(backlogCalls.distinctOutcomeKeys / arrived),
+        bodyBytes: 2048,
+      };
+      skeleton = await rawBullmq(
+        redis.url,
+        `{iasu-bench-skel-${Date.now().toString(36)}}`,
+        arrived,
+        concurrency,
+        intakeConcurrency,
+        processes,
+        hops,
+        io,
+      );
+    }
+
     const result = {
       machine: {
         cpus: cpus().length,
@@ -299,10 +326,12 @@ async function main(): Promise<void> {
       backlog,
       baseline,
       ratioToBaseline: baseline ? Math.round((backlog.referralsPerSecond / baseline.flowsPerSecond) * 1000) / 1000 : undefined,
+      skeleton,
+      ratioToSkeleton: skeleton ? Math.round((backlog.referralsPerSecond / skeleton.flowsPerSecond) * 1000) / 1000 : undefined,
       fixedRate,
       peakRssMb,
       redisMemoryMb: round((redisMemory - memoryBefore) / 2 ** 20),
-      partnerCalls: partners.stats(),
+      partnerCalls: backlogCalls,
       deadLetters: sum(Object.values(deadLetters)),
     };
     printTable(result);
@@ -374,7 +403,15 @@ async function rawBullmq(
   firstHopConcurrency: number,
   processes: number,
   hops: number,
-): Promise<{ hops: number; flows: number; seconds: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } }> {
+  io?: { httpUrl: string; httpPerFlow: number; scriptsPerFlow: number; bodyBytes: number },
+): Promise<{
+  hops: number;
+  flows: number;
+  seconds: number;
+  flowsPerSecond: number;
+  cpuMsPerFlow: { workers: number; redis: number };
+  io?: { httpPerFlow: number; scriptsPerFlow: number };
+}> {
   const connection = new IORedis(url, { maxRetriesPerRequest: null });
   const first = new Queue('hop1', { connection, prefix });
   const doneKey = `${prefix}:done`;
@@ -389,6 +426,14 @@ async function rawBullmq(
         RAW_FIRST_HOP_CONCURRENCY: String(firstHopConcurrency),
         RAW_DONE_KEY: doneKey,
         RAW_HOPS: String(hops),
+        ...(io
+          ? {
+              RAW_HTTP_URL: io.httpUrl,
+              RAW_HTTP_PER_FLOW: String(io.httpPerFlow),
+              RAW_SCRIPTS_PER_FLOW: String(io.scriptsPerFlow),
+              RAW_HTTP_BODY_BYTES: String(io.bodyBytes),
+            }
+          : {}),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
@@ -420,6 +465,12 @@ async function rawBullmq(
   );
   await first.close();
   await connection.del(doneKey);
+  // The skeleton's commit-sized writes, under its own prefix.
+  for (let cursor = '0'; ;) {
+    const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:sk:*`, 'COUNT', 1000);
+    if (keys.length) await connection.del(...keys);
+    if ((cursor = next) === '0') break;
+  }
   connection.disconnect();
   return {
     hops,
@@ -427,6 +478,7 @@ async function rawBullmq(
     seconds: round(seconds),
     flowsPerSecond: round(flows / seconds),
     cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) },
+    ...(io ? { io: { httpPerFlow: io.httpPerFlow, scriptsPerFlow: io.scriptsPerFlow } } : {}),
   };
 }
 
@@ -505,6 +557,9 @@ function printTable(
 ): void {
   const b = r.backlog;
   const base = r.baseline as { hops: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
+  const skel = r.skeleton as
+    | { flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number }; io?: { httpPerFlow: number; scriptsPerFlow: number } }
+    | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
   const fixed = r.fixedRate as (Run & { warmup: Run; cpuMsPerReferral: Record<string, number> }) | undefined;
   const rows: [string, string][] = [
@@ -517,6 +572,14 @@ function printTable(
     [`raw BullMQ, ${base?.hops ?? '-'} hop${base?.hops === 1 ? '' : 's'}`, base ? `${base.flowsPerSecond} flows/s` : 'skipped'],
     ['  CPU per flow', base ? `workers ${base.cpuMsPerFlow.workers} ms, Redis ${base.cpuMsPerFlow.redis} ms` : '-'],
     ['  bridge / baseline', r.ratioToBaseline !== undefined ? String(r.ratioToBaseline) : '-'],
+    [
+      'I/O skeleton',
+      skel
+        ? `${skel.flowsPerSecond} flows/s (${skel.io?.httpPerFlow} POSTs, ${skel.io?.scriptsPerFlow} commit-sized scripts per flow)`
+        : 'skipped',
+    ],
+    ['  CPU per flow', skel ? `workers ${skel.cpuMsPerFlow.workers} ms, Redis ${skel.cpuMsPerFlow.redis} ms` : '-'],
+    ['  bridge / skeleton', r.ratioToSkeleton !== undefined ? String(r.ratioToSkeleton) : '-'],
     [
       'fixed rate (push)',
       fixed
