@@ -35,7 +35,7 @@ export const namingFailAction: Lifecycle.Method = (_request, _h, err) => {
 
 export const referralQuery = Joi.object({
   crimeReference: CRIME_REFERENCE,
-  status: Joi.string().valid(...STATUS_ORDER, 'HELD', 'FAILED'),
+  status: Joi.string().valid(...STATUS_ORDER),
   partner: Joi.string().valid('NHS', 'CHARITY'),
   updatedSince: Joi.string().isoDate(),
   limit: Joi.number().integer().min(1).max(MAX_PAGE).default(50),

@@ -16,7 +16,7 @@ export const WORKLIST_USAGE = `usage:
   iasu-bridge quarantine list [--limit N] [--json]                quarantined records with the reason (default 100)
   iasu-bridge quarantine show ID [--json]                         one quarantine entry
 
-  S: ${[...STATUS_ORDER, 'HELD', 'FAILED'].join('|')}`;
+  S: ${STATUS_ORDER.join('|')}`;
 
 export const WORKLIST_COMMANDS = ['referrals', 'crime', 'quarantine'] as const;
 
@@ -60,8 +60,8 @@ async function referralsList(args: string[], ctx: Ctx, io: WorklistIo): Promise<
   });
   const filter: ReferralFilter = {};
   if (values.status !== undefined) {
-    if (!([...STATUS_ORDER, 'HELD', 'FAILED'] as string[]).includes(values.status))
-      throw new WorklistUsageError(`--status must be one of ${STATUS_ORDER.join('|')}|HELD|FAILED`);
+    if (!(STATUS_ORDER as readonly string[]).includes(values.status))
+      throw new WorklistUsageError(`--status must be one of ${STATUS_ORDER.join('|')}`);
     filter.status = values.status as ReferralStatus;
   }
   if (values.partner !== undefined) {
