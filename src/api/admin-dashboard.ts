@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HapiAdapter } from '@bull-board/hapi';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
-import { OPERATOR_COOKIE, OPERATOR_COOKIE_STRATEGY, OPERATOR_STRATEGY, SCOPE, operatorAuth, publicRoute } from './auth';
+import { OPERATOR_COOKIE, OPERATOR_COOKIE_STRATEGY, OPERATOR_STRATEGY, operatorAccess, operatorAuth, publicRoute } from './auth';
 
 /**
  * The queue dashboard (bull-board) at /admin/queues, for administrators only. Read-only: every
@@ -24,7 +24,7 @@ export const adminDashboardPlugin: Plugin<{ ctx: BridgeContext }> = {
       serverAdapter: adapter,
       options: { uiConfig: { boardTitle: 'iasu-bridge queues' } },
     });
-    const dashboardAuth = { strategies: [OPERATOR_STRATEGY, OPERATOR_COOKIE_STRATEGY], access: { scope: [SCOPE.admin] } };
+    const dashboardAuth = { strategies: [OPERATOR_STRATEGY, OPERATOR_COOKIE_STRATEGY], access: operatorAccess() };
     await server.register({ plugin: adapter.registerPlugin(), options: { auth: dashboardAuth } }, { routes: { prefix: DASHBOARD_PATH } });
 
     server.route({

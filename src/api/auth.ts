@@ -37,7 +37,12 @@ export const CONSOLE_COOKIE = 'iasu_console';
 
 /** Route options for an operator route: `admin` always may, plus the scopes listed. */
 export function operatorAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
-  return { strategy: OPERATOR_STRATEGY, access: { scope: [...new Set<string>([...scopes, SCOPE.admin])] } };
+  return { strategy: OPERATOR_STRATEGY, access: operatorAccess(...scopes) };
+}
+
+/** Who may pass an operator route, whichever strategies read the token: these scopes, and `admin`. */
+export function operatorAccess(...scopes: Scope[]): { scope: string[] } {
+  return { scope: [...new Set<string>([...scopes, SCOPE.admin])] };
 }
 
 /** A partner's own credential; each is an auth strategy of the same name (partner-auth.ts). */
@@ -61,10 +66,18 @@ export function partnerRoute(credential: PartnerCredential): Pick<RouteOptions, 
 /** A partner's shared bearer token, compared in constant time (the police push, the trust's responses). */
 export function bearerTokenMatches(authorization: unknown, expected: string): boolean {
   const header = String(authorization ?? '');
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const wanted = Buffer.from(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+  return sameSecret(header.startsWith('Bearer ') ? header.slice(7) : '', expected);
 }
+
+/** Two secrets (tokens, form tokens, OAuth state) compared in constant time. */
+export function sameSecret(given: string, wanted: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(wanted);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Shaped as a compact JWT: the only cookie value the console's session takes. */
+export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
  * The operator named in the token, as the audit trail records it. Authentication only accepts a

@@ -1,9 +1,9 @@
 import Boom from '@hapi/boom';
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BridgeConfig } from '../config';
-import { CONSOLE_COOKIE, publicRoute } from './auth';
+import { CONSOLE_COOKIE, JWT_SHAPE, publicRoute, sameSecret } from './auth';
 
 /**
  * The console's sign-in through the unit's identity provider: OpenID Connect authorization code
@@ -15,7 +15,6 @@ import { CONSOLE_COOKIE, publicRoute } from './auth';
 export const OIDC_COOKIE = 'iasu_console_oidc';
 export const OIDC_START = '/console/oidc/start';
 const CALLBACK = '/console/oidc/callback';
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 interface Discovery {
   authorization_endpoint: string;
@@ -94,7 +93,7 @@ export const consoleOidcPlugin: Plugin<{
         const pending = (request.state as Record<string, unknown> | undefined)?.[OIDC_COOKIE] as Partial<Pending> | undefined;
         const back = (why: string) => h.redirect(`/console/login?error=${why}`).code(303).unstate(OIDC_COOKIE);
         if (error) return back('idp');
-        if (!pending?.state || !pending.verifier || !state || !code || !sameString(state, pending.state)) {
+        if (!pending?.state || !pending.verifier || !state || !code || !sameSecret(state, pending.state)) {
           throw Boom.badRequest('this sign-in was not started here, or it expired: start again from the sign-in page');
         }
         const { token_endpoint } = await discover();
@@ -131,10 +130,4 @@ async function readDiscovery(issuer: string): Promise<Discovery> {
 
 function token(): string {
   return randomBytes(32).toString('base64url');
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

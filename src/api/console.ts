@@ -1,12 +1,23 @@
 import Boom from '@hapi/boom';
 import type { Lifecycle, Plugin, Request, ResponseObject, RouteOptions } from '@hapi/hapi';
 import Joi from 'joi';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { BridgeContext } from '../context';
 import { discardDeadLetter, listDeadLetters, redriveDeadLetter, strictAuditSink } from '../operations/dead-letter-admin';
 import { crimeStory, listReferrals, MAX_PAGE, serviceLevelView } from '../operations/worklists';
 import { lastReport } from '../reconcile/reconciler';
-import { CONSOLE_COOKIE, CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY, operatorOf, publicRoute, SCOPE, type Scope } from './auth';
+import {
+  CONSOLE_COOKIE,
+  CONSOLE_COOKIE_STRATEGY,
+  JWT_SHAPE,
+  sameSecret,
+  OPERATOR_STRATEGY,
+  operatorAccess,
+  operatorOf,
+  publicRoute,
+  SCOPE,
+  type Scope,
+} from './auth';
 import {
   CONSOLE_CSS,
   crimePage,
@@ -40,10 +51,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
 };
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
 function consoleAuth(...scopes: Scope[]): NonNullable<RouteOptions['auth']> {
-  return { strategies: [CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY], access: { scope: [...new Set<string>([...scopes, SCOPE.admin])] } };
+  return { strategies: [CONSOLE_COOKIE_STRATEGY, OPERATOR_STRATEGY], access: operatorAccess(...scopes) };
 }
 
 /** The form token for a cookie session: only a page the bridge served can know it. */
@@ -70,9 +79,7 @@ function viewerOf(request: Request): Viewer {
 function checkCsrf(request: Request): void {
   const token = sessionToken(request);
   if (!token || request.headers.authorization) return;
-  const given = Buffer.from(String((request.payload as { csrf?: unknown } | null)?.csrf ?? ''));
-  const wanted = Buffer.from(csrfFor(token));
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+  if (!sameSecret(String((request.payload as { csrf?: unknown } | null)?.csrf ?? ''), csrfFor(token)))
     throw Boom.forbidden('the form token is missing or stale: reload the page');
 }
 
