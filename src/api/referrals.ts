@@ -2,6 +2,7 @@ import Boom from '@hapi/boom';
 import Joi from 'joi';
 import type { Plugin } from '@hapi/hapi';
 import type { BridgeContext } from '../context';
+import { summaryOf } from '../operations/worklists';
 import { operatorAuth, operatorOf, SCOPE } from './auth';
 import { auditOrWithhold, includePersonalQuery, wantsPersonalData } from './personal-data';
 
@@ -39,18 +40,8 @@ export const referralsPlugin: Plugin<{ ctx: BridgeContext }> = {
         const timeline = await ctx.referrals.timeline(id);
         const partnerText = personal ? await ctx.referrals.loadPartnerText(id) : undefined;
         return {
-          referralId: meta.referralId,
-          type: meta.type,
-          partner: meta.partner,
-          crimeReference: meta.crimeReference,
-          recordVersion: meta.recordVersion,
-          status: meta.status,
-          heldReason: meta.heldReason || undefined,
+          ...summaryOf(meta),
           partnerReference: meta.partnerRef,
-          partnerStatus: meta.partnerStatus,
-          lastError: meta.lastError || undefined,
-          createdAt: meta.createdAt,
-          updatedAt: meta.updatedAt,
           timeline: timeline.map((e) => ({ at: e.at, status: e.status, from: e.from, source: e.source, detail: e.detail })),
           ...(partnerText !== undefined ? { partnerText } : {}),
         };

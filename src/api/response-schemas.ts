@@ -41,15 +41,21 @@ const quarantineEntry = Joi.object({
   at: time.required(),
 });
 
-const breach = Joi.object({
-  kind: Joi.string().valid('victims-code-breach').required(),
+/** A service-level finding about one referral: when its clock started and when it was due. */
+const finding = Joi.object({
   referralId: Joi.string().required(),
   crimeReference: Joi.string().required(),
   clockStart: time.required(),
   deadline: time.required(),
+});
+
+const breach = finding.keys({
+  kind: Joi.string().valid('victims-code-breach').required(),
   sentAt: time.allow(null).required(),
   open: Joi.boolean(),
 });
+
+const clinicalOverdue = finding.keys({ kind: Joi.string().valid('clinical-overdue').required(), status: status.required() });
 
 const deadLetterSummary = Joi.object({
   id: Joi.string().required(),
@@ -97,7 +103,7 @@ const reconciliationReport = Joi.object({
   serviceLevels: Joi.object({
     breaches: Joi.array().items(breach).required(),
     breachCounts: Joi.object({ open: Joi.number().integer().required(), closedLate: Joi.number().integer().required() }),
-    overdue: Joi.array().items(Joi.object().unknown(true)).required(),
+    overdue: Joi.array().items(clinicalOverdue).required(),
   }).required(),
   pendingWriteBacks: Joi.number().integer().required(),
   unreachable: Joi.array()
@@ -133,18 +139,7 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
     generatedAt: time,
     open: Joi.array().items(breach).required(),
     closedLate: Joi.array().items(breach).required(),
-    clinicalOverdue: Joi.array()
-      .items(
-        Joi.object({
-          kind: Joi.string().valid('clinical-overdue').required(),
-          referralId: Joi.string().required(),
-          crimeReference: Joi.string().required(),
-          clockStart: time.required(),
-          deadline: time.required(),
-          status: status.required(),
-        }),
-      )
-      .required(),
+    clinicalOverdue: Joi.array().items(clinicalOverdue).required(),
   }),
   'GET /v1/dead-letters': Joi.object({ items: Joi.array().items(deadLetterSummary).required(), truncated: Joi.boolean().required() }),
   'GET /v1/dead-letters/{id}': deadLetterSummary.keys({
@@ -196,19 +191,8 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, Joi.Schema>> = {
       )
       .required(),
   }),
-  'GET /v1/referrals/{id}': Joi.object({
-    referralId: Joi.string().guid().required(),
-    type: Joi.string().valid('CLINICAL', 'ADVOCACY').required(),
-    partner: partner.required(),
-    crimeReference: Joi.string().required(),
-    recordVersion: Joi.number().integer().required(),
-    status: status.required(),
-    heldReason: Joi.string(),
+  'GET /v1/referrals/{id}': referralSummary.keys({
     partnerReference: Joi.string(),
-    partnerStatus: Joi.string(),
-    lastError: Joi.string(),
-    createdAt: time.required(),
-    updatedAt: time.required(),
     timeline: Joi.array()
       .items(timelineEntry.keys({ seq: Joi.forbidden() }))
       .required(),
