@@ -4,7 +4,7 @@ import { version } from '../../package.json';
 import { DASHBOARD_PATH } from './admin-dashboard';
 import joiToJson from 'joi-to-json';
 import { RESPONSE_SCHEMAS } from './response-schemas';
-import { publicRoute, type RouteCredential } from './auth';
+import { publicRoute, type PartnerCredential, type RouteCredential } from './auth';
 
 /**
  * `GET /openapi.json`: an OpenAPI 3.0 description built from the server's own route table, so
@@ -281,17 +281,28 @@ function requestBodyOf(route: RequestRoute): Record<string, unknown> {
   return { requestBody: { content: Object.fromEntries(types.map((t) => [t, {}])) } };
 }
 
-function securityOf(route: RequestRoute): Record<string, unknown> {
+/** Who may call a route: anyone, a partner with its credential, or operators with these scopes. */
+type RouteAccess = { kind: 'public' } | { kind: 'partner'; credential: PartnerCredential } | { kind: 'operator'; scopes: string[] };
+
+function accessOf(route: RequestRoute): RouteAccess {
   const auth = route.settings.auth as false | { access?: { scope?: { selection?: string[] } }[] } | undefined;
   const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
-  if (auth === false || credential) {
-    if (!credential || 'public' in credential) return { security: [] };
-    const scheme = { 'police-push-token': 'policePushToken', 'charity-signature': 'charitySignature', 'nhs-inbound': 'nhsInbound' }[
-      credential.partnerCredential
-    ];
-    return { security: [{ [scheme]: [] }] };
-  }
-  return { security: [{ operatorJwt: auth?.access?.flatMap((a) => a.scope?.selection ?? []) ?? [] }] };
+  if (credential && 'partnerCredential' in credential) return { kind: 'partner', credential: credential.partnerCredential };
+  if (auth === false || credential) return { kind: 'public' };
+  return { kind: 'operator', scopes: auth?.access?.flatMap((a) => a.scope?.selection ?? []) ?? [] };
+}
+
+const PARTNER_SCHEMES: Record<PartnerCredential, string> = {
+  'police-push-token': 'policePushToken',
+  'charity-signature': 'charitySignature',
+  'nhs-inbound': 'nhsInbound',
+};
+
+function securityOf(route: RequestRoute): Record<string, unknown> {
+  const access = accessOf(route);
+  if (access.kind === 'public') return { security: [] };
+  if (access.kind === 'partner') return { security: [{ [PARTNER_SCHEMES[access.credential]]: [] }] };
+  return { security: [{ operatorJwt: access.scopes }] };
 }
 
 /** `GET /v1/referrals/{id}` → `getV1ReferralsById`: stable, unique per route. */
@@ -310,10 +321,9 @@ function impliedResponses(route: RequestRoute): Record<string, string> {
   const out: Record<string, string> = {};
   const validate = route.settings.validate as { query?: unknown; params?: unknown; payload?: unknown } | undefined;
   if (validate?.query || validate?.params || validate?.payload) out['400'] = 'invalid request (the message names the field)';
-  const auth = route.settings.auth as false | { access?: unknown[] } | undefined;
-  const credential = (route.settings.app as { credential?: RouteCredential } | undefined)?.credential;
-  if (auth !== false && credential && 'partnerCredential' in credential) out['401'] = 'missing or wrong partner credential';
-  else if (auth !== false) Object.assign(out, { 401: 'no valid operator token', 403: 'the token lacks the scope' });
+  const access = accessOf(route);
+  if (access.kind === 'partner') out['401'] = 'missing or wrong partner credential';
+  else if (access.kind === 'operator') Object.assign(out, { 401: 'no valid operator token', 403: 'the token lacks the scope' });
   return out;
 }
 
