@@ -104,7 +104,6 @@ const consoleAnswers: Lifecycle.Method = (request, h) => {
 };
 
 const ext = { onPreResponse: { method: consoleAnswers } };
-const html = (body: string) => ({ body, type: 'text/html; charset=utf-8' });
 
 export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
   name: 'iasu-console',
@@ -133,7 +132,7 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
               }
             : handler,
       });
-    const send = (h: Parameters<Lifecycle.Method>[1], rendered: ReturnType<typeof html>) => h.response(rendered.body).type(rendered.type);
+    const send = (h: Parameters<Lifecycle.Method>[1], body: string) => h.response(body).type('text/html; charset=utf-8');
 
     route('GET', '/console/console.css', { ...publicRoute() }, (_r, h) => h.response(CONSOLE_CSS).type('text/css'));
     route(
@@ -148,10 +147,7 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
             : error
               ? 'That token was not accepted: check it has not expired.'
               : undefined;
-        return send(
-          h,
-          html(loginPage(safeNext(next), message, oidc ? `${OIDC_START}?next=${encodeURIComponent(safeNext(next))}` : undefined)),
-        );
+        return send(h, loginPage(safeNext(next), message, oidc ? `${OIDC_START}?next=${encodeURIComponent(safeNext(next))}` : undefined));
       },
     );
     route(
@@ -175,14 +171,14 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
     });
 
     route('GET', '/console', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
-      return send(h, html(overviewPage(await overview(ctx), viewerOf(request))));
+      return send(h, overviewPage(await overview(ctx), viewerOf(request)));
     });
     route('GET', '/console/held', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) => {
       const held = await listReferrals(ctx, { status: 'HELD' }, { limit: MAX_PAGE });
-      return send(h, html(heldPage(held.items, viewerOf(request))));
+      return send(h, heldPage(held.items, viewerOf(request)));
     });
     route('GET', '/console/quarantine', { auth: consoleAuth(SCOPE.referralsRead) }, async (request, h) =>
-      send(h, html(quarantinePage(await ctx.quarantine.list(MAX_PAGE), await ctx.quarantine.count(), viewerOf(request)))),
+      send(h, quarantinePage(await ctx.quarantine.list(MAX_PAGE), await ctx.quarantine.count(), viewerOf(request))),
     );
     route(
       'GET',
@@ -190,7 +186,7 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
       { auth: consoleAuth(SCOPE.referralsRead), validate: { query: Joi.object({ notice: Joi.string().max(200) }) } },
       async (request, h) => {
         const { notice } = request.query as { notice?: string };
-        return send(h, html(deadLettersPage(await listDeadLetters(ctx, { limit: MAX_PAGE }), viewerOf(request), notice)));
+        return send(h, deadLettersPage(await listDeadLetters(ctx, { limit: MAX_PAGE }), viewerOf(request), notice));
       },
     );
     route(
@@ -254,7 +250,7 @@ export const consolePlugin: Plugin<{ ctx: BridgeContext }> = {
         const { crimeReference } = request.params as { crimeReference: string };
         const story = await crimeStory(ctx, crimeReference);
         if (!story) throw Boom.notFound(`the bridge holds nothing for crime ${crimeReference}`);
-        return send(h, html(crimePage(story, viewerOf(request))));
+        return send(h, crimePage(story, viewerOf(request)));
       },
     );
   },
@@ -281,7 +277,7 @@ async function overview(ctx: BridgeContext) {
     timeToPartner: await timeToPartner(ctx, metas),
     held: metas.filter((m) => m.status === 'HELD').length,
     quarantined: await ctx.quarantine.count(),
-    deadLetters: (await listDeadLetters(ctx, { limit: MAX_PAGE })).length,
+    deadLetters: await ctx.queues.deadLetter.getWaitingCount(),
   };
 }
 
@@ -300,8 +296,8 @@ async function timeToPartner(ctx: BridgeContext, metas: { referralId: string; up
     .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
     .slice(0, 500);
   const counts = BUCKETS.map(([label]) => ({ label, count: 0 }));
-  for (const m of recent) {
-    const timeline = await ctx.referrals.timeline(m.referralId);
+  // One batch of reads (the connection pipelines them), not one round trip per referral.
+  for (const timeline of await Promise.all(recent.map((m) => ctx.referrals.timeline(m.referralId)))) {
     const queued = timeline.find((e) => e.status === 'QUEUED')?.at;
     const sent = timeline.find((e) => e.status === 'SENT')?.at;
     if (!queued || !sent) continue;
