@@ -11,6 +11,6 @@ export interface NhsUpdate {
   to?: ReferralStatus;
   /** For the timeline: structured, never personal data. */
   detail: string;
-  /** The trust refused the referral outright (BaRS fatal-error): why, and its own words (sealed). */
-  refusal?: { id: string; reason: string; partnerText?: string };
+  /** The trust refused the referral outright (BaRS fatal-error): its structured detail, and its own words (sealed). */
+  refusal?: { id: string; detail?: string; partnerText?: string };
 }

@@ -218,7 +218,7 @@ export function nhsUpdateFromBars(r: BarsResponse, answers: BarsMessageKind): Nh
       ? {
           refusal: {
             id: `bars-response-${r.messageId}`,
-            reason: `NHS BaRS receiver answered fatal-error${r.detail ? `: ${r.detail}` : ''}`,
+            ...(r.detail ? { detail: r.detail } : {}),
             ...(r.text ? { partnerText: r.text } : {}),
           },
         }

@@ -3,7 +3,8 @@ import type { ReferralMeta } from '../../domain/referral-state';
 import type { Infra } from '../../infra';
 import { lazyChild } from '../../logger';
 import type { BridgeMetrics } from '../../observability/metrics';
-import { deadLetter, type FailureVerdict } from '../../queues/dead-letter';
+import { PartnerError } from '../../adapters/partner-error';
+import { deadLetter, judgeError } from '../../queues/dead-letter';
 import { QUEUE } from '../../queues/topology';
 import { changeStatus, type StatusChangeDeps } from '../status-changes';
 
@@ -72,8 +73,13 @@ async function apply(ctx: NhsUpdateDeps, meta: ReferralMeta, update: NhsUpdate, 
 /** The refusal as a failed delivery, through the same dead-letter path as the delivery worker's. */
 async function deadLetterRefusal(ctx: NhsUpdateDeps, meta: ReferralMeta, refusal: NonNullable<NhsUpdate['refusal']>): Promise<void> {
   if (refusal.partnerText) await ctx.referrals.savePartnerText(meta.referralId, refusal.partnerText);
-  const verdict: FailureVerdict = { kind: 'permanent', alert: true, final: true, reason: refusal.reason.slice(0, 1000), partner: 'NHS' };
-  if (refusal.partnerText) Object.defineProperty(verdict, 'partnerText', { value: refusal.partnerText, enumerable: false });
+  // Judged as the worker judges a partner's refusal, so the reason and the sealed words take one path.
+  const refused = new PartnerError('NHS', 'permanent', 'NHS BaRS receiver answered fatal-error', {
+    alert: true,
+    ...(refusal.detail ? { detail: refusal.detail } : {}),
+    ...(refusal.partnerText ? { partnerText: refusal.partnerText } : {}),
+  });
+  const verdict = judgeError(refused, true);
   const work = {
     id: refusal.id,
     name: 'deliver',
