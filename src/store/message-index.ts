@@ -21,7 +21,7 @@ export class MessageIndex {
 
   /** Written before the message is sent: a response can arrive before the send returns. */
   async remember(messageId: string, sent: SentMessage): Promise<void> {
-    await this.redis.set(this.keys.barsMessage(messageId), `${sent.kind}|${sent.referralId}`, 'EX', this.ttlSeconds);
+    await this.redis.set(this.keys.barsMessage(messageId), entryOf(sent), 'EX', this.ttlSeconds);
   }
 
   /**
@@ -29,7 +29,7 @@ export class MessageIndex {
    * the referral too. Never over an id already held: a message id cannot re-point another referral.
    */
   async link(messageId: string, sent: SentMessage): Promise<void> {
-    await this.redis.set(this.keys.barsMessage(messageId), `${sent.kind}|${sent.referralId}`, 'EX', this.ttlSeconds, 'NX');
+    await this.redis.set(this.keys.barsMessage(messageId), entryOf(sent), 'EX', this.ttlSeconds, 'NX');
   }
 
   async lookup(messageId: string): Promise<SentMessage | undefined> {
@@ -38,4 +38,9 @@ export class MessageIndex {
     const [kind, referralId] = value.split('|');
     return kind && referralId && (kind === 'new' || kind === 'cancel') ? { kind, referralId } : undefined;
   }
+}
+
+/** How an entry is stored (lookup reads it back). */
+function entryOf(sent: SentMessage): string {
+  return `${sent.kind}|${sent.referralId}`;
 }
