@@ -76,8 +76,8 @@ export interface BridgeQueues {
 export const PARTNER_BACKOFF = 'partner';
 
 export function defaultJobOptions(config: BridgeConfig, queue: QueueName): JobsOptions {
-  // Completed jobs are kept a day (so a replayed page finds its job id and is de-duplicated
-  // by BullMQ too) and then pruned, so Redis does not grow without bound.
+  // Completed jobs are kept a day (a write-back's result tells the outbox sweep it was
+  // dead-lettered) and then pruned, so Redis does not grow without bound.
   const retention = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 50_000 } };
   if (queue === QUEUE.deadLetter) return { attempts: 1, removeOnComplete: false, removeOnFail: false };
   if (queue === QUEUE.reconcile) return { attempts: 1, ...retention, removeOnComplete: { age: 3600, count: 100 } };
@@ -85,14 +85,28 @@ export function defaultJobOptions(config: BridgeConfig, queue: QueueName): JobsO
   // and meanwhile every other version of that crime fails with CrimeBusyError: the retries must
   // outlast the TTL, or the newer version (a withdrawal) is dead-lettered. 8 retries at 500 ms
   // doubling wait 127 s, at least 63 s after jitter (5 attempts waited 7.5 s, at least 3.75 s).
-  if (queue === QUEUE.intake) return { attempts: 9, backoff: { type: 'exponential', delay: 500, jitter: 0.5 }, ...retention };
+  // A finished intake job holds the sealed police record and is never read again: a replayed page
+  // re-applies a version already applied, which changes nothing. An hour, for operators looking.
+  if (queue === QUEUE.intake)
+    return {
+      attempts: 9,
+      backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
+      ...retention,
+      removeOnComplete: { age: 3600, count: 1000 },
+    };
   return { attempts: config.delivery.attempts, backoff: { type: PARTNER_BACKOFF, delay: config.delivery.backoffMs }, ...retention };
 }
 
 /** `onError` hears the queues' connection errors (unheard, BullMQ prints each with its stack). */
 export function createQueues(connection: Redis, config: BridgeConfig, onError: (err: Error) => void = () => undefined): BridgeQueues {
   const make = <T>(name: QueueName) => {
-    const queue = new Queue<T>(name, { connection, prefix: config.redis.prefix, defaultJobOptions: defaultJobOptions(config, name) });
+    // Nothing reads the events streams (no QueueEvents): BullMQ's default keeps 10,000 per queue.
+    const queue = new Queue<T>(name, {
+      connection,
+      prefix: config.redis.prefix,
+      defaultJobOptions: defaultJobOptions(config, name),
+      streams: { events: { maxLen: 1000 } },
+    });
     queue.on('error', onError);
     return queue;
   };

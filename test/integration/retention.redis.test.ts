@@ -18,8 +18,8 @@ describe('retention', () => {
     await ctx.close();
   });
 
-  test('personal data expires RETENTION_DAYS after a terminal status, the frozen payload with it', async () => {
-    const referral = advocacyReferral();
+  /** A referral's details saved and its state QUEUED, as intake leaves them. */
+  const queue = async (referral: ReturnType<typeof advocacyReferral>) => {
     const id = referral.referralId;
     await ctx.referrals.saveData(referral);
     await ctx.referrals.transition(id, {
@@ -27,19 +27,35 @@ describe('retention', () => {
       source: 'test',
       create: { referralId: id, type: 'ADVOCACY', crimeReference: referral.crimeReference, recordVersion: 1, correlationId: id },
     });
+  };
+
+  test('the details go once the partner has the frozen payload, which expires RETENTION_DAYS after a terminal status', async () => {
+    const referral = advocacyReferral();
+    const id = referral.referralId;
+    await queue(referral);
     await ctx.referrals.saveOutbound(id, { externalReference: id });
     // Make the clock visible: shorten both, then a terminal status must set them back to the full period.
     await ctx.redis.expire(ctx.keys.data(id), 60);
     await ctx.redis.expire(ctx.keys.outbound(id), 60);
     await ctx.referrals.transition(id, { to: 'SENT', source: 'test' });
+    expect(await ctx.redis.exists(ctx.keys.data(id))).toBe(0);
     await ctx.referrals.transition(id, { to: 'COMPLETED', source: 'test' });
-    for (const key of [ctx.keys.data(id), ctx.keys.outbound(id)]) {
-      const ttl = await ctx.redis.ttl(key);
-      expect(ttl).toBeGreaterThan(30 * day - 60);
-      expect(ttl).toBeLessThanOrEqual(30 * day);
-    }
+    const ttl = await ctx.redis.ttl(ctx.keys.outbound(id));
+    expect(ttl).toBeGreaterThan(30 * day - 60);
+    expect(ttl).toBeLessThanOrEqual(30 * day);
     // The metadata (no personal data) stays: a late record version must not bring it back to life.
     expect(await ctx.redis.ttl(ctx.keys.referral(id))).toBe(-1);
+  });
+
+  test('details of a referral never sent expire RETENTION_DAYS after its terminal status', async () => {
+    const referral = advocacyReferral({ referralId: '5d1c7a2e-0b9f-5e3a-9c41-2f8e6b0d4a17' });
+    const id = referral.referralId;
+    await queue(referral);
+    await ctx.redis.expire(ctx.keys.data(id), 60);
+    expect(await ctx.referrals.transition(id, { to: 'CANCELLED', source: 'test' })).toMatchObject({ applied: true });
+    const ttl = await ctx.redis.ttl(ctx.keys.data(id));
+    expect(ttl).toBeGreaterThan(30 * day - 60);
+    expect(ttl).toBeLessThanOrEqual(30 * day);
   });
 
   test('a quarantined record expires after QUARANTINE_RETENTION_DAYS', async () => {

@@ -64,6 +64,39 @@ describe('AttemptsInFlight: first attempts, their waiting line and the queue', (
     expect(log).toEqual(['start a', 'queue b', 'start c']);
   });
 
+  test('from holdFrom waiting, the caller is held until the line shortens, and at most maxWaitMs', async () => {
+    const log: string[] = [];
+    const slots = new AttemptsInFlight({ maxWaiting: 10, maxWaitMs: 60_000, holdFrom: 1 });
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => attempt(log, n));
+    await slots.offer('POLICE', 1, a!);
+    await slots.offer('POLICE', 1, b!); // the first in line: not held
+    let cOffered = false;
+    const offeringC = slots.offer('POLICE', 1, c!).then(() => (cOffered = true));
+    await settle();
+    expect([cOffered, slots.waiting]).toEqual([false, 2]);
+    a!.finish(); // b starts, c is now first in line
+    await offeringC;
+    expect(log).toEqual(['start a', 'start b']);
+    expect(slots.waiting).toBe(1);
+
+    const quick = new AttemptsInFlight({ maxWaiting: 10, maxWaitMs: 30, holdFrom: 0 });
+    await quick.offer('NHS', 1, attempt(log, 'd'));
+    const started = Date.now();
+    await quick.offer('NHS', 1, attempt(log, 'e')); // held, and let go when maxWaitMs passes
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(quick.waiting).toBe(1);
+  });
+
+  test('close lets held callers go', async () => {
+    const log: string[] = [];
+    const slots = new AttemptsInFlight({ maxWaiting: 10, maxWaitMs: 60_000, holdFrom: 0 });
+    await slots.offer('NHS', 1, attempt(log, 'a'));
+    const held = slots.offer('NHS', 1, attempt(log, 'b'));
+    void slots.close();
+    await held;
+    expect(log).toEqual(['start a', 'queue b']);
+  });
+
   test('a full line, a limit of 0, or a stopping process: queued at once, and a queue failure reaches the caller', async () => {
     const log: string[] = [];
     const slots = new AttemptsInFlight({ maxWaiting: 1, maxWaitMs: 1000 });

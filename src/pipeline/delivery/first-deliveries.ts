@@ -20,7 +20,8 @@ export function deliverySweepAfterMs(config: BridgeConfig): number {
  * Deliveries, first attempt at once, from the process that committed the referral QUEUED: a
  * delivery job's round trips were over a third of Redis's work per referral. Over the in-flight
  * limit an attempt waits briefly for a slot; one that fails, waits too long or meets a stopping
- * process becomes the delivery job it would have been. Intake never waits for a partner. A
+ * process becomes the delivery job it would have been. Intake never waits for a partner's answer,
+ * only, briefly, for a long line to shorten (back-pressure, `WAITING_LINE.holdFrom`). A
  * process that dies mid-attempt leaves the referral QUEUED, which the status poll sweeps; the
  * partners' idempotency keys make a repeat harmless.
  */
