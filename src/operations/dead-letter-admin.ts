@@ -8,10 +8,13 @@ import { enqueueDelivery } from '../pipeline/delivery/delivery-jobs';
 import { changeStatus } from '../pipeline/status-changes';
 import {
   intakeJobId,
+  isIntakePage,
   QUEUE,
   type DeadLetterJob,
   type DeliveryJob,
   type IntakeJob,
+  type IntakePageJob,
+  type IntakeQueueJob,
   type WriteBackJob,
   type QueueName,
 } from '../queues/topology';
@@ -210,15 +213,18 @@ async function* deadLetterJobs(ctx: BridgeContext): AsyncGenerator<Job<DeadLette
 export async function expireDeadLetterPersonalData(ctx: BridgeContext, now = new Date()): Promise<number> {
   const cutoff = now.getTime() - ctx.config.retention.days * 24 * 3600_000;
   let expired = 0;
+  const unsealed = <T extends { sealed?: string }>(data: T) => {
+    const { sealed: _dropped, ...rest } = data;
+    return { ...rest, sealedExpired: true };
+  };
   for await (const job of deadLetterJobs(ctx)) {
-    const data = job.data.data as { sealed?: string } | undefined;
-    if ((!data?.sealed && !job.data.partnerText) || Date.parse(job.data.failedAt) > cutoff) continue;
+    const data = job.data.data as { sealed?: string; page?: { sealed?: string }[] } | undefined;
+    const sealedPage = data?.page?.some((r) => r.sealed);
+    if ((!data?.sealed && !sealedPage && !job.data.partnerText) || Date.parse(job.data.failedAt) > cutoff) continue;
     const { partnerText, ...entry } = job.data;
     let next: DeadLetterJob = partnerText ? { ...entry, partnerTextExpired: true } : entry;
-    if (data?.sealed) {
-      const { sealed: _dropped, ...rest } = data;
-      next = { ...next, data: { ...rest, sealedExpired: true } };
-    }
+    if (data?.sealed) next = { ...next, data: unsealed(data) };
+    if (sealedPage) next = { ...next, data: { ...data, page: data!.page!.map(unsealed) } };
     await job.updateData(next);
     expired++;
   }
@@ -316,6 +322,11 @@ async function addReferral(ctx: BridgeContext, detail: DeadLetterDetail): Promis
 async function personalDataOf(ctx: BridgeContext, entry: DeadLetterJob): Promise<DeadLetterPersonalData> {
   try {
     if (entry.queue === QUEUE.intake) {
+      if (entry.data && isIntakePage(entry.data as IntakeQueueJob))
+        return {
+          kind: 'unavailable',
+          why: `a page of ${(entry.data as IntakePageJob).page.length} police records: a redrive queues each on its own`,
+        };
       const data = entry.data as IntakeJob;
       return { kind: 'police-record', record: ctx.cipher.openJson<CrimeRecord>(data.sealed, String(entry.jobId)) };
     }
@@ -427,7 +438,28 @@ async function planDelivery(ctx: BridgeContext, entry: DeadLetterJob, actor: str
   return refuse(`unknown delivery action '${String(action)}'`);
 }
 
+/** A page job that ran out of attempts (Redis failing it each time): each record goes again as its own job. */
+function planIntakePage(ctx: BridgeContext, entries: (IntakeJob & { sealedExpired?: boolean })[]): Plan {
+  const page = entries.filter((r) => !r.sealedExpired);
+  if (page.length === 0)
+    return refuse('the police records expired from the bridge after RETENTION_DAYS: ask the police to send them again');
+  return {
+    ok: true,
+    apply: async () => {
+      await ctx.queues.intake.addBulk(
+        page.map((data) => ({
+          name: 'record',
+          data: { ...data, source: 'redrive' as const },
+          opts: { jobId: intakeJobId(data.crimeReference, data.recordVersion) },
+        })),
+      );
+      return { newJobId: `${page.length} record jobs` };
+    },
+  };
+}
+
 async function planIntake(ctx: BridgeContext, entry: DeadLetterJob): Promise<Plan> {
+  if (entry.data && isIntakePage(entry.data as IntakeQueueJob)) return planIntakePage(ctx, (entry.data as IntakePageJob).page);
   const data = entry.data as (IntakeJob & { sealedExpired?: boolean }) | undefined;
   if (data?.sealedExpired) return refuse('the police record expired from the bridge after RETENTION_DAYS: ask the police to send it again');
   if (!data?.sealed || !data.crimeReference || !Number.isInteger(data.recordVersion))

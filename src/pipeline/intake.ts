@@ -9,7 +9,7 @@ import type { ReferralMeta } from '../domain/referral-state';
 import { startBridgeWorker } from '../queues/bridge-worker';
 import { enqueueCancel, enqueueDelivery } from './delivery/delivery-jobs';
 import { changeStatus } from './status-changes';
-import { QUEUE, type IntakeJob } from '../queues/topology';
+import { intakeJobId, isIntakePage, QUEUE, type IntakeJob, type IntakePageJob, type IntakeQueueJob } from '../queues/topology';
 import { lazyChild } from '../logger';
 
 /**
@@ -19,7 +19,10 @@ import { lazyChild } from '../logger';
  */
 export class CrimeBusyError extends Error {}
 
-export async function processIntake(ctx: BridgeContext, job: Job<IntakeJob>): Promise<{ outcome: string }> {
+/** An intake job, or one record of a page job (its own record job's id and data). */
+export type IntakeRun = Pick<Job<IntakeJob>, 'id' | 'data'>;
+
+export async function processIntake(ctx: BridgeContext, job: IntakeRun): Promise<{ outcome: string }> {
   const { referrals, lock, logger, cipher, counters } = ctx;
   const { crimeReference, recordVersion, force, correlationId } = job.data;
   const log = lazyChild(logger, { correlationId, crimeReference, recordVersion, jobId: job.id });
@@ -199,13 +202,76 @@ async function queuedSeq(ctx: BridgeContext, id: string): Promise<number> {
   return [...timeline].reverse().find((e) => e.status === 'QUEUED')?.seq ?? 0;
 }
 
-export function startIntakeWorker(ctx: BridgeContext): Worker<IntakeJob> {
-  return startBridgeWorker<IntakeJob>(ctx, {
+/**
+ * A page job's records, each crime's versions in order and the crimes side by side, each record
+ * in one of the process's intake slots. A record that fails is split out as the record job it
+ * stands for, which retries and dead-letters it as any record job; the page then completes. Only
+ * a split-out that cannot be queued fails the page, whose retry re-applies what it had applied
+ * (a version applied twice changes nothing).
+ */
+export async function processIntakePage(
+  ctx: BridgeContext,
+  job: Pick<Job<IntakePageJob>, 'id' | 'data'>,
+  slots: IntakeSlots,
+): Promise<string> {
+  const byCrime = new Map<string, IntakeJob[]>();
+  for (const r of job.data.page) byCrime.set(r.crimeReference, [...(byCrime.get(r.crimeReference) ?? []), r]);
+  let splitOut = 0;
+  await Promise.all(
+    [...byCrime.values()].map(async (versions) => {
+      for (const data of versions.sort((a, b) => a.recordVersion - b.recordVersion)) {
+        const id = intakeJobId(data.crimeReference, data.recordVersion);
+        try {
+          await slots.run(() => processIntake(ctx, { id, data }));
+        } catch (err) {
+          splitOut++;
+          // A crime busy elsewhere is the record job's first retry, half a second on (as its backoff).
+          await ctx.queues.intake.add('record', data, { jobId: id, ...(err instanceof CrimeBusyError ? { delay: 500 } : {}) });
+          lazyChild(ctx.logger, { correlationId: data.correlationId, crimeReference: data.crimeReference, jobId: job.id }).info(
+            { reason: (err as Error).message },
+            'record of a page failed; queued on its own',
+          );
+        }
+      }
+    }),
+  );
+  return splitOut > 0 ? `applied; ${splitOut} queued on their own` : 'applied';
+}
+
+/** At most `limit` records applied at once by this process, whether they came alone or in a page. */
+export class IntakeSlots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+export function startIntakeWorker(ctx: BridgeContext): Worker<IntakeQueueJob> {
+  const slots = new IntakeSlots(ctx.config.delivery.intakeConcurrency);
+  return startBridgeWorker<IntakeQueueJob>(ctx, {
     queue: QUEUE.intake,
     // Intake calls no partner (its deliveries go through their own limit), only Redis: it can
     // run more at once than the partner workers; at the workers' 16 it fell behind a 200 records/s push.
     concurrency: ctx.config.delivery.intakeConcurrency,
-    process: (job) => processIntake(ctx, job),
-    describe: (job) => ({ crimeReference: job.data.crimeReference, correlationId: job.data.correlationId }),
+    process: (job) =>
+      isIntakePage(job.data)
+        ? processIntakePage(ctx, { id: job.id, data: job.data }, slots)
+        : slots.run(() => processIntake(ctx, { id: job.id, data: job.data as IntakeJob })),
+    describe: (job) =>
+      isIntakePage(job.data)
+        ? { correlationId: job.data.page[0]?.correlationId }
+        : { crimeReference: job.data.crimeReference, correlationId: job.data.correlationId },
   });
 }

@@ -3,7 +3,8 @@ import type { ParsedFeed } from '../../adapters/police/feed-parser';
 import type { RecordParseResult } from '../../adapters/police/record-validator';
 import { recordDigest } from '../../domain/record-digest';
 import { countHeld } from '../../mappings/police-to-referral';
-import { intakeJobId } from '../../queues/topology';
+import { intakeJobId, PAGE_JOB_RECORDS, type IntakeJob } from '../../queues/topology';
+import { createHash } from 'node:crypto';
 import { correlationIdFor } from './correlation';
 import type { AuditEventInput } from '../../store/audit-log';
 
@@ -117,9 +118,10 @@ export async function ingestRecords(
       opts: { jobId },
     });
   }
-  // One round trip for the page; the deterministic job id makes a re-read page a no-op. A push
-  // of one record skips addBulk's pipeline, which cost more than the job itself.
+  // One round trip for the page; deterministic job ids make a re-read page a no-op. A push of one
+  // record skips addBulk's pipeline, which cost more than the job itself.
   if (jobs.length === 1) await queues.intake.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+  else if (jobs.length > PAGE_JOB_RECORDS) await queues.intake.addBulk(pageJobs(jobs.map((j) => j.data)));
   else if (jobs.length > 1) await queues.intake.addBulk(jobs);
   // The page's events in one append (a script call per hundred), not one per record.
   await audit.recordMany([
@@ -135,4 +137,19 @@ export async function ingestRecords(
   summary.accepted = jobs.length;
   await Promise.all([counters.add('recordsRead', feed.records.length), counters.add('recordsQuarantined', summary.quarantined.length)]);
   return summary;
+}
+
+/**
+ * A bulk document's records, PAGE_JOB_RECORDS to a job. The job id is the digest of its records'
+ * job ids, so a page read again is the same jobs.
+ */
+function pageJobs(records: IntakeJob[]): { name: 'page'; data: { page: IntakeJob[] }; opts: { jobId: string } }[] {
+  const out = [];
+  for (let i = 0; i < records.length; i += PAGE_JOB_RECORDS) {
+    const page = records.slice(i, i + PAGE_JOB_RECORDS);
+    const digest = createHash('sha256');
+    for (const r of page) digest.update(`${intakeJobId(r.crimeReference, r.recordVersion)}\n`);
+    out.push({ name: 'page' as const, data: { page }, opts: { jobId: `page-${digest.digest('hex').slice(0, 32)}` } });
+  }
+  return out;
 }

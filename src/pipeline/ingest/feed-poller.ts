@@ -4,6 +4,7 @@ import { PartnerError } from '../../adapters/partner-error';
 import { FeedError } from '../../adapters/police/feed-parser';
 import type { BridgeContext } from '../../context';
 import { ingestDocument } from './feed-ingest';
+import { PAGE_JOB_RECORDS } from '../../queues/topology';
 import { cronLogger } from '../../logger';
 
 /**
@@ -79,9 +80,10 @@ export class FeedPoller {
     const log = logger.child({ correlationId, poll: 'police-feed' });
     try {
       for (let page = 0; page < this.maxPagesPerRun; page++) {
-        // Backpressure: the cursor waits where it is while intake catches up.
+        // Backpressure: the cursor waits where it is while intake catches up. A job may be a page
+        // of PAGE_JOB_RECORDS, so the jobs count as that many records: it holds early, never late.
         const waiting = await this.ctx.queues.intake.getJobCountByTypes('waiting', 'prioritized', 'delayed');
-        if (waiting >= this.ctx.config.police.maxBacklog) {
+        if (waiting * PAGE_JOB_RECORDS >= this.ctx.config.police.maxBacklog) {
           run.backlogged = true;
           break;
         }
