@@ -4,10 +4,10 @@ import type { Logger } from '../logger';
 import { runScript } from './scripts';
 
 /**
- * The audit trail: who did what to which referral, and when, as metadata only. Append-only
- * Redis Streams (one log, one per referral, written together by one script) keyed by time, and
- * trimmed after the retention period; nothing can change or delete an event. Every field is
- * checked against personal-data shapes, and one that fails is dropped and named in `rejected`.
+ * The audit trail: who did what to which referral, and when, as metadata only. An append-only
+ * Redis Stream keyed by time, with an index of each referral's entry ids (written together by
+ * one script), trimmed after the retention period; nothing can change or delete an event. Every
+ * field is checked against personal-data shapes, and one that fails is dropped and named in `rejected`.
  * `record` never blocks the pipeline; `recordOrThrow` fails closed for reads that must be
  * recorded; a status change commits its event in its own script (`AUDIT_APPEND_LUA`).
  */
@@ -75,8 +75,9 @@ export interface AuditFilter {
 
 export interface AuditKeys {
   audit(): string;
-  /** The last id appended to the log (and so to any referral's stream). */
+  /** The last id appended to the log (and so to any referral's index). */
   auditLastId(): string;
+  /** The referral's entry ids in the log, oldest first (see AUDIT_APPEND_LUA); a stream of whole entries if written before the index. */
   auditByReferral(referralId: string): string;
 }
 
@@ -215,24 +216,47 @@ export function sanitiseAuditEvent(input: AuditEventInput): SanitisedAuditEvent 
 /**
  * Lua shared by the append script here and the referral store's commit (a status change and its
  * audit event are one atomic write). `audit_append(k_log, k_last, cutoff, ttl, events)` appends
- * each event (`{ms, ref key or false, fields}`) to the log and, with a ref key, to the referral's
- * stream, under one id: `{event ms}-0`, or — when that is not after the last id (same
+ * each event (`{ms, ref key or false, fields}`) to the log and, with a ref key, its id to the
+ * referral's index, under one id: `{event ms}-0`, or — when that is not after the last id (same
  * millisecond, or an event written late) — the last id's millisecond with the next sequence
- * number, so ids, and so `at`, never go backwards. The last id is kept in `k_last`: reading it
- * back with XINFO STREAM, twice per event, was most of the script's cost in Redis. Without that
- * key (a log from before it was kept) the streams' own last ids are read. Returns the ids.
+ * number, so ids, and so `at`, never go backwards.
+ *
+ * A referral's index is a string of its ids, each followed by a comma, rewritten whole with its
+ * expiry by one SET per script: some 16 bytes an event, where a stream or even a list (a
+ * quicklist on Redis 7.0) costs more in structure than the ids themselves. Its ids older than
+ * the cutoff are cut off as MINID trims the log. A referral's key that is still a stream (written
+ * before the index) keeps having whole entries appended, so it never meets a WRONGTYPE.
+ *
+ * The last id is kept in `k_last`: reading it back with XINFO STREAM, twice per event, was most
+ * of the script's cost in Redis. Without that key (a log from before it was kept) the keys' own
+ * last ids are read. Returns the ids.
  */
 export const AUDIT_APPEND_LUA = `
-local function audit_stream_last(key)
-  if redis.call('EXISTS', key) == 0 then return 0, 0 end
-  local info = redis.call('XINFO', 'STREAM', key)
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
-      return tonumber(ms), tonumber(seq)
+local function audit_key_last(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'string' then
+    local ms, seq = string.match(redis.call('GET', key), '(%d+)-(%d+),$')
+    if ms then return tonumber(ms), tonumber(seq) end
+  elseif kind == 'stream' then
+    local info = redis.call('XINFO', 'STREAM', key)
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then
+        local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+        return tonumber(ms), tonumber(seq)
+      end
     end
   end
   return 0, 0
+end
+-- The index without its ids from before the cutoff (they are in order: those are at its head).
+local function audit_index_trim(index, cutoff)
+  local limit, pos = tonumber(cutoff), 1
+  while true do
+    local dash = string.find(index, '-', pos, true)
+    if not dash or tonumber(string.sub(index, pos, dash - 1)) >= limit then break end
+    pos = string.find(index, ',', dash, true) + 1
+  end
+  return pos > 1 and string.sub(index, pos) or index
 end
 local function audit_append(k_log, k_last, cutoff, ttl, events)
   if #events == 0 then return {} end
@@ -243,29 +267,45 @@ local function audit_append(k_log, k_last, cutoff, ttl, events)
     ms, seq = tonumber(m), tonumber(s)
   end
   if not ms then
-    ms, seq = audit_stream_last(k_log)
+    ms, seq = audit_key_last(k_log)
     for _, e in ipairs(events) do
       if e.ref then
-        local m2, s2 = audit_stream_last(e.ref)
+        local m2, s2 = audit_key_last(e.ref)
         if m2 > ms or (m2 == ms and s2 > seq) then ms, seq = m2, s2 end
       end
     end
   end
   local ids = {}
+  -- Per referral key: its new ids, or false for a stream (written as it is met).
+  local added, refs = {}, {}
   for _, e in ipairs(events) do
     if e.ms > ms then ms, seq = e.ms, 0 else seq = seq + 1 end
     local id = string.format('%.0f-%.0f', ms, seq)
     redis.call('XADD', k_log, 'MINID', cutoff, id, unpack(e.fields))
     if e.ref then
-      redis.call('XADD', e.ref, 'MINID', cutoff, id, unpack(e.fields))
-      redis.call('EXPIRE', e.ref, ttl)
+      if added[e.ref] == nil then
+        refs[#refs + 1] = e.ref
+        added[e.ref] = redis.call('TYPE', e.ref).ok ~= 'stream' and {}
+      end
+      if added[e.ref] then
+        added[e.ref][#added[e.ref] + 1] = id
+      else
+        redis.call('XADD', e.ref, 'MINID', cutoff, id, unpack(e.fields))
+        redis.call('EXPIRE', e.ref, ttl)
+      end
     end
     ids[#ids + 1] = id
+  end
+  for _, ref in ipairs(refs) do
+    if added[ref] then
+      local index = audit_index_trim(redis.call('GET', ref) or '', cutoff)
+      redis.call('SET', ref, index .. table.concat(added[ref], ',') .. ',', 'EX', ttl)
+    end
   end
   redis.call('SET', k_last, ids[#ids])
   return ids
 end
--- ARGV[n] holds events as JSON, [[ms, index into KEYS of the referral stream or 0, field, value, ...], ...]
+-- ARGV[n] holds events as JSON, [[ms, index into KEYS of the referral's index or 0, field, value, ...], ...]
 local function audit_events(json)
   local events = {}
   for _, raw in ipairs(cjson.decode(json)) do
@@ -277,12 +317,12 @@ local function audit_events(json)
 end
 `;
 
-/** KEYS[1] the log, KEYS[2] its last id, KEYS[3..] referral streams; ARGV[1] MINID cutoff (ms), ARGV[2] referral stream TTL (s), ARGV[3] the events. */
+/** KEYS[1] the log, KEYS[2] its last id, KEYS[3..] referral indexes; ARGV[1] MINID cutoff (ms), ARGV[2] referral index TTL (s), ARGV[3] the events. */
 const APPEND_SCRIPT = `${AUDIT_APPEND_LUA}
 return audit_append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], audit_events(ARGV[3]))
 `;
 
-/** An event checked and laid out for the append: its time, its referral (for that stream) and its fields in order. */
+/** An event checked and laid out for the append: its time, its referral (for that index) and its fields in order. */
 export interface PreparedAuditEvent {
   ms: number;
   referralId?: string;
@@ -386,7 +426,7 @@ export class AuditLog {
 
   /**
    * The keys and arguments for `audit_append` (AUDIT_APPEND_LUA) in a script whose audit keys
-   * start at KEYS[firstKey]: the log, its last id, then each referral stream once.
+   * start at KEYS[firstKey]: the log, its last id, then each referral's index once.
    */
   scriptArgs(events: PreparedAuditEvent[], firstKey = 1): AuditScriptArgs {
     const keys = [this.keys.audit(), this.keys.auditLastId()];
@@ -468,10 +508,18 @@ async function scan(
   each: (e: AuditEntry) => void | Promise<void>,
 ): Promise<void> {
   if (filter.referralId !== undefined && !UUID.test(filter.referralId)) return; // never recorded: record drops non-UUID ids
-  const key = filter.referralId ? keys.auditByReferral(filter.referralId) : keys.audit();
-  let start = filter.from ? `${msOf(filter.from, 'from')}-0` : '-';
-  const end = filter.to ? `${msOf(filter.to, 'to')}-${MAX_SEQ}` : '+';
-  if (filter.from && filter.to && filter.from.getTime() > filter.to.getTime()) return;
+  const fromMs = filter.from ? msOf(filter.from, 'from') : undefined;
+  const toMs = filter.to ? msOf(filter.to, 'to') : undefined;
+  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) return;
+  let key = keys.audit();
+  if (filter.referralId) {
+    key = keys.auditByReferral(filter.referralId);
+    const kind = await redis.type(key);
+    if (kind === 'string') return scanIndex(redis, key, keys.audit(), fromMs, toMs, limit, each);
+    if (kind !== 'stream') return;
+  }
+  let start = fromMs !== undefined ? `${fromMs}-0` : '-';
+  const end = toMs !== undefined ? `${toMs}-${MAX_SEQ}` : '+';
   let left = limit;
   while (left > 0) {
     const count = Math.min(PAGE, left);
@@ -480,6 +528,40 @@ async function scan(
     left -= page.length;
     if (page.length < count) return;
     start = `(${page[page.length - 1]![0]}`;
+  }
+}
+
+/**
+ * A referral's events through its index: its ids (a few bytes each) read at once, their entries
+ * read from the log a page at a time in one pipeline. An id whose entry the log's retention has
+ * trimmed is skipped.
+ */
+async function scanIndex(
+  redis: Redis,
+  index: string,
+  log: string,
+  fromMs: number | undefined,
+  toMs: number | undefined,
+  limit: number,
+  each: (e: AuditEntry) => void | Promise<void>,
+): Promise<void> {
+  const wanted = ((await redis.get(index)) ?? '').split(',').filter((id) => {
+    if (!id) return false;
+    const ms = Number(id.slice(0, id.indexOf('-')));
+    return (fromMs === undefined || ms >= fromMs) && (toMs === undefined || ms <= toMs);
+  });
+  let left = limit;
+  while (wanted.length > 0 && left > 0) {
+    // No more entries read than the limit still wants, unless some turn out trimmed.
+    const pipeline = redis.pipeline();
+    for (const id of wanted.splice(0, Math.min(PAGE, left))) pipeline.xrange(log, id, id);
+    for (const [err, page] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      const [entry] = page as [string, string[]][];
+      if (!entry) continue;
+      await each(toEntry(entry[0], entry[1]));
+      left--;
+    }
   }
 }
 

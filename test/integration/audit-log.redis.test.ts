@@ -4,9 +4,9 @@ import { AuditLog, type AuditEntry, type AuditEventInput, type AuditKeys } from 
 import { REDIS_URL, capturedLogger, dropKeys, testConfig } from '../helpers/bridge';
 
 /**
- * The audit trail on real Redis: append-only streams ordered by time, queryable by referral and
- * time range, exported as JSON lines, trimmed after the retention period — and holding no
- * personal data, checked on the raw stream entries.
+ * The audit trail on real Redis: an append-only stream ordered by time with an index per
+ * referral, queryable by referral and time range, exported as JSON lines, trimmed after the
+ * retention period — and holding no personal data, checked on the raw stored values.
  */
 const id = (n: number) => `00000000-0000-5000-8000-${String(n).padStart(12, '0')}`;
 const R1 = id(1);
@@ -232,13 +232,12 @@ describe('AuditLog', () => {
     expect(events[5]!.at).toBe(at(1000).toISOString());
     expect(events.map((e) => e.at)).toEqual([...events.map((e) => e.at)].sort());
 
-    // The referral's stream holds the same entries under the same ids.
-    const r1 = await redis.xrange(keys.auditByReferral(R1), '-', '+');
-    expect(r1).toEqual(raw.slice(0, 6));
-    expect(await redis.xrange(keys.auditByReferral(R2), '-', '+')).toEqual([raw[6]]);
+    // A referral's events are the log's, under the same ids.
+    expect(await audit.query({ referralId: R1 })).toEqual(events.slice(0, 6));
+    expect(await audit.query({ referralId: R2 })).toEqual([events[6]]);
   });
 
-  it('trims events older than the retention period, in the log and in each referral’s stream', async () => {
+  it('trims events older than the retention period, in the log and in each referral’s index', async () => {
     const now = Date.now();
     const daysAgo = (d: number) => new Date(now - d * DAY);
     await audit.record({ actor: 'system', action: 'record.ingested', referralId: R1, outcome: 'applied' }, daysAgo(45));
@@ -251,7 +250,11 @@ describe('AuditLog', () => {
     await audit.record({ actor: 'nhs-bars', action: 'referral.status_changed', referralId: R1, status: 'ACCEPTED' }, daysAgo(0));
     expect((await audit.query({})).map((e) => e.action)).toEqual(['referral.sent', 'referral.status_changed']);
     expect((await audit.query({ referralId: R1 })).map((e) => e.action)).toEqual(['referral.status_changed']);
-    // R2's stream had no write since: its old entry goes with the key's expiry, set on every write.
+    // R1's index let go of the trimmed ids as it was written (it would otherwise only grow).
+    expect((await redis.get(keys.auditByReferral(R1)))?.split(',').filter(Boolean)).toHaveLength(1);
+    // R2's index had no write since: it still names its trimmed event, which a query skips, and
+    // goes with the key's expiry, set on every write.
+    expect((await audit.query({ referralId: R2 })).map((e) => e.action)).toEqual(['referral.sent']);
     const ttl = await redis.ttl(keys.auditByReferral(R1));
     expect(ttl).toBeGreaterThan(30 * 24 * 3600 - 60);
     expect(ttl).toBeLessThanOrEqual(30 * 24 * 3600);
@@ -259,7 +262,7 @@ describe('AuditLog', () => {
     expect(await redis.ttl(keys.audit())).toBe(-1); // the log itself is trimmed, never expired
   });
 
-  it('stores no planted personal data in any field, in either stream, in any key or in the log', async () => {
+  it('stores no planted personal data in any field, in any referral’s index, in any key or in the log', async () => {
     const planted = [
       'Jane Doe',
       'Jane.Doe',
@@ -330,12 +333,11 @@ describe('AuditLog', () => {
     ];
     for (const [i, event] of events.entries()) await audit.record(event, at(i * 1000));
 
-    const raw = [
-      ...(await redis.xrange(keys.audit(), '-', '+')),
-      ...(await redis.xrange(keys.auditByReferral(R1), '-', '+')),
-      ...(await redis.xrange(keys.auditByReferral(R2), '-', '+')),
-    ];
-    const stored = raw.flatMap(([, fields]) => fields).join('\n');
+    const stored = [
+      ...(await redis.xrange(keys.audit(), '-', '+')).flatMap(([, fields]) => fields),
+      await redis.get(keys.auditByReferral(R1)),
+      await redis.get(keys.auditByReferral(R2)),
+    ].join('\n');
     // Key names and log lines without the parts that are random or the machine's (prefix, pid, hostname).
     const allKeys = (await redis.keys(`${config.redis.prefix}:*`)).map((k) => k.slice(config.redis.prefix.length));
     const logLines = logs()
@@ -426,11 +428,11 @@ describe('AuditLog', () => {
     await expect(audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 })).resolves.toBeUndefined();
     expect(logs()).toContain('audit write failed');
     await expect(audit.recordOrThrow({ actor: 'system', action: 'referral.sent', referralId: R1 })).rejects.toThrow();
-    // Nothing half-written: the referral's stream did not get the event the log could not take.
+    // Nothing half-written: the referral's index did not get the event the log could not take.
     expect(await redis.exists(keys.auditByReferral(R1))).toBe(0);
   });
 
-  it('records many events in order, over batches, each also in its referral’s stream', async () => {
+  it('records many events in order, over batches, each also in its referral’s index', async () => {
     const events: AuditEventInput[] = Array.from({ length: 250 }, (_, i) => ({
       actor: 'police-poll',
       action: 'record.ingested',
@@ -449,26 +451,72 @@ describe('AuditLog', () => {
     expect((await audit.query({ referralId: R1, limit: 1000 })).map((e) => e.outcome)).toEqual(
       events.filter((e) => e.referralId === R1).map((e) => e.outcome),
     );
-    expect(await redis.xlen(keys.auditByReferral(R2))).toBe(62);
+    expect((await audit.query({ referralId: R2, limit: 1000 })).map((e) => e.outcome)).toEqual(
+      events.filter((e) => e.referralId === R2).map((e) => e.outcome),
+    );
+    expect(events.filter((e) => e.referralId === R2)).toHaveLength(62);
     expect(logs()).toContain('audit event dropped');
   });
 
-  it('continues after the streams’ own last ids when it has no record of the last id (a log from before it was kept)', async () => {
-    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(5000));
-    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(5000));
+  it('continues after the keys’ own last ids when it has no record of the last id (a log from before it was kept)', async () => {
+    const ids: (string | undefined)[] = [];
+    const append = async (referralId: string, ms: number) =>
+      ids.push(await audit.recordOrThrow({ actor: 'system', action: 'referral.sent', referralId }, at(ms)));
+    await append(R1, 5000);
+    await append(R1, 5000);
     await redis.del(keys.auditLastId());
-    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R2 }, at(1000));
-    // An older log whose referral stream is ahead of it (the log's newest entries trimmed by hand, say).
+    await append(R2, 1000);
+    // The log's newest entries trimmed by hand: its own last id still counts.
     await redis.del(keys.auditLastId());
     await redis.xtrim(keys.audit(), 'MAXLEN', 0);
-    await audit.record({ actor: 'system', action: 'referral.sent', referralId: R1 }, at(1000));
-    expect((await redis.xrange(keys.auditByReferral(R1), '-', '+')).map(([i]) => i)).toEqual([
-      `${T0 + 5000}-0`,
-      `${T0 + 5000}-1`,
-      `${T0 + 5000}-3`,
+    await append(R1, 1000);
+    // No log at all: the referral's index remembers where it got to.
+    await redis.del(keys.auditLastId(), keys.audit());
+    await append(R1, 1000);
+    expect(ids).toEqual([`${T0 + 5000}-0`, `${T0 + 5000}-1`, `${T0 + 5000}-2`, `${T0 + 5000}-3`, `${T0 + 5000}-4`]);
+    expect(await redis.get(keys.auditLastId())).toBe(`${T0 + 5000}-4`);
+    expect((await audit.query({ referralId: R1 })).map((e) => e.id)).toEqual([`${T0 + 5000}-4`]);
+  });
+
+  it('keeps a referral’s index compact: ids, not a copy of its entries', async () => {
+    await seed();
+    const key = keys.auditByReferral(R1);
+    expect(await redis.type(key)).toBe('string');
+    // Four events; a stream holding them took some 4.8 KB, a list on Redis 7.0 some 280 bytes.
+    expect(await redis.memory('USAGE', key, 'SAMPLES', '0')).toBeLessThanOrEqual(240);
+  });
+
+  it('reads and appends to a referral’s stream written before the index, without a WRONGTYPE', async () => {
+    // What an earlier bridge left: the log and a referral's own stream, holding the same entry.
+    const legacy = ['actor', 'police-push', 'action', 'record.ingested', 'referralId', R1, 'outcome', 'applied'];
+    await redis.xadd(keys.audit(), `${T0}-0`, ...legacy);
+    await redis.xadd(keys.auditByReferral(R1), `${T0}-0`, ...legacy);
+    await redis.expire(keys.auditByReferral(R1), 3600);
+    await redis.set(keys.auditLastId(), `${T0}-0`);
+
+    await audit.recordOrThrow({ actor: 'system', action: 'referral.sent', referralId: R1, status: 'SENT' }, at(1000));
+    await audit.recordMany(
+      [
+        { actor: 'nhs-bars', action: 'referral.status_changed', referralId: R1, status: 'ACCEPTED' },
+        { actor: 'police-poll', action: 'record.ingested', referralId: R2, outcome: 'applied' },
+        { actor: 'operator:alice', action: 'admin.read', referralId: R1, target: '/referrals/{referralId}' },
+      ],
+      at(2000),
+    );
+
+    expect(await redis.type(keys.auditByReferral(R1))).toBe('stream');
+    expect(await redis.ttl(keys.auditByReferral(R1))).toBeGreaterThan(3600);
+    expect(await redis.type(keys.auditByReferral(R2))).toBe('string');
+    const r1 = await audit.query({ referralId: R1 });
+    expect(r1.map((e) => [e.id, e.action])).toEqual([
+      [`${T0}-0`, 'record.ingested'],
+      [`${T0 + 1000}-0`, 'referral.sent'],
+      [`${T0 + 2000}-0`, 'referral.status_changed'],
+      [`${T0 + 2000}-2`, 'admin.read'],
     ]);
-    expect((await redis.xrange(keys.auditByReferral(R2), '-', '+')).map(([i]) => i)).toEqual([`${T0 + 5000}-2`]);
-    expect(await redis.get(keys.auditLastId())).toBe(`${T0 + 5000}-3`);
+    expect(r1).toEqual((await audit.query({})).filter((e) => e.referralId === R1));
+    expect(await audit.query({ referralId: R1, from: at(1000), limit: 2 })).toEqual(r1.slice(1, 3));
+    expect((await audit.query({ referralId: R2 })).map((e) => e.id)).toEqual([`${T0 + 2000}-1`]);
   });
 
   it('refuses a retention period that is not a positive number', () => {
