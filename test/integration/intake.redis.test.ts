@@ -255,7 +255,7 @@ describe('intake on real Redis', () => {
       }
       // The audit trail was written, and read above.
       expect(keys.some((k) => k.endsWith(':audit'))).toBe(true);
-      expect(dump).toContain('enc1.');
+      expect(dump).toContain('enc2.');
       expect(dump).not.toContain(planted);
       expect(logs.text()).not.toContain(planted);
     } finally {

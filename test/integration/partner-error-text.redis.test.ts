@@ -223,7 +223,7 @@ describe('a partner echoing the patient in its error text', () => {
 
     // The words were heard and sealed (else the rest proves nothing), bound to their entry.
     for (const job of dead) {
-      expect(job.data.partnerText).toMatch(/^enc1\./);
+      expect(job.data.partnerText).toMatch(/^enc2\./);
       expect(ctx.cipher.decrypt(job.data.partnerText!, deadLetterTextAad(job.data))).toContain(SURNAME);
       expect(() => ctx.cipher.decrypt(job.data.partnerText!, 'elsewhere')).toThrow();
     }

@@ -106,7 +106,7 @@ describe('retention', () => {
     expect(await expireDeadLetterPersonalData(ctx, now)).toBe(1);
     const old = (await ctx.queues.deadLetter.getJob('dl-old'))!.data;
     expect(old).toMatchObject({ reason: 'test', crimeReference: 'CC-26-0000077', data: { sealedExpired: true } });
-    expect(JSON.stringify(old)).not.toContain('enc1.');
+    expect(JSON.stringify(old)).not.toMatch(/enc\d\./);
     expect((await ctx.queues.deadLetter.getJob('dl-new'))!.data.data).toHaveProperty('sealed');
     const refused = await redriveDeadLetter(ctx, 'dl-old', 'operator:tester');
     expect(refused).toMatchObject({ outcome: 'refused', why: expect.stringContaining('expired') });

@@ -1,0 +1,89 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { nhsView } from '../../src/mappings/allow-lists';
+import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
+import { DataCipher, MAX_SEALED_PLAIN_BYTES } from '../../src/store/crypto';
+import { clinicalReferral } from '../helpers/referrals';
+
+const key = Buffer.alloc(32, 7);
+const cipher = new DataCipher([{ id: 'old', key }]);
+
+/** Sealed by the uncompressed format under key `old`, before enc2 existed. */
+const ENC1_VALUE = 'enc1.old.SQRM7_eF1w7YXVBN.n7A-nrtocQWg9tYXfNGVbw.kqO2oPSxA01pZnqD5NyDlyVvazZVCXOSNICjJwQ-Hg';
+
+/** An enc2 value with these plaintext bytes, sealed as the format says but by hand, so the bytes can be anything. */
+function enc2Of(deflated: Buffer, aad: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([c.update(deflated), c.final()]);
+  return ['enc2', 'old', iv.toString('base64url'), c.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+}
+
+describe('DataCipher', () => {
+  it('seals as enc2 and opens it again', () => {
+    const value = { surname: 'Plantedname', lines: ['1 Example Street'], n: 1, text: 'é — ✓' };
+    const sealed = cipher.sealJson(value, 'r-1');
+    expect(sealed).toMatch(/^enc2\.old\.[\w-]{16}\.[\w-]{22}\.[\w-]+$/);
+    expect(cipher.openJson(sealed, 'r-1')).toEqual(value);
+    expect(cipher.decrypt(cipher.encrypt('', 'r-1'), 'r-1')).toBe('');
+  });
+
+  it('still opens enc1 values', () => {
+    expect(cipher.openJson(ENC1_VALUE, 'r-1')).toEqual({ surname: 'Plantedname', n: 1 });
+    expect(() => cipher.openJson(ENC1_VALUE, 'r-2')).toThrow();
+  });
+
+  it('opens a value sealed under an older key after rotation', () => {
+    const sealed = cipher.encrypt('hello', 'a');
+    const rotated = new DataCipher([
+      { id: 'new', key: randomBytes(32) },
+      { id: 'old', key },
+    ]);
+    expect(rotated.decrypt(sealed, 'a')).toBe('hello');
+    expect(rotated.decrypt(ENC1_VALUE, 'r-1')).toContain('Plantedname');
+    expect(rotated.encrypt('hello', 'a')).toMatch(/^enc2\.new\./);
+  });
+
+  it('refuses the wrong associated data, the wrong key, an unknown key id and tampered ciphertext', () => {
+    const sealed = cipher.encrypt('Plantedname', 'r-1:outbound');
+    expect(() => cipher.decrypt(sealed, 'r-1')).toThrow();
+    expect(() => new DataCipher([{ id: 'old', key: randomBytes(32) }]).decrypt(sealed, 'r-1:outbound')).toThrow();
+    expect(() => new DataCipher([{ id: 'other', key }]).decrypt(sealed, 'r-1:outbound')).toThrow('no data key with id old');
+    const parts = sealed.split('.');
+    const body = Buffer.from(parts[4]!, 'base64url');
+    body.writeUInt8(body.readUInt8(0) ^ 1, 0);
+    parts[4] = body.toString('base64url');
+    expect(() => cipher.decrypt(parts.join('.'), 'r-1:outbound')).toThrow();
+    expect(() => cipher.decrypt('enc9.old.a.b.c', 'r-1')).toThrow('not an encrypted value');
+  });
+
+  it('refuses a decompression bomb with a clear error', () => {
+    const bomb = enc2Of(deflateRawSync(Buffer.alloc(MAX_SEALED_PLAIN_BYTES + 1)), 'r-1');
+    expect(bomb.length).toBeLessThan(20_000);
+    expect(() => cipher.decrypt(bomb, 'r-1')).toThrow(`sealed value opens to more than ${MAX_SEALED_PLAIN_BYTES} bytes: refused`);
+    expect(() => cipher.decrypt(enc2Of(Buffer.from('not deflate at all'), 'r-1'), 'r-1')).toThrow(/^sealed value does not inflate/);
+  });
+
+  it('seals a value too large to inflate safely uncompressed, so it still opens', () => {
+    const large = 'x'.repeat(MAX_SEALED_PLAIN_BYTES + 1);
+    const sealed = cipher.encrypt(large, 'q');
+    expect(sealed).toMatch(/^enc1\./);
+    expect(cipher.decrypt(sealed, 'q')).toBe(large);
+  });
+
+  it('stores a realistic FHIR Bundle in well under half its JSON', () => {
+    const bundle = referralToTransactionBundle(nhsView(clinicalReferral()), {
+      trustOdsCode: 'R0A',
+      trustName: 'Another NHS Foundation Trust',
+      policeOrgName: 'Another Police',
+      policeOrgCode: 'ANOTHER',
+      referralIdSystem: 'https://bridge.another.example/Id/referral',
+      crimeReferenceSystem: 'https://bridge.another.example/Id/crime-reference',
+    });
+    const json = JSON.stringify(bundle);
+    const sealed = cipher.sealJson(bundle, 'r-1:outbound');
+    expect(sealed.length).toBeLessThan(0.5 * json.length);
+    expect(cipher.openJson(sealed, 'r-1:outbound')).toEqual(bundle);
+  });
+});
