@@ -93,7 +93,10 @@ async function applyDecision(
   // outbound payload is all the bridge needs, so personal data is not re-written or kept longer.
   // Sent with the status change below, in one round trip: on one connection the details are
   // saved first, and nothing is delivered until both have succeeded.
-  const saving = !meta || !AT_PARTNER_STATUSES.has(meta.status) ? referrals.saveData(referral) : Promise.resolve();
+  const saving =
+    !meta || !AT_PARTNER_STATUSES.has(meta.status)
+      ? referrals.saveData(referral, { untilSent: decided.decision === 'QUEUED' })
+      : Promise.resolve();
   saving.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled meanwhile
   try {
     await applyDecided(ctx, decided, correlationId, meta, saving);

@@ -143,10 +143,14 @@ export class ReferralStore {
     return entry ? (JSON.parse(entry) as TimelineEntry) : undefined;
   }
 
-  /** The latest referral message (personal data): encrypted, expires after the retention period. */
-  async saveData(referral: Referral): Promise<void> {
+  /**
+   * The latest referral message (personal data): encrypted, expires after the retention period.
+   * `untilSent`: the referral is about to be delivered, and reaching the partner deletes these
+   * details, so they are not worth compressing; held ones may wait for weeks and are.
+   */
+  async saveData(referral: Referral, { untilSent = false }: { untilSent?: boolean } = {}): Promise<void> {
     const id = referral.referralId;
-    await this.redis.set(this.keys.data(id), this.cipher.sealJson(referral, id), 'EX', this.retentionSeconds);
+    await this.redis.set(this.keys.data(id), this.cipher.sealJson(referral, id, { compress: !untilSent }), 'EX', this.retentionSeconds);
   }
 
   async loadData(id: string): Promise<Referral | undefined> {

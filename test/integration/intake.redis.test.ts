@@ -100,6 +100,22 @@ describe('intake on real Redis', () => {
     expect(await ctx.referrals.outboxSize()).toBe(3);
   });
 
+  test('details about to be sent are sealed uncompressed (sending deletes them); held ones, which may wait for weeks, compressed', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-Z1', 1, { victimConsent: 'NOT_ASKED' })])), 'push');
+    // The intake job's copy of the record is read once, by intake.
+    const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
+    expect(job!.data.sealed).toMatch(/^enc1\./);
+    await runIntake();
+    const clinical = referralIdFor('CHESHIRE', 'CC-26-Z1', 'CLINICAL', 'P2');
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-Z1', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.get(clinical))?.status).toBe('QUEUED');
+    expect(await ctx.redis.get(ctx.keys.data(clinical))).toMatch(/^enc1\./);
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('HELD');
+    expect(await ctx.redis.get(ctx.keys.data(advocacy))).toMatch(/^enc2\./);
+    expect((await ctx.referrals.loadData(advocacy))?.referralId).toBe(advocacy);
+    expect((await ctx.referrals.loadData(clinical))?.referralId).toBe(clinical);
+  });
+
   test('the same crime and version with different content is quarantined as a conflict; the first content stands', async () => {
     const planted = 'Quillonerazeph';
     const first = await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-F1', 1)])), 'push');

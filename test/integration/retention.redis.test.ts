@@ -78,6 +78,8 @@ describe('retention', () => {
       expect([queue, opts.removeOnFail]).toEqual([queue, expect.objectContaining({ age: expect.any(Number), count: expect.any(Number) })]);
     }
     expect(defaultJobOptions(ctx.config, QUEUE.deadLetter)).toMatchObject({ removeOnComplete: false, removeOnFail: false });
+    // A finished page job holds fifty sealed police records (~160 KB) that nothing reads again.
+    expect((defaultJobOptions(ctx.config, QUEUE.intake).removeOnComplete as { count: number }).count).toBeLessThanOrEqual(50);
   });
 
   test('a dead letter keeps its metadata but loses its sealed police record after RETENTION_DAYS', async () => {

@@ -3,6 +3,7 @@ import { deflateRawSync } from 'node:zlib';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
 import { DataCipher, MAX_SEALED_PLAIN_BYTES } from '../../src/store/crypto';
+import { ENC2_DICTIONARY } from '../../src/store/seal-dictionary';
 import { clinicalReferral } from '../helpers/referrals';
 
 const key = Buffer.alloc(32, 7);
@@ -63,6 +64,27 @@ describe('DataCipher', () => {
     expect(bomb.length).toBeLessThan(20_000);
     expect(() => cipher.decrypt(bomb, 'r-1')).toThrow(`sealed value opens to more than ${MAX_SEALED_PLAIN_BYTES} bytes: refused`);
     expect(() => cipher.decrypt(enc2Of(Buffer.from('not deflate at all'), 'r-1'), 'r-1')).toThrow(/^sealed value does not inflate/);
+  });
+
+  it('seals uncompressed as enc1 when asked, and opens it the same', () => {
+    const value = { surname: 'Plantedname', lines: ['1 Example Street', '1 Example Street'] };
+    const sealed = cipher.sealJson(value, 'r-1', { compress: false });
+    expect(sealed).toMatch(/^enc1\.old\./);
+    expect(cipher.openJson(sealed, 'r-1')).toEqual(value);
+    expect(cipher.sealJson(value, 'r-1', { compress: true })).toMatch(/^enc2\./);
+  });
+
+  it('opens enc2 values deflated with the full 32 KiB window, as they were sealed before', () => {
+    const plain = JSON.stringify({ resourceType: 'Bundle', entry: Array.from({ length: 40 }, (_, i) => ({ fullUrl: `urn:uuid:${i}` })) });
+    const wide = enc2Of(deflateRawSync(Buffer.from(plain), { level: 3, dictionary: ENC2_DICTIONARY }), 'r-1');
+    expect(cipher.decrypt(wide, 'r-1')).toBe(plain);
+  });
+
+  it('never repeats an IV, across the random blocks they are drawn from', () => {
+    const ivs = new Set<string>();
+    for (let i = 0; i < 2500; i++) ivs.add(cipher.encrypt('x', 'a', { compress: i % 2 === 0 }).split('.')[2]!);
+    expect(ivs.size).toBe(2500);
+    for (const iv of ivs) expect(Buffer.from(iv, 'base64url')).toHaveLength(12);
   });
 
   it('seals a value too large to inflate safely uncompressed, so it still opens', () => {

@@ -108,7 +108,8 @@ export async function ingestRecords(
     jobs.push({
       name: 'record',
       data: {
-        sealed: cipher.sealJson(record, jobId),
+        // Read once by intake, and the job removed soon after it completes: not worth compressing.
+        sealed: cipher.sealJson(record, jobId, { compress: false }),
         crimeReference: record.crimeReference,
         recordVersion: record.recordVersion,
         force,
