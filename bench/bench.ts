@@ -21,11 +21,25 @@ import { startBenchPartners } from './partners';
 const ROOT = join(__dirname, '..');
 const NEVER = '0 0 1 1 *';
 
+/** Issue #20's targets on a 2-core machine; the bench says which a run meets. */
+const TARGETS = {
+  bridgeCpuMs: 1.2,
+  redisCpuMs: 0.35,
+  ratioToSkeleton: 0.7,
+  /** Redis memory after the backlog: 150 MB for 20,000 records, 500 MB for 100,000 (interpolated, per record). */
+  redisMemoryMb: (records: number) => (records <= 20_000 ? 150 : 150 + ((records - 20_000) * 350) / 80_000),
+  p99Ms: 100,
+  p99AtRate: 100,
+  peakRssMb: 300,
+};
+const KNEE_STEP = 50;
+const KNEE_MAX = 1000;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       records: { type: 'string', default: '20000' },
-      rate: { type: 'string', default: '200' },
+      rate: { type: 'string', default: '100' },
       'latency-seconds': { type: 'string', default: '15' },
       'warmup-seconds': { type: 'string', default: '5' },
       // V8 flags for the bridge processes; the default is docker-compose.yml's NODE_OPTIONS.
@@ -41,6 +55,9 @@ async function main(): Promise<void> {
       // first bench. The bridge itself now queues one hop per record when first attempts succeed.
       'baseline-hops': { type: 'string', default: '3' },
       'skip-latency': { type: 'boolean', default: false },
+      // After the fixed-rate run, rates rising by 50 records/s until p99 passes the target.
+      'skip-knee': { type: 'boolean', default: false },
+      'knee-seconds': { type: 'string', default: '6' },
     },
   });
   const records = Number(values.records);
@@ -156,26 +173,26 @@ async function main(): Promise<void> {
       },
     };
 
+    // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
+    // Redis memory is read then: what the backlog left behind, reconciliation and audit included.
+    let posts = -1;
+    while (partners.stats().outcomePosts !== posts) {
+      posts = partners.stats().outcomePosts;
+      await sleep(2000);
+    }
+    const backlogRedisMemoryMb = round((usedMemory(await admin.info('memory')) - memoryBefore) / 2 ** 20);
+
     // 2. Latency at a fixed arrival rate: records pushed one by one, push → partner receipt, in one
     //    steady stream whose first seconds are a warm-up, reported but not counted: the push route
     //    is not yet compiled hot after a pulled backlog, and those seconds measured the JIT.
     type RateRun = { rate: number; seconds: number; referrals: number; latencyMs: ReturnType<typeof percentiles> };
-    let fixedRate:
-      (RateRun & { warmup: RateRun; cpuMsPerReferral: { bridge: number; redis: number; pushClientAndSimulators: number } }) | undefined;
-    if (!values['skip-latency']) {
-      // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
-      let posts = -1;
-      while (partners.stats().outcomePosts !== posts) {
-        posts = partners.stats().outcomePosts;
-        await sleep(2000);
-      }
-      const rate = Number(values.rate);
-      const warmupSeconds = Number(values['warmup-seconds']);
-      const pushSeconds = Number(values['latency-seconds']);
+    type PushRun = RateRun & { warmup: RateRun; cpuMsPerReferral: { bridge: number; redis: number; pushClientAndSimulators: number } };
+    let pushes = 0;
+    const pushAtRate = async (rate: number, warmupSeconds: number, pushSeconds: number): Promise<PushRun> => {
       const extra = generateFeedRecords({
-        records: rate * (warmupSeconds + pushSeconds),
-        seed: 99,
-        prefix: 'PUSH',
+        records: Math.ceil(rate * (warmupSeconds + pushSeconds)),
+        seed: 99 + pushes,
+        prefix: `PUSH${++pushes}`,
         now: new Date(),
       }).filter((g) => g.recordVersion === 1 && g.kind === 'full');
       const pushedAt = new Map<string, number>();
@@ -239,7 +256,7 @@ async function main(): Promise<void> {
         pushClientAndSimulators: round2((cpuEnd.bench.user + cpuEnd.bench.system) / 1000 / arrived.length),
       };
       // BENCH_LATENCY_DUMP=file: every push's (ms since the measured window began, latency), to see when the slow ones happen.
-      if (process.env.BENCH_LATENCY_DUMP) {
+      if (process.env.BENCH_LATENCY_DUMP && pushes === 1) {
         writeFileSync(
           process.env.BENCH_LATENCY_DUMP,
           `${arrived.map(([id, at]) => `${at - measureFrom}\t${partners.received.get(id)! - at}\t${id}`).join('\n')}\n`,
@@ -251,7 +268,9 @@ async function main(): Promise<void> {
         referrals: rows.length,
         latencyMs: percentiles(rows.map(([id, at]) => partners.received.get(id)! - at)),
       });
-      fixedRate = {
+      // Settle before the next run: its first pushes must not queue behind this one's write-backs.
+      for (let quiet = -1; partners.stats().outcomePosts !== quiet; await sleep(1000)) quiet = partners.stats().outcomePosts;
+      return {
         ...run(
           arrived.filter(([, at]) => at >= measureFrom),
           pushSeconds,
@@ -262,6 +281,29 @@ async function main(): Promise<void> {
           warmupSeconds,
         ),
       };
+    };
+
+    let fixedRate: PushRun | undefined;
+    // 3. The knee: pushed at rising rates, shorter runs, until p99 passes the latency target.
+    let knee:
+      { p99PassesTargetAt?: number; lastRateWithin?: number; steps: { rate: number; referrals: number; p99: number }[] } | undefined;
+    if (!values['skip-latency']) {
+      fixedRate = await pushAtRate(Number(values.rate), Number(values['warmup-seconds']), Number(values['latency-seconds']));
+      if (fixedRate.latencyMs.p99 > TARGETS.p99Ms) knee = { p99PassesTargetAt: fixedRate.rate, steps: [] };
+      else if (!values['skip-knee']) {
+        knee = { lastRateWithin: Number(values.rate), steps: [] };
+        const stepSeconds = Number(values['knee-seconds']);
+        for (let rate = Number(values.rate) + KNEE_STEP; rate <= KNEE_MAX; rate += KNEE_STEP) {
+          const step = await pushAtRate(rate, 2, stepSeconds);
+          knee.steps.push({ rate: step.rate, referrals: step.referrals, p99: step.latencyMs.p99 });
+          say(`  pushed at ${step.rate} records/s: p99 ${step.latencyMs.p99} ms`);
+          if (step.latencyMs.p99 > TARGETS.p99Ms || step.referrals === 0) {
+            knee.p99PassesTargetAt = rate;
+            break;
+          }
+          knee.lastRateWithin = rate;
+        }
+      }
     }
 
     const peakRssMb = Math.max(...pids().map(peakRss));
@@ -274,7 +316,7 @@ async function main(): Promise<void> {
     const redisMemory = usedMemory(await admin.info('memory'));
     await Promise.all(bridges.map((b) => b.stop()));
 
-    // 3. Raw BullMQ on the same Redis: no-op jobs through three hops by default (intake → delivery → police
+    // 4. Raw BullMQ on the same Redis: no-op jobs through three hops by default (intake → delivery → police
     //    write-back, as each referral takes at least), the same concurrency, in one process.
     let baseline: { hops: number; flows: number; seconds: number; flowsPerSecond: number } | undefined;
     const hops = Math.max(1, Number(values['baseline-hops']));
@@ -289,7 +331,7 @@ async function main(): Promise<void> {
         hops,
       );
 
-    // 4. The I/O skeleton: the same flows, hops and concurrency, plus per flow the bridge's own
+    // 5. The I/O skeleton: the same flows, hops and concurrency, plus per flow the bridge's own
     //    partner POSTs and status-commit-sized scripts (counted in the backlog), and nothing else.
     let skeleton: Awaited<ReturnType<typeof rawBullmq>> | undefined;
     if (!values['skip-skeleton']) {
@@ -329,13 +371,16 @@ async function main(): Promise<void> {
       skeleton,
       ratioToSkeleton: skeleton ? Math.round((backlog.referralsPerSecond / skeleton.flowsPerSecond) * 1000) / 1000 : undefined,
       fixedRate,
+      knee,
       peakRssMb,
-      redisMemoryMb: round((redisMemory - memoryBefore) / 2 ** 20),
+      redisMemoryMb: backlogRedisMemoryMb,
+      redisMemoryAtEndMb: round((redisMemory - memoryBefore) / 2 ** 20),
       partnerCalls: backlogCalls,
       deadLetters: sum(Object.values(deadLetters)),
     };
-    printTable(result);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    const targets = targetsMet(result);
+    printTable({ ...result, targets });
+    process.stdout.write(`${JSON.stringify({ ...result, targets })}\n`);
   } finally {
     await Promise.all(bridges.map((b) => b.stop()));
     await partners.stop();
@@ -544,6 +589,36 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+type Target = { name: string; value: number | undefined; limit: number; higherIsBetter?: boolean; met?: boolean };
+
+/** Each target against this run; one not measured (a skipped part) is left out of the count. */
+function targetsMet(r: {
+  records: number;
+  backlog: { cpuMsPerReferral: { bridge: number; redis: number } };
+  ratioToSkeleton?: number;
+  fixedRate?: { rate: number; latencyMs: { p99: number } };
+  peakRssMb: number;
+  redisMemoryMb: number;
+}): { met: number; of: number; list: Target[] } {
+  const list: Target[] = [
+    { name: 'bridge CPU ms per referral (backlog)', value: r.backlog.cpuMsPerReferral.bridge, limit: TARGETS.bridgeCpuMs },
+    { name: 'Redis CPU ms per referral (backlog)', value: r.backlog.cpuMsPerReferral.redis, limit: TARGETS.redisCpuMs },
+    { name: 'bridge / skeleton', value: r.ratioToSkeleton, limit: TARGETS.ratioToSkeleton, higherIsBetter: true },
+    { name: `Redis MB after ${r.records} records`, value: r.redisMemoryMb, limit: round(TARGETS.redisMemoryMb(r.records)) },
+    {
+      name: `p99 ms pushed at ${TARGETS.p99AtRate} records/s`,
+      value: r.fixedRate && Math.abs(r.fixedRate.rate - TARGETS.p99AtRate) <= 5 ? r.fixedRate.latencyMs.p99 : undefined,
+      limit: TARGETS.p99Ms,
+    },
+    { name: 'peak RSS MB', value: r.peakRssMb, limit: TARGETS.peakRssMb },
+  ].map((t: Target) => ({
+    ...t,
+    met: t.value === undefined ? undefined : t.higherIsBetter ? t.value >= t.limit : t.value <= t.limit,
+  }));
+  const measured = list.filter((t) => t.met !== undefined);
+  return { met: measured.filter((t) => t.met).length, of: measured.length, list };
+}
+
 function printTable(
   r: Record<string, unknown> & {
     backlog: {
@@ -562,6 +637,8 @@ function printTable(
     | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
   const fixed = r.fixedRate as (Run & { warmup: Run; cpuMsPerReferral: Record<string, number> }) | undefined;
+  const knee = r.knee as { p99PassesTargetAt?: number; lastRateWithin?: number } | undefined;
+  const targets = r.targets as ReturnType<typeof targetsMet>;
   const rows: [string, string][] = [
     ['backlog', `${b.referrals} referrals in ${b.seconds} s = ${b.referralsPerSecond} referrals/s`],
     ['  latency ingest → partner', `p50 ${b.latencyMs.p50} ms, p95 ${b.latencyMs.p95} ms, p99 ${b.latencyMs.p99} ms`],
@@ -596,9 +673,22 @@ function printTable(
         ? `bridge ${fixed.cpuMsPerReferral.bridge} ms, Redis ${fixed.cpuMsPerReferral.redis} ms, push client + simulators ${fixed.cpuMsPerReferral.pushClientAndSimulators} ms`
         : '-',
     ],
+    [
+      'p99 passes 100 ms at',
+      knee
+        ? knee.p99PassesTargetAt !== undefined
+          ? `${knee.p99PassesTargetAt} records/s${knee.lastRateWithin !== undefined ? ` (within at ${knee.lastRateWithin})` : ''}`
+          : `not below ${KNEE_MAX} records/s`
+        : 'skipped',
+    ],
     ['peak RSS of the bridge', `${r.peakRssMb} MB`],
-    ['Redis memory used', `${r.redisMemoryMb} MB`],
+    ['Redis memory after the backlog', `${r.redisMemoryMb} MB (${r.redisMemoryAtEndMb} MB at the end)`],
     ['dead letters', String(r.deadLetters)],
+    ...targets.list.map((t): [string, string] => [
+      `target: ${t.name}`,
+      t.met === undefined ? 'not measured' : `${t.value} (${t.higherIsBetter ? '≥' : '≤'} ${t.limit}) ${t.met ? '✓' : '✗'}`,
+    ]),
+    ['targets met', `${targets.met} of ${targets.of}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n')}\n\n`);
