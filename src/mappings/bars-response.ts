@@ -1,5 +1,5 @@
 import type { Bundle, Encounter, MessageHeader, OperationOutcome, ServiceRequest } from '@medplum/fhirtypes';
-import { v5 as uuidv5 } from 'uuid';
+import { nameUuid } from '../domain/name-uuid';
 import { summariseOutcome } from './operation-outcome';
 import type { ReferralStatus } from '../domain/lifecycle';
 import type { NhsUpdate } from '../domain/nhs-update';
@@ -179,8 +179,8 @@ export function barsAcknowledgement(
   bridgeEndpoint: string,
   timestamp: string,
 ): Bundle {
-  const id = uuidv5(`${received.messageId}:ack`, FHIR_FULLURL_NAMESPACE);
-  const headerId = uuidv5(`${received.messageId}:ack-header`, FHIR_FULLURL_NAMESPACE);
+  const id = nameUuid(`${received.messageId}:ack`, FHIR_FULLURL_NAMESPACE);
+  const headerId = nameUuid(`${received.messageId}:ack-header`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: headerId,

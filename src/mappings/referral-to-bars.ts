@@ -1,5 +1,5 @@
 import type { Bundle, BundleEntry, Consent, MessageHeader, Organization, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import { v5 as uuidv5 } from 'uuid';
+import { nameUuid } from '../domain/name-uuid';
 import type { NhsReferralView } from './allow-lists';
 import { BARS_USECASE_SYSTEM, BARS_USE_CASES } from './bars-codes';
 import { FHIR_FULLURL_NAMESPACE, ODS_ORGANIZATION_SYSTEM, referralToTransactionBundle, type FhirMappingOptions } from './referral-to-fhir';
@@ -36,7 +36,7 @@ export const BARS_SOURCE_SOFTWARE = 'iasu-bridge';
 export type BarsMessageKind = 'new' | 'cancel';
 
 export function barsMessageId(referralId: string, kind: BarsMessageKind = 'new'): string {
-  return uuidv5(`${referralId}:bars-message:${kind}`, FHIR_FULLURL_NAMESPACE);
+  return nameUuid(`${referralId}:bars-message:${kind}`, FHIR_FULLURL_NAMESPACE);
 }
 
 export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOptions): Bundle {
@@ -50,7 +50,7 @@ export function referralToBarsMessage(view: NhsReferralView, opts: BarsMappingOp
   const isTrust = (o: Organization) => o.identifier?.some((i) => i.system === ODS_ORGANIZATION_SYSTEM) ?? false;
   const trust = organizationEntry(entries, isTrust);
   const police = organizationEntry(entries, (o) => !isTrust(o));
-  const headerId = uuidv5(`${view.referralId}:MessageHeader:new`, FHIR_FULLURL_NAMESPACE);
+  const headerId = nameUuid(`${view.referralId}:MessageHeader:new`, FHIR_FULLURL_NAMESPACE);
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: headerId,
@@ -104,7 +104,7 @@ function organizationEntry(entries: BundleEntry[], match: (o: Organization) => b
  */
 export function barsCancelMessage(sent: Bundle, timestamp: string): Bundle {
   const referralId = referralIdOfMessage(sent);
-  const headerId = uuidv5(`${referralId}:MessageHeader:cancel`, FHIR_FULLURL_NAMESPACE);
+  const headerId = nameUuid(`${referralId}:MessageHeader:cancel`, FHIR_FULLURL_NAMESPACE);
   const [first, ...rest] = sent.entry ?? [];
   const header = first?.resource;
   if (header?.resourceType !== 'MessageHeader') throw new Error(`referral ${referralId}: sent message has no MessageHeader first`);

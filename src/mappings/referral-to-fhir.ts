@@ -11,7 +11,7 @@ import type {
   ServiceRequest,
   Task,
 } from '@medplum/fhirtypes';
-import { v5 as uuidv5 } from 'uuid';
+import { nameUuid } from '../domain/name-uuid';
 import type { Gender, LawfulBasisCode } from '../domain/crime-record';
 import type { NhsReferralView } from './allow-lists';
 
@@ -44,7 +44,7 @@ export const SERVICE_TEXT = 'Forensic psychology assessment';
 const UK_CORE = 'https://fhir.hl7.org.uk/StructureDefinition/';
 
 /**
- * Namespace of the bundle's fullUrls: uuidv5('urn:iasu:fhir-fullurl', URL namespace).
+ * Namespace of the bundle's fullUrls: nameUuid('urn:iasu:fhir-fullurl', URL namespace).
  * Fixed so a resend of the same referral carries the same fullUrls.
  */
 export const FHIR_FULLURL_NAMESPACE = '3d5f326f-0080-5a07-aed0-838bcda0e682';
@@ -70,7 +70,7 @@ type Basis =
 
 export function referralToTransactionBundle(view: NhsReferralView, opts: FhirMappingOptions): Bundle {
   const basis = basisOf(view);
-  const url = (key: string) => `urn:uuid:${uuidv5(`${view.referralId}:${key}`, FHIR_FULLURL_NAMESPACE)}`;
+  const url = (key: string) => `urn:uuid:${nameUuid(`${view.referralId}:${key}`, FHIR_FULLURL_NAMESPACE)}`;
   const ref = {
     trust: url('Organization:trust'),
     police: url('Organization:police'),

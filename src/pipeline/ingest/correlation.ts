@@ -1,7 +1,7 @@
-import { v5 as uuidv5 } from 'uuid';
+import { nameUuid } from '../../domain/name-uuid';
 import { REFERRAL_ID_NAMESPACE } from '../../domain/referral-id';
 
 /** One correlation id per crime record version, the same on every replay of that version. */
 export function correlationIdFor(force: string, crimeReference: string, recordVersion: number): string {
-  return uuidv5(`correlation:${force}:${crimeReference}:${recordVersion}`, REFERRAL_ID_NAMESPACE);
+  return nameUuid(`correlation:${force}:${crimeReference}:${recordVersion}`, REFERRAL_ID_NAMESPACE);
 }
