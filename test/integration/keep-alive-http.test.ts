@@ -24,7 +24,11 @@ describe('KeepAliveHttp', () => {
           res.writeHead(302, { location: 'http://elsewhere.invalid/' }).end();
           return;
         }
-        res.writeHead(201, { 'retry-after': '7', 'x-seen-length': String(req.headers['content-length'] ?? '') });
+        res.writeHead(201, {
+          'retry-after': '7',
+          'x-seen-length': String(req.headers['content-length'] ?? ''),
+          'x-seen-url': req.url ?? '',
+        });
         res.end(`${req.method} ${Buffer.concat(chunks).toString('utf8')}`);
       });
     });
@@ -51,6 +55,16 @@ describe('KeepAliveHttp', () => {
     expect(answer.header('x-seen-length')).toBe(String(Buffer.byteLength('héllo')));
     expect(answer.header('absent')).toBeNull();
     expect(answer.body.toString('utf8')).toBe('POST héllo');
+  });
+
+  test('each URL reaches its own path and query, however often each is called', async () => {
+    const urls = ['/a', '/a?cursor=1', '/b/c?x=%20y', '/a?cursor=2'];
+    for (let round = 0; round < 2; round++)
+      for (const url of urls) {
+        const answer = await http.request(`${base}${url}`, { method: 'GET', headers: {}, timeoutMs: 2000 });
+        expect(answer.header('x-seen-url')).toBe(url);
+      }
+    expect(() => http.request('not a url', { method: 'GET', headers: {}, timeoutMs: 2000 })).toThrow('Invalid URL');
   });
 
   test('calls one after another reuse one kept-alive connection', async () => {
