@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type BridgeConfig } from '../config';
-import type { DataCipher } from './crypto';
+import { sealedKeyId, type DataCipher } from './crypto';
 import type { Keys } from './keys';
 
 /**
@@ -63,7 +63,7 @@ export async function checkBridgeState(deps: BridgeStateDeps): Promise<BridgeSta
   await checkOneReferral(redis, keys, cipher);
   const canary = cipher.encrypt(CANARY, CANARY_AAD);
   if (!marker.startedAt) await redis.hsetnx(keys.bridgeStarted(), 'startedAt', new Date().toISOString());
-  if (!marker.canary || keyIdOf(marker.canary) !== keyIdOf(canary)) await redis.hset(keys.bridgeStarted(), 'canary', canary);
+  if (!marker.canary || sealedKeyId(marker.canary) !== sealedKeyId(canary)) await redis.hset(keys.bridgeStarted(), 'canary', canary);
   return result;
 }
 
@@ -71,15 +71,16 @@ export async function checkBridgeState(deps: BridgeStateDeps): Promise<BridgeSta
 async function checkOneReferral(redis: Redis, keys: Keys, cipher: DataCipher): Promise<void> {
   const id = await redis.srandmember(keys.allReferrals());
   if (!id) return;
-  const sealed = await redis.get(keys.data(id));
+  const sealed = await redis.getBuffer(keys.data(id));
   if (sealed) openOrRefuse(cipher, sealed, id, `referral ${id}`);
 }
 
-function openOrRefuse(cipher: DataCipher, sealed: string, aad: string, what: string): void {
+function openOrRefuse(cipher: DataCipher, sealed: string | Buffer, aad: string, what: string): void {
   try {
-    cipher.decrypt(sealed, aad);
+    if (typeof sealed === 'string') cipher.decrypt(sealed, aad);
+    else cipher.openBytes(sealed, aad);
   } catch (err) {
-    const keyId = keyIdOf(sealed);
+    const keyId = sealedKeyId(sealed);
     const message = (err as Error).message;
     const why = message.startsWith('no data key')
       ? 'DATA_KEYS does not list that key id (when rotating, keep the old key after the new one while data sealed under it remains)'
@@ -88,8 +89,4 @@ function openOrRefuse(cipher: DataCipher, sealed: string, aad: string, what: str
         : 'the key DATA_KEYS gives under that id is not the one it was sealed with';
     throw new ConfigError('DATA_KEYS', `cannot open data sealed under key id ${keyId} (${what}): ${why}`);
   }
-}
-
-function keyIdOf(sealed: string): string {
-  return sealed.split('.')[1] ?? '?';
 }

@@ -26,6 +26,7 @@ export class Keys {
   crime(crimeReference: string) {
     return `${this.prefix}:crime:${crimeReference}`;
   }
+  /** Where a crime's referrals were listed before they became fields of its hash: read, never written. */
   crimeReferrals(crimeReference: string) {
     return `${this.prefix}:crime:${crimeReference}:referrals`;
   }

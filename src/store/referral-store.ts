@@ -94,7 +94,8 @@ if ARGV[8] ~= '0' then
 end
 if ARGV[9] == 'new' then
   redis.call('SADD', KEYS[7], ARGV[7])
-  redis.call('SADD', KEYS[8], ARGV[7])
+  -- Its crime's hash lists it (a field per referral: a small hash stays compact, a set does not).
+  redis.call('HSET', KEYS[8], 'referral:' .. ARGV[7], '1')
 end
 -- The QUEUED index: every referral waiting to be delivered, by when it became QUEUED.
 if ARGV[10] == 'queued' then redis.call('ZADD', KEYS[9], ARGV[4], ARGV[7]) else redis.call('ZREM', KEYS[9], ARGV[7]) end
@@ -150,12 +151,17 @@ export class ReferralStore {
    */
   async saveData(referral: Referral, { untilSent = false }: { untilSent?: boolean } = {}): Promise<void> {
     const id = referral.referralId;
-    await this.redis.set(this.keys.data(id), this.cipher.sealJson(referral, id, { compress: !untilSent }), 'EX', this.retentionSeconds);
+    await this.redis.set(
+      this.keys.data(id),
+      this.cipher.sealJsonBytes(referral, id, { compress: !untilSent }),
+      'EX',
+      this.retentionSeconds,
+    );
   }
 
   async loadData(id: string): Promise<Referral | undefined> {
-    const sealed = await this.redis.get(this.keys.data(id));
-    return sealed ? this.cipher.openJson<Referral>(sealed, id) : undefined;
+    const sealed = await this.redis.getBuffer(this.keys.data(id));
+    return sealed ? this.cipher.openJsonBytes<Referral>(sealed, id) : undefined;
   }
 
   /**
@@ -174,12 +180,12 @@ export class ReferralStore {
 
   /** The exact payload sent to the partner, frozen at the first attempt so retries are byte-identical. */
   async saveOutbound(id: string, payload: unknown): Promise<void> {
-    await this.redis.set(this.keys.outbound(id), this.cipher.sealJson(payload, `${id}:outbound`), 'EX', this.retentionSeconds);
+    await this.redis.set(this.keys.outbound(id), this.cipher.sealJsonBytes(payload, `${id}:outbound`), 'EX', this.retentionSeconds);
   }
 
   async loadOutbound<T>(id: string): Promise<T | undefined> {
-    const sealed = await this.redis.get(this.keys.outbound(id));
-    return sealed ? this.cipher.openJson<T>(sealed, `${id}:outbound`) : undefined;
+    const sealed = await this.redis.getBuffer(this.keys.outbound(id));
+    return sealed ? this.cipher.openJsonBytes<T>(sealed, `${id}:outbound`) : undefined;
   }
 
   /**
@@ -187,9 +193,9 @@ export class ReferralStore {
    * else the referral details to build it from. Only the one used is decrypted.
    */
   async loadForDelivery<T>(id: string): Promise<{ outbound?: T; data?: Referral }> {
-    const [outbound, data] = await this.redis.mget(this.keys.outbound(id), this.keys.data(id));
-    if (outbound) return { outbound: this.cipher.openJson<T>(outbound, `${id}:outbound`) };
-    return data ? { data: this.cipher.openJson<Referral>(data, id) } : {};
+    const [outbound, data] = await this.redis.mgetBuffer(this.keys.outbound(id), this.keys.data(id));
+    if (outbound) return { outbound: this.cipher.openJsonBytes<T>(outbound, `${id}:outbound`) };
+    return data ? { data: this.cipher.openJsonBytes<Referral>(data, id) } : {};
   }
 
   async patch(id: string, fields: TransitionRequest['patch']): Promise<void> {
@@ -238,7 +244,7 @@ export class ReferralStore {
         this.keys.data(id),
         this.keys.outbound(id),
         this.keys.allReferrals(),
-        this.keys.crimeReferrals(crimeReference),
+        this.keys.crime(crimeReference),
         this.keys.queued(),
         ...(audit?.keys ?? []),
         String(meta?.statusSeq ?? 0),
@@ -297,8 +303,17 @@ export class ReferralStore {
     );
   }
 
+  /** The crime's referrals: fields of its hash, and of the set that listed them before. */
   async idsForCrime(crimeReference: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.crimeReferrals(crimeReference));
+    const replies = (await this.redis
+      .pipeline()
+      .hkeys(this.keys.crime(crimeReference))
+      .smembers(this.keys.crimeReferrals(crimeReference))
+      .exec()) as [Error | null, string[]][];
+    for (const [err] of replies) if (err) throw err;
+    const ids = new Set(replies[1]![1]);
+    for (const field of replies[0]![1]) if (field.startsWith('referral:')) ids.add(field.slice(9));
+    return [...ids];
   }
 
   async allIds(): Promise<string[]> {

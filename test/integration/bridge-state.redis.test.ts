@@ -77,7 +77,7 @@ describe('bridge state at start', () => {
       const ctx = createContext(config, logger);
       try {
         await ctx.redis.sadd(ctx.keys.allReferrals(), 'r-1');
-        await ctx.redis.set(ctx.keys.data('r-1'), ctx.cipher.sealJson({ planted: true }, 'r-1'));
+        await ctx.redis.set(ctx.keys.data('r-1'), ctx.cipher.sealJsonBytes({ planted: true }, 'r-1'));
       } finally {
         await ctx.close();
       }

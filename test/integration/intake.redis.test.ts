@@ -109,9 +109,10 @@ describe('intake on real Redis', () => {
     const clinical = referralIdFor('CHESHIRE', 'CC-26-Z1', 'CLINICAL', 'P2');
     const advocacy = referralIdFor('CHESHIRE', 'CC-26-Z1', 'ADVOCACY', 'P1');
     expect((await ctx.referrals.get(clinical))?.status).toBe('QUEUED');
-    expect(await ctx.redis.get(ctx.keys.data(clinical))).toMatch(/^enc1\./);
+    // The binary forms' first byte: 0x01 enc1, 0x02 enc2 (crypto.ts).
+    expect((await ctx.redis.getBuffer(ctx.keys.data(clinical)))?.[0]).toBe(0x01);
     expect((await ctx.referrals.get(advocacy))?.status).toBe('HELD');
-    expect(await ctx.redis.get(ctx.keys.data(advocacy))).toMatch(/^enc2\./);
+    expect((await ctx.redis.getBuffer(ctx.keys.data(advocacy)))?.[0]).toBe(0x02);
     expect((await ctx.referrals.loadData(advocacy))?.referralId).toBe(advocacy);
     expect((await ctx.referrals.loadData(clinical))?.referralId).toBe(clinical);
   });

@@ -47,6 +47,17 @@ describe('retention', () => {
     expect(await ctx.redis.ttl(ctx.keys.referral(id))).toBe(-1);
   });
 
+  test("a crime's referrals are fields of its small hash, not a set of their own; those listed in a set before are still found", async () => {
+    const referral = advocacyReferral({ referralId: '0b6f3a0e-6c1d-5f4e-8a2b-7d9c1e3f5a60', crimeReference: 'CC-26-0000777' });
+    await queue(referral);
+    expect(await ctx.redis.exists(ctx.keys.crimeReferrals('CC-26-0000777'))).toBe(0);
+    expect(await ctx.redis.hget(ctx.keys.crime('CC-26-0000777'), `referral:${referral.referralId}`)).toBe('1');
+    expect(await ctx.redis.call('OBJECT', 'ENCODING', ctx.keys.crime('CC-26-0000777'))).toBe('listpack');
+    await ctx.redis.sadd(ctx.keys.crimeReferrals('CC-26-0000777'), 'listed-before', referral.referralId);
+    expect((await ctx.referrals.idsForCrime('CC-26-0000777')).sort()).toEqual([referral.referralId, 'listed-before'].sort());
+    expect(await ctx.referrals.idsForCrime('CC-26-0000778')).toEqual([]);
+  });
+
   test('details of a referral never sent expire RETENTION_DAYS after its terminal status', async () => {
     const referral = advocacyReferral({ referralId: '5d1c7a2e-0b9f-5e3a-9c41-2f8e6b0d4a17' });
     const id = referral.referralId;
@@ -80,6 +91,9 @@ describe('retention', () => {
     expect(defaultJobOptions(ctx.config, QUEUE.deadLetter)).toMatchObject({ removeOnComplete: false, removeOnFail: false });
     // A finished page job holds fifty sealed police records (~160 KB) that nothing reads again.
     expect((defaultJobOptions(ctx.config, QUEUE.intake).removeOnComplete as { count: number }).count).toBeLessThanOrEqual(50);
+    // Finished deliveries and cancels are read by nothing: a thousand each, not a day's worth.
+    for (const queue of [QUEUE.nhsDelivery, QUEUE.charityDelivery])
+      expect((defaultJobOptions(ctx.config, queue).removeOnComplete as { count: number }).count).toBeLessThanOrEqual(1000);
   });
 
   test('a dead letter keeps its metadata but loses its sealed police record after RETENTION_DAYS', async () => {

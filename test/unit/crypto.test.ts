@@ -2,7 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { nhsView } from '../../src/mappings/allow-lists';
 import { referralToTransactionBundle } from '../../src/mappings/referral-to-fhir';
-import { DataCipher, MAX_SEALED_PLAIN_BYTES } from '../../src/store/crypto';
+import { DataCipher, MAX_SEALED_PLAIN_BYTES, sealedKeyId } from '../../src/store/crypto';
 import { ENC2_DICTIONARY } from '../../src/store/seal-dictionary';
 import { clinicalReferral } from '../helpers/referrals';
 
@@ -85,6 +85,35 @@ describe('DataCipher', () => {
     for (let i = 0; i < 2500; i++) ivs.add(cipher.encrypt('x', 'a', { compress: i % 2 === 0 }).split('.')[2]!);
     expect(ivs.size).toBe(2500);
     for (const iv of ivs) expect(Buffer.from(iv, 'base64url')).toHaveLength(12);
+  });
+
+  it('seals to bytes a quarter smaller than the text form, and opens both forms from bytes', () => {
+    const value = { surname: 'Plantedname', entries: Array.from({ length: 30 }, (_, i) => ({ code: `c-${i}`, display: `Display ${i}` })) };
+    const bytes = cipher.sealJsonBytes(value, 'r-1');
+    expect(bytes[0]).toBe(0x02);
+    expect(bytes.includes('Plantedname')).toBe(false);
+    expect(cipher.openJsonBytes(bytes, 'r-1')).toEqual(value);
+    expect(bytes.length).toBeLessThan(cipher.sealJson(value, 'r-1').length * 0.8);
+    expect(cipher.sealJsonBytes(value, 'r-1', { compress: false })[0]).toBe(0x01);
+    expect(cipher.openJsonBytes(cipher.sealJsonBytes(value, 'r-1', { compress: false }), 'r-1')).toEqual(value);
+    // Values written as text before the binary form.
+    expect(cipher.openJsonBytes(Buffer.from(cipher.sealJson(value, 'r-1')), 'r-1')).toEqual(value);
+    expect(cipher.openJsonBytes(Buffer.from(ENC1_VALUE), 'r-1')).toEqual({ surname: 'Plantedname', n: 1 });
+  });
+
+  it('refuses bytes with the wrong associated data, a tampered byte, an unknown key id or too few bytes', () => {
+    const bytes = cipher.sealBytes('Plantedname', 'r-1:outbound');
+    expect(() => cipher.openBytes(bytes, 'r-1')).toThrow();
+    for (const at of [2, 2 + 3, 2 + 3 + 12, bytes.length - 1]) {
+      const tampered = Buffer.from(bytes);
+      tampered[at] = tampered[at]! ^ 1;
+      expect(() => cipher.openBytes(tampered, 'r-1:outbound')).toThrow();
+    }
+    expect(() => new DataCipher([{ id: 'other', key }]).openBytes(bytes, 'r-1:outbound')).toThrow('no data key with id old');
+    expect(() => cipher.openBytes(bytes.subarray(0, 20), 'r-1:outbound')).toThrow('not an encrypted value');
+    expect(() => cipher.openBytes(Buffer.from('plain text'), 'r-1')).toThrow('not an encrypted value');
+    expect(sealedKeyId(bytes)).toBe('old');
+    expect(sealedKeyId(cipher.encrypt('x', 'a'))).toBe('old');
   });
 
   it('seals a value too large to inflate safely uncompressed, so it still opens', () => {
