@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FeedError, parseFeed } from '../../src/adapters/police/feed-parser';
+import { scanPlainXml } from '../../src/adapters/police/xml-plain-scan';
 import { buildXmlTree } from '../../src/adapters/police/xml-tree';
+import { TreeBuilder } from '../../src/adapters/police/xml-tree-builder';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 import { compareWithXml2js, treeDifference } from '../helpers/xml-tree-differential';
 import { depthExceeds, feedPrefixes, parseXmlXml2js } from '../helpers/xml2js-feed-parser';
@@ -100,6 +102,20 @@ const EDGE_CASES: [string, string][] = [
   ['feed prefix nested', '<f:Ext xmlns:f="urn:iasu:police-feed:1"><f:In f:a="1">1</f:In><In>2</In></f:Ext>'],
   ['multi-colon names', '<f:a:b xmlns:f="urn:iasu:police-feed:1">1</f:a:b>'],
   ['xmlns-named prefix', '<xmlns:Ext xmlns:xmlns="urn:iasu:police-feed:1">1</xmlns:Ext>'],
+  ['spacing the plain scan leaves to sax', `<S1 a = "1"/><S2 a='2' b="3"\t/><S3></S3 ><S4\n a="x\ty\nz"/>`],
+  ['markup characters in values', `<V a="x>y" b='"q"'>a > b ]]> c</V><V2><![CDATA[a]]]></V2>`],
+  ['comment holding -->', '<K1><!--->x--></K1>'],
+  ['comment holding --', '<K2><!-- a -- b --></K2>'],
+  ['comment ending in -', '<K3><!-- end ---></K3>'],
+  ['empty comment', '<K4>a<!---->b</K4>'],
+  ['upper-case entity', '<N1>&AMP;</N1>'],
+  ['HTML entity', '<N1>&nbsp; &copy;</N1>'],
+  ['character references in a value', '<N2 a="&#x41;&#65;"/>'],
+  ['the five entities', `<N3 a="&quot;&apos;&amp;&lt;&gt;" b='&apos;'>&amp;&amp;&lt;&apos;&quot;&gt;</N3>`],
+  ['a bare ampersand', '<N4>a & b</N4>'],
+  ['processing instruction inside', '<Q><?php echo 1 ?>t</Q>'],
+  ['non-ASCII names', '<é>1</é><aé b="1"/><c dé="2"/>'],
+  ['carriage returns', '<R1>a\r\nb\r</R1><R2 a="\r\n"/>'],
   ['deep nesting', `${'<D>'.repeat(40)}x${'</D>'.repeat(40)}`],
 ];
 
@@ -125,6 +141,14 @@ const MALFORMED = [
   '<a><b/></a><!-- after -->junk',
   '<a>\u0001</a>',
   '<a:b/>',
+  '  <?xml version="1.0"?><a/>',
+  '<!-- before --><a>1</a>',
+  '<a>1</a>  <!-- after -->',
+  '<a b="<"/>',
+  "<a b='1'c='2'/>",
+  '<a/ >',
+  '<a><!-- unclosed</a>',
+  '<a>text',
 ];
 
 describe('buildXmlTree gives the tree xml2js gave', () => {
@@ -167,6 +191,12 @@ describe('buildXmlTree gives the tree xml2js gave', () => {
     }
   });
 
+  test('generated feeds and the example take the plain scan, not sax', () => {
+    for (const text of [EXAMPLE, feedDocument(generateFeedRecords({ records: 50, seed: 3 }).map((r) => r.xml))]) {
+      expect(scanPlainXml(text, new TreeBuilder((name) => name, 64))).toBe(true);
+    }
+  });
+
   test('the comparison itself sees a difference in shape', () => {
     expect(treeDifference({ a: ['x'] }, { a: 'x' })).toBeDefined();
     expect(treeDifference({ _: 't', $: {} }, { $: {}, _: 't' })).toBeDefined();
@@ -200,7 +230,10 @@ const textArb = fc.constantFrom(
   '&amp;',
   '&lt;b&gt;',
   '&#x41;',
+  '&quot;&apos;',
   '\u00a0',
+  '<!-- a -- b -->',
+  '<!---->',
   'CC-26-0001234',
   '<![CDATA[]]>',
   '<![CDATA[ c ]]>',
