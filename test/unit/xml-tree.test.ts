@@ -191,6 +191,20 @@ describe('buildXmlTree gives the tree xml2js gave', () => {
     }
   });
 
+  test('values longer than sax buffers (64 KiB), read when the value limit allows them', async () => {
+    const long = 'v'.repeat(70_000);
+    const opts = { maxBytes: OPTS.maxBytes, maxValueChars: 200_000 };
+    for (const inner of [
+      `<L a="${long}"/>`,
+      `<L>${long}</L>`,
+      `<!--${long}-->`,
+      `<L><![CDATA[${long}]]></L>`,
+      `<L${'n'.repeat(70_000)}/>`,
+    ]) {
+      await compareWithXml2js(parseFeed, doc(withInner(inner, true)), opts);
+    }
+  });
+
   test('generated feeds and the example take the plain scan, not sax', () => {
     for (const text of [EXAMPLE, feedDocument(generateFeedRecords({ records: 50, seed: 3 }).map((r) => r.xml))]) {
       expect(scanPlainXml(text, new TreeBuilder((name) => name, 64))).toBe(true);
