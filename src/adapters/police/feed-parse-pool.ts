@@ -4,7 +4,7 @@ import { FeedError, parseFeed, type FeedParseOptions, type ParsedFeed } from './
 
 /**
  * Feed documents parsed and validated off the main thread. A 1,000-record page took 250–300 ms
- * of xml2js and joi, during which no job, webhook or API call moved; on a worker thread that
+ * of XML parsing and joi, during which no job, webhook or API call moved; on a worker thread that
  * work uses another core. The worker's heap has its own ceiling, so a hostile document that
  * exhausts it ends the worker (restarted on the next call), not the bridge. Small documents (a
  * push of a few records) go to the worker too: under a steady push the main thread is the

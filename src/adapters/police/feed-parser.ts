@@ -1,7 +1,7 @@
-import { Parser, processors } from 'xml2js';
 import { screenMarkup } from './markup-screen';
 import { holdsMarker, parseOversizeRecord } from './oversize-record';
 import { parseCrimeRecord, type RecordParseResult } from './record-validator';
+import { buildXmlTree, type XmlDocument, type XmlElement } from './xml-tree';
 import { FEED_NAMESPACE } from '../../domain/crime-record';
 
 /**
@@ -10,9 +10,6 @@ import { FEED_NAMESPACE } from '../../domain/crime-record';
  * A document that cannot be read at all throws FeedError; bad records inside a readable
  * document come back as `{ ok: false }` one by one so the good ones can go on.
  */
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- xml2js gives an untyped tree, read defensively
-type XmlTree = Record<string, any>;
 
 export class FeedError extends Error {
   constructor(message: string) {
@@ -48,7 +45,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function parseFeed(input: Buffer | string, opts: FeedParseOptions): Promise<ParsedFeed> {
   const maxValueChars = opts.maxValueChars ?? DEFAULT_MAX_VALUE_CHARS;
   const { text, marker } = decode(input, opts.maxBytes, maxValueChars);
-  const root = await parseXml(text);
+  const { root, tooDeep } = parseXml(text);
   const feed = root['CrimeFlagFeed'];
   if (!feed || typeof feed !== 'object') {
     throw new FeedError(`root element must be CrimeFlagFeed, found ${Object.keys(root)[0] ?? 'nothing'}`);
@@ -77,7 +74,7 @@ export async function parseFeed(input: Buffer | string, opts: FeedParseOptions):
   const records = rawRecords.map((raw, index) =>
     // A real record nests a handful of levels; a deep one is hostile, and copying it for the
     // quarantine would overflow the stack: quarantine it with its reference and no raw copy.
-    depthExceeds(raw, MAX_RECORD_DEPTH)
+    tooDeep.has(raw)
       ? { ok: false as const, index, reason: `record is nested deeper than ${MAX_RECORD_DEPTH} levels`, raw: null, ...referenceOf(raw) }
       : marker !== undefined && holdsMarker(raw, marker)
         ? parseOversizeRecord(raw, index, marker, maxValueChars, opts.crimeRefPattern)
@@ -114,17 +111,6 @@ function decode(input: Buffer | string, maxBytes: number, maxValueChars: number)
 
 const MAX_RECORD_DEPTH = 64;
 
-/** Iterative, so the check itself cannot overflow the stack it protects. */
-function depthExceeds(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > limit) return true;
-    if (node && typeof node === 'object') for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 function referenceOf(raw: unknown): { crimeReference?: string } {
   const ref = (raw as { CrimeReference?: unknown[] } | undefined)?.CrimeReference?.[0];
   return typeof ref === 'string' && ref.length <= 50 ? { crimeReference: ref } : {};
@@ -146,25 +132,12 @@ function feedPrefixes(text: string): Set<string> {
   return new Set([...declared].filter(([, ns]) => ns === FEED_NAMESPACE).map(([prefix]) => prefix));
 }
 
-async function parseXml(text: string): Promise<XmlTree> {
+function parseXml(text: string): XmlDocument & { root: XmlElement } {
   const ours = feedPrefixes(text);
-  const parser = new Parser({
-    tagNameProcessors: [(name: string) => (ours.has(name.split(':')[0]!) ? processors.stripPrefix(name) : name)],
-    explicitArray: true,
-    explicitRoot: true,
-    trim: true,
-    strict: true,
-    async: false,
-    attrkey: '$',
-    charkey: '_',
-    emptyTag: () => '',
-  });
+  let doc: XmlDocument;
   try {
-    const result = await parser.parseStringPromise(text);
-    if (!result || typeof result !== 'object') throw new FeedError('document has no root element');
-    return result as XmlTree;
+    doc = buildXmlTree(text, ours, MAX_RECORD_DEPTH);
   } catch (err) {
-    if (err instanceof FeedError) throw err;
     // sax messages carry line/column but never document content beyond a character.
     const message = String((err as Error).message ?? err)
       .split('\n')
@@ -173,9 +146,11 @@ async function parseXml(text: string): Promise<XmlTree> {
       .slice(0, 200);
     throw new FeedError(`XML is malformed: ${message}`);
   }
+  if (!doc.root) throw new FeedError('document has no root element');
+  return { root: doc.root, tooDeep: doc.tooDeep };
 }
 
-function firstObject(value: unknown): XmlTree | undefined {
-  if (Array.isArray(value) && value[0] && typeof value[0] === 'object') return value[0] as XmlTree;
+function firstObject(value: unknown): XmlElement | undefined {
+  if (Array.isArray(value) && value[0] && typeof value[0] === 'object') return value[0] as XmlElement;
   return undefined;
 }

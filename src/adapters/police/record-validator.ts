@@ -35,12 +35,26 @@ const freeText = Joi.string().max(FREE_TEXT_MAX);
 const REF = /^[A-Za-z0-9_-]{1,20}$/;
 const ref = Joi.string().pattern(REF);
 
-/** Date.parse rolls 2026-02-30 over to March; a real date must survive the round trip. */
+/** Date.parse is most of a date's validation cost and a page repeats its dates: verdicts are kept, a bounded number. */
+const realDates = new Map<string, boolean>();
+const REAL_DATES_KEPT = 10_000;
+
 function realDate(value: string, helpers: Joi.CustomHelpers) {
+  let real = realDates.get(value);
+  if (real === undefined) {
+    real = isRealDate(value);
+    if (realDates.size >= REAL_DATES_KEPT) realDates.clear();
+    realDates.set(value, real);
+  }
+  return real ? value : helpers.error('date.base');
+}
+
+/** Date.parse rolls 2026-02-30 over to March; a real date must survive the round trip. */
+function isRealDate(value: string): boolean {
   const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
   const probe = new Date(Date.UTC(y, m - 1, d));
   const sameDay = probe.getUTCFullYear() === y && probe.getUTCMonth() === m - 1 && probe.getUTCDate() === d;
-  return !sameDay || Number.isNaN(Date.parse(value)) ? helpers.error('date.base') : value;
+  return sameDay && !Number.isNaN(Date.parse(value));
 }
 
 const nhsNumber = Joi.string().custom((value: string, helpers) => {
