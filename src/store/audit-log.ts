@@ -415,11 +415,10 @@ export class AuditLog {
       this.logger?.warn({ action: safeAction(event), rejected }, clean ? 'audit event fields dropped' : 'audit event dropped');
     if (!clean) return undefined;
     const ms = Math.max(0, Math.trunc(at && Number.isFinite(at.getTime()) ? at.getTime() : Date.now()));
+    // Every field, '' for one the event lacks: an entry whose field names match the first of its
+    // stream node's stores only its values, and mixed layouts held the names again in each entry.
     const fields: string[] = [];
-    for (const f of FIELD_ORDER) {
-      const v = clean[f];
-      if (v !== undefined) fields.push(f, v);
-    }
+    for (const f of FIELD_ORDER) fields.push(f, clean[f] ?? '');
     if (rejected.length > 0) fields.push('rejected', rejected.join(','));
     return { ms, ...(clean.referralId ? { referralId: clean.referralId } : {}), fields };
   }
@@ -569,7 +568,8 @@ function toEntry(id: string, fields: string[]): AuditEntry {
   const raw: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
   const entry: Record<string, unknown> = { id, at: new Date(Number(id.split('-')[0])).toISOString() };
-  for (const f of FIELD_ORDER) if (raw[f] !== undefined) entry[f] = raw[f];
+  // '' is a field the event lacked (no audit field may be empty).
+  for (const f of FIELD_ORDER) if (raw[f] !== undefined && raw[f] !== '') entry[f] = raw[f];
   if (raw.rejected) entry.rejected = raw.rejected.split(',');
   return entry as unknown as AuditEntry;
 }

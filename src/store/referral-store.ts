@@ -5,6 +5,7 @@ import { AUDIT_APPEND_LUA, type AuditEventInput, type AuditLog, type AuditScript
 import type { DataCipher } from './crypto';
 import type { Keys } from './keys';
 import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
+import { decodeTimelineEntry, encodeTimelineEntry } from './timeline-codec';
 import { runScript } from './scripts';
 
 /**
@@ -136,12 +137,12 @@ export class ReferralStore {
 
   async timeline(id: string): Promise<TimelineEntry[]> {
     const entries = await this.redis.lrange(this.keys.timeline(id), 0, -1);
-    return entries.map((e) => JSON.parse(e) as TimelineEntry);
+    return entries.map(decodeTimelineEntry);
   }
 
   async timelineEntry(id: string, seq: number): Promise<TimelineEntry | undefined> {
     const entry = await this.redis.lindex(this.keys.timeline(id), seq - 1);
-    return entry ? (JSON.parse(entry) as TimelineEntry) : undefined;
+    return entry ? decodeTimelineEntry(entry) : undefined;
   }
 
   /**
@@ -249,7 +250,7 @@ export class ReferralStore {
         ...(audit?.keys ?? []),
         String(meta?.statusSeq ?? 0),
         JSON.stringify(Object.entries(fields).flat()),
-        JSON.stringify(entry),
+        encodeTimelineEntry(entry),
         String(Date.now()),
         `${id}|${seq}`,
         AT_PARTNER_STATUSES.has(req.to) ? 'add' : 'rem',

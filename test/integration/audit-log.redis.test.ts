@@ -124,6 +124,51 @@ describe('AuditLog', () => {
     expect(await audit.query({ referralId: 'not-a-uuid' })).toEqual([]);
   });
 
+  it('stores mixed events compactly: one field layout, so a stream node holds the names once', async () => {
+    const events: AuditEventInput[] = [];
+    for (let n = 0; n < 300; n++) {
+      events.push({
+        actor: 'police-poll',
+        action: 'record.ingested',
+        partner: 'POLICE',
+        crimeReference: `CC-26-${n}`,
+        outcome: 'queued_v1',
+      });
+      events.push({
+        actor: 'system',
+        action: 'referral.status_changed',
+        referralId: id(n),
+        crimeReference: `CC-26-${n}`,
+        status: 'SENT',
+        outcome: 'from_QUEUED',
+      });
+      events.push({
+        actor: 'system',
+        action: 'referral.sent',
+        referralId: id(n),
+        crimeReference: `CC-26-${n}`,
+        partner: 'NHS',
+        status: 'SENT',
+        outcome: 'delivered',
+      });
+    }
+    await audit.recordMany(events, at(0));
+    const bytes = Number(await redis.call('MEMORY', 'USAGE', keys.audit(), 'SAMPLES', '0'));
+    // Each entry holding its own names took 153 bytes; one layout, 113.
+    expect(bytes / events.length).toBeLessThan(125);
+    const [entry] = await audit.query({ referralId: id(7) });
+    expect(entry).toEqual({
+      id: expect.any(String),
+      at: at(0).toISOString(),
+      actor: 'system',
+      action: 'referral.status_changed',
+      referralId: id(7),
+      crimeReference: 'CC-26-7',
+      status: 'SENT',
+      outcome: 'from_QUEUED',
+    });
+  });
+
   it('answers by time range with inclusive bounds, across referrals and with a referral', async () => {
     await seed();
     expect(summary(await audit.query({}))).toHaveLength(7);
