@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { ReferralStatus } from '../../src/domain/lifecycle';
+import { STATUS_ORDER } from '../../src/domain/lifecycle';
 import type { TimelineEntry } from '../../src/domain/referral-state';
 import { decodeTimelineEntry, encodeTimelineEntry } from '../../src/store/timeline-codec';
 
@@ -7,18 +7,7 @@ describe('timeline entries as stored', () => {
   const entry = (e: TimelineEntry) => e;
 
   it('read back as they were written, and as the JSON objects written before read', () => {
-    const statuses: ReferralStatus[] = [
-      'HELD',
-      'QUEUED',
-      'SENT',
-      'ACCEPTED',
-      'IN_PROGRESS',
-      'REJECTED',
-      'COMPLETED',
-      'CANCELLED',
-      'FAILED',
-    ];
-    const status = fc.constantFrom(...statuses);
+    const status = fc.constantFrom(...STATUS_ORDER);
     const arbitrary = fc.record(
       {
         seq: fc.integer({ min: 1, max: 10_000 }),
