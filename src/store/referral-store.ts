@@ -117,6 +117,7 @@ export class ReferralStore {
     if (!raw.status) return undefined;
     return {
       ...(raw as unknown as ReferralMeta),
+      referralId: id,
       recordVersion: Number(raw.recordVersion),
       statusSeq: Number(raw.statusSeq),
     };
@@ -128,10 +129,17 @@ export class ReferralStore {
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.referral(id));
     const replies = (await pipeline.exec()) ?? [];
-    return replies.flatMap(([err, raw]) => {
+    return replies.flatMap(([err, raw], i) => {
       const fields = raw as Record<string, string> | undefined;
       if (err || !fields?.status) return [];
-      return [{ ...(fields as unknown as ReferralMeta), recordVersion: Number(fields.recordVersion), statusSeq: Number(fields.statusSeq) }];
+      return [
+        {
+          ...(fields as unknown as ReferralMeta),
+          referralId: ids[i]!,
+          recordVersion: Number(fields.recordVersion),
+          statusSeq: Number(fields.statusSeq),
+        },
+      ];
     });
   }
 
@@ -218,8 +226,9 @@ export class ReferralStore {
       const partner: PartnerCode = (meta?.type ?? req.create!.type) === 'CLINICAL' ? 'NHS' : 'CHARITY';
       const fields: Record<string, string> = { status: req.to, statusSeq: String(seq), updatedAt: now };
       if (!meta) {
+        // No referralId field: the key names it (get and getMany put it back), and every
+        // referral's hash is kept for as long as the bridge knows the referral.
         Object.assign(fields, {
-          referralId: id,
           type: req.create!.type,
           partner,
           crimeReference: req.create!.crimeReference,

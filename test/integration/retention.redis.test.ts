@@ -56,6 +56,10 @@ describe('retention', () => {
     await ctx.redis.sadd(ctx.keys.crimeReferrals('CC-26-0000777'), 'listed-before', referral.referralId);
     expect((await ctx.referrals.idsForCrime('CC-26-0000777')).sort()).toEqual([referral.referralId, 'listed-before'].sort());
     expect(await ctx.referrals.idsForCrime('CC-26-0000778')).toEqual([]);
+    // Nor does the referral's hash repeat the id its key holds.
+    expect(await ctx.redis.hget(ctx.keys.referral(referral.referralId), 'referralId')).toBeNull();
+    expect((await ctx.referrals.get(referral.referralId))?.referralId).toBe(referral.referralId);
+    expect((await ctx.referrals.getMany(['absent', referral.referralId])).map((m) => m.referralId)).toEqual([referral.referralId]);
   });
 
   test('details of a referral never sent expire RETENTION_DAYS after its terminal status', async () => {
