@@ -41,11 +41,13 @@ function agreesWithJoi(candidate: unknown): boolean {
   return true;
 }
 
+const nodes: unknown[] = [];
 const candidates: unknown[] = [];
 
 beforeAll(async () => {
   // One feed at a time: each reads its own spy's calls.
-  for (const seed of [1, 2, 3, 7, 20261122]) candidates.push(...(await nodesOf(400, seed)).map(normaliseRecord));
+  for (const seed of [1, 2, 3, 7, 20261122]) nodes.push(...(await nodesOf(400, seed)));
+  candidates.push(...nodes.map(normaliseRecord));
 });
 
 describe('the fast record check', () => {
@@ -63,6 +65,21 @@ describe('the fast record check', () => {
     );
     expect(valid).toBeGreaterThan(candidates.length * 0.8);
     expect(share).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('leaves parseCrimeRecord giving what joi alone gave, with and without a force pattern', () => {
+    let joiOnly: typeof validator.parseCrimeRecord = validator.parseCrimeRecord;
+    jest.isolateModules(() => {
+      jest.doMock('../../src/adapters/police/record-fast-check', () => ({ fastCheckRecord: () => undefined }));
+      joiOnly = (jest.requireActual('../../src/adapters/police/record-validator') as typeof validator).parseCrimeRecord;
+    });
+    expect(joiOnly).not.toBe(validator.parseCrimeRecord);
+    const quarantined = [undefined, /^CC-26-00001/].map((pattern) => {
+      const results = nodes.map((node, i) => validator.parseCrimeRecord(node, i, pattern));
+      nodes.forEach((node, i) => expect(results[i]).toStrictEqual(joiOnly(node, i, pattern)));
+      return results.filter((r) => !r.ok).length;
+    });
+    expect(quarantined[1]).toBeGreaterThan(quarantined[0]!);
   });
 
   it('agrees with joi on generated candidates mutated field by field', () => {
