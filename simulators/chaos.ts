@@ -24,6 +24,7 @@ import { feedDocument, generateFeedRecords, mulberry32, type GeneratedRecord } f
 import { startFhirServer, type FhirServer } from './fhir-server';
 import { startPoliceFeedSimulator, type PoliceSimulator } from './police-feed';
 import { startFlakyTlsProxy, type FlakyTlsProxy } from './tls-proxy';
+import { decodeTimelineEntry } from '../src/store/timeline-codec';
 
 /**
  * `npm run chaos`: the whole pipeline under failure, with proof at the end that nothing was lost
@@ -1210,7 +1211,7 @@ async function accountWriteBacks(
     const replies = (await p.exec()) ?? [];
     batch.forEach((id, j) => {
       for (const raw of (replies[j]?.[1] as string[] | undefined) ?? []) {
-        const e = JSON.parse(raw) as { seq: number; status: ReferralStatus };
+        const e = decodeTimelineEntry(raw);
         timelineEntries++;
         if (!stored.has(writeBackIdempotencyKey({ referralId: id, status: e.status, seq: e.seq }))) lostWriteBacks++;
       }
