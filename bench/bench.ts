@@ -176,13 +176,13 @@ async function main(): Promise<void> {
       },
     };
 
+    /** Resolves once no police write-back arrived for `quietMs`. */
+    const writeBacksSettled = async (quietMs: number) => {
+      for (let posts = -1; partners.stats().outcomePosts !== posts; await sleep(quietMs)) posts = partners.stats().outcomePosts;
+    };
     // Start from an idle bridge: wait until the police write-backs of the backlog have stopped.
     // Redis memory is read then: what the backlog left behind, reconciliation and audit included.
-    let posts = -1;
-    while (partners.stats().outcomePosts !== posts) {
-      posts = partners.stats().outcomePosts;
-      await sleep(2000);
-    }
+    await writeBacksSettled(2000);
     const backlogRedisMemoryMb = round((usedMemory(await admin.info('memory')) - memoryBefore) / 2 ** 20);
 
     // 2. Latency at a fixed arrival rate: records pushed one by one, push → partner receipt, in one
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
         latencyMs: percentiles(rows.map(([id, at]) => partners.received.get(id)! - at)),
       });
       // Settle before the next run: its first pushes must not queue behind this one's write-backs.
-      for (let quiet = -1; partners.stats().outcomePosts !== quiet; await sleep(1000)) quiet = partners.stats().outcomePosts;
+      await writeBacksSettled(1000);
       return {
         ...run(
           arrived.filter(([, at]) => at >= measureFrom),
