@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { FeedError, parseFeed } from '../../src/adapters/police/feed-parser';
+import { FeedError, malformedXml, parseFeed } from '../../src/adapters/police/feed-parser';
 import { scanPlainXml } from '../../src/adapters/police/xml-plain-scan';
 import { buildXmlTree } from '../../src/adapters/police/xml-tree';
 import { TreeBuilder } from '../../src/adapters/police/xml-tree-builder';
@@ -39,12 +39,7 @@ async function trees(text: string, depthLimit: number) {
           for (const child of children) if (doc.tooDeep.has(child) !== depthExceeds(child, depthLimit)) deepOk = false;
     }
   } catch (err) {
-    const message = String((err as Error).message ?? err)
-      .split('\n')
-      .slice(0, 3)
-      .join(' ')
-      .slice(0, 200);
-    ours = new FeedError(`XML is malformed: ${message}`);
+    ours = malformedXml(err);
   }
   let theirs: unknown;
   try {

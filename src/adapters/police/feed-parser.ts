@@ -132,19 +132,23 @@ function feedPrefixes(text: string): Set<string> {
   return new Set([...declared].filter(([, ns]) => ns === FEED_NAMESPACE).map(([prefix]) => prefix));
 }
 
+/** A parser's error as the page's FeedError: sax messages carry line/column but never document content beyond a character. */
+export function malformedXml(err: unknown): FeedError {
+  const message = String((err as Error).message ?? err)
+    .split('\n')
+    .slice(0, 3)
+    .join(' ')
+    .slice(0, 200);
+  return new FeedError(`XML is malformed: ${message}`);
+}
+
 function parseXml(text: string): XmlDocument & { root: XmlElement } {
   const ours = feedPrefixes(text);
   let doc: XmlDocument;
   try {
     doc = buildXmlTree(text, ours, MAX_RECORD_DEPTH);
   } catch (err) {
-    // sax messages carry line/column but never document content beyond a character.
-    const message = String((err as Error).message ?? err)
-      .split('\n')
-      .slice(0, 3)
-      .join(' ')
-      .slice(0, 200);
-    throw new FeedError(`XML is malformed: ${message}`);
+    throw malformedXml(err);
   }
   if (!doc.root) throw new FeedError('document has no root element');
   return { root: doc.root, tooDeep: doc.tooDeep };
