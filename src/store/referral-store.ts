@@ -103,6 +103,16 @@ if ARGV[10] == 'queued' then redis.call('ZADD', KEYS[9], ARGV[4], ARGV[7]) else 
 return 1
 `;
 
+/** A referral's hash as its metadata; the id comes from the key (hashes written before also hold it). */
+function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
+  return {
+    ...(fields as unknown as ReferralMeta),
+    referralId: id,
+    recordVersion: Number(fields.recordVersion),
+    statusSeq: Number(fields.statusSeq),
+  };
+}
+
 export class ReferralStore {
   constructor(
     private readonly redis: Redis,
@@ -114,13 +124,7 @@ export class ReferralStore {
 
   async get(id: string): Promise<ReferralMeta | undefined> {
     const raw = await this.redis.hgetall(this.keys.referral(id));
-    if (!raw.status) return undefined;
-    return {
-      ...(raw as unknown as ReferralMeta),
-      referralId: id,
-      recordVersion: Number(raw.recordVersion),
-      statusSeq: Number(raw.statusSeq),
-    };
+    return raw.status ? metaOf(id, raw) : undefined;
   }
 
   /** Many referrals in one round trip, in the order asked; unknown ids are left out. */
@@ -131,15 +135,7 @@ export class ReferralStore {
     const replies = (await pipeline.exec()) ?? [];
     return replies.flatMap(([err, raw], i) => {
       const fields = raw as Record<string, string> | undefined;
-      if (err || !fields?.status) return [];
-      return [
-        {
-          ...(fields as unknown as ReferralMeta),
-          referralId: ids[i]!,
-          recordVersion: Number(fields.recordVersion),
-          statusSeq: Number(fields.statusSeq),
-        },
-      ];
+      return err || !fields?.status ? [] : [metaOf(ids[i]!, fields)];
     });
   }
 
