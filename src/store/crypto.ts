@@ -48,10 +48,7 @@ interface Sealed {
 
 /** The first byte of the binary forms; a text form starts with `e`. */
 const BINARY_VERSION: Record<Version, number> = { enc1: 0x01, enc2: 0x02 };
-const VERSION_OF_BYTE = new Map<number, Version>([
-  [0x01, 'enc1'],
-  [0x02, 'enc2'],
-]);
+const VERSION_OF_BYTE = new Map(Object.entries(BINARY_VERSION).map(([version, byte]) => [byte, version as Version]));
 
 /**
  * AES-256-GCM for personal data at rest in Redis. The key id travels with the ciphertext so
