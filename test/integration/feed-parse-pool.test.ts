@@ -1,5 +1,6 @@
 import { FeedParsePool } from '../../src/adapters/police/feed-parse-pool';
 import { FeedError, parseFeed } from '../../src/adapters/police/feed-parser';
+import { recordDigest } from '../../src/domain/record-digest';
 import { feedDocument, generateFeedRecords } from '../../simulators/feed-generator';
 
 /** The feed parser on a worker thread: the same answers as on the calling thread, and a ceiling. */
@@ -16,11 +17,14 @@ describe('FeedParsePool', () => {
     await pool.close();
   });
 
-  test('a page parsed on the worker equals the page parsed in place, quarantine reasons included', async () => {
+  test('a page parsed on the worker equals the page parsed in place, quarantine reasons included, with each valid record digested', async () => {
     pool = new FeedParsePool({ minBytes: 1024, maxHeapMb: 256 });
     const inPlace = await parseFeed(page, opts);
     expect(inPlace.records.some((r) => !r.ok)).toBe(true);
-    expect(await pool.parse(page, opts)).toEqual(inPlace);
+    expect(inPlace.digests).toBeUndefined();
+    const { digests, ...onWorker } = await pool.parse(page, opts);
+    expect(onWorker).toEqual(inPlace);
+    expect(digests).toEqual(inPlace.records.map((r) => (r.ok ? recordDigest(r.record) : undefined)));
   });
 
   test('a small document goes to the worker, but is parsed in place while the worker has a page', async () => {
@@ -28,7 +32,8 @@ describe('FeedParsePool', () => {
     const small = Buffer.from(feedDocument(generateFeedRecords({ records: 1, seed: 6 }).map((g) => g.xml)));
     expect(small.length).toBeLessThan(16 * 1024);
     const expected = await parseFeed(small, opts);
-    expect(await pool.parse(small, opts)).toEqual(expected);
+    const withoutDigests = ({ digests: _, ...feed }: Awaited<ReturnType<FeedParsePool['parse']>>) => feed;
+    expect(withoutDigests(await pool.parse(small, opts))).toEqual(expected);
     expect(pool.parsed).toEqual({ onWorker: 1, inPlace: 0 });
     const busy = pool.parse(page, opts);
     expect(await pool.parse(small, opts)).toEqual(expected);
@@ -36,7 +41,7 @@ describe('FeedParsePool', () => {
     await busy;
     // Behind another small one it waits for the worker: only a page sends it back.
     const [one, two] = await Promise.all([pool.parse(small, opts), pool.parse(small, opts)]);
-    expect([one, two]).toEqual([expected, expected]);
+    expect([one, two].map(withoutDigests)).toEqual([expected, expected]);
     expect(pool.parsed).toEqual({ onWorker: 4, inPlace: 1 });
   });
 

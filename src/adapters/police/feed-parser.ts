@@ -28,6 +28,11 @@ export interface ParsedFeed {
   generatedAt?: string;
   cursor?: FeedCursor;
   records: RecordParseResult[];
+  /**
+   * Each valid record's `recordDigest`, by index, where the parse computed it: the parse worker
+   * does, so ingest does not repeat that walk of every record on the main thread.
+   */
+  digests?: (string | undefined)[];
 }
 
 export interface FeedParseOptions {

@@ -43,13 +43,15 @@ export async function ingestDocument(ctx: BridgeContext, document: Buffer, sourc
     feed.force ?? config.force.name,
     source,
     source === 'push' ? 'police-push' : 'police-poll',
+    feed.digests,
   );
   return { ...summary, cursor: feed.cursor };
 }
 
 /**
  * Records already read (from a document, or a quarantined one read again) → each queued for
- * intake or quarantined with its reason, durably, before this resolves.
+ * intake or quarantined with its reason, durably, before this resolves. `digests`: the records'
+ * digests where the parser computed them (by index); the rest are computed here.
  */
 export async function ingestRecords(
   ctx: BridgeContext,
@@ -57,6 +59,7 @@ export async function ingestRecords(
   force: string,
   source: 'pull' | 'push' | 'release',
   actor: string,
+  digests: readonly (string | undefined)[] = [],
 ): Promise<IngestSummary> {
   const { queues, quarantine, referrals, cipher, counters, logger, audit } = ctx;
   const summary: IngestSummary = { accepted: 0, held: 0, quarantined: [] };
@@ -64,11 +67,11 @@ export async function ingestRecords(
 
   // A version already received with other content is a conflict, not a re-send: kept out of
   // intake (whose job id would silently drop it, or apply it over the first) and quarantined.
-  const valid = feed.records.flatMap((r) => (r.ok ? [r.record] : []));
+  const valid = feed.records.flatMap((r, i) => (r.ok ? [{ record: r.record, digest: digests[i] ?? recordDigest(r.record) }] : []));
   const firstContent = await referrals.claimVersionDigests(
-    valid.map((r) => ({ crimeReference: r.crimeReference, recordVersion: r.recordVersion, digest: recordDigest(r) })),
+    valid.map(({ record, digest }) => ({ crimeReference: record.crimeReference, recordVersion: record.recordVersion, digest })),
   );
-  const conflicting = new Set(valid.filter((_, i) => !firstContent[i]));
+  const conflicting = new Set(valid.filter((_, i) => !firstContent[i]).map((v) => v.record));
 
   const jobs = [];
   const quarantinedEvents: AuditEventInput[] = [];
