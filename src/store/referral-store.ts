@@ -7,6 +7,7 @@ import type { Keys } from './keys';
 import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { decodeTimelineEntry, encodeTimelineEntry } from './timeline-codec';
 import { runScript } from './scripts';
+import { OutboxAcks } from './outbox-acks';
 
 /**
  * Referral state in Redis. Metadata (ids, status, timeline) is plain and holds no personal
@@ -114,13 +115,17 @@ function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
 }
 
 export class ReferralStore {
+  private readonly outboxAcks: OutboxAcks;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly cipher: DataCipher,
     private readonly retentionSeconds: number,
     private readonly auditLog?: AuditLog,
-  ) {}
+  ) {
+    this.outboxAcks = new OutboxAcks(redis, keys.outbox());
+  }
 
   async get(id: string): Promise<ReferralMeta | undefined> {
     const raw = await this.redis.hgetall(this.keys.referral(id));
@@ -431,8 +436,8 @@ export class ReferralStore {
     return this.redis.zcard(this.keys.outbox());
   }
 
-  async ackWriteBack(referralId: string, seq: number): Promise<void> {
-    await this.redis.zrem(this.keys.outbox(), `${referralId}|${seq}`);
+  ackWriteBack(referralId: string, seq: number): Promise<void> {
+    return this.outboxAcks.ack(`${referralId}|${seq}`);
   }
 }
 
