@@ -139,7 +139,8 @@ async function applyDecided(
           }),
           saving,
         ]);
-        if (t.applied) await ctx.deliveries.dispatch(id, correlationId, t.seq, t.partner);
+        // A new referral has no frozen payload from an earlier attempt: what to send is the referral in hand.
+        if (t.applied) await ctx.deliveries.dispatch(id, correlationId, t.seq, t.partner, t.from ? undefined : { meta: t.meta, referral });
       } else if (meta.status === 'QUEUED') {
         await saving;
         // Re-applying the same version (e.g. after a crash): make sure its delivery job exists.

@@ -64,6 +64,8 @@ export type TransitionResult =
       partner: PartnerCode;
       partnerRef?: string;
       entry: TimelineEntry;
+      /** The referral's metadata as this commit left it (fields patched outside transitions since the read aside). */
+      meta: ReferralMeta;
     }
   | { applied: false; from?: ReferralStatus; why: string };
 
@@ -142,6 +144,12 @@ export class ReferralStore {
       const fields = raw as Record<string, string> | undefined;
       return err || !fields?.status ? [] : [metaOf(ids[i]!, fields)];
     });
+  }
+
+  /** What decides whether a referral is still as a commit left it: its status, status sequence and record version. */
+  async stateOf(id: string): Promise<Pick<ReferralMeta, 'status' | 'statusSeq' | 'recordVersion'> | undefined> {
+    const [status, statusSeq, recordVersion] = await this.redis.hmget(this.keys.referral(id), 'status', 'statusSeq', 'recordVersion');
+    return status ? { status: status as ReferralStatus, statusSeq: Number(statusSeq), recordVersion: Number(recordVersion) } : undefined;
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {
@@ -281,6 +289,7 @@ export class ReferralStore {
           partner,
           ...(partnerRef ? { partnerRef } : {}),
           entry,
+          meta: metaOf(id, { ...(meta as unknown as Record<string, string> | undefined), ...fields }),
         };
       }
       // Someone else changed it between our read and the commit: read again and re-decide.

@@ -5,7 +5,7 @@ import { createContext } from '../../src/app';
 import type { BridgeContext } from '../../src/context';
 import { ingestDocument } from '../../src/pipeline/ingest/feed-ingest';
 import { charityDelivery } from '../../src/pipeline/delivery/charity-delivery';
-import { startDeliveryWorker } from '../../src/pipeline/delivery/delivery';
+import { processDelivery, startDeliveryWorker, type JustQueued } from '../../src/pipeline/delivery/delivery';
 import { processIntake } from '../../src/pipeline/intake';
 import { pollPartnerStatuses } from '../../src/pipeline/partner-status/status-poll';
 import type { DeadLetterJob, IntakeJob } from '../../src/queues/topology';
@@ -81,8 +81,11 @@ describe('first delivery attempts', () => {
       });
     await ingestDocument(ctx, Buffer.from(feedDocument([generated.xml])), 'push');
     const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
+    // The new referral is sent as intake had it: its details are not read back and opened.
+    const readBack = jest.spyOn(ctx.referrals, 'loadForDelivery');
     await processIntake(ctx, job!);
     await ctx.deliveries.idle();
+    expect(readBack).not.toHaveBeenCalled();
     scope.done();
     expect(keys).toEqual([advocacy.referralId]);
     expect(await ctx.referrals.get(advocacy.referralId)).toMatchObject({ status: 'SENT', partnerRef: 'CH-000777' });
@@ -93,6 +96,61 @@ describe('first delivery attempts', () => {
       'referral.status_changed',
       'referral.sent',
     ]);
+  });
+
+  describe('a referral in hand from intake', () => {
+    /** A referral QUEUED with its details saved, and what intake would have in hand for it. */
+    async function inHandFor(summary: string): Promise<{ id: string; inHand: JustQueued }> {
+      const referral = advocacyReferral({ referralId: randomUUID(), summary });
+      await ctx.referrals.saveData(referral);
+      const t = await ctx.referrals.transition(referral.referralId, {
+        to: 'QUEUED',
+        source: 'test',
+        create: { ...referral, correlationId: CORRELATION },
+      });
+      if (!t.applied) throw new Error('setup failed');
+      return { id: referral.referralId, inHand: { meta: t.meta, referral } };
+    }
+    const run = (id: string) => ({ id: `d-${id}`, data: { referralId: id, correlationId: CORRELATION, action: 'deliver' as const } });
+    const charitySummaries = () => {
+      const summaries: string[] = [];
+      nock(CHARITY)
+        .post('/v1/referrals')
+        .reply(function (_uri, body) {
+          summaries.push((body as { summary: string }).summary);
+          return [201, { id: 'CH-000778', status: 'RECEIVED' }];
+        });
+      return summaries;
+    };
+
+    test('unchanged since its commit, it is sent as in hand', async () => {
+      start();
+      const { id, inHand } = await inHandFor('as intake had it');
+      // What the store holds is not what is sent: proof that it was not read back.
+      await ctx.referrals.saveData({ ...inHand.referral, summary: 'in the store' });
+      const summaries = charitySummaries();
+      expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('sent');
+      expect(summaries).toEqual(['as intake had it']);
+    });
+
+    test('after a newer record version saved other details, the stored details are sent', async () => {
+      start();
+      const { id, inHand } = await inHandFor('version 1');
+      await ctx.referrals.saveData({ ...inHand.referral, recordVersion: 2, summary: 'version 2' });
+      await ctx.referrals.patch(id, { recordVersion: 2 });
+      const summaries = charitySummaries();
+      expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('sent');
+      expect(summaries).toEqual(['version 2']);
+    });
+
+    test('withdrawn meanwhile, nothing is sent', async () => {
+      start();
+      const { id, inHand } = await inHandFor('withdrawn');
+      await ctx.referrals.transition(id, { to: 'CANCELLED', source: 'police', detail: 'CONSENT_WITHDRAWN' });
+      const scope = nock(CHARITY).post('/v1/referrals').reply(201, { id: 'CH-000779', status: 'RECEIVED' });
+      expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('skipped:CANCELLED');
+      expect(scope.isDone()).toBe(false);
+    });
   });
 
   test('a transient failure becomes the delivery job after its backoff, and the worker delivers the same body', async () => {

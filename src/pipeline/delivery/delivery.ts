@@ -36,15 +36,25 @@ export interface PartnerDelivery<Payload> {
 /** A delivery job, or a first attempt made without one (first-deliveries.ts): its id and data. */
 export type DeliveryRun = Pick<Job<DeliveryJob>, 'id' | 'data'>;
 
-export async function processDelivery<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, job: DeliveryRun): Promise<string> {
+/**
+ * A new referral as intake has just committed it QUEUED, still in hand: its first attempt, if
+ * it finds the referral unchanged since, sends it without reading it back (the details were a
+ * read and a decryption per referral).
+ */
+export interface JustQueued {
+  meta: ReferralMeta;
+  referral: Referral;
+}
+
+export async function processDelivery<P>(
+  ctx: DeliveryDeps,
+  ops: PartnerDelivery<P>,
+  job: DeliveryRun,
+  inHand?: JustQueued,
+): Promise<string> {
   const { referralId, correlationId } = job.data;
   const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
-  // A delivery reads its referral's state and what to send in one round trip (the second is
-  // used only if the referral is still QUEUED).
-  const [meta, stored] = await Promise.all([
-    ctx.referrals.get(referralId),
-    job.data.action === 'deliver' ? ctx.referrals.loadForDelivery<P>(referralId) : undefined,
-  ]);
+  const [meta, stored] = await deliveryStart<P>(ctx, job.data, inHand);
   if (!meta) throw new PermanentError('unknown referral');
   if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);
   if (job.data.action === 'resend') return resendToPartner(ctx, ops, meta, job.data);
@@ -86,6 +96,25 @@ export async function processDelivery<P>(ctx: DeliveryDeps, ops: PartnerDelivery
   log.info({ partnerRef: result.partnerRef }, 'referral delivered');
   ctx.metrics.observeDelivery(ops.partner, Math.max(0, (Date.now() - Date.parse(meta.updatedAt)) / 1000));
   return 'sent';
+}
+
+/**
+ * The referral's state and what to send. In hand and unchanged (no status change since its
+ * commit, no newer record version's details): as intake had it. Otherwise read, in one round
+ * trip (what to send is used only if the referral is still QUEUED).
+ */
+async function deliveryStart<P>(
+  ctx: DeliveryDeps,
+  { referralId, action }: DeliveryJob,
+  inHand: JustQueued | undefined,
+): Promise<[ReferralMeta | undefined, { outbound?: P; data?: Referral } | undefined]> {
+  if (action === 'deliver' && inHand) {
+    const now = await ctx.referrals.stateOf(referralId);
+    const known = inHand.meta;
+    if (now?.status === 'QUEUED' && now.statusSeq === known.statusSeq && now.recordVersion === known.recordVersion)
+      return [known, { data: inHand.referral }];
+  }
+  return Promise.all([ctx.referrals.get(referralId), action === 'deliver' ? ctx.referrals.loadForDelivery<P>(referralId) : undefined]);
 }
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */

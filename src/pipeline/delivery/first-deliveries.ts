@@ -4,7 +4,7 @@ import { AttemptsInFlight } from '../../queues/attempts-in-flight';
 import { partnerBackoff } from '../../queues/backoff';
 import { charityDelivery } from './charity-delivery';
 import { judgeError } from '../../queues/dead-letter';
-import { processDelivery, type DeliveryDeps, type PartnerDelivery } from './delivery';
+import { processDelivery, type DeliveryDeps, type JustQueued, type PartnerDelivery } from './delivery';
 import { deliveryJobId, enqueueDelivery } from './delivery-jobs';
 import { nhsDelivery, type NhsDeliveryDeps } from './nhs-delivery';
 
@@ -34,9 +34,10 @@ export class FirstDeliveries {
     this.backoff = partnerBackoff(ctx.config.delivery.backoffMs);
   }
 
-  async dispatch(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
+  /** `inHand`: the new referral as just committed, which the attempt sends if nothing has changed it meanwhile. */
+  async dispatch(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode, inHand?: JustQueued): Promise<void> {
     await this.inFlight.offer(partner, this.ctx.config.delivery.firstAttemptInFlight, {
-      start: () => this.attempt(referralId, correlationId, queuedSeq, partner),
+      start: () => this.attempt(referralId, correlationId, queuedSeq, partner, inHand),
       queue: () => enqueueDelivery(this.ctx, referralId, correlationId, queuedSeq, partner),
       lost: (err) => this.couldNotQueue(referralId, correlationId, partner, err),
     });
@@ -52,13 +53,21 @@ export class FirstDeliveries {
     return this.inFlight.idle();
   }
 
-  private async attempt(referralId: string, correlationId: string, queuedSeq: number, partner: PartnerCode): Promise<void> {
+  private async attempt(
+    referralId: string,
+    correlationId: string,
+    queuedSeq: number,
+    partner: PartnerCode,
+    inHand: JustQueued | undefined,
+  ): Promise<void> {
     const ops = this.partnerOps()[partner];
     try {
-      await processDelivery(this.ctx, ops, {
-        id: deliveryJobId(referralId, queuedSeq),
-        data: { referralId, correlationId, action: 'deliver' },
-      });
+      await processDelivery(
+        this.ctx,
+        ops,
+        { id: deliveryJobId(referralId, queuedSeq), data: { referralId, correlationId, action: 'deliver' } },
+        inHand,
+      );
     } catch (err) {
       const { kind, reason, alert } = judgeError(err, false);
       this.ctx.metrics.countRetry(ops.queue, partner, kind);
