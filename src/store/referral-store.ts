@@ -7,7 +7,7 @@ import type { Keys } from './keys';
 import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { decodeTimelineEntry, encodeTimelineEntry } from './timeline-codec';
 import { runScript } from './scripts';
-import { OutboxAcks } from './outbox-acks';
+import { TurnBatch } from './turn-batch';
 
 /**
  * Referral state in Redis. Metadata (ids, status, timeline) is plain and holds no personal
@@ -106,6 +106,24 @@ if ARGV[10] == 'queued' then redis.call('ZADD', KEYS[9], ARGV[4], ARGV[7]) else 
 return 1
 `;
 
+/**
+ * Each crime version's digest, kept if it is the first, and whether it is the one kept: a
+ * page's records in one call (they were two commands each). KEYS: the crimes' hashes; ARGV: a
+ * field and a digest per key.
+ */
+const CLAIM_DIGESTS_SCRIPT = `
+local claimed = {}
+for i, key in ipairs(KEYS) do
+  local field, digest = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('HSETNX', key, field, digest) == 1 or redis.call('HGET', key, field) == digest then
+    claimed[i] = 1
+  else
+    claimed[i] = 0
+  end
+end
+return claimed
+`;
+
 /** A referral's hash as its metadata; the id comes from the key (hashes written before also hold it). */
 function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
   return {
@@ -117,7 +135,8 @@ function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
 }
 
 export class ReferralStore {
-  private readonly outboxAcks: OutboxAcks;
+  /** Write-backs the RMS has stored: a turn's outbox entries cleared in one ZREM. */
+  private readonly outboxAcks: TurnBatch<string>;
 
   constructor(
     private readonly redis: Redis,
@@ -126,7 +145,7 @@ export class ReferralStore {
     private readonly retentionSeconds: number,
     private readonly auditLog?: AuditLog,
   ) {
-    this.outboxAcks = new OutboxAcks(redis, keys.outbox());
+    this.outboxAcks = new TurnBatch((members) => redis.zrem(keys.outbox(), ...members));
   }
 
   async get(id: string): Promise<ReferralMeta | undefined> {
@@ -404,17 +423,14 @@ export class ReferralStore {
    */
   async claimVersionDigests(entries: { crimeReference: string; recordVersion: number; digest: string }[]): Promise<boolean[]> {
     if (entries.length === 0) return [];
-    const multi = this.redis.multi();
-    for (const e of entries) {
-      const key = this.keys.crime(e.crimeReference);
-      multi.hsetnx(key, `digest:${e.recordVersion}`, e.digest).hget(key, `digest:${e.recordVersion}`);
-    }
-    const replies = (await multi.exec()) ?? [];
-    return entries.map((e, i) => {
-      const [err, stored] = replies[2 * i + 1] ?? [new Error('no reply')];
-      if (err) throw err;
-      return stored === e.digest;
-    });
+    const claimed = (await runScript(
+      this.redis,
+      CLAIM_DIGESTS_SCRIPT,
+      entries.length,
+      ...entries.map((e) => this.keys.crime(e.crimeReference)),
+      ...entries.flatMap((e) => [`digest:${e.recordVersion}`, e.digest]),
+    )) as number[];
+    return entries.map((_, i) => claimed[i] === 1);
   }
 
   // ---- police write-back outbox: a status change is pending until the RMS has stored it ----
@@ -446,7 +462,7 @@ export class ReferralStore {
   }
 
   ackWriteBack(referralId: string, seq: number): Promise<void> {
-    return this.outboxAcks.ack(`${referralId}|${seq}`);
+    return this.outboxAcks.add(`${referralId}|${seq}`);
   }
 }
 
