@@ -33,12 +33,11 @@ export async function processIntake(ctx: BridgeContext, job: IntakeRun): Promise
   const record = cipher.openJson<CrimeRecord>(job.data.sealed, String(job.id));
   const mapping = mapCrimeRecord(record, force);
   const ids = mapping.referrals.map((r) => r.referral.referralId);
-  const [token, latest, ...metas] = await Promise.all([
-    lock.acquire(`crime:${crimeReference}`, 30_000),
-    referrals.crimeVersion(crimeReference),
-    // A referral named twice in one record is read again when its turn comes.
-    ...ids.map((id, i) => (ids.indexOf(id) === i ? referrals.get(id) : Promise.resolve(REREAD))),
-  ]);
+  // A referral named twice in one record is read again when its turn comes.
+  const firsts = ids.filter((id, i) => ids.indexOf(id) === i);
+  const [token, state] = await Promise.all([lock.acquire(`crime:${crimeReference}`, 30_000), referrals.crimeState(crimeReference, firsts)]);
+  const latest = state.version;
+  const metas = ids.map((id, i) => (ids.indexOf(id) === i ? state.metas[firsts.indexOf(id)] : REREAD));
   if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
   let released = false;
   const release = () => lock.release(`crime:${crimeReference}`, token).then(() => void (released = true));

@@ -124,6 +124,13 @@ end
 return claimed
 `;
 
+/** KEYS[1] a crime's hash, KEYS[2..] referral hashes: the crime's version, then each hash as HGETALL gives it. */
+const CRIME_STATE_SCRIPT = `
+local state = { redis.call('HGET', KEYS[1], 'version') }
+for i = 2, #KEYS do state[i] = redis.call('HGETALL', KEYS[i]) end
+return state
+`;
+
 /** A referral's hash as its metadata; the id comes from the key (hashes written before also hold it). */
 function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
   return {
@@ -410,6 +417,27 @@ export class ReferralStore {
   /** Highest record version fully processed for a crime; older versions must never overwrite it. */
   async crimeVersion(crimeReference: string): Promise<number> {
     return Number((await this.redis.hget(this.keys.crime(crimeReference), 'version')) ?? 0);
+  }
+
+  /**
+   * A crime's applied version and its referrals' states, in one call (intake reads them with the
+   * crime's lock); unknown referrals are undefined, in the order asked.
+   */
+  async crimeState(crimeReference: string, ids: readonly string[]): Promise<{ version: number; metas: (ReferralMeta | undefined)[] }> {
+    const [version, ...hashes] = (await runScript(
+      this.redis,
+      CRIME_STATE_SCRIPT,
+      1 + ids.length,
+      this.keys.crime(crimeReference),
+      ...ids.map((id) => this.keys.referral(id)),
+    )) as [string | null, ...string[][]];
+    const metas = ids.map((id, i) => {
+      const flat = hashes[i] ?? [];
+      const fields: Record<string, string> = {};
+      for (let k = 0; k + 1 < flat.length; k += 2) fields[flat[k]!] = flat[k + 1]!;
+      return fields.status ? metaOf(id, fields) : undefined;
+    });
+    return { version: Number(version ?? 0), metas };
   }
 
   async setCrimeVersion(crimeReference: string, version: number): Promise<void> {

@@ -58,6 +58,19 @@ describe('intake on real Redis', () => {
     }
   }
 
+  test("intake's one read of a crime: its applied version and each referral's state, in the order asked", async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-S1', 2)])), 'push');
+    await runIntake();
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-S1', 'ADVOCACY', 'P1');
+    const unknown = referralIdFor('CHESHIRE', 'CC-26-S1', 'CLINICAL', 'P9');
+    const state = await ctx.referrals.crimeState('CC-26-S1', [unknown, advocacy]);
+    expect(state.version).toBe(2);
+    expect(state.metas).toEqual([undefined, await ctx.referrals.get(advocacy)]);
+    expect(state.metas[1]).toMatchObject({ referralId: advocacy, status: 'QUEUED', recordVersion: 2, statusSeq: 1 });
+    expect(await ctx.referrals.crimeState('CC-26-NEVER', [advocacy])).toEqual({ version: 0, metas: [await ctx.referrals.get(advocacy)] });
+    expect(await ctx.referrals.crimeState('CC-26-NEVER', [])).toEqual({ version: 0, metas: [] });
+  });
+
   test('a page is queued once however often it is read; bad records are quarantined beside good ones', async () => {
     const bad = record('CC-26-BAD1', 1).replace(/<NhsNumber>\d+</, '<NhsNumber>1234567890<');
     const page = Buffer.from(feedDocument([record('CC-26-A1', 1), bad, record('CC-26-A2', 1)]));
