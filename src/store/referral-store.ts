@@ -131,6 +131,14 @@ for i = 2, #KEYS do state[i] = redis.call('HGETALL', KEYS[i]) end
 return state
 `;
 
+/** KEYS[1] a referral's hash, KEYS[2] its frozen payload; ARGV: the status, sequence and record version expected, the sealed payload, its TTL. */
+const FREEZE_IF_UNCHANGED_SCRIPT = `
+local now = redis.call('HMGET', KEYS[1], 'status', 'statusSeq', 'recordVersion')
+if now[1] ~= ARGV[1] or now[2] ~= ARGV[2] or now[3] ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+return 1
+`;
+
 /** A referral's hash as its metadata; the id comes from the key (hashes written before also hold it). */
 function metaOf(id: string, fields: Record<string, string>): ReferralMeta {
   return {
@@ -170,12 +178,6 @@ export class ReferralStore {
       const fields = raw as Record<string, string> | undefined;
       return err || !fields?.status ? [] : [metaOf(ids[i]!, fields)];
     });
-  }
-
-  /** What decides whether a referral is still as a commit left it: its status, status sequence and record version. */
-  async stateOf(id: string): Promise<Pick<ReferralMeta, 'status' | 'statusSeq' | 'recordVersion'> | undefined> {
-    const [status, statusSeq, recordVersion] = await this.redis.hmget(this.keys.referral(id), 'status', 'statusSeq', 'recordVersion');
-    return status ? { status: status as ReferralStatus, statusSeq: Number(statusSeq), recordVersion: Number(recordVersion) } : undefined;
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {
@@ -225,6 +227,30 @@ export class ReferralStore {
   /** The exact payload sent to the partner, frozen at the first attempt so retries are byte-identical. */
   async saveOutbound(id: string, payload: unknown): Promise<void> {
     await this.redis.set(this.keys.outbound(id), this.cipher.sealJsonBytes(payload, `${id}:outbound`), 'EX', this.retentionSeconds);
+  }
+
+  /**
+   * Freezes the payload only if the referral is still as `meta` says (status, status sequence,
+   * record version), in one call; false, with nothing saved, when it has changed since.
+   */
+  async saveOutboundIfUnchanged(
+    meta: Pick<ReferralMeta, 'referralId' | 'status' | 'statusSeq' | 'recordVersion'>,
+    payload: unknown,
+  ): Promise<boolean> {
+    const id = meta.referralId;
+    const saved = await runScript(
+      this.redis,
+      FREEZE_IF_UNCHANGED_SCRIPT,
+      2,
+      this.keys.referral(id),
+      this.keys.outbound(id),
+      meta.status,
+      String(meta.statusSeq),
+      String(meta.recordVersion),
+      this.cipher.sealJsonBytes(payload, `${id}:outbound`),
+      String(this.retentionSeconds),
+    );
+    return saved === 1;
   }
 
   async loadOutbound<T>(id: string): Promise<T | undefined> {

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  */
 const shas = new Map<string, string>();
 
-export async function runScript(redis: Redis, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+export async function runScript(redis: Redis, script: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown> {
   let sha = shas.get(script);
   if (!sha) {
     sha = createHash('sha1').update(script).digest('hex');

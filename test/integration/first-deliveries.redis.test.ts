@@ -81,11 +81,13 @@ describe('first delivery attempts', () => {
       });
     await ingestDocument(ctx, Buffer.from(feedDocument([generated.xml])), 'push');
     const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
-    // The new referral is sent as intake had it: its details are not read back and opened.
+    // The new referral is sent as intake had it: its state and details are not read back and opened.
     const readBack = jest.spyOn(ctx.referrals, 'loadForDelivery');
+    const metaRead = jest.spyOn(ctx.referrals, 'get');
     await processIntake(ctx, job!);
     await ctx.deliveries.idle();
     expect(readBack).not.toHaveBeenCalled();
+    expect(metaRead).not.toHaveBeenCalled();
     scope.done();
     expect(keys).toEqual([advocacy.referralId]);
     expect(await ctx.referrals.get(advocacy.referralId)).toMatchObject({ status: 'SENT', partnerRef: 'CH-000777' });
@@ -131,6 +133,8 @@ describe('first delivery attempts', () => {
       const summaries = charitySummaries();
       expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('sent');
       expect(summaries).toEqual(['as intake had it']);
+      // Frozen as sent, so a retry sends the same.
+      expect(await ctx.referrals.loadOutbound(id)).toMatchObject({ summary: 'as intake had it' });
     });
 
     test('after a newer record version saved other details, the stored details are sent', async () => {
@@ -141,6 +145,7 @@ describe('first delivery attempts', () => {
       const summaries = charitySummaries();
       expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('sent');
       expect(summaries).toEqual(['version 2']);
+      expect(await ctx.referrals.loadOutbound(id)).toMatchObject({ summary: 'version 2' });
     });
 
     test('withdrawn meanwhile, nothing is sent', async () => {
@@ -150,6 +155,7 @@ describe('first delivery attempts', () => {
       const scope = nock(CHARITY).post('/v1/referrals').reply(201, { id: 'CH-000779', status: 'RECEIVED' });
       expect(await processDelivery(ctx, charityDelivery(ctx), run(id), inHand)).toBe('skipped:CANCELLED');
       expect(scope.isDone()).toBe(false);
+      expect(await ctx.referrals.loadOutbound(id)).toBeUndefined();
     });
   });
 

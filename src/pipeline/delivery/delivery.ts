@@ -7,7 +7,7 @@ import { PermanentError } from '../../queues/dead-letter';
 import { enqueueCancel, type JobQueues } from './delivery-jobs';
 import { changeStatus, type StatusChangeDeps } from '../status-changes';
 import type { DeliveryJob, QueueName } from '../../queues/topology';
-import { lazyChild } from '../../logger';
+import { lazyChild, type JobLog } from '../../logger';
 
 /** A delivery's worker, store, queues and the status change it ends in. */
 export type DeliveryDeps = WorkerDeps & JobQueues & StatusChangeDeps;
@@ -52,9 +52,18 @@ export async function processDelivery<P>(
   job: DeliveryRun,
   inHand?: JustQueued,
 ): Promise<string> {
-  const { referralId, correlationId } = job.data;
-  const log = lazyChild(ctx.logger, { correlationId, referralId, partner: ops.partner, jobId: job.id });
-  const [meta, stored] = await deliveryStart<P>(ctx, job.data, inHand);
+  const { referralId } = job.data;
+  const log = lazyChild(ctx.logger, { correlationId: job.data.correlationId, referralId, partner: ops.partner, jobId: job.id });
+  if (job.data.action === 'deliver' && inHand) {
+    const payload = await frozenFromHand(ctx, ops, inHand);
+    if (payload !== undefined) return sendQueued(ctx, ops, job.data, inHand.meta, payload, log);
+  }
+  // A delivery reads its referral's state and what to send in one round trip (the second is
+  // used only if the referral is still QUEUED).
+  const [meta, stored] = await Promise.all([
+    ctx.referrals.get(referralId),
+    job.data.action === 'deliver' ? ctx.referrals.loadForDelivery<P>(referralId) : undefined,
+  ]);
   if (!meta) throw new PermanentError('unknown referral');
   if (job.data.action === 'cancel') return cancelAtPartner(ctx, ops, meta, job.data);
   if (job.data.action === 'resend') return resendToPartner(ctx, ops, meta, job.data);
@@ -63,7 +72,18 @@ export async function processDelivery<P>(
     log.info({ status: meta.status }, 'delivery skipped: referral no longer queued');
     return `skipped:${meta.status}`;
   }
-  const payload = await outboundPayload(ctx, ops, referralId, stored ?? {});
+  return sendQueued(ctx, ops, job.data, meta, await outboundPayload(ctx, ops, referralId, stored ?? {}), log);
+}
+
+/** Sends the frozen payload and commits SENT; a referral withdrawn or held meanwhile is then cancelled at the partner. */
+async function sendQueued<P>(
+  ctx: DeliveryDeps,
+  ops: PartnerDelivery<P>,
+  { referralId, correlationId }: DeliveryJob,
+  meta: ReferralMeta,
+  payload: P,
+  log: JobLog,
+): Promise<string> {
   const result = await ops.send(payload, { referralId, correlationId });
   const sent = await changeStatus(
     ctx,
@@ -99,22 +119,21 @@ export async function processDelivery<P>(
 }
 
 /**
- * The referral's state and what to send. In hand and unchanged (no status change since its
- * commit, no newer record version's details): as intake had it. Otherwise read, in one round
- * trip (what to send is used only if the referral is still QUEUED).
+ * The payload built from the referral in hand and frozen, in one call with the check that the
+ * referral is as intake committed it (no status change since, no newer record version's
+ * details); undefined, with nothing frozen, when it is not.
  */
-async function deliveryStart<P>(
-  ctx: DeliveryDeps,
-  { referralId, action }: DeliveryJob,
-  inHand: JustQueued | undefined,
-): Promise<[ReferralMeta | undefined, { outbound?: P; data?: Referral } | undefined]> {
-  if (action === 'deliver' && inHand) {
-    const now = await ctx.referrals.stateOf(referralId);
-    const known = inHand.meta;
-    if (now?.status === 'QUEUED' && now.statusSeq === known.statusSeq && now.recordVersion === known.recordVersion)
-      return [known, { data: inHand.referral }];
+async function frozenFromHand<P>(ctx: DeliveryDeps, ops: PartnerDelivery<P>, { meta, referral }: JustQueued): Promise<P | undefined> {
+  const payload = build(ops, referral);
+  return (await ctx.referrals.saveOutboundIfUnchanged(meta, payload)) ? payload : undefined;
+}
+
+function build<P>(ops: PartnerDelivery<P>, referral: Referral): P {
+  try {
+    return ops.build(referral);
+  } catch (err) {
+    throw new PermanentError(`referral cannot be mapped for ${ops.partner}: ${(err as Error).message}`);
   }
-  return Promise.all([ctx.referrals.get(referralId), action === 'deliver' ? ctx.referrals.loadForDelivery<P>(referralId) : undefined]);
 }
 
 /** The payload is built once and frozen, so every retry sends byte-identical content. */
@@ -127,12 +146,7 @@ async function outboundPayload<P>(
   if (stored.outbound !== undefined) return stored.outbound;
   const referral = stored.data;
   if (!referral) throw new PermanentError('referral details have expired from the bridge; redrive after the police resend the record');
-  let payload: P;
-  try {
-    payload = ops.build(referral);
-  } catch (err) {
-    throw new PermanentError(`referral cannot be mapped for ${ops.partner}: ${(err as Error).message}`);
-  }
+  const payload = build(ops, referral);
   await ctx.referrals.saveOutbound(referralId, payload);
   return payload;
 }
