@@ -90,10 +90,10 @@ async function applyDecision(
   if (meta && isTerminal(meta.status)) return;
   // Keep the newest details for a referral not yet sent; once the partner has it, the frozen
   // outbound payload is all the bridge needs, so personal data is not re-written or kept longer.
-  // Sent with the status change below, in one round trip: on one connection the details are
-  // saved first, and nothing is delivered until both have succeeded.
+  // A referral becoming QUEUED saves them in its commit (applyDecided); otherwise they go with
+  // the status change below, in one round trip: on one connection the details are saved first.
   const saving =
-    !meta || !AT_PARTNER_STATUSES.has(meta.status)
+    (!meta || !AT_PARTNER_STATUSES.has(meta.status)) && !becomesQueued(decided, meta)
       ? referrals.saveData(referral, { untilSent: decided.decision === 'QUEUED' })
       : Promise.resolve();
   saving.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled meanwhile
@@ -102,6 +102,11 @@ async function applyDecision(
   } finally {
     await saving;
   }
+}
+
+/** New, or held until now: the decision queues it for delivery. */
+function becomesQueued(decided: DecidedReferral, meta: ReferralMeta | undefined): boolean {
+  return decided.decision === 'QUEUED' && (!meta || meta.status === 'HELD');
 }
 
 /** The decision against the referral's state; `saving` (its details being saved) settles before any delivery. */
@@ -125,19 +130,19 @@ async function applyDecided(
   const patch = { recordVersion: referral.recordVersion, correlationId };
   switch (decision) {
     case 'QUEUED': {
+      // As becomesQueued: new, or held until now.
       if (!meta || meta.status === 'HELD') {
         const basisAt = referral.consent?.status === 'GIVEN' ? referral.consent.recordedAt : referral.lawfulBasis?.authorisedAt;
-        const [t] = await Promise.all([
-          changeStatus(ctx, id, {
-            to: 'QUEUED',
-            source: 'police',
-            detail: `record v${referral.recordVersion}`,
-            create,
-            known: meta ?? null,
-            patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
-          }),
-          saving,
-        ]);
+        // The details are saved in the commit (sealed uncompressed: reaching the partner deletes them).
+        const t = await changeStatus(ctx, id, {
+          to: 'QUEUED',
+          source: 'police',
+          detail: `record v${referral.recordVersion}`,
+          create,
+          known: meta ?? null,
+          patch: { ...patch, heldReason: '', ...(basisAt ? { basisAt } : {}) },
+          details: { referral, untilSent: true },
+        });
         // A new referral has no frozen payload from an earlier attempt: what to send is the referral in hand.
         if (t.applied) await ctx.deliveries.dispatch(id, correlationId, t.seq, t.partner, t.from ? undefined : { meta: t.meta, referral });
       } else if (meta.status === 'QUEUED') {

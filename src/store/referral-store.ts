@@ -37,6 +37,11 @@ export interface TransitionRequest {
       | 'correlationId'
     >
   >;
+  /**
+   * The referral's details, saved in the same commit (as `saveData` would, sealed): a referral
+   * queued for delivery is never committed without them, and one not committed keeps none.
+   */
+  details?: { referral: Referral; untilSent: boolean };
   /** Required when the referral does not exist yet. */
   create?: Pick<ReferralMeta, 'referralId' | 'type' | 'crimeReference' | 'recordVersion' | 'correlationId'>;
   /**
@@ -79,7 +84,9 @@ if seq ~= ARGV[1] then
 end
 -- The audit events first: a script that fails part-way keeps what it wrote, and an event
 -- without its change (a retry writes it again) is better than a change without its event.
-if ARGV[11] then audit_append(KEYS[10], KEYS[11], ARGV[11], ARGV[12], audit_events(ARGV[13])) end
+if ARGV[13] then audit_append(KEYS[10], KEYS[11], ARGV[13], ARGV[14], audit_events(ARGV[15])) end
+-- The referral's details, when the change brings them (a referral queued for delivery).
+if ARGV[11] ~= '' then redis.call('SET', KEYS[5], ARGV[11], 'EX', ARGV[12]) end
 -- The fields as one flat [name, value, ...] list: one HSET, not one call per field.
 redis.call('HSET', KEYS[1], unpack(cjson.decode(ARGV[2])))
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -196,13 +203,11 @@ export class ReferralStore {
    * details, so they are not worth compressing; held ones may wait for weeks and are.
    */
   async saveData(referral: Referral, { untilSent = false }: { untilSent?: boolean } = {}): Promise<void> {
-    const id = referral.referralId;
-    await this.redis.set(
-      this.keys.data(id),
-      this.cipher.sealJsonBytes(referral, id, { compress: !untilSent }),
-      'EX',
-      this.retentionSeconds,
-    );
+    await this.redis.set(this.keys.data(referral.referralId), this.sealDetails(referral, untilSent), 'EX', this.retentionSeconds);
+  }
+
+  private sealDetails(referral: Referral, untilSent: boolean): Buffer {
+    return this.cipher.sealJsonBytes(referral, referral.referralId, { compress: !untilSent });
   }
 
   async loadData(id: string): Promise<Referral | undefined> {
@@ -274,6 +279,7 @@ export class ReferralStore {
   }
 
   async transition(id: string, req: TransitionRequest): Promise<TransitionResult> {
+    const details = req.details ? this.sealDetails(req.details.referral, req.details.untilSent) : '';
     for (let attempt = 0; attempt < 20; attempt++) {
       const meta = attempt === 0 && req.known !== undefined ? (req.known ?? undefined) : await this.get(id);
       const from = meta?.status;
@@ -328,6 +334,8 @@ export class ReferralStore {
         expire,
         meta ? 'existing' : 'new',
         req.to === 'QUEUED' ? 'queued' : 'other',
+        details,
+        String(this.retentionSeconds),
         ...(audit?.args ?? []),
       );
       if (committed === 1) {

@@ -209,8 +209,31 @@ describe('intake on real Redis', () => {
     expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([advocacy]);
   });
 
-  test('if the details cannot be saved, nothing is delivered and the retry finishes the job', async () => {
+  test('a referral queued for delivery is committed with its details or not at all; the retry finishes the job', async () => {
     await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E1', 1)])), 'pull');
+    const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-E1', 'ADVOCACY', 'P1');
+    const transition = ctx.referrals.transition.bind(ctx.referrals);
+    const commit = jest
+      .spyOn(ctx.referrals, 'transition')
+      .mockImplementation((id, req) => (id === advocacy ? Promise.reject(new Error('OOM command not allowed')) : transition(id, req)));
+    await expect(processIntake(ctx, job!)).rejects.toThrow('OOM');
+    commit.mockRestore();
+    expect(await ctx.referrals.get(advocacy)).toBeUndefined();
+    expect(await ctx.referrals.loadData(advocacy)).toBeUndefined();
+    expect(await ctx.queues.charityDelivery.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    await processIntake(ctx, job!);
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('QUEUED');
+    expect((await ctx.referrals.loadData(advocacy))?.referralId).toBe(advocacy);
+    expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([advocacy]);
+  });
+
+  test('details saved apart from a status change (a held referral re-held) that fail to save fail the job, and its retry saves them', async () => {
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E2', 1, { victimConsent: 'NOT_ASKED' })])), 'pull');
+    await runIntake();
+    const advocacy = referralIdFor('CHESHIRE', 'CC-26-E2', 'ADVOCACY', 'P1');
+    expect((await ctx.referrals.get(advocacy))?.status).toBe('HELD');
+    await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-E2', 2, { victimConsent: 'NOT_ASKED' })])), 'pull');
     const [job] = (await ctx.queues.intake.getJobs(['waiting'])) as Job<IntakeJob>[];
     const save = ctx.referrals.saveData.bind(ctx.referrals);
     const saveData = jest
@@ -218,12 +241,9 @@ describe('intake on real Redis', () => {
       .mockImplementation((r) => (r.type === 'ADVOCACY' ? Promise.reject(new Error('OOM command not allowed')) : save(r)));
     await expect(processIntake(ctx, job!)).rejects.toThrow('OOM');
     saveData.mockRestore();
-    const advocacy = referralIdFor('CHESHIRE', 'CC-26-E1', 'ADVOCACY', 'P1');
-    expect(await ctx.queues.charityDelivery.getJobCounts('waiting')).toEqual({ waiting: 0 });
-    expect(await ctx.referrals.loadData(advocacy)).toBeUndefined();
+    expect((await ctx.referrals.loadData(advocacy))?.recordVersion).toBe(1);
     await processIntake(ctx, job!);
-    expect((await ctx.referrals.loadData(advocacy))?.referralId).toBe(advocacy);
-    expect((await ctx.queues.charityDelivery.getJobs(['waiting'])).map((j) => j.data.referralId)).toEqual([advocacy]);
+    expect((await ctx.referrals.loadData(advocacy))?.recordVersion).toBe(2);
   });
 
   test('an older version never overwrites a newer one', async () => {
