@@ -23,24 +23,23 @@ export class CrimeBusyError extends Error {}
 export type IntakeRun = Pick<Job<IntakeJob>, 'id' | 'data'>;
 
 export async function processIntake(ctx: BridgeContext, job: IntakeRun): Promise<{ outcome: string }> {
-  const { referrals, lock, logger, cipher, counters } = ctx;
+  const { referrals, logger, cipher, counters } = ctx;
   const { crimeReference, recordVersion, force, correlationId } = job.data;
   const log = lazyChild(logger, { correlationId, crimeReference, recordVersion, jobId: job.id });
 
   // Mapped before the lock (pure, no I/O), so the lock, the crime's version and each referral's
-  // state go in one round trip. Commands on one connection run in order, so the reads after the
-  // SET NX see all that the lock's previous holder wrote; without the lock they are discarded.
+  // state are one call (lockCrime): the reads see all that the lock's previous holder wrote.
   const record = cipher.openJson<CrimeRecord>(job.data.sealed, String(job.id));
   const mapping = mapCrimeRecord(record, force);
   const ids = mapping.referrals.map((r) => r.referral.referralId);
   // A referral named twice in one record is read again when its turn comes.
   const firsts = ids.filter((id, i) => ids.indexOf(id) === i);
-  const [token, state] = await Promise.all([lock.acquire(`crime:${crimeReference}`, 30_000), referrals.crimeState(crimeReference, firsts)]);
-  const latest = state.version;
-  const metas = ids.map((id, i) => (ids.indexOf(id) === i ? state.metas[firsts.indexOf(id)] : REREAD));
+  const { token, version: latest, metas: read } = await referrals.lockCrime(crimeReference, firsts, 30_000);
   if (!token) throw new CrimeBusyError('another version of this crime is being applied; retrying');
+  const metas = ids.map((id, i) => (ids.indexOf(id) === i ? read[firsts.indexOf(id)] : REREAD));
   let released = false;
-  const release = () => lock.release(`crime:${crimeReference}`, token).then(() => void (released = true));
+  const release = (appliedVersion?: number) =>
+    referrals.unlockCrime(crimeReference, token, appliedVersion).then(() => void (released = true));
   try {
     if (recordVersion < latest) {
       await counters.add('recordsStale');
@@ -50,7 +49,7 @@ export async function processIntake(ctx: BridgeContext, job: IntakeRun): Promise
     if (!mapping.inScope) {
       if (recordVersion > latest) await counters.add('recordsOutOfScope');
       log.info('record out of scope (no STALKING flag, class not 8Q)');
-      await referrals.setCrimeVersion(crimeReference, recordVersion);
+      await release(recordVersion);
       return { outcome: 'out-of-scope' };
     }
     // A record's referrals are independent of one another, so they are applied together (their
@@ -59,12 +58,8 @@ export async function processIntake(ctx: BridgeContext, job: IntakeRun): Promise
       for (const [i, decided] of mapping.referrals.entries()) await applyDecision(ctx, decided, correlationId, metas[i]);
     else await Promise.all(mapping.referrals.map((decided, i) => applyDecision(ctx, decided, correlationId, metas[i])));
     if (record.recordStatus === 'WITHDRAWN') await cancelAllForCrime(ctx, crimeReference, correlationId);
-    // The lock goes in the same round trip, after the version (one connection runs them in order).
-    await Promise.all([
-      referrals.setCrimeVersion(crimeReference, recordVersion),
-      recordVersion > latest ? counters.add('recordsQueued') : undefined,
-      release(),
-    ]);
+    // The version and the lock's release are one call.
+    await Promise.all([release(recordVersion), recordVersion > latest ? counters.add('recordsQueued') : undefined]);
     log.info(
       { referrals: mapping.referrals.map((r) => ({ referralId: r.referral.referralId, decision: r.decision, reason: r.reason })) },
       'record applied',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AT_PARTNER_STATUSES, canTransition, isTerminal, type ReferralStatus } from '../domain/lifecycle';
 import type { Referral } from '../domain/referral';
@@ -131,11 +132,26 @@ end
 return claimed
 `;
 
-/** KEYS[1] a crime's hash, KEYS[2..] referral hashes: the crime's version, then each hash as HGETALL gives it. */
-const CRIME_STATE_SCRIPT = `
-local state = { redis.call('HGET', KEYS[1], 'version') }
-for i = 2, #KEYS do state[i] = redis.call('HGETALL', KEYS[i]) end
+/**
+ * KEYS[1] a crime's lock, KEYS[2] its hash, KEYS[3..] referral hashes; ARGV[1] the token, ARGV[2]
+ * the lock's TTL (ms). Taken (or already ours): 1, the crime's version, each hash as HGETALL
+ * gives it. Another holder's: 0.
+ */
+const LOCK_CRIME_SCRIPT = `
+local held = redis.call('GET', KEYS[1])
+-- Our own token already there: this very call, resent after a Redis restart, had taken it.
+if held and held ~= ARGV[1] then return { 0 } end
+if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+local state = { 1, redis.call('HGET', KEYS[2], 'version') }
+for i = 3, #KEYS do state[i] = redis.call('HGETALL', KEYS[i]) end
 return state
+`;
+
+/** KEYS[1] a crime's lock, KEYS[2] its hash; ARGV[1] the token, ARGV[2] the version applied ('' for none), ARGV[3] now. */
+const UNLOCK_CRIME_SCRIPT = `
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], 'version', ARGV[2], 'updatedAt', ARGV[3]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 `;
 
 /** KEYS[1] a referral's hash, KEYS[2] its frozen payload; ARGV: the status, sequence and record version expected, the sealed payload, its TTL. */
@@ -454,28 +470,49 @@ export class ReferralStore {
   }
 
   /**
-   * A crime's applied version and its referrals' states, in one call (intake reads them with the
-   * crime's lock); unknown referrals are undefined, in the order asked.
+   * Takes the crime's lock (as RedisLock, under the same key) and, in the same call, reads the
+   * crime's applied version and its referrals' states (unknown ones undefined, in the order
+   * asked): intake's start on one record version. No token: another process holds the crime.
+   * The same call again with the same token (a resend) finds the lock its own.
    */
-  async crimeState(crimeReference: string, ids: readonly string[]): Promise<{ version: number; metas: (ReferralMeta | undefined)[] }> {
-    const [version, ...hashes] = (await runScript(
+  async lockCrime(
+    crimeReference: string,
+    ids: readonly string[],
+    ttlMs: number,
+    token: string = randomUUID(),
+  ): Promise<{ token?: string; version: number; metas: (ReferralMeta | undefined)[] }> {
+    const [taken, version, ...hashes] = (await runScript(
       this.redis,
-      CRIME_STATE_SCRIPT,
-      1 + ids.length,
+      LOCK_CRIME_SCRIPT,
+      2 + ids.length,
+      this.keys.lock(`crime:${crimeReference}`),
       this.keys.crime(crimeReference),
       ...ids.map((id) => this.keys.referral(id)),
-    )) as [string | null, ...string[][]];
+      token,
+      String(ttlMs),
+    )) as [number, string | null, ...string[][]];
+    if (taken !== 1) return { version: 0, metas: [] };
     const metas = ids.map((id, i) => {
       const flat = hashes[i] ?? [];
       const fields: Record<string, string> = {};
       for (let k = 0; k + 1 < flat.length; k += 2) fields[flat[k]!] = flat[k + 1]!;
       return fields.status ? metaOf(id, fields) : undefined;
     });
-    return { version: Number(version ?? 0), metas };
+    return { token, version: Number(version ?? 0), metas };
   }
 
-  async setCrimeVersion(crimeReference: string, version: number): Promise<void> {
-    await this.redis.hset(this.keys.crime(crimeReference), 'version', String(version), 'updatedAt', new Date().toISOString());
+  /** Releases the crime's lock if `token` still holds it, first recording `appliedVersion` (if given) as the crime's version. */
+  async unlockCrime(crimeReference: string, token: string, appliedVersion?: number): Promise<void> {
+    await runScript(
+      this.redis,
+      UNLOCK_CRIME_SCRIPT,
+      2,
+      this.keys.lock(`crime:${crimeReference}`),
+      this.keys.crime(crimeReference),
+      token,
+      appliedVersion === undefined ? '' : String(appliedVersion),
+      new Date().toISOString(),
+    );
   }
 
   /**

@@ -58,17 +58,40 @@ describe('intake on real Redis', () => {
     }
   }
 
-  test("intake's one read of a crime: its applied version and each referral's state, in the order asked", async () => {
+  test("intake's one call at the start of a record: the crime's lock, its applied version and each referral's state", async () => {
     await ingestDocument(ctx, Buffer.from(feedDocument([record('CC-26-S1', 2)])), 'push');
     await runIntake();
     const advocacy = referralIdFor('CHESHIRE', 'CC-26-S1', 'ADVOCACY', 'P1');
     const unknown = referralIdFor('CHESHIRE', 'CC-26-S1', 'CLINICAL', 'P9');
-    const state = await ctx.referrals.crimeState('CC-26-S1', [unknown, advocacy]);
-    expect(state.version).toBe(2);
-    expect(state.metas).toEqual([undefined, await ctx.referrals.get(advocacy)]);
-    expect(state.metas[1]).toMatchObject({ referralId: advocacy, status: 'QUEUED', recordVersion: 2, statusSeq: 1 });
-    expect(await ctx.referrals.crimeState('CC-26-NEVER', [advocacy])).toEqual({ version: 0, metas: [await ctx.referrals.get(advocacy)] });
-    expect(await ctx.referrals.crimeState('CC-26-NEVER', [])).toEqual({ version: 0, metas: [] });
+    const lockKey = ctx.keys.lock('crime:CC-26-S1');
+    const first = await ctx.referrals.lockCrime('CC-26-S1', [unknown, advocacy], 30_000);
+    expect(first.token).toEqual(expect.any(String));
+    expect(first.version).toBe(2);
+    expect(first.metas).toEqual([undefined, await ctx.referrals.get(advocacy)]);
+    expect(first.metas[1]).toMatchObject({ referralId: advocacy, status: 'QUEUED', recordVersion: 2, statusSeq: 1 });
+    expect(await ctx.redis.get(lockKey)).toBe(first.token);
+    // Held: no token, nothing read.
+    expect(await ctx.referrals.lockCrime('CC-26-S1', [advocacy], 30_000)).toEqual({ version: 0, metas: [] });
+    // Another's token releases nothing; the holder's records the version it applied and releases.
+    await ctx.referrals.unlockCrime('CC-26-S1', 'not-the-token', 9);
+    expect(await ctx.redis.get(lockKey)).toBe(first.token);
+    await ctx.referrals.unlockCrime('CC-26-S1', first.token!, 3);
+    expect(await ctx.redis.get(lockKey)).toBeNull();
+    const again = await ctx.referrals.lockCrime('CC-26-S1', [], 30_000);
+    expect(again).toMatchObject({ token: expect.any(String), version: 3, metas: [] });
+    // Released without a version, the version stands.
+    await ctx.referrals.unlockCrime('CC-26-S1', again.token!);
+    expect(await ctx.referrals.crimeVersion('CC-26-S1')).toBe(3);
+    expect(await ctx.redis.get(lockKey)).toBeNull();
+    expect(await ctx.referrals.lockCrime('CC-26-NEVER', [advocacy], 30_000)).toMatchObject({ version: 0, metas: [first.metas[1]] });
+  });
+
+  test('a lock call resent after a Redis restart finds its own token and goes on', async () => {
+    // As if the first run's reply was lost: the lock already holds the token the resent call carries.
+    const first = await ctx.referrals.lockCrime('CC-26-S2', [], 30_000, 'token-1');
+    const resent = await ctx.referrals.lockCrime('CC-26-S2', [], 30_000, 'token-1');
+    expect([first.token, resent.token]).toEqual(['token-1', 'token-1']);
+    expect(await ctx.referrals.lockCrime('CC-26-S2', [], 30_000, 'token-2')).toEqual({ version: 0, metas: [] });
   });
 
   test('a page is queued once however often it is read; bad records are quarantined beside good ones', async () => {
