@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const http = new KeepAliveHttp();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 });
-  const body = `<WriteBack xmlns="urn:iasu:police-feed:1">${'<Field>value</Field>'.repeat(14)}</WriteBack>`;
+  const body = `<ReferralOutcome xmlns="urn:iasu:police-feed:1">${'<Field>value</Field>'.repeat(14)}</ReferralOutcome>`;
   const headers = {
     'content-type': 'application/xml',
     'idempotency-key': '8c6f0a52-5f7e-5d6b-9a39-0c3a7f1c2b11:SENT:2',

@@ -101,14 +101,17 @@ export async function startPoliceFeedSimulator(opts: PoliceSimulatorOptions = {}
         outcomeReplays++;
         return h.response().code(200);
       }
-      let doc: { WriteBack?: Record<string, string[]> };
+      let doc: { ReferralOutcome?: Record<string, string[]> & { $?: Record<string, string> } };
       try {
         doc = await parseStringPromise(String(request.payload));
       } catch {
         return h.response('malformed XML').code(400);
       }
-      const o = doc.WriteBack;
-      if (!o?.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete WriteBack').code(400);
+      // police-feed.md §3: a ReferralOutcome in the feed's namespace, as an RMS would insist.
+      const o = doc?.ReferralOutcome;
+      if (!o) return h.response('root element must be ReferralOutcome').code(400);
+      if (o.$?.xmlns !== 'urn:iasu:police-feed:1') return h.response('ReferralOutcome must be in urn:iasu:police-feed:1').code(400);
+      if (!o.ReferralId?.[0] || !o.Status?.[0] || !o.CrimeReference?.[0]) return h.response('incomplete ReferralOutcome').code(400);
       outcomes.set(key, {
         key,
         referralId: o.ReferralId[0],

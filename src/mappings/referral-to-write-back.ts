@@ -31,8 +31,9 @@ export function writeBackFor(
 }
 
 /**
- * Written out directly rather than through xml2js's builder: one is sent per status change, and
- * the builder was a visible share of the benchmark's CPU. Every value is escaped.
+ * The `ReferralOutcome` document of police-feed.md §3 (the contract's element name, whatever the
+ * bridge calls it inside). Written out directly rather than through xml2js's builder: one is sent
+ * per status change, and the builder was a visible share of the benchmark's CPU. Every value is escaped.
  */
 export function writeBackToXml(outcome: WriteBack): string {
   const elements: [string, string | undefined][] = [
@@ -45,7 +46,7 @@ export function writeBackToXml(outcome: WriteBack): string {
     ['Detail', outcome.detail],
   ];
   const body = elements.filter(([, v]) => v !== undefined && v !== '').map(([name, v]) => `  <${name}>${escapeXml(v!)}</${name}>`);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<WriteBack xmlns="${FEED_NAMESPACE}">\n${body.join('\n')}\n</WriteBack>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ReferralOutcome xmlns="${FEED_NAMESPACE}">\n${body.join('\n')}\n</ReferralOutcome>`;
 }
 
 function escapeXml(value: string): string {

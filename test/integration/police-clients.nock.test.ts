@@ -85,7 +85,7 @@ describe('PoliceWriteBackClient.post', () => {
     expect(seen!.headers['x-correlation-id']).toBe(CORRELATION);
     expect(seen!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
     expect(seen!.body).toBe(XML);
-    expect(String(seen!.body)).toContain('<WriteBack xmlns="urn:iasu:police-feed:1">');
+    expect(String(seen!.body)).toContain('<ReferralOutcome xmlns="urn:iasu:police-feed:1">');
   });
 
   it('sends no Authorization header when no token is configured', async () => {

@@ -291,8 +291,8 @@ describe('parseFeed: documents that cannot be read at all', () => {
   });
 
   it('refuses the wrong root element', async () => {
-    const err = await feedError('<?xml version="1.0" encoding="UTF-8"?><WriteBack xmlns="urn:iasu:police-feed:1"/>');
-    expect(err.message).toBe('root element must be CrimeFlagFeed, found WriteBack');
+    const err = await feedError('<?xml version="1.0" encoding="UTF-8"?><ReferralOutcome xmlns="urn:iasu:police-feed:1"/>');
+    expect(err.message).toBe('root element must be CrimeFlagFeed, found ReferralOutcome');
   });
 
   it('refuses the wrong namespace', async () => {

@@ -23,12 +23,12 @@ async function parsed(xml: string): Promise<Record<string, any>> {
 }
 
 describe('writeBackToXml', () => {
-  it('produces a WriteBack in the feed namespace with every element, in contract order', async () => {
+  it('produces the ReferralOutcome document of police-feed.md §3 in the feed namespace, with every element in contract order', async () => {
     const xml = writeBackToXml(outcome());
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>')).toBe(true);
     const doc = await parsed(xml);
-    expect(Object.keys(doc)).toEqual(['WriteBack']);
-    const root = doc.WriteBack;
+    expect(Object.keys(doc)).toEqual(['ReferralOutcome']);
+    const root = doc.ReferralOutcome;
     expect(root.$).toEqual({ xmlns: 'urn:iasu:police-feed:1' });
     const { $, ...elements } = root;
     expect($).toBeDefined();
@@ -54,7 +54,7 @@ describe('writeBackToXml', () => {
     const xml = writeBackToXml(
       outcome({ detail: `charity status <DECLINED> & "closed" 'ok'\u0001`, partnerReference: 'CH-1</PartnerReference><Status>COMPLETED' }),
     );
-    const root = (await parsed(xml)).WriteBack;
+    const root = (await parsed(xml)).ReferralOutcome;
     expect(root.Detail).toBe(`charity status <DECLINED> & "closed" 'ok'`);
     expect(root.PartnerReference).toBe('CH-1</PartnerReference><Status>COMPLETED');
     expect(root.Status).toBe('ACCEPTED');
@@ -64,7 +64,7 @@ describe('writeBackToXml', () => {
     const xml = writeBackToXml(outcome({ partner: 'CHARITY', partnerReference: undefined, detail: undefined, status: 'HELD' }));
     expect(xml).not.toContain('PartnerReference');
     expect(xml).not.toContain('Detail');
-    const root = (await parsed(xml)).WriteBack;
+    const root = (await parsed(xml)).ReferralOutcome;
     const { $, ...elements } = root;
     expect($.xmlns).toBe('urn:iasu:police-feed:1');
     expect(elements).toEqual({
@@ -88,18 +88,18 @@ describe('writeBackToXml', () => {
     expect(xml).not.toContain('<script>');
     expect(xml).toContain('&amp;');
     expect(xml).toContain('&lt;');
-    const root = (await parsed(xml)).WriteBack;
+    const root = (await parsed(xml)).ReferralOutcome;
     expect(root.Detail).toBe(detail);
     expect(root.PartnerReference).toBe('Task/1?x=1&y=<2>');
   });
 
   it('keeps non-ASCII text intact', async () => {
-    const root = (await parsed(writeBackToXml(outcome({ detail: 'Überweisung — accepté ✓' })))).WriteBack;
+    const root = (await parsed(writeBackToXml(outcome({ detail: 'Überweisung — accepté ✓' })))).ReferralOutcome;
     expect(root.Detail).toBe('Überweisung — accepté ✓');
   });
 
   it.each(['QUEUED', 'SENT', 'REJECTED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const)('carries status %s', async (status) => {
-    expect((await parsed(writeBackToXml(outcome({ status })))).WriteBack.Status).toBe(status);
+    expect((await parsed(writeBackToXml(outcome({ status })))).ReferralOutcome.Status).toBe(status);
   });
 });
 
