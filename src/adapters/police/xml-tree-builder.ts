@@ -23,6 +23,26 @@ interface Frame {
   height: number;
 }
 
+/**
+ * For sax's `onopentagstart`. sax tells a repeated attribute by `tag.attributes.hasOwnProperty(name)`,
+ * so an attribute named `hasOwnProperty` replaced that method and the next attribute failed the
+ * whole well-formed document as malformed (xml2js, on sax, did the same). The method is pinned on
+ * each tag's attributes while sax reads them, so such an attribute is left out, as any attribute
+ * the feed does not define is ignored; `unpinAttributeLookup` (at `onopentag`) takes the pin away.
+ */
+export function pinAttributeLookup(tag: { attributes: object }): void {
+  Object.defineProperty(tag.attributes, 'hasOwnProperty', {
+    value: Object.prototype.hasOwnProperty,
+    writable: false,
+    enumerable: false,
+    configurable: true,
+  });
+}
+
+export function unpinAttributeLookup(attributes: object): void {
+  delete (attributes as { hasOwnProperty?: unknown }).hasOwnProperty;
+}
+
 export class TreeBuilder {
   private readonly stack: Frame[] = [];
   readonly tooDeep = new Set<unknown>();

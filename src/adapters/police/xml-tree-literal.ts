@@ -1,4 +1,5 @@
 import { parser as saxParser, type Tag } from 'sax';
+import { pinAttributeLookup, unpinAttributeLookup } from './xml-tree-builder';
 
 /**
  * The tree built as xml2js 0.6 builds it, step for step, for a document with a child element
@@ -27,10 +28,12 @@ export function buildLiteralTree(
   sax.onerror = (err) => {
     throw err;
   };
+  sax.onopentagstart = pinAttributeLookup;
   sax.onopentag = (node) => {
     const obj: XmlElement = {};
     obj[charkey] = '';
     const ref = (node as Tag).attributes;
+    unpinAttributeLookup(ref);
     for (const key in ref) {
       if (!Object.prototype.hasOwnProperty.call(ref, key)) continue;
       if (!(attrkey in obj)) obj[attrkey] = {};

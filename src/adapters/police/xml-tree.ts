@@ -1,6 +1,6 @@
 import { parser as saxParser, type Tag } from 'sax';
 import { scanPlainXml } from './xml-plain-scan';
-import { COLLIDING, TreeBuilder, type XmlElement } from './xml-tree-builder';
+import { COLLIDING, pinAttributeLookup, TreeBuilder, unpinAttributeLookup, type XmlElement } from './xml-tree-builder';
 import { buildLiteralTree } from './xml-tree-literal';
 
 /**
@@ -59,7 +59,11 @@ function buildWithSax(text: string, builder: TreeBuilder): void {
   sax.onerror = (err) => {
     throw err;
   };
-  sax.onopentag = (tag) => builder.open(tag.name, (tag as Tag).attributes);
+  sax.onopentagstart = pinAttributeLookup;
+  sax.onopentag = (tag) => {
+    unpinAttributeLookup(tag.attributes);
+    builder.open(tag.name, (tag as Tag).attributes);
+  };
   sax.ontext = (chunk) => builder.text(chunk);
   sax.oncdata = (chunk) => builder.cdata(chunk);
   sax.onclosetag = () => {
