@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isValidNhsNumber } from '../domain/nhs-number';
 import type { Logger } from '../logger';
-import { runScript } from './scripts';
+import { fieldsOf, runScript } from './scripts';
 
 /**
  * The audit trail: who did what to which referral, and when, as metadata only. An append-only
@@ -565,8 +565,7 @@ async function scanIndex(
 }
 
 function toEntry(id: string, fields: string[]): AuditEntry {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
+  const raw = fieldsOf(fields);
   const entry: Record<string, unknown> = { id, at: new Date(Number(id.split('-')[0])).toISOString() };
   // '' is a field the event lacked (no audit field may be empty).
   for (const f of FIELD_ORDER) if (raw[f] !== undefined && raw[f] !== '') entry[f] = raw[f];

@@ -7,7 +7,7 @@ import type { DataCipher } from './crypto';
 import type { Keys } from './keys';
 import type { PartnerCode, ReferralMeta, TimelineEntry } from '../domain/referral-state';
 import { decodeTimelineEntry, encodeTimelineEntry } from './timeline-codec';
-import { runScript } from './scripts';
+import { fieldsOf, runScript } from './scripts';
 import { TurnBatch } from './turn-batch';
 
 /**
@@ -493,9 +493,7 @@ export class ReferralStore {
     )) as [number, string | null, ...string[][]];
     if (taken !== 1) return { version: 0, metas: [] };
     const metas = ids.map((id, i) => {
-      const flat = hashes[i] ?? [];
-      const fields: Record<string, string> = {};
-      for (let k = 0; k + 1 < flat.length; k += 2) fields[flat[k]!] = flat[k + 1]!;
+      const fields = fieldsOf(hashes[i] ?? []);
       return fields.status ? metaOf(id, fields) : undefined;
     });
     return { token, version: Number(version ?? 0), metas };

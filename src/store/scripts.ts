@@ -21,3 +21,10 @@ export async function runScript(redis: Redis, script: string, numKeys: number, .
     return redis.eval(script, numKeys, ...args);
   }
 }
+
+/** A reply that lists names and values in turn (HGETALL inside a script, a stream entry's fields) as a record. */
+export function fieldsOf(flat: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
