@@ -247,7 +247,11 @@ export class ReferralStore {
 
   /** The exact payload sent to the partner, frozen at the first attempt so retries are byte-identical. */
   async saveOutbound(id: string, payload: unknown): Promise<void> {
-    await this.redis.set(this.keys.outbound(id), this.cipher.sealJsonBytes(payload, `${id}:outbound`), 'EX', this.retentionSeconds);
+    await this.redis.set(this.keys.outbound(id), this.sealOutbound(id, payload), 'EX', this.retentionSeconds);
+  }
+
+  private sealOutbound(id: string, payload: unknown): Buffer {
+    return this.cipher.sealJsonBytes(payload, `${id}:outbound`);
   }
 
   /**
@@ -268,7 +272,7 @@ export class ReferralStore {
       meta.status,
       String(meta.statusSeq),
       String(meta.recordVersion),
-      this.cipher.sealJsonBytes(payload, `${id}:outbound`),
+      this.sealOutbound(id, payload),
       String(this.retentionSeconds),
     );
     return saved === 1;
