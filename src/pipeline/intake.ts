@@ -88,7 +88,7 @@ async function applyDecision(
   // A referral becoming QUEUED saves them in its commit (applyDecided); otherwise they go with
   // the status change below, in one round trip: on one connection the details are saved first.
   const saving =
-    (!meta || !AT_PARTNER_STATUSES.has(meta.status)) && !becomesQueued(decided, meta)
+    (!meta || !AT_PARTNER_STATUSES.has(meta.status)) && !(decided.decision === 'QUEUED' && awaitsQueuing(meta))
       ? referrals.saveData(referral, { untilSent: decided.decision === 'QUEUED' })
       : Promise.resolve();
   saving.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled meanwhile
@@ -99,9 +99,9 @@ async function applyDecision(
   }
 }
 
-/** New, or held until now: the decision queues it for delivery. */
-function becomesQueued(decided: DecidedReferral, meta: ReferralMeta | undefined): boolean {
-  return decided.decision === 'QUEUED' && (!meta || meta.status === 'HELD');
+/** New, or held until now: a QUEUED decision queues it for delivery, its details in that commit. */
+function awaitsQueuing(meta: ReferralMeta | undefined): meta is undefined | (ReferralMeta & { status: 'HELD' }) {
+  return !meta || meta.status === 'HELD';
 }
 
 /** The decision against the referral's state; `saving` (its details being saved) settles before any delivery. */
@@ -125,8 +125,7 @@ async function applyDecided(
   const patch = { recordVersion: referral.recordVersion, correlationId };
   switch (decision) {
     case 'QUEUED': {
-      // As becomesQueued: new, or held until now.
-      if (!meta || meta.status === 'HELD') {
+      if (awaitsQueuing(meta)) {
         const basisAt = referral.consent?.status === 'GIVEN' ? referral.consent.recordedAt : referral.lawfulBasis?.authorisedAt;
         // The details are saved in the commit (sealed uncompressed: reaching the partner deletes them).
         const t = await changeStatus(ctx, id, {
