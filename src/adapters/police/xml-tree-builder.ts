@@ -1,3 +1,5 @@
+import { parser as saxParser, type SAXParser, type Tag } from 'sax';
+
 /**
  * Builds the xml2js-shaped tree from parse events (open, text, CDATA, close), whoever produces
  * them: each element's children by name in arrays, text-only elements as their trimmed text,
@@ -24,23 +26,32 @@ interface Frame {
 }
 
 /**
- * For sax's `onopentagstart`. sax tells a repeated attribute by `tag.attributes.hasOwnProperty(name)`,
- * so an attribute named `hasOwnProperty` replaced that method and the next attribute failed the
- * whole well-formed document as malformed (xml2js, on sax, did the same). The method is pinned on
- * each tag's attributes while sax reads them, so such an attribute is left out, as any attribute
- * the feed does not define is ignored; `unpinAttributeLookup` (at `onopentag`) takes the pin away.
+ * The sax parser both tree builders read with, as xml2js ran it: strict, untrimmed, throwing its
+ * errors; `onOpenTag` gets each tag with its attributes read.
+ *
+ * sax tells a repeated attribute by `tag.attributes.hasOwnProperty(name)`, so an attribute named
+ * `hasOwnProperty` replaced that method and the next attribute failed the whole well-formed
+ * document as malformed (xml2js, on sax, did the same). The method is pinned on each tag's
+ * attributes while sax reads them, so such an attribute is left out, as any attribute the feed
+ * does not define is ignored, and the pin is gone before `onOpenTag` sees them.
  */
-export function pinAttributeLookup(tag: { attributes: object }): void {
-  Object.defineProperty(tag.attributes, 'hasOwnProperty', {
-    value: Object.prototype.hasOwnProperty,
-    writable: false,
-    enumerable: false,
-    configurable: true,
-  });
-}
-
-export function unpinAttributeLookup(attributes: object): void {
-  delete (attributes as { hasOwnProperty?: unknown }).hasOwnProperty;
+export function feedSaxParser(onOpenTag: (tag: Tag) => void): SAXParser {
+  const sax = saxParser(true, { trim: false, normalize: false });
+  sax.onerror = (err) => {
+    throw err;
+  };
+  sax.onopentagstart = (tag) =>
+    Object.defineProperty(tag.attributes, 'hasOwnProperty', {
+      value: Object.prototype.hasOwnProperty,
+      writable: false,
+      enumerable: false,
+      configurable: true,
+    });
+  sax.onopentag = (tag) => {
+    delete (tag.attributes as { hasOwnProperty?: unknown }).hasOwnProperty;
+    onOpenTag(tag as Tag);
+  };
+  return sax;
 }
 
 export class TreeBuilder {

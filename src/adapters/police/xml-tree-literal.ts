@@ -1,5 +1,4 @@
-import { parser as saxParser, type Tag } from 'sax';
-import { pinAttributeLookup, unpinAttributeLookup } from './xml-tree-builder';
+import { feedSaxParser } from './xml-tree-builder';
 
 /**
  * The tree built as xml2js 0.6 builds it, step for step, for a document with a child element
@@ -19,21 +18,15 @@ export function buildLiteralTree(
   nameOf: (raw: string) => string,
   depthLimit: number,
 ): { root: XmlElement | null; tooDeep: Set<unknown> } {
-  const sax = saxParser(true, { trim: false, normalize: false });
   const attrkey = '$';
   const charkey = '_';
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
 
-  sax.onerror = (err) => {
-    throw err;
-  };
-  sax.onopentagstart = pinAttributeLookup;
-  sax.onopentag = (node) => {
+  const sax = feedSaxParser((node) => {
     const obj: XmlElement = {};
     obj[charkey] = '';
-    const ref = (node as Tag).attributes;
-    unpinAttributeLookup(ref);
+    const ref = node.attributes;
     for (const key in ref) {
       if (!Object.prototype.hasOwnProperty.call(ref, key)) continue;
       if (!(attrkey in obj)) obj[attrkey] = {};
@@ -41,7 +34,7 @@ export function buildLiteralTree(
     }
     obj['#name'] = nameOf(node.name);
     stack.push(obj);
-  };
+  });
   const ontext = (chunk: string): XmlElement | undefined => {
     const s = stack[stack.length - 1];
     if (s) s[charkey] += chunk;

@@ -1,6 +1,5 @@
-import { parser as saxParser, type Tag } from 'sax';
 import { scanPlainXml } from './xml-plain-scan';
-import { COLLIDING, pinAttributeLookup, TreeBuilder, unpinAttributeLookup, type XmlElement } from './xml-tree-builder';
+import { COLLIDING, feedSaxParser, TreeBuilder, type XmlElement } from './xml-tree-builder';
 import { buildLiteralTree } from './xml-tree-literal';
 
 /**
@@ -55,15 +54,7 @@ function elementNames(feedPrefixes: ReadonlySet<string>): (raw: string) => strin
 }
 
 function buildWithSax(text: string, builder: TreeBuilder): void {
-  const sax = saxParser(true, { trim: false, normalize: false });
-  sax.onerror = (err) => {
-    throw err;
-  };
-  sax.onopentagstart = pinAttributeLookup;
-  sax.onopentag = (tag) => {
-    unpinAttributeLookup(tag.attributes);
-    builder.open(tag.name, (tag as Tag).attributes);
-  };
+  const sax = feedSaxParser((tag) => builder.open(tag.name, tag.attributes));
   sax.ontext = (chunk) => builder.text(chunk);
   sax.oncdata = (chunk) => builder.cdata(chunk);
   sax.onclosetag = () => {
