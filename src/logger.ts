@@ -1,9 +1,10 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import { LogDestination } from './log-destination';
+import { redactor } from './log-redaction';
 
 /**
  * Personal-data keys that must never reach a log line. Code should not log payloads at all;
- * this list is the second line of defence, applied at every nesting depth up to 4.
+ * this list is the second line of defence, applied at every nesting depth (log-redaction.ts).
  */
 export const PERSONAL_KEYS = [
   'forename',
@@ -37,13 +38,7 @@ export const PERSONAL_KEYS = [
   'xml',
 ];
 
-function redactPaths(): string[] {
-  const paths: string[] = [];
-  for (const key of PERSONAL_KEYS) {
-    paths.push(key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`);
-  }
-  return paths;
-}
+const redact = redactor(PERSONAL_KEYS);
 
 let stdout: LogDestination | undefined;
 
@@ -64,16 +59,33 @@ export function drainStdoutLog(timeoutMs = 1000): Promise<void> {
 
 /** A logger on `destination`, or on stdout through a LogDestination (see log-destination.ts). */
 export function createLogger(level = 'info', destination: DestinationStream = stdoutDestination()): Logger {
-  return pino(
-    {
-      level,
-      base: { service: 'iasu-bridge' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: redactPaths(), censor: '[REDACTED]' },
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination,
+  return redactingChildren(
+    pino(
+      {
+        level,
+        base: { service: 'iasu-bridge' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        // In place of pino's `redact` (see log-redaction.ts): the line's own fields and a child's bindings.
+        formatters: { level: (label) => ({ level: label }), log: redact, bindings: redact },
+      },
+      destination,
+    ),
   );
+}
+
+/**
+ * pino applies `formatters.bindings` to the root logger's bindings only; every child, and every
+ * child of a child (each is made from its parent's prototype, so inherits this `child`), is
+ * given the same redaction for its own.
+ */
+function redactingChildren(logger: Logger): Logger {
+  type Child = (this: unknown, bindings: Bindings, options?: ChildLoggerOptions) => unknown;
+  const pinoChild = logger.child as unknown as Child;
+  const child: Child = function (bindings, options = {}) {
+    return pinoChild.call(this, bindings, { ...options, formatters: { ...options.formatters, bindings: redact } });
+  };
+  Object.defineProperty(logger, 'child', { value: child, writable: true, configurable: true });
+  return logger;
 }
 
 /** node-cron's own notices (missed ticks, overlap skipped) into our structured log, not stdout. */
