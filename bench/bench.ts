@@ -58,6 +58,8 @@ async function main(): Promise<void> {
       'skip-latency': { type: 'boolean', default: false },
       // After the fixed-rate run, rates rising by 50 records/s until p99 passes the target.
       'skip-knee': { type: 'boolean', default: false },
+      // The bridge's LOG_LEVEL: warn by default, as every figure before; a deployment runs at info.
+      'log-level': { type: 'string', default: 'warn' },
       'knee-seconds': { type: 'string', default: '6' },
     },
   });
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
         REDIS_PREFIX: prefix,
         DATA_KEYS: dataKeys,
         HTTP_PORT: String(port),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: values['log-level'],
         POLICE_FEED_URL: partners.feedUrl,
         POLICE_POLL_CRON: '* * * * * *',
         POLICE_PAGE_LIMIT: '1000',
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
     //    CPU time is counted too (bridge processes and Redis): wall-clock figures on a shared VM
     //    move with the neighbours, CPU per referral much less.
     // The partner simulators run in this process and share the two cores: their CPU is counted too.
+    const commandsBefore = commandCounts(await admin.info('commandstats'));
     const cpuBefore = {
       bridge: sum(pids().map(cpuSeconds)),
       redis: redisCpuSeconds(await admin.info('cpu')),
@@ -147,6 +150,7 @@ async function main(): Promise<void> {
     const arrived = countArrived(partners.received, expected);
     // What the backlog cost at the partners, before the latency run adds to it: the skeleton's I/O.
     const backlogCalls = partners.stats();
+    const commandsAfter = commandCounts(await admin.info('commandstats'));
     const cpuAfter = {
       bridge: sum(pids().map(cpuSeconds)),
       redis: redisCpuSeconds(await admin.info('cpu')),
@@ -174,6 +178,7 @@ async function main(): Promise<void> {
         redis: round2(((cpuAfter.redis - cpuBefore.redis) * 1000) / arrived),
         partnerSimulators: round2((cpuAfter.partners.user + cpuAfter.partners.system) / 1000 / arrived),
       },
+      redisCallsPerReferral: perReferral(commandsBefore, commandsAfter, arrived),
     };
 
     /** Resolves once no police write-back arrived for `quietMs`. */
@@ -393,7 +398,7 @@ async function main(): Promise<void> {
 }
 
 function startBridgeProcess(port: number, nodeFlags: string[], env: Record<string, string>) {
-  // Logs at warn (info logging would be part of what is measured); stdout is discarded.
+  // Logs at --log-level (what is logged is part of what is measured); stdout is discarded.
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...profile, join(ROOT, 'bin/iasu-bridge.js'), 'start'], {
@@ -566,6 +571,26 @@ function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Calls per command name, from INFO commandstats. */
+function commandCounts(info: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts.set(m[1]!, Number(m[2]));
+  return counts;
+}
+
+/**
+ * Each command's calls between two readings, per referral, largest first (under 0.01 left out).
+ * Redis counts the commands a script runs as well as the EVALSHA that ran it.
+ */
+function perReferral(before: Map<string, number>, after: Map<string, number>, referrals: number): Record<string, number> {
+  const out: [string, number][] = [];
+  for (const [name, calls] of after) {
+    const n = round2((calls - (before.get(name) ?? 0)) / referrals);
+    if (n >= 0.01 && name !== 'info') out.push([name, n]);
+  }
+  return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
 }
 
 function redisCpuSeconds(info: string): number {
