@@ -464,6 +464,7 @@ async function rawBullmq(
   flowsPerSecond: number;
   cpuMsPerFlow: { workers: number; redis: number };
   io?: { httpPerFlow: number; scriptsPerFlow: number };
+  redisCallsPerFlow: Record<string, number>;
 }> {
   const connection = new IORedis(url, { maxRetriesPerRequest: null });
   const first = new Queue('hop1', { connection, prefix });
@@ -493,6 +494,7 @@ async function rawBullmq(
   );
   // Each child says "ready" once its workers are connected, so start-up is not timed.
   await Promise.all(children.map((c) => new Promise<void>((resolve) => c.stdout!.once('data', () => resolve()))));
+  const commandsBefore = commandCounts(await connection.info('commandstats'));
   const cpuBefore = { workers: sum(children.map((c) => cpuSeconds(c.pid!))), redis: redisCpuSeconds(await connection.info('cpu')) };
   const started = Date.now();
   for (let i = 0; i < flows; i += 1000) {
@@ -508,6 +510,7 @@ async function rawBullmq(
   const seconds = (Date.now() - started) / 1000;
   const workers = sum(children.map((c) => cpuSeconds(c.pid!))) - cpuBefore.workers;
   const redisCpu = redisCpuSeconds(await connection.info('cpu')) - cpuBefore.redis;
+  const commandsAfter = commandCounts(await connection.info('commandstats'));
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(
     Array.from({ length: hops }, (_, i) => `hop${i + 1}`).map(async (n) => {
@@ -532,6 +535,8 @@ async function rawBullmq(
     flowsPerSecond: round(flows / seconds),
     cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) },
     ...(io ? { io: { httpPerFlow: io.httpPerFlow, scriptsPerFlow: io.scriptsPerFlow } } : {}),
+    // Beside the backlog's redisCallsPerReferral: what this baseline asks of Redis for the same work.
+    redisCallsPerFlow: perReferral(commandsBefore, commandsAfter, flows),
   };
 }
 
