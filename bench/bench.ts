@@ -12,6 +12,8 @@ import { generateDataKeySpec } from '../src/store/crypto';
 import { feedDocument, generateFeedRecords } from '../simulators/feed-generator';
 import { findOrStartRedis } from '../simulators/local-redis';
 import { startBenchPartners } from './partners';
+import type { SkeletonIo } from './raw-bullmq-worker';
+import { PAGE_JOB_RECORDS } from '../src/queues/topology';
 
 /**
  * `npm run bench`: the whole pipeline (a real `iasu-bridge start` process) against partners that
@@ -339,17 +341,28 @@ async function main(): Promise<void> {
         hops,
       );
 
-    // 5. The I/O skeleton: the same flows, hops and concurrency, plus per flow the bridge's own
-    //    partner POSTs and status-commit-sized scripts (counted in the backlog), and nothing else.
+    // 5. The I/O skeleton: the bridge's I/O per referral, as measured in the backlog, and no
+    //    business logic: its queue hops (one page job per PAGE_JOB_RECORDS records; deliveries
+    //    and write-backs are first tried without a queue), its POSTs with its own bodies to the
+    //    same partner simulators, and as many scripts of its scripts' size as it ran.
     let skeleton: Awaited<ReturnType<typeof rawBullmq>> | undefined;
     if (!values['skip-skeleton']) {
-      const io = {
-        httpUrl: `${partners.feedUrl}/referral-outcomes`,
-        httpPerFlow: round2(
-          (backlogCalls.nhsPosts + backlogCalls.charityPosts + backlogCalls.cancels + backlogCalls.outcomePosts) / arrived,
-        ),
-        scriptsPerFlow: round2(backlogCalls.distinctOutcomeKeys / arrived),
-        bodyBytes: 2048,
+      const samples = partners.samples();
+      const call = (url: string, posts: number, body: string | undefined, contentType: string) =>
+        body === undefined || posts === 0 ? [] : [{ url, perFlow: round2(posts / arrived), body, contentType }];
+      const calls = backlog.redisCallsPerReferral;
+      const io: SkeletonIo = {
+        calls: [
+          ...call(`${partners.nhsUrl}/`, backlogCalls.nhsPosts, samples.nhs, 'application/fhir+json'),
+          ...call(
+            `${partners.charityUrl}/v1/referrals`,
+            backlogCalls.charityPosts + backlogCalls.cancels,
+            samples.charity,
+            'application/json',
+          ),
+          ...call(`${partners.feedUrl}/referral-outcomes`, backlogCalls.outcomePosts, samples.outcome, 'application/xml'),
+        ],
+        scriptsPerFlow: round2((calls.evalsha ?? 0) + (calls.eval ?? 0)),
       };
       skeleton = await rawBullmq(
         redis.url,
@@ -358,8 +371,9 @@ async function main(): Promise<void> {
         concurrency,
         intakeConcurrency,
         processes,
-        hops,
+        1,
         io,
+        Math.max(1, Math.round(arrived / Math.ceil(records / PAGE_JOB_RECORDS))),
       );
     }
 
@@ -456,10 +470,12 @@ async function rawBullmq(
   firstHopConcurrency: number,
   processes: number,
   hops: number,
-  io?: { httpUrl: string; httpPerFlow: number; scriptsPerFlow: number; bodyBytes: number },
+  io?: SkeletonIo,
+  flowsPerJob = 1,
 ): Promise<{
   hops: number;
   flows: number;
+  flowsPerJob: number;
   seconds: number;
   flowsPerSecond: number;
   cpuMsPerFlow: { workers: number; redis: number };
@@ -480,14 +496,8 @@ async function rawBullmq(
         RAW_FIRST_HOP_CONCURRENCY: String(firstHopConcurrency),
         RAW_DONE_KEY: doneKey,
         RAW_HOPS: String(hops),
-        ...(io
-          ? {
-              RAW_HTTP_URL: io.httpUrl,
-              RAW_HTTP_PER_FLOW: String(io.httpPerFlow),
-              RAW_SCRIPTS_PER_FLOW: String(io.scriptsPerFlow),
-              RAW_HTTP_BODY_BYTES: String(io.bodyBytes),
-            }
-          : {}),
+        RAW_FLOWS_PER_JOB: String(flowsPerJob),
+        ...(io ? { RAW_IO: JSON.stringify(io) } : {}),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
@@ -497,15 +507,12 @@ async function rawBullmq(
   const commandsBefore = commandCounts(await connection.info('commandstats'));
   const cpuBefore = { workers: sum(children.map((c) => cpuSeconds(c.pid!))), redis: redisCpuSeconds(await connection.info('cpu')) };
   const started = Date.now();
-  for (let i = 0; i < flows; i += 1000) {
-    await first.addBulk(
-      Array.from({ length: Math.min(1000, flows - i) }, (_, k) => ({
-        name: 'start',
-        data: { n: i + k },
-        opts: { removeOnComplete: true },
-      })),
-    );
-  }
+  const jobs = Array.from({ length: Math.ceil(flows / flowsPerJob) }, (_, j) => ({
+    name: 'start',
+    data: { n: j * flowsPerJob, count: Math.min(flowsPerJob, flows - j * flowsPerJob) },
+    opts: { removeOnComplete: true },
+  }));
+  for (let i = 0; i < jobs.length; i += 1000) await first.addBulk(jobs.slice(i, i + 1000));
   while (Number((await connection.get(doneKey)) ?? 0) < flows) await sleep(20);
   const seconds = (Date.now() - started) / 1000;
   const workers = sum(children.map((c) => cpuSeconds(c.pid!))) - cpuBefore.workers;
@@ -521,7 +528,7 @@ async function rawBullmq(
   );
   await first.close();
   await connection.del(doneKey);
-  // The skeleton's commit-sized writes, under its own prefix.
+  // The skeleton's script writes, under its own prefix.
   for (let cursor = '0'; ;) {
     const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:sk:*`, 'COUNT', 1000);
     if (keys.length) await connection.del(...keys);
@@ -531,10 +538,11 @@ async function rawBullmq(
   return {
     hops,
     flows,
+    flowsPerJob,
     seconds: round(seconds),
     flowsPerSecond: round(flows / seconds),
     cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) },
-    ...(io ? { io: { httpPerFlow: io.httpPerFlow, scriptsPerFlow: io.scriptsPerFlow } } : {}),
+    ...(io ? { io: { httpPerFlow: round2(sum(io.calls.map((c) => c.perFlow))), scriptsPerFlow: io.scriptsPerFlow } } : {}),
     // Beside the backlog's redisCallsPerReferral: what this baseline asks of Redis for the same work.
     redisCallsPerFlow: perReferral(commandsBefore, commandsAfter, flows),
   };
@@ -666,7 +674,12 @@ function printTable(
   const b = r.backlog;
   const base = r.baseline as { hops: number; flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number } } | undefined;
   const skel = r.skeleton as
-    | { flowsPerSecond: number; cpuMsPerFlow: { workers: number; redis: number }; io?: { httpPerFlow: number; scriptsPerFlow: number } }
+    | {
+        flowsPerSecond: number;
+        flowsPerJob: number;
+        cpuMsPerFlow: { workers: number; redis: number };
+        io?: { httpPerFlow: number; scriptsPerFlow: number };
+      }
     | undefined;
   type Run = { rate: number; referrals: number; latencyMs: Record<string, number> };
   const fixed = r.fixedRate as (Run & { warmup: Run; cpuMsPerReferral: Record<string, number> }) | undefined;
@@ -685,7 +698,7 @@ function printTable(
     [
       'I/O skeleton',
       skel
-        ? `${skel.flowsPerSecond} flows/s (${skel.io?.httpPerFlow} POSTs, ${skel.io?.scriptsPerFlow} commit-sized scripts per flow)`
+        ? `${skel.flowsPerSecond} flows/s (${skel.io?.httpPerFlow} POSTs, ${skel.io?.scriptsPerFlow} scripts per flow, a queue job per ${skel.flowsPerJob})`
         : 'skipped',
     ],
     ['  CPU per flow', skel ? `workers ${skel.cpuMsPerFlow.workers} ms, Redis ${skel.cpuMsPerFlow.redis} ms` : '-'],

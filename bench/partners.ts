@@ -23,6 +23,12 @@ export interface BenchPartners {
     outcomePosts: number;
     distinctOutcomeKeys: number;
   };
+  /**
+   * The first body of each kind the bridge sent (a clinical referral, an advocacy referral, a
+   * status write-back): what the I/O skeleton sends again, so it costs the partners what the
+   * bridge's calls cost them.
+   */
+  samples(): { nhs?: string; charity?: string; outcome?: string };
   append(records: { crimeReference: string; xml: string }[]): void;
   stop(): Promise<void>;
 }
@@ -35,6 +41,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
   const served = new Map<string, number>();
   const outcomeKeys = new Set<string>();
   const counts = { feedPages: 0, nhsPosts: 0, charityPosts: 0, cancels: 0, outcomePosts: 0 };
+  const samples: { nhs?: string; charity?: string; outcome?: string } = {};
   let charitySeq = 0;
 
   const body = (req: IncomingMessage): Promise<string> =>
@@ -69,6 +76,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     const text = await body(req);
     if (req.method === 'POST' && url.pathname === '/police/referral-outcomes') {
       counts.outcomePosts++;
+      samples.outcome ??= text;
       const key = req.headers['idempotency-key'];
       if (typeof key === 'string') outcomeKeys.add(key);
       res.writeHead(201).end();
@@ -76,6 +84,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     }
     if (req.method === 'POST' && url.pathname === '/charity/v1/referrals') {
       counts.charityPosts++;
+      samples.charity ??= text;
       const referralId = req.headers['idempotency-key'];
       if (typeof referralId === 'string' && !received.has(referralId)) received.set(referralId, Date.now());
       json(res, 201, { id: `CH-${String(++charitySeq).padStart(6, '0')}`, status: 'RECEIVED' });
@@ -109,6 +118,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     }
     if (req.method === 'POST' && url.pathname.startsWith('/nhs/fhir')) {
       counts.nhsPosts++;
+      samples.nhs ??= text;
       // A transaction: answer each entry with a location, as a FHIR server would.
       const bundle = JSON.parse(text) as {
         entry?: { resource?: { resourceType?: string; identifier?: { system?: string; value?: string }[] } }[];
@@ -145,6 +155,7 @@ export async function startBenchPartners(initial: { crimeReference: string; xml:
     received,
     served,
     stats: () => ({ ...counts, distinctOutcomeKeys: outcomeKeys.size }),
+    samples: () => ({ ...samples }),
     append: (more) => void records.push(...more),
     stop: () =>
       new Promise<void>((resolve) => {

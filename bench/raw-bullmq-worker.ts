@@ -6,33 +6,49 @@ import { KeepAliveHttp } from '../src/adapters/keep-alive-http';
  * One process of a baseline (bench.ts starts as many as the bridge ran): a worker per hop
  * (RAW_HOPS, default 3), hop1 → hop2 → …, the last hop counting what arrived. The first hop runs
  * at the bridge's intake concurrency (RAW_FIRST_HOP_CONCURRENCY), the others at its partner
- * workers'.
+ * workers'. A job carries RAW_FLOWS_PER_JOB flows (default 1), made one after another.
  *
- * Raw BullMQ: the jobs do nothing. The I/O skeleton (RAW_HTTP_PER_FLOW, RAW_SCRIPTS_PER_FLOW):
- * each flow also makes the bridge's I/O per referral and nothing else: that many POSTs of
- * RAW_HTTP_BODY_BYTES to RAW_HTTP_URL over the bridge's own HTTP client (after the first hop, as
- * deliveries and write-backs are), and that many Redis scripts the size of a status commit,
- * spread over the hops. A fraction is made by every flow whose share comes up, so the mean holds.
+ * Raw BullMQ: the jobs do nothing. The I/O skeleton (RAW_IO, see SkeletonIo): each flow also
+ * makes the bridge's I/O per referral and nothing else: POSTs of the bridge's own bodies to the
+ * same partner simulators, over the bridge's own HTTP client, and Redis scripts the size of the
+ * bridge's own (SCRIPT_LIKE). With several hops the scripts are spread over them and the POSTs over the hops
+ * after the first (as deliveries and write-backs follow intake); with one, that hop makes all.
+ * A fraction is made by every flow whose share comes up, so the mean holds.
  */
+export interface SkeletonIo {
+  calls: { url: string; perFlow: number; body: string; contentType: string }[];
+  scriptsPerFlow: number;
+}
+
 const url = process.env.RAW_REDIS_URL!;
 const prefix = process.env.RAW_PREFIX!;
 const concurrency = Number(process.env.RAW_CONCURRENCY ?? 16);
 const firstHopConcurrency = Number(process.env.RAW_FIRST_HOP_CONCURRENCY ?? concurrency);
 const doneKey = process.env.RAW_DONE_KEY!;
-const httpUrl = process.env.RAW_HTTP_URL ?? '';
-const httpPerFlow = Number(process.env.RAW_HTTP_PER_FLOW ?? 0);
-const scriptsPerFlow = Number(process.env.RAW_SCRIPTS_PER_FLOW ?? 0);
-const body = 'x'.repeat(Number(process.env.RAW_HTTP_BODY_BYTES ?? 2048));
+const io: SkeletonIo = process.env.RAW_IO ? (JSON.parse(process.env.RAW_IO) as SkeletonIo) : { calls: [], scriptsPerFlow: 0 };
 
 const connection = new IORedis(url, { maxRetriesPerRequest: null });
-const io = new IORedis(url, { enableAutoPipelining: true });
+const redis = new IORedis(url, { enableAutoPipelining: true });
 const http = new KeepAliveHttp();
 const names = Array.from({ length: Math.max(1, Number(process.env.RAW_HOPS ?? 3)) }, (_, i) => `hop${i + 1}`);
 const queues = names.map((n) => new Queue(n, { connection, prefix }));
 
-// The status commit's shape: four keys, a handful of arguments and writes (as bench:costs measures).
-const COMMIT_LIKE =
-  "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'seq', ARGV[2]) redis.call('RPUSH', KEYS[2], ARGV[3]) redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4]) redis.call('SADD', KEYS[4], ARGV[4]) return 1";
+/**
+ * A script the size of the bridge's own: nine commands, the mix its scripts run (commit, lock,
+ * freeze, unlock: about 49 commands over 4.7 scripts a referral, by INFO commandstats), so the
+ * skeleton asks Redis for what the bridge asks.
+ */
+const SCRIPT_LIKE = `
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'seq', ARGV[2])
+redis.call('HGET', KEYS[1], 'seq')
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '10000', '*', 'e', ARGV[3])
+redis.call('TYPE', KEYS[5])
+redis.call('SET', KEYS[6], ARGV[3], 'EX', '600')
+redis.call('GET', KEYS[6])
+return 1`;
 
 /** How many of a per-flow mean this flow makes: the whole part, plus one when its share comes up. */
 function countFor(mean: number, flow: number): number {
@@ -41,32 +57,38 @@ function countFor(mean: number, flow: number): number {
 }
 
 async function ioFor(flow: number, hop: number): Promise<void> {
-  const scripts = countFor(scriptsPerFlow, flow);
+  const scripts = countFor(io.scriptsPerFlow, flow);
   for (let k = hop; k < scripts; k += names.length) {
     const key = `${prefix}:sk:${flow % 5000}`;
-    await io.eval(
-      COMMIT_LIKE,
-      4,
+    await redis.eval(
+      SCRIPT_LIKE,
+      6,
       `${key}:h`,
       `${key}:t`,
       `${prefix}:sk:z`,
       `${prefix}:sk:s`,
+      `${prefix}:sk:x`,
+      `${key}:v`,
       'SENT',
       String(k),
       `entry-${flow}-${k}`,
       `f${flow}`,
     );
   }
-  if (!httpUrl || hop === 0) return;
-  const calls = countFor(httpPerFlow, flow);
-  const later = Math.max(1, names.length - 1);
-  for (let k = hop - 1; k < calls; k += later) {
-    await http.request(httpUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/xml', 'idempotency-key': `skeleton-${flow}-${k}`, 'x-correlation-id': `s${flow}` },
-      body,
-      timeoutMs: 10_000,
-    });
+  // The POSTs come after intake: on the hops after the first, or on the only one.
+  const postHops = Math.max(1, names.length - 1);
+  const postHop = names.length === 1 ? 0 : hop - 1;
+  if (postHop < 0) return;
+  for (const [c, call] of io.calls.entries()) {
+    const calls = countFor(call.perFlow, flow + c);
+    for (let k = postHop; k < calls; k += postHops) {
+      await http.request(call.url, {
+        method: 'POST',
+        headers: { 'content-type': call.contentType, 'idempotency-key': `skeleton-${c}-${flow}-${k}`, 'x-correlation-id': `s${flow}` },
+        body: call.body,
+        timeoutMs: 10_000,
+      });
+    }
   }
 }
 
@@ -75,9 +97,10 @@ const workers = names.map(
     new Worker(
       n,
       async (job) => {
-        await ioFor(Number((job.data as { n: number }).n), i);
+        const { n: from, count = 1 } = job.data as { n: number; count?: number };
+        for (let flow = from; flow < from + count; flow++) await ioFor(flow, i);
         if (i < names.length - 1) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
-        else await connection.incr(doneKey);
+        else await connection.incrby(doneKey, count);
       },
       { connection, prefix, concurrency: i === 0 ? firstHopConcurrency : concurrency },
     ),
