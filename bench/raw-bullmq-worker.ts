@@ -9,11 +9,10 @@ import { KeepAliveHttp } from '../src/adapters/keep-alive-http';
  * workers'. A job carries RAW_FLOWS_PER_JOB flows (default 1), made one after another.
  *
  * Raw BullMQ: the jobs do nothing. The I/O skeleton (RAW_IO, see SkeletonIo): each flow also
- * makes the bridge's I/O per referral and nothing else: POSTs of the bridge's own bodies to the
- * same partner simulators, over the bridge's own HTTP client, and Redis scripts the size of the
- * bridge's own (SCRIPT_LIKE). With several hops the scripts are spread over them and the POSTs over the hops
- * after the first (as deliveries and write-backs follow intake); with one, that hop makes all.
- * A fraction is made by every flow whose share comes up, so the mean holds.
+ * makes, in the first hop, the bridge's I/O per referral and nothing else: POSTs of the bridge's
+ * own bodies to the same partner simulators, over the bridge's own HTTP client, and Redis scripts
+ * the size of the bridge's own (SCRIPT_LIKE). A fraction is made by every flow whose share comes
+ * up, so the mean holds.
  */
 export interface SkeletonIo {
   calls: { url: string; perFlow: number; body: string; contentType: string }[];
@@ -56,9 +55,9 @@ function countFor(mean: number, flow: number): number {
   return whole + ((flow * 0.6180339887) % 1 < mean - whole ? 1 : 0);
 }
 
-async function ioFor(flow: number, hop: number): Promise<void> {
+async function ioFor(flow: number): Promise<void> {
   const scripts = countFor(io.scriptsPerFlow, flow);
-  for (let k = hop; k < scripts; k += names.length) {
+  for (let k = 0; k < scripts; k++) {
     const key = `${prefix}:sk:${flow % 5000}`;
     await redis.eval(
       SCRIPT_LIKE,
@@ -75,13 +74,9 @@ async function ioFor(flow: number, hop: number): Promise<void> {
       `f${flow}`,
     );
   }
-  // The POSTs come after intake: on the hops after the first, or on the only one.
-  const postHops = Math.max(1, names.length - 1);
-  const postHop = names.length === 1 ? 0 : hop - 1;
-  if (postHop < 0) return;
   for (const [c, call] of io.calls.entries()) {
     const calls = countFor(call.perFlow, flow + c);
-    for (let k = postHop; k < calls; k += postHops) {
+    for (let k = 0; k < calls; k++) {
       await http.request(call.url, {
         method: 'POST',
         headers: { 'content-type': call.contentType, 'idempotency-key': `skeleton-${c}-${flow}-${k}`, 'x-correlation-id': `s${flow}` },
@@ -98,7 +93,7 @@ const workers = names.map(
       n,
       async (job) => {
         const { n: from, count = 1 } = job.data as { n: number; count?: number };
-        for (let flow = from; flow < from + count; flow++) await ioFor(flow, i);
+        if (i === 0) for (let flow = from; flow < from + count; flow++) await ioFor(flow);
         if (i < names.length - 1) await queues[i + 1]!.add('next', job.data, { removeOnComplete: true });
         else await connection.incrby(doneKey, count);
       },
