@@ -180,7 +180,7 @@ async function main(): Promise<void> {
         redis: round2(((cpuAfter.redis - cpuBefore.redis) * 1000) / arrived),
         partnerSimulators: round2((cpuAfter.partners.user + cpuAfter.partners.system) / 1000 / arrived),
       },
-      redisCallsPerReferral: perReferral(commandsBefore, commandsAfter, arrived),
+      redisCallsPerReferral: commandsPer(arrived, commandsBefore, commandsAfter),
     };
 
     /** Resolves once no police write-back arrived for `quietMs`. */
@@ -350,7 +350,7 @@ async function main(): Promise<void> {
       const samples = partners.samples();
       const call = (url: string, posts: number, body: string | undefined, contentType: string) =>
         body === undefined || posts === 0 ? [] : [{ url, perFlow: round2(posts / arrived), body, contentType }];
-      const calls = backlog.redisCallsPerReferral;
+      const commands = backlog.redisCallsPerReferral;
       const io: SkeletonIo = {
         calls: [
           ...call(`${partners.nhsUrl}/`, backlogCalls.nhsPosts, samples.nhs, 'application/fhir+json'),
@@ -362,7 +362,7 @@ async function main(): Promise<void> {
           ),
           ...call(`${partners.feedUrl}/referral-outcomes`, backlogCalls.outcomePosts, samples.outcome, 'application/xml'),
         ],
-        scriptsPerFlow: round2((calls.evalsha ?? 0) + (calls.eval ?? 0)),
+        scriptsPerFlow: round2((commands.evalsha ?? 0) + (commands.eval ?? 0)),
       };
       skeleton = await rawBullmq(
         redis.url,
@@ -544,7 +544,7 @@ async function rawBullmq(
     cpuMsPerFlow: { workers: round2((workers * 1000) / flows), redis: round2((redisCpu * 1000) / flows) },
     ...(io ? { io: { httpPerFlow: round2(sum(io.calls.map((c) => c.perFlow))), scriptsPerFlow: io.scriptsPerFlow } } : {}),
     // Beside the backlog's redisCallsPerReferral: what this baseline asks of Redis for the same work.
-    redisCallsPerFlow: perReferral(commandsBefore, commandsAfter, flows),
+    redisCallsPerFlow: commandsPer(flows, commandsBefore, commandsAfter),
   };
 }
 
@@ -594,13 +594,13 @@ function commandCounts(info: string): Map<string, number> {
 }
 
 /**
- * Each command's calls between two readings, per referral, largest first (under 0.01 left out).
- * Redis counts the commands a script runs as well as the EVALSHA that ran it.
+ * Each command's calls between two readings, per referral or flow (`units`), largest first (under
+ * 0.01 left out). Redis counts the commands a script runs as well as the EVALSHA that ran it.
  */
-function perReferral(before: Map<string, number>, after: Map<string, number>, referrals: number): Record<string, number> {
+function commandsPer(units: number, before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const out: [string, number][] = [];
   for (const [name, calls] of after) {
-    const n = round2((calls - (before.get(name) ?? 0)) / referrals);
+    const n = round2((calls - (before.get(name) ?? 0)) / units);
     if (n >= 0.01 && name !== 'info') out.push([name, n]);
   }
   return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
